@@ -1,0 +1,17 @@
+// The subcommands of the `nbo` executable. Each takes its arguments without the program and
+// subcommand names, prints its own errors, and returns the process exit code.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace nbo::cli {
+
+// `nbo serve`: blocks until SIGINT/SIGTERM, then shuts down gracefully.
+int run_serve(const std::vector<std::string>& args);
+// `nbo train churn`: trains the activity-decline model from a store export.
+int run_train(const std::vector<std::string>& args);
+
+std::string main_help();
+
+}  // namespace nbo::cli

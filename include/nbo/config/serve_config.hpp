@@ -1,0 +1,43 @@
+// Configuration of `nbo serve`: command-line flags, each also settable by an NBO_* environment
+// variable (flag --db-path <-> NBO_DB_PATH). Flags win over the environment.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nbo/api/service.hpp"
+#include "nbo/http/server.hpp"
+
+namespace nbo::config {
+
+struct ServeConfig {
+  http::ServerOptions server;       // host, port, threads, limits, timeouts
+  api::ServiceLimits limits;        // batch size, JSON depth, reasons
+  std::filesystem::path models_dir = "models";
+  std::filesystem::path db_path = "var/nbo.db";
+  std::filesystem::path migrations_dir = "migrations";
+  std::size_t request_log_capacity = 200000;  // rows queued for the background writer
+  bool json_logs = false;
+  std::string log_level = "info";
+};
+
+// Result of parsing: either a config, or text to print (help) with an exit code.
+struct ParsedServeConfig {
+  std::optional<ServeConfig> config;
+  std::string message;  // help text or the error
+  int exit_code = 0;
+};
+
+// Parses `args` (without the program and subcommand names) and the environment `environ_vars`
+// ("NAME=value" strings). Never throws for bad input: returns exit_code 2 and a message naming
+// the flag or variable.
+ParsedServeConfig parse_serve_config(const std::vector<std::string>& args,
+                                     const std::vector<std::string>& environment);
+
+// Help text of `nbo serve`.
+std::string serve_help();
+
+}  // namespace nbo::config

@@ -1,0 +1,67 @@
+// Estimators: the scoring part of a model, from a model row (see features/pipeline.hpp) to a
+// margin on the log-odds scale. Probability = calibration(margin); see churn_model.hpp.
+//
+// Thread safety: estimators are immutable after construction; all methods are const and safe
+// to call concurrently.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace nbo::models {
+
+class Estimator {
+ public:
+  virtual ~Estimator() = default;
+
+  // Value of "estimator.type" in the model file.
+  virtual std::string_view type() const = 0;
+  // Number of model-row columns the estimator expects.
+  virtual std::size_t column_count() const = 0;
+  // Log-odds of the positive class (activity declined) before calibration.
+  virtual double margin(std::span<const double> row) const = 0;
+  // Per-column additive contributions to margin(): sum(contributions) + baseline == margin.
+  // Exact for linear models. Writes into `out` (size column_count()), returns the baseline
+  // (the margin of the average training customer for standardized linear models: the
+  // intercept).
+  virtual double contributions(std::span<const double> row, std::span<double> out) const = 0;
+  // The "estimator" object of the model file.
+  virtual nlohmann::json to_json() const = 0;
+};
+
+// Logistic regression: margin = intercept + sum(weight[i] * row[i]).
+class LogisticRegression final : public Estimator {
+ public:
+  // `column_names` documents and checks the column order; weights.size() must match.
+  // Throws std::invalid_argument on a size mismatch or a non-finite value.
+  LogisticRegression(std::vector<std::string> column_names, std::vector<double> weights,
+                     double intercept);
+
+  std::string_view type() const override { return "logistic_regression"; }
+  std::size_t column_count() const override { return weights_.size(); }
+  double margin(std::span<const double> row) const override;
+  double contributions(std::span<const double> row, std::span<double> out) const override;
+  nlohmann::json to_json() const override;
+
+  const std::vector<double>& weights() const noexcept { return weights_; }
+  double intercept() const noexcept { return intercept_; }
+  const std::vector<std::string>& column_names() const noexcept { return column_names_; }
+
+ private:
+  std::vector<std::string> column_names_;
+  std::vector<double> weights_;
+  double intercept_;
+};
+
+// Builds an estimator from the model file's "estimator" object. `expected_columns` are the
+// pipeline's column names; an estimator over other columns is rejected. Throws
+// std::invalid_argument with a JSON path.
+std::unique_ptr<const Estimator> estimator_from_json(
+    const nlohmann::json& estimator, const std::vector<std::string>& expected_columns);
+
+}  // namespace nbo::models

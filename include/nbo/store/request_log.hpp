@@ -1,0 +1,133 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "nbo/store/database.hpp"
+
+namespace nbo::store {
+
+// One row of request_log. Empty customer_id, model_name, model_version, input and output are
+// stored as NULL.
+struct RequestLogEntry {
+  std::string request_id;
+  std::string received_at;  // ISO-8601 UTC with milliseconds (see utc_now_iso8601())
+  std::string route;        // e.g. "/predict"
+  std::string customer_id;  // may be empty -> NULL
+  std::string model_name, model_version;
+  std::string input, output;  // request and response bodies (JSON text)
+  int status = 0;             // HTTP status code
+  double latency_ms = 0.0;    // milliseconds from receipt to response
+};
+
+struct RequestLogOptions {
+  // Rows the queue holds at most; enqueue() drops (returns false) beyond that.
+  std::size_t capacity = 100000;
+  // Rows written per transaction at most.
+  std::size_t max_batch = 512;
+  // A batch is written when max_batch rows are waiting or this much time has passed since
+  // the writer last looked, whichever comes first (and at once on flush()/stop()).
+  std::chrono::milliseconds flush_interval{50};
+  // Start the background thread in the constructor. With false nothing is written until
+  // start() (or stop()) is called: enqueue() only fills the queue, which makes the queue's
+  // behaviour observable deterministically (tests) and lets a service accept requests while
+  // it finishes starting.
+  bool autostart = true;
+  // Connection options of the writer's own connection (busy_timeout_ms bounds how long one
+  // batch waits for another writer before it fails).
+  OpenOptions open{};
+};
+
+// Writes request_log rows off the request path.
+//
+// enqueue() puts a row on a bounded in-memory queue and returns at once (it takes a mutex
+// for a few instructions and never waits for I/O); a background thread with its own
+// connection writes the queue to `db_file` in grouped transactions. Rows still queued when
+// the process dies are lost: this is a log, not a ledger.
+//
+// Thread-safety: enqueue(), flush() and the counters may be called from any number of
+// threads at once; start() and stop() may be called from any thread (stop() is idempotent).
+// Errors: the constructor throws StoreError when the file cannot be opened or the table is
+// missing (run Database::apply_migrations() first). After that nothing throws StoreError: a
+// batch that fails is logged with spdlog::error, its rows are counted in
+// write_errors_total(), and the writer carries on with the next batch.
+// Accounting: every enqueue() call ends up in exactly one of dropped_total(),
+// written_total() or write_errors_total() once flushed.
+class RequestLogWriter {
+ public:
+  explicit RequestLogWriter(const std::filesystem::path& db_file, RequestLogOptions options = {});
+  RequestLogWriter(const RequestLogWriter&) = delete;
+  RequestLogWriter& operator=(const RequestLogWriter&) = delete;
+  // Calls stop().
+  ~RequestLogWriter();
+
+  // Starts the background writer (no-op when running). Throws std::logic_error after stop().
+  void start();
+
+  // Queues the row. Returns false and counts a drop when the queue is full or the writer
+  // has been stopped. Never blocks on I/O.
+  bool enqueue(RequestLogEntry entry);
+
+  // Blocks until every row enqueued before the call has been written (committed) or
+  // counted as a write error. Returns at once after stop(). Throws std::logic_error when
+  // the writer was never started (it would wait forever).
+  void flush();
+
+  // Writes everything still queued, commits, and joins the background thread. Later
+  // enqueue() calls are dropped. Idempotent; works without start() (the rows are then
+  // written by the calling thread). Never throws.
+  void stop() noexcept;
+
+  // Counters, readable from any thread (relaxed reads of atomics; monotonic except depth).
+  std::size_t queue_depth() const noexcept { return depth_.load(std::memory_order_relaxed); }
+  std::uint64_t dropped_total() const noexcept { return dropped_.load(std::memory_order_relaxed); }
+  std::uint64_t written_total() const noexcept { return written_.load(std::memory_order_relaxed); }
+  std::uint64_t write_errors_total() const noexcept {
+    return write_errors_.load(std::memory_order_relaxed);
+  }
+
+  const RequestLogOptions& options() const noexcept { return options_; }
+
+ private:
+  void run() noexcept;
+  // Takes up to max_batch rows off the queue into `batch`; returns false when empty.
+  bool take_batch(std::vector<RequestLogEntry>& batch);
+  // Writes and counts `batch`, then marks it done for flush(). Never throws.
+  void write_batch(std::vector<RequestLogEntry>& batch) noexcept;
+  void count_drop() noexcept;
+
+  const RequestLogOptions options_;
+  Database db_;        // used only by the writer thread (or by stop() when never started)
+  Statement insert_;   // declared after db_: finalized before the connection closes
+
+  std::mutex lifecycle_mutex_;  // start()/stop()
+  std::thread thread_;
+  bool started_ = false;  // guarded by lifecycle_mutex_
+  bool finished_ = false;  // guarded by lifecycle_mutex_
+
+  std::mutex mutex_;  // guards everything below up to the counters
+  std::condition_variable wake_writer_;
+  std::condition_variable batch_done_;
+  std::deque<RequestLogEntry> queue_;
+  std::uint64_t pushed_ = 0;      // rows ever accepted by enqueue()
+  std::uint64_t done_ = 0;        // rows written or failed
+  std::size_t flush_waiters_ = 0;
+  bool running_ = false;  // writer thread active
+  bool stopping_ = false;  // no more enqueue; drain and exit
+
+  std::atomic<std::size_t> depth_{0};
+  std::atomic<std::uint64_t> dropped_{0};
+  std::atomic<std::uint64_t> written_{0};
+  std::atomic<std::uint64_t> write_errors_{0};
+};
+
+}  // namespace nbo::store

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Configures and builds nbo into a build directory.
+#   scripts/build.sh [release|test]
+#   release: optimized (build/release), what `scripts/serve.sh` runs and bench/ measures
+#   test:    AddressSanitizer + UndefinedBehaviorSanitizer (build/test), what the test suite runs
+set -euo pipefail
+cd "$(dirname "$0")/.."
+flavour="${1:-release}"
+jobs="$(nproc)"
+case "$flavour" in
+  release)
+    cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DNBO_BUILD_TESTS=OFF -DNBO_BUILD_BENCH=ON >/dev/null
+    cmake --build build/release -j "$jobs"
+    ;;
+  test)
+    cmake -S . -B build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNBO_SANITIZE=ON -DNBO_WERROR=ON \
+      -DNBO_BUILD_TESTS=ON -DNBO_BUILD_BENCH=OFF >/dev/null
+    cmake --build build/test -j "$jobs"
+    ;;
+  *)
+    echo "usage: scripts/build.sh [release|test]" >&2
+    exit 2
+    ;;
+esac

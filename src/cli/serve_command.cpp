@@ -1,0 +1,128 @@
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstring>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "nbo/api/service.hpp"
+#include "nbo/cli/commands.hpp"
+#include "nbo/config/serve_config.hpp"
+#include "nbo/http/logging.hpp"
+#include "nbo/http/server.hpp"
+#include "nbo/metrics/registry.hpp"
+#include "nbo/models/registry.hpp"
+#include "nbo/store/customer_store.hpp"
+#include "nbo/store/database.hpp"
+#include "nbo/store/request_log.hpp"
+
+extern char** environ;
+
+namespace nbo::cli {
+namespace {
+
+std::vector<std::string> environment_strings() {
+  std::vector<std::string> out;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    out.emplace_back(*entry);
+  }
+  return out;
+}
+
+// Blocks SIGINT and SIGTERM in this thread and every thread it starts later, so that only the
+// dedicated waiter (sigwait) receives them.
+sigset_t block_termination_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  if (const int rc = pthread_sigmask(SIG_BLOCK, &signals, nullptr); rc != 0) {
+    throw std::runtime_error(std::string("cannot block signals: ") + std::strerror(rc));
+  }
+  return signals;
+}
+
+}  // namespace
+
+int run_serve(const std::vector<std::string>& args) {
+  const auto parsed = config::parse_serve_config(args, environment_strings());
+  if (!parsed.config) {
+    (parsed.exit_code == 0 ? std::cout : std::cerr) << parsed.message << '\n';
+    return parsed.exit_code;
+  }
+  const config::ServeConfig& config = *parsed.config;
+  http::configure_logging(config.json_logs, config.log_level);
+  const sigset_t signals = block_termination_signals();
+
+  try {
+    spdlog::info("opening database {}", config.db_path.string());
+    auto database = store::Database::open(config.db_path);
+    database.apply_migrations(config.migrations_dir);
+    std::mutex probe_mutex;
+    auto database_writable = [&database, &probe_mutex] {
+      std::lock_guard lock(probe_mutex);
+      return database.writable();
+    };
+    store::CustomerStore customers(config.db_path);
+    store::RequestLogWriter request_log(config.db_path,
+                                        store::RequestLogOptions{
+                                            .capacity = config.request_log_capacity});
+
+    models::ModelRegistry models;
+    metrics::Registry metrics;
+    api::Service service({models, customers, request_log, metrics, database_writable},
+                         config.limits);
+    http::Server server(
+        config.server, [&service](const http::Request& request) { return service.handle(request); },
+        &service);
+    metrics.gauge_callback("nbo_http_in_flight_requests", "HTTP requests being handled right now",
+                           [&server] { return static_cast<double>(server.in_flight()); });
+    server.start();
+    spdlog::info("listening on http://{}:{}", config.server.host, server.port());
+
+    // Models load after the listener is up, so /health answers and /ready says 503 meanwhile.
+    try {
+      models.load_directory(config.models_dir);
+    } catch (const std::exception& error) {
+      spdlog::critical("cannot start: {}", error.what());
+      server.stop();
+      request_log.stop();
+      return 1;
+    }
+    const auto model = models.churn();
+    spdlog::info("model {} version {} loaded from {}; ready", model->metadata().name,
+                 model->metadata().version, config.models_dir.string());
+
+    int signal_number = 0;
+    sigwait(&signals, &signal_number);
+    spdlog::info("received {}; shutting down (deadline {} ms)", strsignal(signal_number),
+                 config.server.shutdown_deadline.count());
+    const bool drained = server.stop();
+    request_log.stop();
+    spdlog::info("shutdown complete: in-flight requests {}, request log rows written {}, "
+                 "dropped {}",
+                 drained ? "finished" : "cut at the deadline", request_log.written_total(),
+                 request_log.dropped_total());
+    spdlog::default_logger()->flush();
+    return 0;
+  } catch (const std::exception& error) {
+    spdlog::critical("cannot start: {}", error.what());
+    return 1;
+  }
+}
+
+std::string main_help() {
+  return "Usage: nbo <command> [options]\n\n"
+         "Commands:\n"
+         "  serve   serve the churn model over HTTP/JSON (nbo serve --help)\n"
+         "  train   train a model from a raw export (nbo train churn --help)\n"
+         "\n"
+         "Options:\n"
+         "  --help      this help\n"
+         "  --version   print the version\n";
+}
+
+}  // namespace nbo::cli

@@ -1,0 +1,164 @@
+#include "nbo/config/serve_config.hpp"
+
+#include <sstream>
+
+#include <boost/program_options.hpp>
+#include <fmt/format.h>
+
+namespace nbo::config {
+namespace po = boost::program_options;
+namespace {
+
+struct RawOptions {
+  std::string host;
+  unsigned port = 0;
+  unsigned threads = 0;
+  std::string models;
+  std::string db;
+  std::string migrations;
+  std::size_t max_body_bytes = 0;
+  std::size_t max_in_flight = 0;
+  std::size_t max_batch = 0;
+  unsigned read_timeout_ms = 0;
+  unsigned idle_timeout_ms = 0;
+  unsigned shutdown_timeout_ms = 0;
+  std::size_t request_log_capacity = 0;
+  std::string log_format;
+  std::string log_level;
+};
+
+po::options_description describe(RawOptions& raw, const ServeConfig& defaults) {
+  po::options_description options("nbo serve options (each also settable as NBO_<FLAG>, "
+                                  "e.g. --db-path as NBO_DB_PATH)");
+  options.add_options()
+      ("help,h", "print this help and exit")
+      ("host", po::value(&raw.host)->default_value(defaults.server.host),
+       "address to listen on")
+      ("port", po::value(&raw.port)->default_value(defaults.server.port),
+       "TCP port; 0 picks a free port and the start-up log names it")
+      ("threads", po::value(&raw.threads)->default_value(0),
+       "I/O threads; 0 = one per hardware thread")
+      ("models", po::value(&raw.models)->default_value(defaults.models_dir.string()),
+       "directory holding churn.json")
+      ("db-path", po::value(&raw.db)->default_value(defaults.db_path.string()),
+       "SQLite database file (created with its directory when missing)")
+      ("migrations", po::value(&raw.migrations)->default_value(defaults.migrations_dir.string()),
+       "directory of NNNN_*.sql migrations applied at start")
+      ("max-body-bytes", po::value(&raw.max_body_bytes)->default_value(defaults.server.max_body_bytes),
+       "largest request body accepted (413 past it)")
+      ("max-in-flight", po::value(&raw.max_in_flight)->default_value(defaults.server.max_in_flight),
+       "requests handled at once (503 with Retry-After past it)")
+      ("max-batch", po::value(&raw.max_batch)->default_value(defaults.limits.max_batch),
+       "customers in one POST /predict batch (413 past it)")
+      ("read-timeout-ms",
+       po::value(&raw.read_timeout_ms)
+           ->default_value(static_cast<unsigned>(defaults.server.read_timeout.count())),
+       "time allowed to read one request")
+      ("idle-timeout-ms",
+       po::value(&raw.idle_timeout_ms)
+           ->default_value(static_cast<unsigned>(defaults.server.idle_timeout.count())),
+       "keep-alive connection closed after this long without a request")
+      ("shutdown-timeout-ms",
+       po::value(&raw.shutdown_timeout_ms)
+           ->default_value(static_cast<unsigned>(defaults.server.shutdown_deadline.count())),
+       "on SIGINT/SIGTERM, time in-flight requests get to finish")
+      ("request-log-capacity",
+       po::value(&raw.request_log_capacity)->default_value(defaults.request_log_capacity),
+       "rows the request log queue holds before dropping (dropped rows are counted in /metrics)")
+      ("log-format", po::value(&raw.log_format)->default_value("text"), "text or json")
+      ("log-level", po::value(&raw.log_level)->default_value(defaults.log_level),
+       "trace, debug, info, warn, error");
+  return options;
+}
+
+// NBO_DB_PATH -> db-path; unknown NBO_* variables are ignored (they may belong to other tools).
+std::string environment_name_to_option(const po::options_description& options,
+                                       const std::string& variable) {
+  constexpr std::string_view kPrefix = "NBO_";
+  if (!variable.starts_with(kPrefix)) return "";
+  std::string name = variable.substr(kPrefix.size());
+  for (char& c : name) c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (name == "help" || options.find_nothrow(name, false) == nullptr) return "";
+  return name;
+}
+
+}  // namespace
+
+std::string serve_help() {
+  RawOptions raw;
+  std::ostringstream out;
+  out << "Usage: nbo serve [options]\n\nServes the churn model over HTTP/JSON with state in "
+         "SQLite.\n\n"
+      << describe(raw, ServeConfig{});
+  return out.str();
+}
+
+ParsedServeConfig parse_serve_config(const std::vector<std::string>& args,
+                                     const std::vector<std::string>& environment) {
+  const ServeConfig defaults;
+  RawOptions raw;
+  const auto options = describe(raw, defaults);
+  ParsedServeConfig result;
+  try {
+    po::variables_map values;
+    po::store(po::command_line_parser(args).options(options).run(), values);
+    if (values.count("help") != 0) {
+      result.message = serve_help();
+      return result;
+    }
+    // The environment as a config "file" of name=value lines, so flags keep precedence.
+    std::ostringstream env_text;
+    for (const auto& entry : environment) {
+      const auto equals = entry.find('=');
+      if (equals == std::string::npos) continue;
+      const auto option = environment_name_to_option(options, entry.substr(0, equals));
+      if (!option.empty()) env_text << option << '=' << entry.substr(equals + 1) << '\n';
+    }
+    std::istringstream env_stream(env_text.str());
+    po::store(po::parse_config_file(env_stream, options), values);
+    po::notify(values);
+  } catch (const po::error& error) {
+    result.exit_code = 2;
+    result.message = fmt::format("nbo serve: {}\nRun 'nbo serve --help' for the options.",
+                                 error.what());
+    return result;
+  }
+
+  auto fail = [&](const std::string& message) {
+    result.exit_code = 2;
+    result.message = fmt::format("nbo serve: {}", message);
+    return result;
+  };
+  if (raw.port > 65535) return fail(fmt::format("--port {} is not a TCP port", raw.port));
+  if (raw.log_format != "text" && raw.log_format != "json") {
+    return fail(fmt::format("--log-format must be text or json, got '{}'", raw.log_format));
+  }
+  if (raw.max_in_flight == 0) return fail("--max-in-flight must be at least 1");
+  if (raw.max_batch == 0) return fail("--max-batch must be at least 1");
+  if (raw.max_body_bytes < 1024) return fail("--max-body-bytes must be at least 1024");
+  if (raw.read_timeout_ms == 0 || raw.idle_timeout_ms == 0) {
+    return fail("--read-timeout-ms and --idle-timeout-ms must be at least 1");
+  }
+  if (raw.request_log_capacity == 0) return fail("--request-log-capacity must be at least 1");
+
+  ServeConfig config;
+  config.server.host = raw.host;
+  config.server.port = static_cast<unsigned short>(raw.port);
+  config.server.threads = raw.threads;
+  config.server.max_body_bytes = raw.max_body_bytes;
+  config.server.max_in_flight = raw.max_in_flight;
+  config.server.read_timeout = std::chrono::milliseconds(raw.read_timeout_ms);
+  config.server.idle_timeout = std::chrono::milliseconds(raw.idle_timeout_ms);
+  config.server.shutdown_deadline = std::chrono::milliseconds(raw.shutdown_timeout_ms);
+  config.limits.max_batch = raw.max_batch;
+  config.models_dir = raw.models;
+  config.db_path = raw.db;
+  config.migrations_dir = raw.migrations;
+  config.request_log_capacity = raw.request_log_capacity;
+  config.json_logs = raw.log_format == "json";
+  config.log_level = raw.log_level;
+  result.config = std::move(config);
+  return result;
+}
+
+}  // namespace nbo::config

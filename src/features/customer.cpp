@@ -1,0 +1,255 @@
+#include "nbo/features/customer.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace nbo::features {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+constexpr std::array<StoreField, kFieldCount> kStoreFields{{
+    {FieldId::kServiceType, "service_type", FieldType::kCategory, -kInf, kInf, true,
+     {"market_file.csv", "Тип сервиса", ""}},
+    {FieldId::kAllowMessages, "allow_messages", FieldType::kBoolean, 0, 1, true,
+     {"market_file.csv", "Разрешить сообщать", ""}},
+    {FieldId::kMarketingActivity6m, "marketing_activity_6m", FieldType::kNumber, 0, kInf, true,
+     {"market_file.csv", "Маркет_актив_6_мес", ""}},
+    {FieldId::kMarketingActivityCurrent, "marketing_activity_current", FieldType::kInteger, 0,
+     kInf, true, {"market_file.csv", "Маркет_актив_тек_мес", ""}},
+    {FieldId::kTenureDays, "tenure_days", FieldType::kInteger, 0, kInf, true,
+     {"market_file.csv", "Длительность", ""}},
+    {FieldId::kPromoShare, "promo_share", FieldType::kNumber, 0, 1, true,
+     {"market_file.csv", "Акционные_покупки", ""}},
+    {FieldId::kPopularCategory, "popular_category", FieldType::kCategory, -kInf, kInf, true,
+     {"market_file.csv", "Популярная_категория", ""}},
+    {FieldId::kAvgCategoriesPerVisit, "avg_categories_per_visit", FieldType::kInteger, 0, kInf,
+     true, {"market_file.csv", "Средний_просмотр_категорий_за_визит", ""}},
+    {FieldId::kUnpaidItemsQuarter, "unpaid_items_quarter", FieldType::kInteger, 0, kInf, true,
+     {"market_file.csv", "Неоплаченные_продукты_штук_квартал", ""}},
+    {FieldId::kServiceErrors, "service_errors", FieldType::kInteger, 0, kInf, true,
+     {"market_file.csv", "Ошибка_сервиса", ""}},
+    {FieldId::kPagesPerVisit, "pages_per_visit", FieldType::kInteger, 0, kInf, true,
+     {"market_file.csv", "Страниц_за_визит", ""}},
+    {FieldId::kRevenue2MonthsAgo, "revenue_2_months_ago", FieldType::kNumber, 0, kInf, true,
+     {"market_money.csv", "Выручка", "препредыдущий_месяц"}},
+    {FieldId::kRevenueLastMonth, "revenue_last_month", FieldType::kNumber, 0, kInf, true,
+     {"market_money.csv", "Выручка", "предыдущий_месяц"}},
+    {FieldId::kRevenueThisMonth, "revenue_this_month", FieldType::kNumber, 0, kInf, true,
+     {"market_money.csv", "Выручка", "текущий_месяц"}},
+    {FieldId::kMinutesLastMonth, "minutes_last_month", FieldType::kInteger, 0, kInf, true,
+     {"market_time.csv", "минут", "предыдущий_месяц"}},
+    {FieldId::kMinutesThisMonth, "minutes_this_month", FieldType::kInteger, 0, kInf, true,
+     {"market_time.csv", "минут", "текущий_месяц"}},
+    {FieldId::kProfit, "profit", FieldType::kNumber, -kInf, kInf, false,
+     {"money.csv", "Прибыль", ""}},
+}};
+
+constexpr std::array<std::string_view, 2> kServiceTypes{"стандарт", "премиум"};
+constexpr std::array<std::string_view, 6> kPopularCategories{
+    "Товары для детей",
+    "Домашний текстиль",
+    "Косметика и аксесуары",
+    "Техника для красоты и здоровья",
+    "Мелкая бытовая техника и электроника",
+    "Кухонная посуда",
+};
+
+struct Alias {
+  FieldId field;
+  std::string_view misspelt;
+  std::string_view canonical;
+};
+// Known misspellings: the export's typo, and the correct spelling of a level the export
+// itself spells with one "с" (the export's spelling stays canonical so models keep matching).
+constexpr std::array<Alias, 2> kAliases{{
+    {FieldId::kServiceType, "стандартт", "стандарт"},
+    {FieldId::kPopularCategory, "Косметика и аксессуары", "Косметика и аксесуары"},
+}};
+
+std::string_view type_name(FieldType type) {
+  switch (type) {
+    case FieldType::kNumber:
+      return "a number";
+    case FieldType::kInteger:
+      return "an integer";
+    case FieldType::kBoolean:
+      return "a boolean";
+    case FieldType::kCategory:
+      return "a string";
+  }
+  return "a value";
+}
+
+std::string range_text(const StoreField& field) {
+  if (std::isinf(field.max_value)) return fmt::format(">= {}", field.min_value);
+  return fmt::format("in [{}, {}]", field.min_value, field.max_value);
+}
+
+}  // namespace
+
+std::span<const StoreField> store_fields() { return kStoreFields; }
+
+const StoreField& store_field(FieldId id) { return kStoreFields[index_of(id)]; }
+
+std::optional<FieldId> find_field(std::string_view api_name) {
+  for (const auto& field : kStoreFields) {
+    if (field.api_name == api_name) return field.id;
+  }
+  return std::nullopt;
+}
+
+std::span<const std::string_view> category_levels(FieldId id) {
+  switch (id) {
+    case FieldId::kServiceType:
+      return kServiceTypes;
+    case FieldId::kPopularCategory:
+      return kPopularCategories;
+    default:
+      return {};
+  }
+}
+
+std::optional<std::string_view> normalize_category(FieldId id, std::string_view raw_value) {
+  for (const auto level : category_levels(id)) {
+    if (level == raw_value) return level;
+  }
+  for (const auto& alias : kAliases) {
+    if (alias.field == id && alias.misspelt == raw_value) return alias.canonical;
+  }
+  return std::nullopt;
+}
+
+void RawCustomer::set_number(FieldId id, double value) {
+  const StoreField& field = store_field(id);
+  if (field.type == FieldType::kCategory) {
+    throw ValidationError("invalid_type", std::string(field.api_name),
+                          fmt::format("field '{}' must be a string", field.api_name));
+  }
+  if (!std::isfinite(value)) {
+    throw ValidationError("invalid_value", std::string(field.api_name),
+                          fmt::format("field '{}' must be a finite number", field.api_name));
+  }
+  if (field.type == FieldType::kInteger && value != std::floor(value)) {
+    throw ValidationError(
+        "invalid_type", std::string(field.api_name),
+        fmt::format("field '{}' must be an integer, got {}", field.api_name, value));
+  }
+  if (value < field.min_value || value > field.max_value) {
+    throw ValidationError("out_of_range", std::string(field.api_name),
+                          fmt::format("field '{}' must be {}, got {}", field.api_name,
+                                      range_text(field), value));
+  }
+  auto& slot = values_[index_of(id)];
+  slot.present = true;
+  slot.number = value;
+  slot.category.clear();
+}
+
+void RawCustomer::set_boolean(FieldId id, bool value) {
+  const StoreField& field = store_field(id);
+  if (field.type != FieldType::kBoolean) {
+    throw ValidationError("invalid_type", std::string(field.api_name),
+                          fmt::format("field '{}' must be {}, got a boolean", field.api_name,
+                                      type_name(field.type)));
+  }
+  set_number(id, value ? 1.0 : 0.0);
+}
+
+void RawCustomer::set_category(FieldId id, std::string_view raw_value) {
+  const StoreField& field = store_field(id);
+  if (field.type != FieldType::kCategory) {
+    throw ValidationError("invalid_type", std::string(field.api_name),
+                          fmt::format("field '{}' must be {}, got a string", field.api_name,
+                                      type_name(field.type)));
+  }
+  const auto level = normalize_category(id, raw_value);
+  if (!level) {
+    std::string allowed;
+    for (const auto known : category_levels(id)) {
+      allowed += allowed.empty() ? "" : ", ";
+      allowed += fmt::format("\"{}\"", known);
+    }
+    throw ValidationError("unknown_category", std::string(field.api_name),
+                          fmt::format("field '{}' has unknown value \"{}\"; expected one of {}",
+                                      field.api_name, raw_value, allowed));
+  }
+  auto& slot = values_[index_of(id)];
+  slot.present = true;
+  slot.number = 0.0;
+  slot.category = std::string(*level);
+}
+
+RawCustomer customer_from_json(const nlohmann::json& features) {
+  if (!features.is_object()) {
+    throw ValidationError("invalid_type", "features", "'features' must be a JSON object");
+  }
+  RawCustomer customer;
+  for (const auto& [key, value] : features.items()) {
+    const auto id = find_field(key);
+    if (!id) {
+      throw ValidationError("unknown_field", key,
+                            fmt::format("unknown feature '{}'; see GET /models for the fields "
+                                        "a customer has",
+                                        key));
+    }
+    const StoreField& field = store_field(*id);
+    if (value.is_null()) continue;  // explicit null means absent
+    switch (field.type) {
+      case FieldType::kNumber:
+      case FieldType::kInteger:
+        if (!value.is_number()) {
+          throw ValidationError("invalid_type", key,
+                                fmt::format("field '{}' must be {}, got {}", key,
+                                            type_name(field.type), value.type_name()));
+        }
+        customer.set_number(*id, value.get<double>());
+        break;
+      case FieldType::kBoolean:
+        if (!value.is_boolean()) {
+          throw ValidationError("invalid_type", key,
+                                fmt::format("field '{}' must be a boolean, got {}", key,
+                                            value.type_name()));
+        }
+        customer.set_boolean(*id, value.get<bool>());
+        break;
+      case FieldType::kCategory:
+        if (!value.is_string()) {
+          throw ValidationError("invalid_type", key,
+                                fmt::format("field '{}' must be a string, got {}", key,
+                                            value.type_name()));
+        }
+        customer.set_category(*id, value.get_ref<const std::string&>());
+        break;
+    }
+  }
+  return customer;
+}
+
+nlohmann::json customer_to_json(const RawCustomer& customer) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& field : kStoreFields) {
+    if (!customer.has(field.id)) continue;
+    const std::string key(field.api_name);
+    switch (field.type) {
+      case FieldType::kNumber:
+        out[key] = customer.number(field.id);
+        break;
+      case FieldType::kInteger:
+        out[key] = static_cast<long long>(customer.number(field.id));
+        break;
+      case FieldType::kBoolean:
+        out[key] = customer.boolean(field.id);
+        break;
+      case FieldType::kCategory:
+        out[key] = customer.category(field.id);
+        break;
+    }
+  }
+  return out;
+}
+
+}  // namespace nbo::features

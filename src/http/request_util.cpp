@@ -1,0 +1,93 @@
+#include "nbo/http/request_util.hpp"
+
+#include <cstdint>
+#include <random>
+
+namespace nbo::http {
+
+namespace {
+
+bool is_id_char(char c) noexcept {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == ':' || c == '-';
+}
+
+int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::mt19937_64& thread_rng() {
+  thread_local std::mt19937_64 rng = [] {
+    std::random_device device;
+    std::seed_seq seed{device(), device(), device(), device()};
+    return std::mt19937_64(seed);
+  }();
+  return rng;
+}
+
+}  // namespace
+
+bool is_valid_request_id(std::string_view id) noexcept {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    if (!is_id_char(c)) return false;
+  }
+  return true;
+}
+
+std::string generate_request_id() {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  auto& rng = thread_rng();
+  for (std::size_t half = 0; half < 2; ++half) {
+    std::uint64_t bits = rng();
+    for (std::size_t i = 0; i < 16; ++i) {
+      id[half * 16 + i] = kHex[bits & 0xFU];
+      bits >>= 4U;
+    }
+  }
+  return id;
+}
+
+std::optional<std::string> percent_decode_path(std::string_view path) {
+  std::string out;
+  out.reserve(path.size());
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    char c = path[i];
+    if (c == '%') {
+      if (i + 2 >= path.size()) return std::nullopt;
+      const int high = hex_value(path[i + 1]);
+      const int low = hex_value(path[i + 2]);
+      if (high < 0 || low < 0) return std::nullopt;
+      c = static_cast<char>(high * 16 + low);
+      i += 2;
+    }
+    if (c == '\0') return std::nullopt;
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::pair<std::string_view, std::string_view> split_target(std::string_view target) noexcept {
+  bool absolute_form = false;
+  // absolute-form: scheme "://" authority [path] ["?" query]
+  if (const auto scheme_end = target.find("://");
+      scheme_end != std::string_view::npos && !target.empty() && target.front() != '/') {
+    absolute_form = true;
+    const auto path_start = target.find_first_of("/?", scheme_end + 3);
+    target = path_start == std::string_view::npos ? std::string_view{} : target.substr(path_start);
+  }
+  std::string_view path = target;
+  std::string_view query;
+  if (const auto question = target.find('?'); question != std::string_view::npos) {
+    path = target.substr(0, question);
+    query = target.substr(question + 1);
+  }
+  if (absolute_form && path.empty()) path = "/";
+  return {path, query};
+}
+
+}  // namespace nbo::http

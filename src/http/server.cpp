@@ -1,0 +1,683 @@
+#include "nbo/http/server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <condition_variable>
+#include <cstdint>
+#include <limits>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "nbo/http/error_body.hpp"
+#include "nbo/http/logging.hpp"
+#include "nbo/http/request_util.hpp"
+
+namespace nbo::http {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace detail {
+
+class Session;
+
+namespace {
+
+// Set on the I/O threads of a server, to refuse stop() from inside a handler.
+thread_local const ServerImpl* t_current_server = nullptr;
+
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+// After a response that closes the connection, unread request bytes are drained for at most this
+// long / this many bytes, so the peer reads the response instead of getting a TCP reset.
+constexpr std::chrono::milliseconds kLingerTime{1000};
+constexpr std::size_t kLingerBytes = 4 * 1024 * 1024;
+constexpr std::size_t kFirstReadBytes = 4096;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+bool is_reserved_header(std::string_view name) {
+  static constexpr std::array<std::string_view, 6> kReserved = {
+      "content-length", "transfer-encoding", "connection",
+      "server",         "x-request-id",      "content-type"};
+  return std::any_of(kReserved.begin(), kReserved.end(),
+                     [name](std::string_view reserved) { return iequals(name, reserved); });
+}
+
+bool is_token_char(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  if (u <= 0x20 || u >= 0x7F) return false;
+  return std::string_view("()<>@,;:\\\"/[]?={}").find(c) == std::string_view::npos;
+}
+
+bool is_safe_header(std::string_view name, std::string_view value) {
+  if (name.empty() || !std::all_of(name.begin(), name.end(), is_token_char)) return false;
+  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+}  // namespace
+
+class ServerImpl {
+ public:
+  ServerImpl(ServerOptions options, Handler handler, Observer* observer);
+  ~ServerImpl();
+  ServerImpl(const ServerImpl&) = delete;
+  ServerImpl& operator=(const ServerImpl&) = delete;
+
+  unsigned short port() const noexcept { return port_; }
+  void start();
+  bool stop();
+  void wait();
+  std::size_t in_flight() const noexcept { return in_flight_.load(); }
+
+  // --- used by sessions (any I/O thread) ---
+  const ServerOptions& options() const noexcept { return options_; }
+  bool stopping() const noexcept { return stopping_.load(); }
+  // Reserves an in-flight slot; false (nothing reserved) when at the limit.
+  bool try_acquire_slot() noexcept;
+  void release_slot() noexcept { in_flight_.fetch_sub(1); }
+  Response call_handler(const Request& request) const;
+  void notify_started() const noexcept;
+  void notify_finished(const Request& request, const Response& response,
+                       double seconds) const noexcept;
+  void unregister_session(const Session* session);
+
+ private:
+  void do_accept();
+  void on_accept(beast::error_code ec, tcp::socket socket);
+  void run_thread();
+
+  // Declared before io_context_: sessions destroyed by ~io_context still use them.
+  ServerOptions options_;
+  Handler handler_;
+  Observer* observer_;
+  std::atomic<std::size_t> in_flight_{0};
+  std::atomic<bool> stopping_{false};
+
+  std::mutex sessions_mutex_;
+  std::condition_variable sessions_cv_;
+  std::unordered_map<const Session*, std::weak_ptr<Session>> sessions_;
+
+  enum class State { created, running, stopping, stopped };
+  mutable std::mutex state_mutex_;
+  std::condition_variable state_cv_;
+  State state_ = State::created;
+  bool stop_result_ = true;
+
+  net::io_context io_context_;
+  net::strand<net::io_context::executor_type> accept_strand_;
+  tcp::acceptor acceptor_;
+  net::steady_timer accept_retry_timer_;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
+  std::vector<std::thread> threads_;
+  unsigned short port_ = 0;
+};
+
+// One connection. Lives as long as an asynchronous operation holds it (shared_from_this); all of
+// its members are touched only on its strand.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, ServerImpl& server) : server_(server), stream_(std::move(socket)) {}
+  ~Session() { server_.unregister_session(this); }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  void start() {
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&Session::wait_for_request, shared_from_this()));
+  }
+
+  // The connection's strand (immutable, so readable from any thread).
+  net::any_io_executor executor() { return stream_.get_executor(); }
+
+  // Posted by ServerImpl::stop(): an idle connection is closed now, a busy one after its response.
+  void on_server_stop() {
+    if (phase_ == Phase::idle) {
+      beast::error_code ec;
+      stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+      stream_.close();
+    }
+  }
+
+ private:
+  enum class Phase { idle, reading, writing, closing };
+  using Parser = bhttp::request_parser<bhttp::string_body>;
+
+  void wait_for_request() {
+    if (server_.stopping()) {
+      close_gracefully();
+      return;
+    }
+    parser_.emplace();
+    parser_->body_limit(static_cast<std::uint64_t>(server_.options().max_body_bytes));
+    parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
+        server_.options().max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
+    if (buffer_.size() > 0) {  // pipelined bytes already here
+      begin_request();
+      return;
+    }
+    phase_ = Phase::idle;
+    stream_.expires_after(server_.options().idle_timeout);
+    stream_.async_read_some(
+        buffer_.prepare(kFirstReadBytes),
+        beast::bind_front_handler(&Session::on_first_bytes, shared_from_this()));
+  }
+
+  void on_first_bytes(beast::error_code ec, std::size_t bytes) {
+    if (ec) {
+      if (ec != net::error::eof && ec != net::error::operation_aborted &&
+          ec != beast::error::timeout) {
+        spdlog::debug("http: connection read failed: {}", ec.message());
+      }
+      return;  // idle timeout, peer closed, or server stop: drop the connection
+    }
+    buffer_.commit(bytes);
+    begin_request();
+  }
+
+  void begin_request() {
+    phase_ = Phase::reading;
+    received_at_ = Clock::now();
+    version_ = 11;
+    stream_.expires_after(server_.options().read_timeout);
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             beast::bind_front_handler(&Session::on_header, shared_from_this()));
+  }
+
+  void on_header(beast::error_code ec, std::size_t /*bytes*/) {
+    if (ec) {
+      on_read_error(ec);
+      return;
+    }
+    const auto& message = parser_->get();
+    if (!parser_->is_done() && message.version() >= 11 &&
+        iequals(message[bhttp::field::expect], "100-continue")) {
+      net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
+                       beast::bind_front_handler(&Session::on_continue_sent, shared_from_this()));
+      return;
+    }
+    read_body();
+  }
+
+  void on_continue_sent(beast::error_code ec, std::size_t /*bytes*/) {
+    if (ec) return;
+    read_body();
+  }
+
+  void read_body() {
+    if (parser_->is_done()) {
+      handle_request();
+      return;
+    }
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      beast::bind_front_handler(&Session::on_body, shared_from_this()));
+  }
+
+  void on_body(beast::error_code ec, std::size_t /*bytes*/) {
+    if (ec) {
+      on_read_error(ec);
+      return;
+    }
+    handle_request();
+  }
+
+  void on_read_error(beast::error_code ec) {
+    if (ec.category() != bhttp::make_error_code(bhttp::error::bad_method).category() ||
+        ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
+        ec == bhttp::error::short_read) {
+      // Timeout, reset or EOF in the middle of a request: nobody to answer.
+      if (ec != net::error::operation_aborted) {
+        spdlog::debug("http: dropping connection while reading a request: {}", ec.message());
+      }
+      return;
+    }
+    // A Content-Length over the limit fails right after the fields were parsed: they are usable.
+    Request request = partial_request(ec == bhttp::error::body_limit);
+    server_.notify_started();
+    Response response;
+    if (ec == bhttp::error::body_limit) {
+      response = error_response(
+          413, "payload_too_large",
+          "request body exceeds " + std::to_string(server_.options().max_body_bytes) + " bytes",
+          request.request_id);
+    } else if (ec == bhttp::error::header_limit) {
+      response = error_response(
+          431, "headers_too_large",
+          "request headers exceed " + std::to_string(server_.options().max_header_bytes) + " bytes",
+          request.request_id);
+    } else {
+      response = error_response(400, "bad_request", "malformed HTTP request: " + ec.message(),
+                                request.request_id);
+    }
+    finish(request, std::move(response), false);
+  }
+
+  // What is known of a request whose reading failed: its header when that was fully parsed.
+  Request partial_request(bool fields_parsed) {
+    Request request;
+    request.received_at = received_at_;
+    if (parser_ && (fields_parsed || parser_->is_header_done())) {
+      fill_from_header(request);
+    }
+    if (request.request_id.empty()) request.request_id = generate_request_id();
+    return request;
+  }
+
+  void fill_from_header(Request& request) {
+    const auto& message = parser_->get();
+    version_ = message.version() == 10 ? 10U : 11U;
+    request.method = std::string(message.method_string());
+    request.target = std::string(message.target());
+    for (const auto& field : message) {
+      request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
+    request.content_type = std::string(message[bhttp::field::content_type]);
+    const std::string_view caller_id = message["X-Request-Id"];
+    request.request_id =
+        is_valid_request_id(caller_id) ? std::string(caller_id) : generate_request_id();
+    const auto [raw_path, query] = split_target(request.target);
+    request.query = std::string(query);
+    if (auto decoded = percent_decode_path(raw_path)) request.path = std::move(*decoded);
+  }
+
+  void handle_request() {
+    auto& message = parser_->get();
+    Request request;
+    request.received_at = received_at_;
+    fill_from_header(request);
+    request.body = std::move(message.body());
+    const bool keep_alive = message.keep_alive();
+
+    server_.notify_started();
+    Response response;
+    const auto [raw_path, query] = split_target(request.target);
+    if (raw_path.empty() || raw_path.front() != '/' || !percent_decode_path(raw_path)) {
+      response = error_response(400, "bad_request", "malformed request target", request.request_id);
+    } else if (!server_.try_acquire_slot()) {
+      response = error_response(503, "overloaded", "server is overloaded, retry later",
+                                request.request_id);
+      response.headers.emplace_back("Retry-After", "1");
+    } else {
+      response = server_.call_handler(request);
+      server_.release_slot();
+    }
+    finish(request, std::move(response), keep_alive);
+  }
+
+  // Logs, reports and writes `response`; the connection is kept only if `keep_alive` and the
+  // server is not stopping.
+  void finish(const Request& request, Response response, bool keep_alive) {
+    const double seconds = seconds_since(request.received_at);
+    log_request(request.method, request.path, response.status, seconds * 1000.0,
+                request.request_id);
+    server_.notify_finished(request, response, seconds);
+
+    keep_alive = keep_alive && !server_.stopping();
+    const bool head = request.method == "HEAD";
+    const unsigned version = version_;
+    try {
+      build_response(request, std::move(response), keep_alive, head, version);
+    } catch (const std::exception& e) {
+      spdlog::error("http: cannot build response request_id={}: {}", request.request_id, e.what());
+      keep_alive = false;
+      build_response(request,
+                     error_response(500, "internal_error", "internal error", request.request_id),
+                     false, head, version);
+    }
+    parser_.reset();
+    phase_ = Phase::writing;
+    stream_.expires_after(server_.options().read_timeout);
+    bhttp::async_write(
+        stream_, response_,
+        beast::bind_front_handler(&Session::on_write, shared_from_this(), !keep_alive));
+  }
+
+  void build_response(const Request& request, Response response, bool keep_alive, bool head,
+                      unsigned version) {
+    response_ = {};
+    response_.version(version);
+    response_.result(response.status);
+    response_.set(bhttp::field::server, "nbo");
+    response_.set(bhttp::field::content_type, response.content_type.empty()
+                                                  ? std::string("application/octet-stream")
+                                                  : response.content_type);
+    response_.set("X-Request-Id", request.request_id);
+    for (const auto& [name, value] : response.headers) {
+      if (is_reserved_header(name) || !is_safe_header(name, value)) {
+        spdlog::warn("http: dropping response header '{}' request_id={}", name, request.request_id);
+        continue;
+      }
+      response_.insert(name, value);
+    }
+    response_.keep_alive(keep_alive);
+    if (response.status == 204 || response.status == 304) {
+      return;  // no body, no Content-Length
+    }
+    response_.content_length(response.body.size());
+    if (!head) response_.body() = std::move(response.body);
+  }
+
+  void on_write(bool close, beast::error_code ec, std::size_t /*bytes*/) {
+    if (ec) {
+      spdlog::debug("http: write failed: {}", ec.message());
+      return;
+    }
+    response_ = {};
+    if (close) {
+      close_gracefully();
+      return;
+    }
+    wait_for_request();
+  }
+
+  // Half-closes, then drains what the peer still sends (bounded) so it can read our response.
+  void close_gracefully() {
+    phase_ = Phase::closing;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return;
+    drained_ = 0;
+    stream_.expires_after(kLingerTime);
+    drain();
+  }
+
+  void drain() {
+    stream_.async_read_some(net::buffer(drain_buffer_),
+                            beast::bind_front_handler(&Session::on_drain, shared_from_this()));
+  }
+
+  void on_drain(beast::error_code ec, std::size_t bytes) {
+    drained_ += bytes;
+    if (ec || drained_ > kLingerBytes) {
+      stream_.close();
+      return;
+    }
+    drain();
+  }
+
+  ServerImpl& server_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<Parser> parser_;
+  bhttp::response<bhttp::string_body> response_;
+  Clock::time_point received_at_{};
+  unsigned version_ = 11;  // HTTP version of the response: the request's (10 or 11)
+  Phase phase_ = Phase::idle;
+  std::size_t drained_ = 0;
+  std::array<char, 4096> drain_buffer_{};
+};
+
+ServerImpl::ServerImpl(ServerOptions options, Handler handler, Observer* observer)
+    : options_(std::move(options)),
+      handler_(std::move(handler)),
+      observer_(observer),
+      io_context_(static_cast<int>(options_.threads == 0
+                                       ? std::max(1U, std::thread::hardware_concurrency())
+                                       : options_.threads)),
+      accept_strand_(net::make_strand(io_context_)),
+      acceptor_(accept_strand_),
+      accept_retry_timer_(accept_strand_) {
+  if (!handler_) throw std::invalid_argument("http server: empty handler");
+  const std::string where = options_.host + ":" + std::to_string(options_.port);
+  beast::error_code ec;
+  tcp::resolver resolver(io_context_);
+  const auto endpoints =
+      resolver.resolve(options_.host, std::to_string(options_.port),
+                       tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec) throw std::runtime_error("http server: cannot resolve " + where + ": " + ec.message());
+  std::string last_error = "no address";
+  for (const auto& entry : endpoints) {
+    ec = {};
+    acceptor_.open(entry.endpoint().protocol(), ec);
+    if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(entry.endpoint(), ec);
+    if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    if (!ec) break;
+    last_error = ec.message();
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+  }
+  if (!acceptor_.is_open()) {
+    throw std::runtime_error("http server: cannot listen on " + where + ": " + last_error);
+  }
+  port_ = acceptor_.local_endpoint().port();
+}
+
+ServerImpl::~ServerImpl() {
+  stop();
+}
+
+void ServerImpl::start() {
+  std::lock_guard lock(state_mutex_);
+  if (state_ != State::created) throw std::logic_error("http server: start() called twice");
+  state_ = State::running;
+  work_.emplace(io_context_.get_executor());
+  net::post(accept_strand_, [this] { do_accept(); });
+  const unsigned count =
+      options_.threads == 0 ? std::max(1U, std::thread::hardware_concurrency()) : options_.threads;
+  threads_.reserve(count);
+  for (unsigned i = 0; i < count; ++i) threads_.emplace_back([this] { run_thread(); });
+  spdlog::info("http server listening on {}:{} with {} I/O threads", options_.host, port_, count);
+}
+
+void ServerImpl::run_thread() {
+  t_current_server = this;
+  for (;;) {
+    try {
+      io_context_.run();
+      return;
+    } catch (const std::exception& e) {
+      spdlog::error("http: unexpected exception on I/O thread: {}", e.what());
+    } catch (...) {
+      spdlog::error("http: unexpected non-standard exception on I/O thread");
+    }
+  }
+}
+
+void ServerImpl::do_accept() {
+  acceptor_.async_accept(net::make_strand(io_context_),
+                         beast::bind_front_handler(&ServerImpl::on_accept, this));
+}
+
+void ServerImpl::on_accept(beast::error_code ec, tcp::socket socket) {
+  if (ec) {
+    if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+    spdlog::warn("http: accept failed: {}", ec.message());
+    accept_retry_timer_.expires_after(std::chrono::milliseconds(50));
+    accept_retry_timer_.async_wait([this](beast::error_code wait_ec) {
+      if (!wait_ec && acceptor_.is_open()) do_accept();
+    });
+    return;
+  }
+  std::shared_ptr<Session> session;
+  {
+    std::lock_guard lock(sessions_mutex_);
+    if (!stopping_.load() && sessions_.size() < options_.max_connections) {
+      session = std::make_shared<Session>(std::move(socket), *this);
+      sessions_.emplace(session.get(), session);
+    }
+  }
+  if (session) {
+    session->start();
+  } else {
+    beast::error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
+    if (!stopping_.load()) spdlog::warn("http: connection limit reached, connection closed");
+  }
+  if (acceptor_.is_open()) do_accept();
+}
+
+void ServerImpl::unregister_session(const Session* session) {
+  std::lock_guard lock(sessions_mutex_);
+  sessions_.erase(session);
+  if (sessions_.empty()) sessions_cv_.notify_all();
+}
+
+bool ServerImpl::try_acquire_slot() noexcept {
+  std::size_t current = in_flight_.load();
+  do {
+    if (current >= options_.max_in_flight) return false;
+  } while (!in_flight_.compare_exchange_weak(current, current + 1));
+  return true;
+}
+
+Response ServerImpl::call_handler(const Request& request) const {
+  Response response;
+  try {
+    response = handler_(request);
+  } catch (const std::exception& e) {
+    spdlog::error("http: handler failed request_id={} method={} path={}: {}", request.request_id,
+                  request.method, request.path, e.what());
+    return error_response(500, "internal_error", "internal error", request.request_id);
+  } catch (...) {
+    spdlog::error("http: handler threw a non-standard exception request_id={}", request.request_id);
+    return error_response(500, "internal_error", "internal error", request.request_id);
+  }
+  if (response.status < 200 || response.status > 599) {
+    spdlog::error("http: handler returned invalid status {} request_id={}", response.status,
+                  request.request_id);
+    auto error = error_response(500, "internal_error", "internal error", request.request_id);
+    error.route = std::move(response.route);
+    return error;
+  }
+  return response;
+}
+
+void ServerImpl::notify_started() const noexcept {
+  if (observer_ == nullptr) return;
+  try {
+    observer_->on_request_started();
+  } catch (...) {
+    spdlog::error("http: observer on_request_started threw");
+  }
+}
+
+void ServerImpl::notify_finished(const Request& request, const Response& response,
+                                 double seconds) const noexcept {
+  if (observer_ == nullptr) return;
+  try {
+    observer_->on_request_finished(request, response, seconds);
+  } catch (...) {
+    spdlog::error("http: observer on_request_finished threw");
+  }
+}
+
+bool ServerImpl::stop() {
+  if (t_current_server == this) {
+    throw std::logic_error("http server: stop() called from one of its own I/O threads");
+  }
+  {
+    std::unique_lock lock(state_mutex_);
+    if (state_ == State::stopping || state_ == State::stopped) {
+      state_cv_.wait(lock, [this] { return state_ == State::stopped; });
+      return stop_result_;
+    }
+    if (state_ == State::created) {
+      stopping_.store(true);
+      beast::error_code ignored;
+      acceptor_.close(ignored);
+      state_ = State::stopped;
+      state_cv_.notify_all();
+      return true;
+    }
+    state_ = State::stopping;
+  }
+  const auto deadline = Clock::now() + options_.shutdown_deadline;
+
+  std::vector<std::shared_ptr<Session>> live;
+  {
+    std::lock_guard lock(sessions_mutex_);
+    stopping_.store(true);
+    for (const auto& [key, weak] : sessions_) {
+      if (auto session = weak.lock()) live.push_back(std::move(session));
+    }
+  }
+  net::post(accept_strand_, [this] {
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+    accept_retry_timer_.cancel();
+  });
+  for (auto& session : live) {
+    net::post(session->executor(), [session] { session->on_server_stop(); });
+  }
+  live.clear();
+
+  bool drained = false;
+  {
+    std::unique_lock lock(sessions_mutex_);
+    drained = sessions_cv_.wait_until(lock, deadline, [this] { return sessions_.empty(); });
+  }
+  if (!drained) {
+    spdlog::warn("http: shutdown deadline of {} ms passed, abandoning open connections",
+                 options_.shutdown_deadline.count());
+  }
+  work_.reset();
+  io_context_.stop();
+  for (auto& thread : threads_) thread.join();
+  threads_.clear();
+
+  std::lock_guard lock(state_mutex_);
+  stop_result_ = drained;
+  state_ = State::stopped;
+  state_cv_.notify_all();
+  spdlog::info("http server stopped ({})", drained ? "clean" : "deadline passed");
+  return drained;
+}
+
+void ServerImpl::wait() {
+  std::unique_lock lock(state_mutex_);
+  state_cv_.wait(lock, [this] { return state_ == State::stopped; });
+}
+
+}  // namespace detail
+
+Server::Server(ServerOptions options, Handler handler, Observer* observer)
+    : impl_(
+          std::make_unique<detail::ServerImpl>(std::move(options), std::move(handler), observer)) {}
+
+Server::~Server() = default;
+
+unsigned short Server::port() const {
+  return impl_->port();
+}
+
+void Server::start() {
+  impl_->start();
+}
+
+bool Server::stop() {
+  return impl_->stop();
+}
+
+void Server::wait() {
+  impl_->wait();
+}
+
+std::size_t Server::in_flight() const {
+  return impl_->in_flight();
+}
+
+}  // namespace nbo::http

@@ -1,0 +1,102 @@
+#include "nbo/models/estimator.hpp"
+
+#include <cmath>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace nbo::models {
+
+LogisticRegression::LogisticRegression(std::vector<std::string> column_names,
+                                       std::vector<double> weights, double intercept)
+    : column_names_(std::move(column_names)), weights_(std::move(weights)), intercept_(intercept) {
+  if (column_names_.size() != weights_.size()) {
+    throw std::invalid_argument(fmt::format("logistic regression has {} weights for {} columns",
+                                            weights_.size(), column_names_.size()));
+  }
+  if (!std::isfinite(intercept_)) throw std::invalid_argument("intercept must be finite");
+  for (std::size_t i = 0; i < weights_.size(); ++i) {
+    if (!std::isfinite(weights_[i])) {
+      throw std::invalid_argument(
+          fmt::format("weight of column '{}' must be finite", column_names_[i]));
+    }
+  }
+}
+
+double LogisticRegression::margin(std::span<const double> row) const {
+  double sum = intercept_;
+  for (std::size_t i = 0; i < weights_.size(); ++i) sum += weights_[i] * row[i];
+  return sum;
+}
+
+double LogisticRegression::contributions(std::span<const double> row,
+                                         std::span<double> out) const {
+  for (std::size_t i = 0; i < weights_.size(); ++i) out[i] = weights_[i] * row[i];
+  return intercept_;
+}
+
+nlohmann::json LogisticRegression::to_json() const {
+  nlohmann::json coefficients = nlohmann::json::array();
+  for (std::size_t i = 0; i < weights_.size(); ++i) {
+    coefficients.push_back({{"column", column_names_[i]}, {"weight", weights_[i]}});
+  }
+  return {{"type", type()}, {"intercept", intercept_}, {"coefficients", std::move(coefficients)}};
+}
+
+namespace {
+
+std::unique_ptr<const Estimator> logistic_from_json(const nlohmann::json& estimator,
+                                                    const std::vector<std::string>& expected) {
+  const auto intercept = estimator.find("intercept");
+  if (intercept == estimator.end() || !intercept->is_number()) {
+    throw std::invalid_argument("estimator.intercept: must be a number");
+  }
+  const auto coefficients = estimator.find("coefficients");
+  if (coefficients == estimator.end() || !coefficients->is_array()) {
+    throw std::invalid_argument("estimator.coefficients: must be an array");
+  }
+  if (coefficients->size() != expected.size()) {
+    throw std::invalid_argument(
+        fmt::format("estimator.coefficients: has {} entries, the pipeline makes {} columns",
+                    coefficients->size(), expected.size()));
+  }
+  std::vector<std::string> names;
+  std::vector<double> weights;
+  for (std::size_t i = 0; i < coefficients->size(); ++i) {
+    const auto& entry = (*coefficients)[i];
+    const std::string path = fmt::format("estimator.coefficients[{}]", i);
+    if (!entry.is_object() || !entry.contains("column") || !entry["column"].is_string() ||
+        !entry.contains("weight") || !entry["weight"].is_number()) {
+      throw std::invalid_argument(path + ": must be {\"column\": string, \"weight\": number}");
+    }
+    const auto name = entry["column"].get<std::string>();
+    if (name != expected[i]) {
+      throw std::invalid_argument(fmt::format("{}.column: is '{}', the pipeline's column {} is '{}'",
+                                              path, name, i, expected[i]));
+    }
+    names.push_back(name);
+    weights.push_back(entry["weight"].get<double>());
+  }
+  return std::make_unique<LogisticRegression>(std::move(names), std::move(weights),
+                                              intercept->get<double>());
+}
+
+}  // namespace
+
+std::unique_ptr<const Estimator> estimator_from_json(
+    const nlohmann::json& estimator, const std::vector<std::string>& expected_columns) {
+  if (!estimator.is_object()) throw std::invalid_argument("estimator: must be an object");
+  const auto type = estimator.find("type");
+  if (type == estimator.end() || !type->is_string()) {
+    throw std::invalid_argument("estimator.type: must be a string");
+  }
+  const auto& name = type->get_ref<const std::string&>();
+  if (name == "logistic_regression") return logistic_from_json(estimator, expected_columns);
+  throw std::invalid_argument(
+      fmt::format("estimator.type: unsupported estimator \"{}\" (supported: "
+                  "\"logistic_regression\")",
+                  name));
+}
+
+}  // namespace nbo::models

@@ -1,0 +1,135 @@
+#include "nbo/train/logistic_fit.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <stdexcept>
+
+namespace nbo::train {
+namespace {
+
+struct Dataset {
+  Eigen::MatrixXd x;
+  Eigen::VectorXd y;
+};
+
+// Uniform in [0, 1) from the raw generator output (std distributions are implementation-defined).
+double uniform(std::mt19937_64& generator) {
+  return static_cast<double>(generator() >> 11) * 0x1.0p-53;
+}
+
+// n samples, 3 features with different scales; labels drawn from a logistic model with weights
+// (1.5, -1.0, 0) and intercept -0.3 so both classes appear and the data is not separable.
+Dataset synthetic(int n, std::uint64_t seed) {
+  std::mt19937_64 generator(seed);
+  Dataset d{Eigen::MatrixXd(n, 3), Eigen::VectorXd(n)};
+  for (int i = 0; i < n; ++i) {
+    d.x(i, 0) = 2.0 * uniform(generator) - 1.0;
+    d.x(i, 1) = 4.0 * uniform(generator) - 2.0;
+    d.x(i, 2) = uniform(generator);
+    const double z = 1.5 * d.x(i, 0) - 1.0 * d.x(i, 1) - 0.3;
+    const double p = 1.0 / (1.0 + std::exp(-z));
+    d.y(i) = uniform(generator) < p ? 1.0 : 0.0;
+  }
+  return d;
+}
+
+// Objective C * sum logloss + 0.5 ||w||^2, computed directly.
+double objective(const Dataset& d, const Eigen::VectorXd& w, double b, double c) {
+  double loss = 0.0;
+  for (Eigen::Index i = 0; i < d.x.rows(); ++i) {
+    const double z = d.x.row(i).dot(w) + b;
+    // logloss = log(1 + e^z) - y z, stable form
+    loss += (z > 0 ? z + std::log1p(std::exp(-z)) : std::log1p(std::exp(z))) - d.y(i) * z;
+  }
+  return c * loss + 0.5 * w.squaredNorm();
+}
+
+TEST(LogisticFitTest, GradientOfTheObjectiveVanishesAtTheSolution) {
+  const Dataset d = synthetic(300, 7);
+  for (const double c : {0.01, 1.0, 100.0}) {
+    const LogisticFit fit = fit_logistic_l2(d.x, d.y, {.c = c});
+    ASSERT_TRUE(fit.converged) << "C=" << c;
+    EXPECT_GT(fit.iterations, 0);
+    EXPECT_LT(fit.iterations, 100);
+    ASSERT_EQ(fit.weights.size(), 3);
+    // d/dw = C * X^T (p - y) + w ; d/db = C * sum (p - y)
+    Eigen::VectorXd grad_w = fit.weights;
+    double grad_b = 0.0;
+    for (Eigen::Index i = 0; i < d.x.rows(); ++i) {
+      const double p = 1.0 / (1.0 + std::exp(-(d.x.row(i).dot(fit.weights) + fit.intercept)));
+      grad_w += c * (p - d.y(i)) * d.x.row(i).transpose();
+      grad_b += c * (p - d.y(i));
+    }
+    EXPECT_LT(grad_w.cwiseAbs().maxCoeff(), 1e-7) << "C=" << c;
+    EXPECT_LT(std::abs(grad_b), 1e-7) << "C=" << c;
+    // And it is a minimum: every small move raises the objective.
+    const double best = objective(d, fit.weights, fit.intercept, c);
+    for (int k = 0; k < 4; ++k) {
+      for (const double h : {1e-3, -1e-3}) {
+        Eigen::VectorXd w = fit.weights;
+        double b = fit.intercept;
+        if (k < 3) {
+          w(k) += h;
+        } else {
+          b += h;
+        }
+        EXPECT_GT(objective(d, w, b, c), best) << "C=" << c << " k=" << k << " h=" << h;
+      }
+    }
+  }
+}
+
+TEST(LogisticFitTest, RecoversTheSignalWithLittleRegularization) {
+  const Dataset d = synthetic(2000, 11);
+  const LogisticFit fit = fit_logistic_l2(d.x, d.y, {.c = 100.0});
+  ASSERT_TRUE(fit.converged);
+  EXPECT_NEAR(fit.weights(0), 1.5, 0.35);
+  EXPECT_NEAR(fit.weights(1), -1.0, 0.25);
+  EXPECT_NEAR(fit.weights(2), 0.0, 0.4);
+  EXPECT_NEAR(fit.intercept, -0.3, 0.3);
+}
+
+TEST(LogisticFitTest, LargerCGivesLargerWeights) {
+  const Dataset d = synthetic(300, 3);
+  double previous = 0.0;
+  for (const double c : {0.001, 0.01, 0.1, 1.0, 10.0}) {
+    const LogisticFit fit = fit_logistic_l2(d.x, d.y, {.c = c});
+    ASSERT_TRUE(fit.converged);
+    const double norm = fit.weights.norm();
+    EXPECT_GT(norm, previous) << "C=" << c;
+    previous = norm;
+  }
+}
+
+TEST(LogisticFitTest, WithoutFeaturesTheInterceptIsTheLogOdds) {
+  // The intercept is unpenalized, so with no features it is the log-odds of the base rate.
+  Eigen::MatrixXd x(10, 0);
+  Eigen::VectorXd y(10);
+  y << 1, 0, 0, 1, 0, 0, 0, 1, 0, 0;
+  const LogisticFit fit = fit_logistic_l2(x, y, {.c = 0.5});
+  EXPECT_TRUE(fit.converged);
+  EXPECT_EQ(fit.weights.size(), 0);
+  EXPECT_NEAR(fit.intercept, std::log(3.0 / 7.0), 1e-12);
+}
+
+TEST(LogisticFitTest, IterationLimitReportsNotConverged) {
+  const Dataset d = synthetic(300, 5);
+  const LogisticFit fit = fit_logistic_l2(d.x, d.y, {.c = 10.0, .max_iterations = 1});
+  EXPECT_FALSE(fit.converged);
+  EXPECT_EQ(fit.iterations, 1);
+}
+
+TEST(LogisticFitTest, RejectsOneClassShapeMismatchAndBadC) {
+  const Dataset d = synthetic(50, 1);
+  EXPECT_THROW(fit_logistic_l2(d.x, Eigen::VectorXd::Zero(50), {}), std::invalid_argument);
+  EXPECT_THROW(fit_logistic_l2(d.x, Eigen::VectorXd::Ones(50), {}), std::invalid_argument);
+  EXPECT_THROW(fit_logistic_l2(d.x, Eigen::VectorXd::Ones(49), {}), std::invalid_argument);
+  EXPECT_THROW(fit_logistic_l2(d.x, d.y, {.c = 0.0}), std::invalid_argument);
+  EXPECT_THROW(fit_logistic_l2(d.x, d.y, {.c = -1.0}), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace nbo::train
