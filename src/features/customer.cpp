@@ -238,9 +238,17 @@ nlohmann::json customer_to_json(const RawCustomer& customer) {
       case FieldType::kNumber:
         out[key] = customer.number(field.id);
         break;
-      case FieldType::kInteger:
-        out[key] = static_cast<long long>(customer.number(field.id));
+      case FieldType::kInteger: {
+        // Exactly representable whole numbers print as integers; larger ones stay doubles.
+        constexpr double kLargestExactInteger = 9007199254740992.0;  // 2^53
+        const double value = customer.number(field.id);
+        if (std::abs(value) < kLargestExactInteger) {
+          out[key] = static_cast<long long>(value);
+        } else {
+          out[key] = value;
+        }
         break;
+      }
       case FieldType::kBoolean:
         out[key] = customer.boolean(field.id);
         break;

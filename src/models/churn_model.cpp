@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -31,6 +32,9 @@ void validate(const features::Pipeline& pipeline, const Estimator* estimator,
   }
   if (!std::isfinite(calibration.slope) || !std::isfinite(calibration.offset)) {
     throw std::invalid_argument("calibration: slope and offset must be finite");
+  }
+  if (calibration.type == "none" && (calibration.slope != 1.0 || calibration.offset != 0.0)) {
+    throw std::invalid_argument("calibration: type \"none\" needs slope 1 and offset 0");
   }
   if (calibration.type == "platt" && !(calibration.slope > 0)) {
     throw std::invalid_argument("calibration.slope: must be > 0 (a calibration keeps the order)");
@@ -199,7 +203,7 @@ ChurnModel ChurnModel::from_json(const nlohmann::json& model) {
         fmt::format("format: is \"{}\", expected \"{}\"", format, kChurnModelFormat));
   }
   const auto& version = required(model, "format_version", "");
-  if (!version.is_number_integer() || version.get<int>() != kChurnModelFormatVersion) {
+  if (!version.is_number_integer() || version.get<std::int64_t>() != kChurnModelFormatVersion) {
     throw std::invalid_argument(fmt::format("format_version: is {}, this server reads version {}",
                                             version.dump(), kChurnModelFormatVersion));
   }
@@ -238,7 +242,9 @@ ChurnModel ChurnModel::from_json(const nlohmann::json& model) {
   if (!bands.is_array()) throw std::invalid_argument("decision.risk_bands: must be an array");
   for (std::size_t i = 0; i < bands.size(); ++i) {
     const std::string path = fmt::format("decision.risk_bands[{}].", i);
-    if (!bands[i].is_object()) throw std::invalid_argument(path + ": must be an object");
+    if (!bands[i].is_object()) {
+      throw std::invalid_argument(fmt::format("decision.risk_bands[{}]: must be an object", i));
+    }
     decision.bands.push_back(
         {required_string(bands[i], "name", path), required_number(bands[i], "upper", path)});
   }
@@ -258,7 +264,7 @@ std::shared_ptr<const ChurnModel> load_churn_model(const std::filesystem::path& 
   nlohmann::json document;
   try {
     document = nlohmann::json::parse(buffer.str());
-  } catch (const nlohmann::json::parse_error& error) {
+  } catch (const nlohmann::json::exception& error) {
     throw ModelLoadError(
         fmt::format("model file {}: not valid JSON: {}", file.string(), error.what()));
   }

@@ -1,7 +1,7 @@
 #include "nbo/store/database.hpp"
 
-#include <sqlite3.h>
 #include <spdlog/spdlog.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <cctype>
@@ -82,8 +82,7 @@ void exec(const detail::Connection& conn, const std::string& sql, std::string_vi
     const std::string message = errmsg != nullptr ? errmsg : sqlite3_errmsg(conn.db);
     sqlite3_free(errmsg);
     throw StoreError("store: database " + conn.file.string() + ": " + std::string(what) + ": " +
-                         message + " (" + sqlite3_errstr(rc) + ", code " + std::to_string(rc) +
-                         ")",
+                         message + " (" + sqlite3_errstr(rc) + ", code " + std::to_string(rc) + ")",
                      rc);
   }
 }
@@ -137,8 +136,7 @@ std::vector<MigrationFile> list_migrations(const std::filesystem::path& dir) {
     const auto [existing, inserted] = by_version.emplace(file.version, file);
     if (!inserted) {
       throw StoreError("store: migration files " + existing->second.path.string() + " and " +
-                       entry.path().string() + " share version " +
-                       std::to_string(file.version));
+                       entry.path().string() + " share version " + std::to_string(file.version));
     }
   }
   std::vector<MigrationFile> out;
@@ -230,11 +228,17 @@ bool Statement::step() {
   fail(rc, "executing");
 }
 
-void Statement::reset() noexcept { sqlite3_reset(stmt_); }
+void Statement::reset() noexcept {
+  sqlite3_reset(stmt_);
+}
 
-void Statement::clear_bindings() noexcept { sqlite3_clear_bindings(stmt_); }
+void Statement::clear_bindings() noexcept {
+  sqlite3_clear_bindings(stmt_);
+}
 
-int Statement::column_count() const noexcept { return sqlite3_column_count(stmt_); }
+int Statement::column_count() const noexcept {
+  return sqlite3_column_count(stmt_);
+}
 
 bool Statement::column_is_null(int index) const noexcept {
   return sqlite3_column_type(stmt_, index) == SQLITE_NULL;
@@ -283,9 +287,9 @@ Database Database::open(const std::filesystem::path& file, const OpenOptions& op
     }
   }
 
-  const int flags = (options.read_only ? SQLITE_OPEN_READONLY
-                                       : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) |
-                    SQLITE_OPEN_NOMUTEX;
+  const int flags =
+      (options.read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) |
+      SQLITE_OPEN_NOMUTEX;
   const int rc = sqlite3_open_v2(file.c_str(), &conn->db, flags, nullptr);
   if (rc != SQLITE_OK) {
     // conn's destructor closes the half-open handle, after the message has been read.
@@ -322,9 +326,13 @@ Database Database::open(const std::filesystem::path& file, const OpenOptions& op
   return database;
 }
 
-const std::filesystem::path& Database::path() const noexcept { return connection_->file; }
+const std::filesystem::path& Database::path() const noexcept {
+  return connection_->file;
+}
 
-bool Database::read_only() const noexcept { return connection_->read_only; }
+bool Database::read_only() const noexcept {
+  return connection_->read_only;
+}
 
 void Database::execute(std::string_view sql) {
   exec(*connection_, std::string(sql), "executing `" + shorten_sql(sql) + "`");
@@ -333,15 +341,15 @@ void Database::execute(std::string_view sql) {
 Statement Database::prepare(std::string_view sql) {
   sqlite3_stmt* stmt = nullptr;
   const char* data = sql.data() != nullptr ? sql.data() : "";
-  const int rc = sqlite3_prepare_v2(connection_->db, data, static_cast<int>(sql.size()), &stmt,
-                                    nullptr);
+  const int rc =
+      sqlite3_prepare_v2(connection_->db, data, static_cast<int>(sql.size()), &stmt, nullptr);
   if (rc != SQLITE_OK) {
     sqlite3_finalize(stmt);
     throw_sqlite(*connection_, rc, "preparing `" + shorten_sql(sql) + "`");
   }
   if (stmt == nullptr) {
-    throw StoreError("store: database " + connection_->file.string() + ": `" +
-                     shorten_sql(sql) + "` contains no SQL statement");
+    throw StoreError("store: database " + connection_->file.string() + ": `" + shorten_sql(sql) +
+                     "` contains no SQL statement");
   }
   return Statement(connection_.get(), stmt);
 }
@@ -415,8 +423,8 @@ std::vector<int> Database::apply_migrations(const std::filesystem::path& dir) {
                        " ended the migration's transaction; migration files must not contain "
                        "BEGIN, COMMIT or ROLLBACK");
     }
-    Statement record = prepare(
-        "INSERT INTO schema_migrations(version, name, applied_at) VALUES (?1, ?2, ?3)");
+    Statement record =
+        prepare("INSERT INTO schema_migrations(version, name, applied_at) VALUES (?1, ?2, ?3)");
     record.bind(1, file.version).bind(2, file.name).bind(3, utc_now_iso8601());
     record.step();
     tx.commit();

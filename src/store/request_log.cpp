@@ -41,7 +41,9 @@ RequestLogWriter::RequestLogWriter(const std::filesystem::path& db_file, Request
   if (options_.autostart) start();
 }
 
-RequestLogWriter::~RequestLogWriter() { stop(); }
+RequestLogWriter::~RequestLogWriter() {
+  stop();
+}
 
 void RequestLogWriter::start() {
   const std::lock_guard lifecycle(lifecycle_mutex_);
@@ -85,8 +87,9 @@ bool RequestLogWriter::enqueue(RequestLogEntry entry) {
 void RequestLogWriter::count_drop() noexcept {
   const std::uint64_t total = dropped_.fetch_add(1, std::memory_order_relaxed) + 1;
   if (is_one_or_power_of_ten(total)) {
-    spdlog::warn("store: request log for {} is full or stopped (capacity {}): {} rows dropped so far",
-                 db_.path().string(), options_.capacity, total);
+    spdlog::warn(
+        "store: request log for {} is full or stopped (capacity {}): {} rows dropped so far",
+        db_.path().string(), options_.capacity, total);
   }
 }
 

@@ -20,13 +20,14 @@ std::string to_iso8601(std::chrono::system_clock::time_point time) {
   std::tm tm{};
   gmtime_r(&as_time_t, &tm);
   char buffer[40];
-  const int written =
-      std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                    static_cast<int>(millis));
+  const int written = std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                                    tm.tm_min, tm.tm_sec, static_cast<int>(millis));
   return std::string(buffer, written > 0 ? static_cast<std::size_t>(written) : 0U);
 }
 
-std::string utc_now_iso8601() { return to_iso8601(std::chrono::system_clock::now()); }
+std::string utc_now_iso8601() {
+  return to_iso8601(std::chrono::system_clock::now());
+}
 
 }  // namespace nbo::store

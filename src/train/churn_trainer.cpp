@@ -179,8 +179,10 @@ double round_to(double value, int digits) {
 
 }  // namespace
 
-features::Pipeline fit_churn_pipeline(const std::vector<LabeledCustomer>& customers) {
+features::Pipeline fit_churn_pipeline(const std::vector<LabeledCustomer>& customers,
+                                      const std::vector<LabeledCustomer>* level_source) {
   if (customers.empty()) throw std::invalid_argument("no customers to fit the pipeline on");
+  const auto& level_customers = level_source != nullptr ? *level_source : customers;
   std::vector<features::FeatureSpec> specs;
   for (const auto& field : features::store_fields()) {
     if (!field.model_input) continue;
@@ -189,7 +191,8 @@ features::Pipeline fit_churn_pipeline(const std::vector<LabeledCustomer>& custom
     if (field.type == features::FieldType::kCategory) {
       spec.encoding = features::Encoding::kOneHot;
       for (const auto level : features::category_levels(field.id)) {
-        const bool present = std::any_of(customers.begin(), customers.end(), [&](const auto& c) {
+        const bool present =
+            std::any_of(level_customers.begin(), level_customers.end(), [&](const auto& c) {
           return c.customer.has(field.id) && c.customer.category(field.id) == level;
         });
         if (present) spec.levels.emplace_back(level);
@@ -258,7 +261,9 @@ ChurnTrainingResult train_churn_model(const MarketDataset& data,
               .push_back(i);
         }
         const auto started = std::chrono::steady_clock::now();
-        const auto pipeline = fit_churn_pipeline(subset(customers, train_rows));
+        // Scaling from the training rows only; the category vocabulary from every customer
+        // (levels carry no label information, and a rare level must not break a fold).
+        const auto pipeline = fit_churn_pipeline(subset(customers, train_rows), &customers);
         const auto fit = fit_logistic_l2(design_matrix(pipeline, customers, train_rows),
                                          label_vector(customers, train_rows), {.c = c});
         fit_seconds +=

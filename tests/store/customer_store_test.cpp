@@ -18,10 +18,14 @@ using testing::migrations_dir;
 using testing::TempDir;
 
 nlohmann::json sample_features(double promo_share) {
-  return {{"service_type", "премиум"},      {"allow_messages", true},
-          {"marketing_activity_6m", 4.4},   {"marketing_activity_current", 4},
-          {"tenure_days", 819},             {"promo_share", promo_share},
-          {"popular_category", "Товары для детей"}, {"pages_per_visit", 5}};
+  return {{"service_type", "премиум"},
+          {"allow_messages", true},
+          {"marketing_activity_6m", 4.4},
+          {"marketing_activity_current", 4},
+          {"tenure_days", 819},
+          {"promo_share", promo_share},
+          {"popular_category", "Товары для детей"},
+          {"pages_per_visit", 5}};
 }
 
 class CustomerStoreTest : public ::testing::Test {

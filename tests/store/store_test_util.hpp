@@ -39,6 +39,8 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-inline std::filesystem::path migrations_dir() { return NBO_MIGRATIONS_DIR; }
+inline std::filesystem::path migrations_dir() {
+  return NBO_MIGRATIONS_DIR;
+}
 
 }  // namespace nbo::store::testing

@@ -75,7 +75,8 @@ class Pipeline {
                  std::vector<FieldId>* imputed = nullptr) const;
 
   // Serialization; the layout is documented in docs/model-format.md. from_json throws
-  // std::invalid_argument with a JSON path ("pipeline.features[3].scale: must be > 0").
+  // std::invalid_argument with a JSON path ("pipeline.features[3] (tenure_days): scale must
+  // be > 0").
   nlohmann::json to_json() const;
   static Pipeline from_json(const nlohmann::json& pipeline);
 

@@ -70,8 +70,8 @@ class Statement {
   // Any other integer type (int, std::size_t, bool, ...) is stored as a 64-bit integer.
   // Unsigned values above INT64_MAX throw StoreError instead of wrapping.
   template <typename T>
-    requires(std::is_integral_v<T> && !std::is_same_v<T, std::int64_t>)
-  Statement& bind(int index, T value) {
+  requires(std::is_integral_v<T> && !std::is_same_v<T, std::int64_t>) Statement& bind(int index,
+                                                                                      T value) {
     if constexpr (std::is_unsigned_v<T> && sizeof(T) >= sizeof(std::int64_t)) {
       check_unsigned_fits(index, static_cast<std::uint64_t>(value));
     }

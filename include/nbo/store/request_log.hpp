@@ -106,22 +106,22 @@ class RequestLogWriter {
   void count_drop() noexcept;
 
   const RequestLogOptions options_;
-  Database db_;        // used only by the writer thread (or by stop() when never started)
-  Statement insert_;   // declared after db_: finalized before the connection closes
+  Database db_;       // used only by the writer thread (or by stop() when never started)
+  Statement insert_;  // declared after db_: finalized before the connection closes
 
   std::mutex lifecycle_mutex_;  // start()/stop()
   std::thread thread_;
-  bool started_ = false;  // guarded by lifecycle_mutex_
+  bool started_ = false;   // guarded by lifecycle_mutex_
   bool finished_ = false;  // guarded by lifecycle_mutex_
 
   std::mutex mutex_;  // guards everything below up to the counters
   std::condition_variable wake_writer_;
   std::condition_variable batch_done_;
   std::deque<RequestLogEntry> queue_;
-  std::uint64_t pushed_ = 0;      // rows ever accepted by enqueue()
-  std::uint64_t done_ = 0;        // rows written or failed
+  std::uint64_t pushed_ = 0;  // rows ever accepted by enqueue()
+  std::uint64_t done_ = 0;    // rows written or failed
   std::size_t flush_waiters_ = 0;
-  bool running_ = false;  // writer thread active
+  bool running_ = false;   // writer thread active
   bool stopping_ = false;  // no more enqueue; drain and exit
 
   std::atomic<std::size_t> depth_{0};

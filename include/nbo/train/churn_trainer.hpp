@@ -54,8 +54,11 @@ struct ChurnTrainingResult {
   std::vector<double> out_of_fold;          // chosen candidate, first repeat, per customer
 };
 
-// Fits the pipeline's statistics on `customers` (see 1. above).
-features::Pipeline fit_churn_pipeline(const std::vector<LabeledCustomer>& customers);
+// Fits the pipeline's statistics on `customers` (see 1. above). One-hot levels are those present
+// in `level_source` when given (cross-validation folds pass the whole data set), else in
+// `customers`.
+features::Pipeline fit_churn_pipeline(const std::vector<LabeledCustomer>& customers,
+                                      const std::vector<LabeledCustomer>* level_source = nullptr);
 
 using ProgressCallback = std::function<void(const std::string& line)>;
 
