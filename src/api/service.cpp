@@ -117,7 +117,7 @@ struct Service::Impl {
                                   "Request log rows committed to the database",
                                   [&log] { return static_cast<double>(log.written_total()); });
     deps.metrics.counter_callback(
-        "nbo_request_log_write_errors_total", "Request log batches that failed to commit",
+        "nbo_request_log_write_errors_total", "Request log rows lost to write errors",
         [&log] { return static_cast<double>(log.write_errors_total()); });
   }
 
