@@ -67,6 +67,11 @@ nlohmann::json parse_request_body(const http::Request& request, std::size_t max_
   } catch (const nlohmann::json::parse_error& error) {
     throw ApiError(400, "invalid_json", "",
                    fmt::format("the body is not valid JSON (at byte {})", error.byte));
+  } catch (const nlohmann::json::exception&) {
+    // nlohmann reports a number too large for a double (1e400) as out_of_range.406, not as a
+    // parse_error.
+    throw ApiError(400, "invalid_json", "",
+                   "the body is not valid JSON: a number is too large for a double");
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <mutex>
 #include <optional>
 #include <span>
 
@@ -90,6 +91,9 @@ struct Service::Impl {
   metrics::HistogramFamily& request_seconds;
   metrics::GaugeFamily& model_info;
   metrics::CounterFamily& predictions_total;
+  // The (name, version) last reported as 1 by nbo_model_info; set to 0 when replaced.
+  mutable std::mutex model_info_mutex;
+  mutable std::optional<std::pair<std::string, std::string>> model_info_current;
 
   Impl(ServiceDependencies dependencies, ServiceLimits service_limits)
       : deps(std::move(dependencies)),
@@ -218,7 +222,7 @@ struct Service::Impl {
   // Parses one {"customer_id", "features"} object; throws ApiError naming `path`-prefixed fields.
   PredictItem parse_item(const json& object, const std::string& prefix) const {
     if (!object.is_object()) {
-      throw ApiError(422, "invalid_type", prefix.empty() ? "" : prefix,
+      throw ApiError(422, "invalid_type", prefix.empty() ? "" : prefix.substr(0, prefix.size() - 1),
                      "each customer must be a JSON object");
     }
     PredictItem item;
@@ -254,7 +258,7 @@ struct Service::Impl {
   }
 
   void resolve_stored(std::vector<PredictItem>& items,
-                      std::vector<std::optional<ApiError>>& errors) const {
+                      std::vector<std::optional<ApiError>>& errors, bool batch) const {
     std::vector<std::string> ids;
     std::vector<std::size_t> positions;
     for (std::size_t i = 0; i < items.size(); ++i) {
@@ -267,8 +271,9 @@ struct Service::Impl {
     const auto stored = deps.customers.find_many(ids);
     for (std::size_t k = 0; k < positions.size(); ++k) {
       const std::size_t i = positions[k];
+      const std::string prefix = batch ? fmt::format("customers[{}].", i) : std::string();
       if (!stored[k]) {
-        errors[i] = ApiError(404, "customer_not_found", "customer_id",
+        errors[i] = ApiError(404, "customer_not_found", prefix + "customer_id",
                              fmt::format("no stored features for customer '{}'; send "
                                          "'features' or PUT /customers/{}",
                                          items[i].customer_id, items[i].customer_id));
@@ -279,7 +284,7 @@ struct Service::Impl {
         items[i].input["features"] = stored[k]->features;
         items[i].input["features_source"] = "store";
       } catch (const features::ValidationError& error) {
-        errors[i] = ApiError(422, error.code(), "features." + error.field(),
+        errors[i] = ApiError(422, error.code(), prefix + "features." + error.field(),
                              fmt::format("stored features are invalid: {}", error.what()));
       }
     }
@@ -313,12 +318,18 @@ struct Service::Impl {
         throw ApiError(422, "invalid_value", "customers",
                        "send either one customer or a 'customers' batch, not both");
       }
+      for (const auto& [key, value] : body.items()) {
+        if (key != "customers") {
+          throw ApiError(422, "unknown_field", key,
+                         fmt::format("unknown field '{}'; a batch is {{\"customers\": [...]}}", key));
+        }
+      }
       return predict_batch(request, *model, *batch);
     }
 
     std::vector<PredictItem> items{parse_item(body, "")};
     std::vector<std::optional<ApiError>> errors(1);
-    resolve_stored(items, errors);
+    resolve_stored(items, errors, false);
     if (errors[0]) throw *errors[0];
     json result;
     try {
@@ -348,9 +359,16 @@ struct Service::Impl {
         items[i] = parse_item(batch[i], fmt::format("customers[{}].", i));
       } catch (const ApiError& error) {
         errors[i] = error;
+        // Echo the item's customer_id in its error (PredictBatchResponse), when it is a string.
+        if (batch[i].is_object()) {
+          const auto id = batch[i].find("customer_id");
+          if (id != batch[i].end() && id->is_string() && id->get_ref<const std::string&>().size() <= kMaxCustomerIdLength) {
+            items[i].customer_id = id->get<std::string>();
+          }
+        }
       }
     }
-    resolve_stored(items, errors);
+    resolve_stored(items, errors, true);
 
     json results = json::array();
     std::size_t scored = 0;
@@ -481,7 +499,14 @@ struct Service::Impl {
 
   http::Response render_metrics() const {
     if (const auto model = deps.models.churn()) {
-      model_info.with({model->metadata().name, model->metadata().version}).set(1.0);
+      std::pair<std::string, std::string> current{model->metadata().name,
+                                                  model->metadata().version};
+      std::lock_guard lock(model_info_mutex);
+      if (model_info_current && *model_info_current != current) {
+        model_info.with({model_info_current->first, model_info_current->second}).set(0.0);
+      }
+      model_info.with({current.first, current.second}).set(1.0);
+      model_info_current = std::move(current);
     }
     http::Response response;
     response.status = 200;

@@ -1,6 +1,9 @@
 #include "nbo/config/serve_config.hpp"
 
+#include <algorithm>
+#include <array>
 #include <sstream>
+#include <string_view>
 
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
@@ -101,21 +104,31 @@ ParsedServeConfig parse_serve_config(const std::vector<std::string>& args,
   ParsedServeConfig result;
   try {
     po::variables_map values;
-    po::store(po::command_line_parser(args).options(options).run(), values);
+    // No positional arguments: `nbo serve 9090` is an error, not silently ignored.
+    po::store(po::command_line_parser(args)
+                  .options(options)
+                  .positional(po::positional_options_description{})
+                  .run(),
+              values);
     if (values.count("help") != 0) {
       result.message = serve_help();
       return result;
     }
-    // The environment as a config "file" of name=value lines, so flags keep precedence.
-    std::ostringstream env_text;
+    // The environment as a second source stored after the flags, so flags keep precedence.
+    // Values are taken verbatim (a config-file parser would cut them at '#').
+    po::parsed_options from_environment(&options);
     for (const auto& entry : environment) {
       const auto equals = entry.find('=');
       if (equals == std::string::npos) continue;
       const auto option = environment_name_to_option(options, entry.substr(0, equals));
-      if (!option.empty()) env_text << option << '=' << entry.substr(equals + 1) << '\n';
+      if (option.empty()) continue;
+      po::option parsed;
+      parsed.string_key = option;
+      parsed.value.push_back(entry.substr(equals + 1));
+      parsed.original_tokens = {entry.substr(0, equals), entry.substr(equals + 1)};
+      from_environment.options.push_back(std::move(parsed));
     }
-    std::istringstream env_stream(env_text.str());
-    po::store(po::parse_config_file(env_stream, options), values);
+    po::store(from_environment, values);
     po::notify(values);
   } catch (const po::error& error) {
     result.exit_code = 2;
@@ -132,6 +145,17 @@ ParsedServeConfig parse_serve_config(const std::vector<std::string>& args,
   if (raw.port > 65535) return fail(fmt::format("--port {} is not a TCP port", raw.port));
   if (raw.log_format != "text" && raw.log_format != "json") {
     return fail(fmt::format("--log-format must be text or json, got '{}'", raw.log_format));
+  }
+  if (raw.threads > 1024) {
+    return fail(fmt::format("--threads must be 0 (one per hardware thread) to 1024, got {}",
+                            raw.threads));
+  }
+  static constexpr std::array<std::string_view, 8> kLogLevels{
+      "trace", "debug", "info", "warn", "warning", "error", "critical", "off"};
+  if (std::find(kLogLevels.begin(), kLogLevels.end(), raw.log_level) == kLogLevels.end()) {
+    return fail(fmt::format(
+        "--log-level must be trace, debug, info, warn, error, critical or off, got '{}'",
+        raw.log_level));
   }
   if (raw.max_in_flight == 0) return fail("--max-in-flight must be at least 1");
   if (raw.max_batch == 0) return fail("--max-batch must be at least 1");

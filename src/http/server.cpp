@@ -44,7 +44,7 @@ class Session;
 
 namespace {
 
-// Set on the I/O threads of a server, to refuse stop() from inside a handler.
+// Set on the I/O and worker threads of a server, to refuse stop() from inside a handler.
 thread_local const ServerImpl* t_current_server = nullptr;
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -95,6 +95,9 @@ class ServerImpl {
   // --- used by sessions (any I/O thread) ---
   const ServerOptions& options() const noexcept { return options_; }
   bool stopping() const noexcept { return stopping_.load(); }
+  // Set once stop()'s deadline has passed: queued handler calls are dropped, not made.
+  bool abandoning() const noexcept { return abandoning_.load(); }
+  net::io_context& worker_context() noexcept { return worker_context_; }
   // Reserves an in-flight slot; false (nothing reserved) when at the limit.
   bool try_acquire_slot() noexcept;
   void release_slot() noexcept { in_flight_.fetch_sub(1); }
@@ -107,7 +110,7 @@ class ServerImpl {
  private:
   void do_accept();
   void on_accept(beast::error_code ec, tcp::socket socket);
-  void run_thread();
+  void run_thread(net::io_context& context, const char* kind);
 
   // Declared before io_context_: sessions destroyed by ~io_context still use them.
   ServerOptions options_;
@@ -115,6 +118,7 @@ class ServerImpl {
   Observer* observer_;
   std::atomic<std::size_t> in_flight_{0};
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> abandoning_{false};
 
   std::mutex sessions_mutex_;
   std::condition_variable sessions_cv_;
@@ -132,11 +136,17 @@ class ServerImpl {
   net::steady_timer accept_retry_timer_;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;
+  // Runs the handler calls. Declared after io_context_ so that it is destroyed first: a handler
+  // call still queued there holds a Session, whose socket belongs to io_context_.
+  net::io_context worker_context_;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> worker_work_;
+  std::vector<std::thread> worker_threads_;
   unsigned short port_ = 0;
 };
 
-// One connection. Lives as long as an asynchronous operation holds it (shared_from_this); all of
-// its members are touched only on its strand.
+// One connection. Lives as long as an asynchronous operation or a queued/running handler call
+// holds it (shared_from_this); all of its members are touched only on its strand (a handler call
+// on a worker thread gets its own copy of the Request and touches no member).
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, ServerImpl& server) : server_(server), stream_(std::move(socket)) {}
@@ -162,7 +172,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
-  enum class Phase { idle, reading, writing, closing };
+  enum class Phase { idle, reading, handling, writing, closing };
   using Parser = bhttp::request_parser<bhttp::string_body>;
 
   void wait_for_request() {
@@ -320,10 +330,33 @@ class Session : public std::enable_shared_from_this<Session> {
                                 request.request_id);
       response.headers.emplace_back("Retry-After", "1");
     } else {
-      response = server_.call_handler(request);
-      server_.release_slot();
+      run_handler(std::move(request), keep_alive);
+      return;
     }
     finish(request, std::move(response), keep_alive);
+  }
+
+  // Called on the strand with an in-flight slot held: queues the handler call to the worker pool.
+  // The slot is released on the worker as soon as the handler returns; the response then goes
+  // back to this connection's strand to be logged, reported and written. Nothing is read from
+  // the connection meanwhile (requests on one connection are handled in order).
+  void run_handler(Request request, bool keep_alive) {
+    phase_ = Phase::handling;
+    net::post(server_.worker_context(), [self = shared_from_this(), strand = executor(),
+                                         request = std::move(request), keep_alive]() mutable {
+      ServerImpl& server = self->server_;
+      if (server.abandoning()) {  // stop()'s deadline passed before a worker got to it
+        server.release_slot();
+        return;
+      }
+      Response response = server.call_handler(request);
+      server.release_slot();
+      // `self` moves into the completion, so the worker never holds the last reference.
+      net::post(strand, [self = std::move(self), request = std::move(request),
+                         response = std::move(response), keep_alive]() mutable {
+        self->finish(request, std::move(response), keep_alive);
+      });
+    });
   }
 
   // Logs, reports and writes `response`; the connection is kept only if `keep_alive` and the
@@ -474,24 +507,33 @@ void ServerImpl::start() {
   if (state_ != State::created) throw std::logic_error("http server: start() called twice");
   state_ = State::running;
   work_.emplace(io_context_.get_executor());
+  worker_work_.emplace(worker_context_.get_executor());
   net::post(accept_strand_, [this] { do_accept(); });
   const unsigned count =
       options_.threads == 0 ? std::max(1U, std::thread::hardware_concurrency()) : options_.threads;
+  const unsigned workers = options_.worker_threads == 0 ? count : options_.worker_threads;
+  worker_threads_.reserve(workers);
+  for (unsigned i = 0; i < workers; ++i) {
+    worker_threads_.emplace_back([this] { run_thread(worker_context_, "worker"); });
+  }
   threads_.reserve(count);
-  for (unsigned i = 0; i < count; ++i) threads_.emplace_back([this] { run_thread(); });
-  spdlog::info("http server listening on {}:{} with {} I/O threads", options_.host, port_, count);
+  for (unsigned i = 0; i < count; ++i) {
+    threads_.emplace_back([this] { run_thread(io_context_, "I/O"); });
+  }
+  spdlog::info("http server listening on {}:{} with {} I/O threads and {} worker threads",
+               options_.host, port_, count, workers);
 }
 
-void ServerImpl::run_thread() {
+void ServerImpl::run_thread(net::io_context& context, const char* kind) {
   t_current_server = this;
   for (;;) {
     try {
-      io_context_.run();
+      context.run();
       return;
     } catch (const std::exception& e) {
-      spdlog::error("http: unexpected exception on I/O thread: {}", e.what());
+      spdlog::error("http: unexpected exception on {} thread: {}", kind, e.what());
     } catch (...) {
-      spdlog::error("http: unexpected non-standard exception on I/O thread");
+      spdlog::error("http: unexpected non-standard exception on {} thread", kind);
     }
   }
 }
@@ -587,7 +629,7 @@ void ServerImpl::notify_finished(const Request& request, const Response& respons
 
 bool ServerImpl::stop() {
   if (t_current_server == this) {
-    throw std::logic_error("http server: stop() called from one of its own I/O threads");
+    throw std::logic_error("http server: stop() called from one of its own I/O or worker threads");
   }
   {
     std::unique_lock lock(state_mutex_);
@@ -633,11 +675,18 @@ bool ServerImpl::stop() {
   if (!drained) {
     spdlog::warn("http: shutdown deadline of {} ms passed, abandoning open connections",
                  options_.shutdown_deadline.count());
+    abandoning_.store(true);
   }
   work_.reset();
   io_context_.stop();
   for (auto& thread : threads_) thread.join();
   threads_.clear();
+  // Once its work guard is gone, a worker returns when the queue is empty; handler calls still
+  // queued are dropped (abandoning_), running ones are waited for. Their completions go to the
+  // stopped io_context_ and are destroyed with it.
+  worker_work_.reset();
+  for (auto& thread : worker_threads_) thread.join();
+  worker_threads_.clear();
 
   std::lock_guard lock(state_mutex_);
   stop_result_ = drained;

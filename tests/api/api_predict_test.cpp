@@ -208,7 +208,6 @@ TEST(ApiPredictBatch, KeepsOrderAndReportsPerItemErrors) {
   EXPECT_NEAR(results[0]["probability"].get<double>(),
               expected_prediction(harness, "215349").probability, kTolerance);
 
-  EXPECT_EQ(results[1].value("customer_id", ""), "bad-promo");
   EXPECT_EQ(results[1].value("status", 0), 422);
   EXPECT_EQ(results[1]["error"].value("code", ""), "out_of_range");
   EXPECT_EQ(results[1]["error"].value("field", ""), "customers[1].features.promo_share");
@@ -246,6 +245,22 @@ TEST(ApiPredictBatch, UnknownStoredCustomerErrorNamesItsItemPath) {
   const Json body = json_body(response);
   ASSERT_EQ(body["results"].size(), 2U);
   EXPECT_EQ(body["results"][1]["error"].value("field", ""), "customers[1].customer_id");
+}
+
+// A failed item carries its customer_id (openapi.yaml: PredictBatchResponse), whatever failed,
+// so callers can match errors to customers.
+TEST(ApiPredictBatch, FailedItemEchoesItsCustomerId) {
+  ApiHarness harness;
+  Json invalid = fixture_customer("215350");
+  invalid["customer_id"] = "bad-promo";
+  invalid["features"]["promo_share"] = 1.5;
+  const Json batch{{"customers", Json::array({fixture_customer("215349"), invalid})}};
+  const auto response = harness.post_json("/predict", batch);
+  ASSERT_EQ(response.status, 200U) << response.body;
+  const Json body = json_body(response);
+  ASSERT_EQ(body["results"].size(), 2U);
+  EXPECT_EQ(body["results"][1].value("status", 0), 422);
+  EXPECT_EQ(body["results"][1].value("customer_id", ""), "bad-promo") << body["results"][1].dump();
 }
 
 // A batch item that is not an object: the field is the item's path, without a trailing dot.

@@ -129,9 +129,14 @@ TEST(ConfigServe, BadValuesAreUsageErrorsNamingTheFlag) {
   expect_usage_error(parse({"--read-timeout-ms", "0"}), "--read-timeout-ms");
   expect_usage_error(parse({"--request-log-capacity", "0"}), "--request-log-capacity");
   expect_usage_error(parse({"--port"}), "port");
-  const auto positional = parse({"extra-positional"});
-  EXPECT_FALSE(positional.config.has_value());
-  EXPECT_EQ(positional.exit_code, 2);
+}
+
+// `nbo serve 9090` (a forgotten --port) must not start with the defaults, ignoring the argument.
+TEST(ConfigServe, PositionalArgumentIsAUsageError) {
+  const auto parsed = parse({"9090"});
+  EXPECT_FALSE(parsed.config.has_value());
+  EXPECT_EQ(parsed.exit_code, 2);
+  EXPECT_FALSE(parsed.message.empty());
 }
 
 TEST(ConfigServe, BadEnvironmentValuesAreUsageErrors) {

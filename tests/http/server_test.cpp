@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -118,12 +119,29 @@ class ServerTest : public ::testing::Test {
 
   HttpClient client() const { return HttpClient("127.0.0.1", server_->port(), 5s); }
 
+  // Sends GET `target` on a fresh connection from another thread.
+  std::future<HttpResponse> request_async(std::string target) const {
+    return std::async(std::launch::async, [this, target = std::move(target)] {
+      auto c = client();
+      return c.request("GET", target);
+    });
+  }
+
   Response handle(const Request& request) {
     Response response;
     response.route = request.path;
     if (request.path == "/block") {
       gate_.enter_and_wait();
       response.body = R"({"unblocked":true})";
+    } else if (request.path == "/count") {
+      counted_.fetch_add(1);
+    } else if (request.path == "/stop-self") {
+      try {
+        server_->stop();
+        response.body = "stopped";
+      } catch (const std::logic_error&) {
+        response.body = "refused";
+      }
     } else if (request.path == "/throw") {
       throw std::runtime_error("secret detail");
     } else if (request.path == "/bad-status") {
@@ -156,6 +174,7 @@ class ServerTest : public ::testing::Test {
   }
 
   Gate gate_;
+  std::atomic<int> counted_{0};
   RecordingObserver observer_;
   std::unique_ptr<Server> server_;
 };
@@ -391,6 +410,122 @@ TEST_F(ServerTest, OverloadGets503WithRetryAfter) {
   EXPECT_EQ(server_->in_flight(), 0U);
   EXPECT_EQ(c.request("GET", "/echo").status, 200U);  // capacity is back
   EXPECT_EQ(observer_.statuses(), (std::vector<unsigned>{503U, 200U, 200U}));
+}
+
+TEST_F(ServerTest, WorkerPoolRunsHandlersConcurrentlyBehindOneIoThread) {
+  auto options = default_options();
+  options.threads = 1;
+  options.worker_threads = 2;
+  options.max_in_flight = 2;
+  start(options);
+  auto first = request_async("/block");
+  auto second = request_async("/block");
+  // Both handlers are inside at once although there is a single I/O thread.
+  ASSERT_TRUE(gate_.wait_entered(2));
+  EXPECT_EQ(server_->in_flight(), 2U);
+
+  auto c = client();
+  const auto r = c.request("GET", "/echo", "", {{"X-Request-Id", "over-2"}});
+  EXPECT_EQ(r.status, 503U);
+  EXPECT_EQ(r.header("Retry-After"), "1");
+  EXPECT_EQ(parse_json(r.body)["error"]["code"], "overloaded");
+  EXPECT_EQ(parse_json(r.body)["request_id"], "over-2");
+
+  gate_.release();
+  EXPECT_EQ(first.get().status, 200U);
+  EXPECT_EQ(second.get().status, 200U);
+  EXPECT_EQ(server_->in_flight(), 0U);
+  EXPECT_EQ(c.request("GET", "/echo").status, 200U);  // capacity is back
+  auto statuses = observer_.statuses();
+  std::sort(statuses.begin(), statuses.end());
+  EXPECT_EQ(statuses, (std::vector<unsigned>{200U, 200U, 200U, 503U}));
+  EXPECT_EQ(observer_.started(), 4);
+}
+
+TEST_F(ServerTest, SlowHandlerDoesNotStallOtherConnectionsOnItsIoThread) {
+  auto options = default_options();
+  options.threads = 1;
+  options.worker_threads = 2;
+  start(options);
+  auto slow = request_async("/block");
+  ASSERT_TRUE(gate_.wait_entered(1));
+
+  auto c = client();  // served by the same, single I/O thread
+  const auto r = c.request("GET", "/fast");
+  EXPECT_EQ(r.status, 200U);
+  EXPECT_EQ(parse_json(r.body)["path"], "/fast");
+  EXPECT_EQ(server_->in_flight(), 1U);  // the slow one
+
+  gate_.release();
+  EXPECT_EQ(slow.get().status, 200U);
+}
+
+TEST_F(ServerTest, GracefulStopWaitsForHandlerOnWorkerAndWritesItsResponse) {
+  auto options = default_options();
+  options.threads = 1;
+  options.worker_threads = 1;
+  start(options);
+  auto idle = client();
+  ASSERT_EQ(idle.request("GET", "/echo").status, 200U);
+  auto slow = request_async("/block");
+  ASSERT_TRUE(gate_.wait_entered(1));
+
+  auto stopped = std::async(std::launch::async, [&] { return server_->stop(); });
+  // The only I/O thread is free while the handler blocks, so the idle connection is closed.
+  EXPECT_TRUE(idle.wait_for_close(2000ms));
+  EXPECT_EQ(stopped.wait_for(100ms), std::future_status::timeout);  // still waiting
+  EXPECT_EQ(server_->in_flight(), 1U);
+
+  gate_.release();
+  const auto r = slow.get();
+  EXPECT_EQ(r.status, 200U);
+  EXPECT_EQ(r.header("Connection"), "close");
+  EXPECT_EQ(parse_json(r.body)["unblocked"], true);
+  EXPECT_TRUE(stopped.get());
+  EXPECT_EQ(server_->in_flight(), 0U);
+  EXPECT_EQ(observer_.statuses(), (std::vector<unsigned>{200U, 200U}));
+}
+
+TEST_F(ServerTest, QueuedHandlerCallsAreDroppedWhenStopDeadlinePasses) {
+  auto options = default_options();
+  options.threads = 1;
+  options.worker_threads = 1;
+  options.max_in_flight = 2;
+  options.shutdown_deadline = 100ms;
+  start(options);
+  auto blocked = request_async("/block");
+  ASSERT_TRUE(gate_.wait_entered(1));
+  auto queued = request_async("/count");  // admitted, waits for the only worker
+  const auto limit = std::chrono::steady_clock::now() + 5s;
+  while (server_->in_flight() < 2U && std::chrono::steady_clock::now() < limit) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_EQ(server_->in_flight(), 2U);
+
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(500ms);  // well past the deadline
+    gate_.release();
+  });
+  EXPECT_FALSE(server_->stop());
+  releaser.join();
+  EXPECT_EQ(counted_.load(), 0);  // never called
+  EXPECT_EQ(server_->in_flight(), 0U);
+  server_.reset();  // abandoned connections are closed here
+  // Their clients get a response or an error; neither matters here.
+  try {
+    blocked.get();
+  } catch (const std::runtime_error&) {
+  }
+  EXPECT_THROW(queued.get(), std::runtime_error);
+}
+
+TEST_F(ServerTest, StopFromHandlerIsRefused) {
+  start();
+  auto c = client();
+  const auto r = c.request("GET", "/stop-self");
+  EXPECT_EQ(r.status, 200U);
+  EXPECT_EQ(r.body, "refused");
+  EXPECT_EQ(c.request("GET", "/echo").status, 200U);
 }
 
 TEST_F(ServerTest, HandlerExceptionGives500AndConnectionStaysUsable) {

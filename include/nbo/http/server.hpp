@@ -1,8 +1,14 @@
 // nbo's HTTP/1.1 server: Boost.Beast/Asio underneath, plain nbo::http types on the surface.
 //
-// Model: one io_context run by N I/O threads; each connection is an asynchronous session on its
-// own strand. The Handler is called synchronously on an I/O thread, so at most `threads`
-// handlers run at once; `max_in_flight` is an additional cap (useful when it is below `threads`).
+// Model: one io_context run by `threads` I/O threads; each connection is an asynchronous session
+// on its own strand. The I/O threads only accept, read, parse and write. Once a request is
+// parsed, it is admitted if fewer than `max_in_flight` requests are admitted already (else 503
+// overloaded + Retry-After: 1, handler not called) and its Handler call is queued to a separate
+// pool of `worker_threads` threads; the response is then written back on the connection's strand.
+// So a slow handler never stalls the other connections served by the same I/O thread, at most
+// `worker_threads` handlers run at once, and at most `max_in_flight` requests are admitted
+// (running, or queued for a worker when `max_in_flight` > `worker_threads`). Requests on one
+// connection are still handled one at a time, in order (pipelined ones included).
 // Every response, including the ones the server generates itself (400, 413, 431, 500, 503),
 // carries Server: nbo, X-Request-Id, Content-Type and Content-Length (except 204/304, which carry
 // no body and no Content-Length, as HTTP requires), uses the JSON shape of error_body.hpp for
@@ -23,6 +29,7 @@ struct ServerOptions {
   std::string host = "127.0.0.1";  // name or address to bind (resolved once, first that binds)
   unsigned short port = 8080;      // 0 = pick a free port; Server::port() tells which
   unsigned threads = 0;            // I/O threads; 0 = std::thread::hardware_concurrency()
+  unsigned worker_threads = 0;     // threads running handlers; 0 = same as threads (resolved)
   std::size_t max_body_bytes = 8 * 1024 * 1024;  // larger body -> 413 payload_too_large, close
   std::size_t max_header_bytes = 16 * 1024;      // larger header block -> 431, close
   // Time allowed to read one full request (headers and body) once its first byte has arrived;
@@ -30,21 +37,27 @@ struct ServerOptions {
   std::chrono::milliseconds read_timeout{10000};
   // Time a keep-alive connection may wait for the first byte of its next request.
   std::chrono::milliseconds idle_timeout{30000};
-  // Requests being handled at once; past it -> 503 overloaded + Retry-After: 1, handler not run.
+  // Requests admitted to the worker pool at once (queued or running a handler); past it -> 503
+  // overloaded + Retry-After: 1, handler not run. Values above worker_threads only add a queue.
   std::size_t max_in_flight = 256;
   // Open connections; past it new connections are closed right after accept.
   std::size_t max_connections = 1024;
-  // How long stop() waits for in-flight requests before abandoning them.
+  // How long stop() waits for in-flight requests (handler and response write) before abandoning
+  // them.
   std::chrono::milliseconds shutdown_deadline{10000};
 };
 
-// Called on an I/O thread, concurrently for different connections: must be thread-safe.
+// Called on a worker thread (never an I/O thread), concurrently for different connections, up to
+// `worker_threads` calls at once: must be thread-safe. It may block (slow scoring, a database
+// write) without delaying other connections, but it occupies a worker and an in-flight slot.
 // An exception it throws becomes 500 internal_error ("internal error"; details only in the log)
 // and the connection stays usable. A status outside 200..599 is also turned into a 500.
 using Handler = std::function<Response(const Request&)>;
 
 // Hooks for metrics/logging, implemented by the application. All methods are called from I/O
-// threads, concurrently, and must not throw (exceptions are caught and logged) nor block.
+// threads (never worker threads), concurrently, and must not throw (exceptions are caught and
+// logged) nor block. on_request_started comes when the request is parsed (before admission),
+// on_request_finished when the response is ready, just before it is written.
 // on_request_started and on_request_finished come in pairs for every response the server sends,
 // including server-generated 4xx/5xx (so a gauge driven by them returns to zero).
 class Observer {
@@ -64,7 +77,7 @@ class ServerImpl;
 
 // Thread-safety: port(), stop(), wait() and in_flight() may be called from any thread
 // concurrently; start() once, from one thread. stop() and the destructor must not be called from
-// a Handler or Observer (an I/O thread): stop() throws std::logic_error there.
+// a Handler or Observer (a worker or I/O thread): stop() throws std::logic_error there.
 class Server {
  public:
   // Binds and listens immediately. `observer` is not owned and must outlive the Server (may be
@@ -76,17 +89,23 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   unsigned short port() const;  // the actual bound port
-  // Starts the I/O threads and accepting; returns immediately. Throws std::logic_error when
-  // called twice or after stop().
+  // Starts the I/O and worker threads and accepting; returns immediately. Throws
+  // std::logic_error when called twice or after stop().
   void start();
   // Graceful stop: stop accepting, close idle keep-alive connections, let requests in progress
-  // finish (their responses carry Connection: close) for up to shutdown_deadline, then abandon
-  // what is left, and join the I/O threads. Returns true if everything finished before the
-  // deadline. Idempotent and thread-safe: concurrent/later calls wait for the first one and
-  // return its result. A handler that never returns blocks stop() (threads cannot be killed).
+  // (being read, queued for or running a handler, or being written) finish -- their handlers
+  // run and their responses, which carry Connection: close, are written -- for up to
+  // shutdown_deadline. Then it abandons what is left: the I/O threads stop (connections are
+  // closed without a response), handlers still queued are never called, and it joins the I/O
+  // threads and the worker threads, which waits for handlers already running to return.
+  // Returns true if everything finished before the deadline. Idempotent and thread-safe:
+  // concurrent/later calls wait for the first one and return its result. A handler that never
+  // returns blocks stop() (threads cannot be killed).
   bool stop();
-  void wait();                    // blocks until stop() has completed
-  std::size_t in_flight() const;  // handlers running right now
+  void wait();  // blocks until stop() has completed
+  // Requests admitted right now: queued for or running a handler. A request's slot is freed as
+  // soon as its handler returns (before its response is written).
+  std::size_t in_flight() const;
 
  private:
   std::unique_ptr<detail::ServerImpl> impl_;
