@@ -13,7 +13,7 @@ case "$flavour" in
     cmake --build build/release -j "$jobs"
     ;;
   test)
-    cmake -S . -B build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNBO_SANITIZE=ON \
+    cmake -S . -B build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNBO_SANITIZE=ON -DNBO_WERROR=OFF \
       -DNBO_BUILD_TESTS=ON -DNBO_BUILD_BENCH=OFF >/dev/null
     cmake --build build/test -j "$jobs"
     ;;

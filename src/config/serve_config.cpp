@@ -16,6 +16,7 @@ struct RawOptions {
   std::string host;
   unsigned port = 0;
   unsigned threads = 0;
+  unsigned worker_threads = 0;
   std::string models;
   std::string db;
   std::string migrations;
@@ -41,6 +42,8 @@ po::options_description describe(RawOptions& raw, const ServeConfig& defaults) {
        "TCP port; 0 picks a free port and the start-up log names it")
       ("threads", po::value(&raw.threads)->default_value(0),
        "I/O threads; 0 = one per hardware thread")
+      ("worker-threads", po::value(&raw.worker_threads)->default_value(0),
+       "threads running request handlers; 0 = as many as --threads")
       ("models", po::value(&raw.models)->default_value(defaults.models_dir.string()),
        "directory holding churn.json")
       ("db-path", po::value(&raw.db)->default_value(defaults.db_path.string()),
@@ -146,6 +149,10 @@ ParsedServeConfig parse_serve_config(const std::vector<std::string>& args,
   if (raw.log_format != "text" && raw.log_format != "json") {
     return fail(fmt::format("--log-format must be text or json, got '{}'", raw.log_format));
   }
+  if (raw.worker_threads > 1024) {
+    return fail(fmt::format("--worker-threads must be 0 (as many as --threads) to 1024, got {}",
+                            raw.worker_threads));
+  }
   if (raw.threads > 1024) {
     return fail(fmt::format("--threads must be 0 (one per hardware thread) to 1024, got {}",
                             raw.threads));
@@ -169,6 +176,7 @@ ParsedServeConfig parse_serve_config(const std::vector<std::string>& args,
   config.server.host = raw.host;
   config.server.port = static_cast<unsigned short>(raw.port);
   config.server.threads = raw.threads;
+  config.server.worker_threads = raw.worker_threads;
   config.server.max_body_bytes = raw.max_body_bytes;
   config.server.max_in_flight = raw.max_in_flight;
   config.server.read_timeout = std::chrono::milliseconds(raw.read_timeout_ms);
