@@ -1,0 +1,59 @@
+// k-nearest-neighbours classifier over model rows (standardized numeric columns, 0/1 one-hot
+// columns), Euclidean distance. The reference rows are stored in the model file.
+//
+// margin(): with the k nearest reference rows (ties broken by lower row index) and weights w_i
+// (1 for "uniform", 1 / max(distance, 1e-9) for "distance"), the vote share
+// s = sum(w_i * y_i) / sum(w_i) is shrunk towards one half, p = (k * s + 0.5) / (k + 1), so the
+// margin logit(p) stays finite; the model's calibration maps it to a probability.
+//
+// Explanations: k-NN has no exact additive attribution. contributions() return, per column,
+// margin(row) - margin(row with that column set to its reference mean) (occlusion), and the
+// baseline that makes them sum to margin(); see docs/model-format.md.
+//
+// Thread safety: immutable after construction; all methods const and safe to call concurrently.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "nbo/models/estimator.hpp"
+
+namespace nbo::models {
+
+class NearestNeighbors final : public Estimator {
+ public:
+  enum class Weighting { kUniform, kDistance };
+
+  // `reference_rows` is row-major, labels.size() rows of column_names.size() values; labels are
+  // 0/1. Throws std::invalid_argument on size mismatches, k < 1, k > rows, non-finite values.
+  NearestNeighbors(std::vector<std::string> column_names, std::vector<double> reference_rows,
+                   std::vector<std::uint8_t> labels, int k, Weighting weighting);
+
+  std::string_view type() const override { return "k_nearest_neighbors"; }
+  std::size_t column_count() const override { return column_names_.size(); }
+  double margin(std::span<const double> row) const override;
+  double contributions(std::span<const double> row, std::span<double> out) const override;
+  nlohmann::json to_json() const override;
+
+  int k() const noexcept { return k_; }
+  Weighting weighting() const noexcept { return weighting_; }
+
+  static std::unique_ptr<const NearestNeighbors> from_json(const nlohmann::json& estimator,
+                                                           const std::vector<std::string>& columns);
+
+ private:
+  std::vector<std::string> column_names_;
+  std::vector<double> reference_rows_;
+  std::vector<std::uint8_t> labels_;
+  std::vector<double> column_means_;
+  int k_;
+  Weighting weighting_;
+};
+
+}  // namespace nbo::models

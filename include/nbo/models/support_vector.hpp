@@ -1,0 +1,56 @@
+// Support vector classifier with an RBF kernel, scored natively from the model file (no libsvm
+// at serve time): margin = bias + sum_i coefficient_i * exp(-gamma * ||row - sv_i||^2), positive
+// towards "activity declined". The model's calibration (Platt, fitted by the trainer inside
+// cross-validation) maps the margin to a probability.
+//
+// Explanations: no exact additive attribution exists for an RBF kernel; contributions() return
+// per column margin(row) - margin(row with that column set to its training mean) (occlusion)
+// and the baseline that makes them sum to margin(); see docs/model-format.md.
+//
+// Thread safety: immutable after construction; all methods const and safe to call concurrently.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "nbo/models/estimator.hpp"
+
+namespace nbo::models {
+
+class SupportVectorClassifier final : public Estimator {
+ public:
+  // `support_vectors` is row-major, coefficients.size() rows of column_names.size() values.
+  // `column_means` (size column_names.size()) is the training mean of each column, the
+  // occlusion reference. Throws std::invalid_argument on size mismatches, gamma <= 0,
+  // non-finite values.
+  SupportVectorClassifier(std::vector<std::string> column_names,
+                          std::vector<double> support_vectors, std::vector<double> coefficients,
+                          double bias, double gamma, std::vector<double> column_means);
+
+  std::string_view type() const override { return "support_vector_classifier"; }
+  std::size_t column_count() const override { return column_names_.size(); }
+  double margin(std::span<const double> row) const override;
+  double contributions(std::span<const double> row, std::span<double> out) const override;
+  nlohmann::json to_json() const override;
+
+  std::size_t support_vector_count() const noexcept { return coefficients_.size(); }
+  double gamma() const noexcept { return gamma_; }
+
+  static std::unique_ptr<const SupportVectorClassifier> from_json(
+      const nlohmann::json& estimator, const std::vector<std::string>& columns);
+
+ private:
+  std::vector<std::string> column_names_;
+  std::vector<double> support_vectors_;
+  std::vector<double> coefficients_;
+  double bias_;
+  double gamma_;
+  std::vector<double> column_means_;
+};
+
+}  // namespace nbo::models

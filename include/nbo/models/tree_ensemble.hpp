@@ -1,0 +1,83 @@
+// Tree ensembles (gradient-boosted trees, random forests, single decision trees), scored natively
+// from the model file. Two file layouts are read:
+//   "tree_ensemble": nbo's compact layout (docs/model-format.md), what to_json() writes;
+//   "xgboost":       {"type": "xgboost", "model": <XGBoost JSON model>}, the document that
+//                    XGBoost's Booster.save_model("m.json") / XGBoosterSaveModelToBuffer("json")
+//                    write (binary:logistic, gbtree). Converted on load; to_json() writes the
+//                    compact layout, which scores identically.
+//
+// Scoring: margin = base_margin + sum over trees of the reached leaf's value. An internal node
+// sends a row left when float(row[feature]) < threshold (XGBoost compares in single precision),
+// right otherwise. Rows never hold missing values (the pipeline rejects or imputes them).
+//
+// Explanations: contributions() are exact path-dependent TreeSHAP values (Lundberg et al. 2018,
+// algorithm 2) using each node's cover; they sum with the baseline (expected margin over the
+// training covers) to margin() up to floating-point rounding.
+//
+// Thread safety: immutable after construction; all methods const and safe to call concurrently.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "nbo/models/estimator.hpp"
+
+namespace nbo::models {
+
+struct TreeNode {
+  std::int32_t left = -1;     // child index for row[feature] < threshold; -1 for a leaf
+  std::int32_t right = -1;    // child index otherwise; -1 for a leaf
+  std::int32_t feature = -1;  // column index into the model row; -1 for a leaf
+  float threshold = 0.0f;     // internal nodes only
+  double value = 0.0;         // leaves: the leaf's contribution to the margin
+  double cover = 0.0;         // training weight reaching the node (> 0; TreeSHAP needs it)
+};
+
+struct Tree {
+  std::vector<TreeNode> nodes;  // nodes[0] is the root; children have larger indices
+};
+
+class TreeEnsemble final : public Estimator {
+ public:
+  // Validates the structure (indices in range, children after parents, every node reachable
+  // once, features < column count, finite values, cover > 0). Throws std::invalid_argument.
+  // `kind` documents the origin ("gradient_boosting", "random_forest", "decision_tree").
+  TreeEnsemble(std::vector<std::string> column_names, std::vector<Tree> trees, double base_margin,
+               std::string kind);
+
+  std::string_view type() const override { return "tree_ensemble"; }
+  std::size_t column_count() const override { return column_names_.size(); }
+  double margin(std::span<const double> row) const override;
+  double contributions(std::span<const double> row, std::span<double> out) const override;
+  nlohmann::json to_json() const override;
+
+  const std::vector<Tree>& trees() const noexcept { return trees_; }
+  double base_margin() const noexcept { return base_margin_; }
+  const std::string& kind() const noexcept { return kind_; }
+
+  // Parses nbo's compact layout. Throws std::invalid_argument with a JSON path.
+  static std::unique_ptr<const TreeEnsemble> from_json(const nlohmann::json& estimator,
+                                                       const std::vector<std::string>& columns);
+  // Converts an XGBoost JSON model (the whole document XGBoost saves). Its feature_names, when
+  // present, must equal `columns`; otherwise it must use exactly columns.size() features.
+  // Only binary:logistic (or reg:logistic / binary:logitraw) gbtree models are accepted.
+  // Throws std::invalid_argument naming the JSON path and the problem.
+  static std::unique_ptr<const TreeEnsemble> from_xgboost_json(
+      const nlohmann::json& xgboost_model, const std::vector<std::string>& columns,
+      std::string kind = "gradient_boosting");
+
+ private:
+  std::vector<std::string> column_names_;
+  std::vector<Tree> trees_;
+  double base_margin_;
+  std::string kind_;
+  std::size_t max_depth_ = 0;  // deepest root-to-leaf path, sizes TreeSHAP's scratch space
+};
+
+}  // namespace nbo::models
