@@ -131,5 +131,61 @@ TEST(LogisticFitTest, RejectsOneClassShapeMismatchAndBadC) {
   EXPECT_THROW(fit_logistic_l2(d.x, d.y, {.c = -1.0}), std::invalid_argument);
 }
 
+// L1: the optimum of C * sum logloss + ||w||_1 satisfies the subgradient conditions
+// |C * dloss/dw_j| <= 1 where w_j == 0, C * dloss/dw_j == -sign(w_j) elsewhere, dloss/db == 0.
+TEST(LogisticFitTest, L1SolutionSatisfiesTheSubgradientConditions) {
+  const Dataset d = synthetic(400, 13);
+  for (const double c : {0.005, 0.05, 1.0, 30.0}) {
+    const LogisticFit fit = fit_logistic_l1(d.x, d.y, {.c = c, .tolerance = 1e-9});
+    ASSERT_TRUE(fit.converged) << "C=" << c;
+    Eigen::VectorXd grad_w = Eigen::VectorXd::Zero(3);
+    double grad_b = 0.0;
+    for (Eigen::Index i = 0; i < d.x.rows(); ++i) {
+      const double p = 1.0 / (1.0 + std::exp(-(d.x.row(i).dot(fit.weights) + fit.intercept)));
+      grad_w += c * (p - d.y(i)) * d.x.row(i).transpose();
+      grad_b += c * (p - d.y(i));
+    }
+    EXPECT_LT(std::abs(grad_b), 1e-6) << "C=" << c;
+    for (int j = 0; j < 3; ++j) {
+      if (fit.weights(j) == 0.0) {
+        EXPECT_LE(std::abs(grad_w(j)), 1.0 + 1e-6) << "C=" << c << " j=" << j;
+      } else {
+        EXPECT_NEAR(grad_w(j), fit.weights(j) > 0 ? -1.0 : 1.0, 1e-5) << "C=" << c << " j=" << j;
+      }
+    }
+  }
+}
+
+TEST(LogisticFitTest, L1ZeroesTheUselessFeatureAndEverythingWhenCIsTiny) {
+  const Dataset d = synthetic(600, 17);
+  const LogisticFit moderate = fit_logistic_l1(d.x, d.y, {.c = 0.02});
+  ASSERT_TRUE(moderate.converged);
+  EXPECT_EQ(moderate.weights(2), 0.0) << "feature 2 carries no signal";
+  EXPECT_GT(moderate.weights(0), 0.0);
+  EXPECT_LT(moderate.weights(1), 0.0);
+  const LogisticFit tiny = fit_logistic_l1(d.x, d.y, {.c = 1e-5});
+  ASSERT_TRUE(tiny.converged);
+  EXPECT_EQ(tiny.weights.cwiseAbs().maxCoeff(), 0.0);
+  const double positives = d.y.sum();
+  EXPECT_NEAR(tiny.intercept, std::log(positives / (600.0 - positives)), 1e-9);
+}
+
+TEST(LogisticFitTest, L1WithLargeCMatchesL2WithLargeC) {
+  // With almost no penalty both solve the same unpenalized problem.
+  const Dataset d = synthetic(1000, 19);
+  const LogisticFit l1 = fit_logistic_l1(d.x, d.y, {.c = 1e6, .tolerance = 1e-10});
+  const LogisticFit l2 = fit_logistic_l2(d.x, d.y, {.c = 1e6});
+  ASSERT_TRUE(l1.converged);
+  for (int j = 0; j < 3; ++j) EXPECT_NEAR(l1.weights(j), l2.weights(j), 1e-4) << j;
+  EXPECT_NEAR(l1.intercept, l2.intercept, 1e-4);
+}
+
+TEST(LogisticFitTest, L1RejectsBadInput) {
+  const Dataset d = synthetic(50, 1);
+  EXPECT_THROW(fit_logistic_l1(d.x, Eigen::VectorXd::Zero(50), {}), std::invalid_argument);
+  EXPECT_THROW(fit_logistic_l1(d.x, Eigen::VectorXd::Ones(49), {}), std::invalid_argument);
+  EXPECT_THROW(fit_logistic_l1(d.x, d.y, {.c = 0.0}), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace nbo::train
