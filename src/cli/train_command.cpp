@@ -51,13 +51,13 @@ void write_report(const std::filesystem::path& dir, const train::MarketDataset& 
      << "## Ingestion\n\n```\n"
      << data.report.summary() << "\n```\n\n"
      << "## Candidates\n\n"
-     << "| candidate | ROC-AUC mean ± std | log-loss | Brier | fit time (s, all folds) |\n"
-     << "|---|---|---|---|---|\n";
+     << "| candidate | ROC-AUC mean ± std | log-loss | Brier | Brier if isotonic | fit time (s, all folds) |\n"
+     << "|---|---|---|---|---|---|\n";
   for (std::size_t i = 0; i < result.candidates.size(); ++i) {
     const auto& c = result.candidates[i];
-    md << fmt::format("| {}{} | {:.4f} ± {:.4f} | {:.4f} | {:.4f} | {:.2f} |\n", c.name,
+    md << fmt::format("| {}{} | {:.4f} ± {:.4f} | {:.4f} | {:.4f} | {:.4f} | {:.2f} |\n", c.name,
                       i == result.chosen ? " **(chosen)**" : "", c.auc_mean, c.auc_std,
-                      c.log_loss_mean, c.brier_mean, c.fit_seconds);
+                      c.log_loss_mean, c.brier_mean, c.brier_isotonic_mean, c.fit_seconds);
   }
   md << "\n## Decision rule\n\n" << model.decision().rationale << "\n\n| band | probability |\n|---|---|\n";
   double lower = 0.0;
@@ -145,8 +145,6 @@ int run_train(const std::vector<std::string>& args) {
   options.model_version =
       version.empty() ? fmt::format("lr-{}", data.fingerprint.substr(7, 12)) : version;
   options.trained_at = export_time(data_dir);
-  std::cout << fmt::format("cross-validating {} candidates ({}x{} folds)\n", options.c_grid.size(),
-                           options.repeats, options.folds);
   const auto result = train::train_churn_model(
       data, options, [](const std::string& line) { std::cout << line << std::endl; });
   models::save_churn_model(*result.model, out_file);

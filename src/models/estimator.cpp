@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "nbo/models/ensemble.hpp"
+
 namespace nbo::models {
 
 LogisticRegression::LogisticRegression(std::vector<std::string> column_names,
@@ -93,9 +95,10 @@ std::unique_ptr<const Estimator> estimator_from_json(
   }
   const auto& name = type->get_ref<const std::string&>();
   if (name == "logistic_regression") return logistic_from_json(estimator, expected_columns);
+  if (name == "ensemble") return Ensemble::from_json(estimator, expected_columns);
   throw std::invalid_argument(
       fmt::format("estimator.type: unsupported estimator \"{}\" (supported: "
-                  "\"logistic_regression\")",
+                  "\"logistic_regression\", \"ensemble\")",
                   name));
 }
 

@@ -80,7 +80,8 @@ ChurnTrainingOptions quick_options() {
   options.folds = 3;
   options.repeats = 1;
   options.seed = 7;
-  options.c_grid = {0.1, 1.0};
+  options.inner_folds = 3;
+  options.families = {"logistic_l1", "logistic_l2"};
   options.model_version = "test-1";
   options.trained_at = "2026-01-01T00:00:00Z";
   return options;
@@ -191,10 +192,22 @@ ChurnTrainingResult* ChurnTrainerTest::result_ = nullptr;
 TEST_F(ChurnTrainerTest, FindsTheSignalAndReportsTheGrid) {
   const auto& result = *result_;
   ASSERT_NE(result.model, nullptr);
-  ASSERT_EQ(result.candidates.size(), 2u);
-  EXPECT_EQ(result.candidates[0].c, 0.1);
-  EXPECT_EQ(result.candidates[1].c, 1.0);
-  ASSERT_LT(result.chosen, 2u);
+  ASSERT_EQ(result.candidates.size(), 3u);
+  EXPECT_EQ(result.candidates[0].name, "logistic_l1");
+  EXPECT_EQ(result.candidates[1].name, "logistic_l2");
+  EXPECT_EQ(result.candidates[2].name, "ensemble");
+  ASSERT_LT(result.chosen, 3u);
+  EXPECT_EQ(result.out_of_fold, result.candidates[result.chosen].out_of_fold);
+  // Every outer fold chose a setting for each family.
+  for (std::size_t f = 0; f < 2; ++f) {
+    int folds = 0;
+    for (const auto& [label, count] : result.candidates[f].chosen_settings) folds += count;
+    EXPECT_EQ(folds, 3) << result.candidates[f].name;
+  }
+  ASSERT_EQ(result.final_search.size(), 2u);
+  EXPECT_EQ(result.final_search[0].inner_auc.size(), result.final_search[0].labels.size());
+  EXPECT_NEAR(result.final_search[0].ensemble_weight + result.final_search[1].ensemble_weight, 1.0,
+              1e-12);
   for (const auto& candidate : result.candidates) {
     EXPECT_LE(candidate.auc_mean, result.candidates[result.chosen].auc_mean);
     EXPECT_GT(candidate.log_loss_mean, 0.0);
@@ -240,19 +253,25 @@ TEST_F(ChurnTrainerTest, DecisionIsAThresholdAndAscendingBands) {
 }
 
 TEST_F(ChurnTrainerTest, FinalModelIsThePenalizedOptimumOnAllCustomers) {
-  // The refit on all customers minimizes C * sum logloss + 0.5 ||w||^2: its gradient, computed
-  // here from the model's own predictions, vanishes.
-  const auto& model = *result_->model;
-  ASSERT_EQ(model.calibration().type, "none");
-  const double c = result_->candidates[result_->chosen].c;
+  // Forcing the L2 candidate: its refit on all customers minimizes C * sum logloss +
+  // 0.5 ||w||^2 at the C the final inner search chose, so the gradient vanishes there.
+  auto options = quick_options();
+  options.candidate = "logistic_l2";
+  const auto forced = train_churn_model(*data_, options);
+  const auto& model = *forced.model;
+  EXPECT_EQ(forced.candidates[forced.chosen].name, "logistic_l2");
+  EXPECT_EQ(model.calibration().type, "platt");
+  const auto& composition = model.metadata().extra.at("estimator_composition");
+  ASSERT_EQ(composition.size(), 1u);
+  const double c = composition[0].at("hyperparameters").at("C").get<double>();
   const auto* lr = dynamic_cast<const models::LogisticRegression*>(&model.estimator());
   ASSERT_NE(lr, nullptr);
   std::vector<double> gradient(lr->weights());
   double gradient_b = 0.0;
   std::vector<double> row(model.pipeline().column_count());
   for (const auto& customer : data_->customers) {
-    const double p = model.predict(customer.customer, 0).probability;
     model.pipeline().transform(customer.customer, row);
+    const double p = sigmoid(lr->margin(row));
     for (std::size_t k = 0; k < row.size(); ++k)
       gradient[k] += c * (p - customer.declined) * row[k];
     gradient_b += c * (p - customer.declined);
@@ -303,9 +322,13 @@ TEST_F(ChurnTrainerTest, TrainedModelRequiresEveryModelInput) {
 TEST(ChurnTrainerInputTest, RejectsUnusableInput) {
   auto options = quick_options();
   EXPECT_THROW(train_churn_model(synthetic_market(10, 1), options), std::invalid_argument);
-  auto no_grid = options;
-  no_grid.c_grid.clear();
-  EXPECT_THROW(train_churn_model(synthetic_market(60, 1), no_grid), std::invalid_argument);
+  auto unknown_family = options;
+  unknown_family.families = {"logistic_l3"};
+  EXPECT_THROW(train_churn_model(synthetic_market(60, 1), unknown_family), std::invalid_argument);
+  auto unknown_candidate = options;
+  unknown_candidate.candidate = "oracle";
+  EXPECT_THROW(train_churn_model(synthetic_market(60, 1), unknown_candidate),
+               std::invalid_argument);
   auto no_version = options;
   no_version.model_version.clear();
   EXPECT_THROW(train_churn_model(synthetic_market(60, 1), no_version), std::invalid_argument);
@@ -344,7 +367,7 @@ TEST(ChurnTrainerRealDataTest, InMemoryAndSavedModelAgreeForEveryCustomer) {
   ChurnTrainingOptions options;
   options.folds = 5;
   options.repeats = 1;
-  options.c_grid = {0.1, 1.0};
+  options.families = {"logistic_l2"};
   options.model_version = "real-data-test";
   options.trained_at = "2026-01-01T00:00:00Z";
   const auto result = train_churn_model(data, options);

@@ -1,22 +1,28 @@
 // Training of the activity-decline (churn) model from an ingested store export.
 //
-// What it does, deterministically for the same data and seed:
-//   1. fits the feature pipeline on all kept customers (numeric: mean / standard deviation;
-//      categorical: one-hot over the levels present, unseen levels rejected; every field
-//      required);
-//   2. for each C of the grid, L2 logistic regression scored by repeated stratified k-fold
-//      ROC-AUC (the pipeline is refitted inside every fold, so no fold sees its test rows);
-//   3. refits the best C on all customers; out-of-fold probabilities of the best C choose the
-//      decision threshold (maximum F1) and the risk bands (where the observed decline rate,
-//      fitted monotone in the probability, crosses 20% and 70%);
-//   4. returns the model with its metrics and the CV table.
+// What it does, deterministically for the same data, options and seed:
+//   1. OUTER loop: options.repeats x options.folds repeated stratified k-fold. On each outer
+//      fold's training part it fits the feature pipeline (numeric: mean / standard deviation;
+//      categorical: one-hot over the levels of the whole export, which carry no label), runs
+//      the INNER model selection (model_selection.hpp: hyperparameters per family by inner CV,
+//      Platt calibration on inner out-of-fold margins, a greedy ensemble), refits the chosen
+//      settings, and scores the held-out part with every family and with the ensemble.
+//      Each candidate (a family with its inner tuning, or the ensemble) is thus judged on rows
+//      that played no part in choosing its settings.
+//   2. The candidate with the highest mean outer ROC-AUC is chosen (or options.candidate).
+//   3. The inner selection is run once more on every customer and the chosen candidate is
+//      refitted on all of them: that is the model. Its decision threshold (maximum F1) and risk
+//      bands (where the observed decline rate, fitted monotone in the probability, crosses 20%
+//      and 70%) come from the chosen candidate's outer out-of-fold probabilities.
+// Outer folds run on options.threads threads; results do not depend on the thread count.
 //
 // Thread safety: train_churn_model is reentrant. Failure: std::invalid_argument for unusable
-// data (too few customers, one class only).
+// data or options (too few customers, one class only, an unknown family or candidate).
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -29,29 +35,53 @@
 namespace nbo::train {
 
 struct ChurnTrainingOptions {
-  int folds = 5;
-  int repeats = 3;
+  int folds = 5;          // outer k
+  int repeats = 3;        // outer repetitions
+  int inner_folds = 3;    // inner k (hyperparameters, calibration, ensemble weights)
+  int ensemble_rounds = 10;
   std::uint64_t seed = 42;
-  std::vector<double> c_grid{0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0};
+  // Families to consider, by name (churn_model_families()); empty = all.
+  std::vector<std::string> families;
+  // Force this candidate (a family name or "ensemble") instead of the best outer ROC-AUC.
+  std::string candidate;
+  int threads = 0;            // outer folds in parallel; 0 = the hardware's thread count
   std::string model_version;  // required: recorded in the model file
   std::string trained_at;     // ISO-8601 UTC; recorded as is (tests pass a fixed one)
 };
 
+// How one candidate did in the outer loop. Probabilities are Platt-calibrated inside the CV.
 struct CandidateResult {
-  std::string name;  // e.g. "logistic_l2 C=0.1"
-  double c = 0.0;
+  std::string name;  // a family name or "ensemble"
   double auc_mean = 0.0;
-  double auc_std = 0.0;
+  double auc_std = 0.0;  // over the repeats x folds outer folds
   double log_loss_mean = 0.0;
   double brier_mean = 0.0;
-  double fit_seconds = 0.0;  // total over all folds; not written to the model file
+  double brier_isotonic_mean = 0.0;  // the same margins calibrated isotonically instead
+  double fit_seconds = 0.0;  // all fits of all outer folds (inner search included); not in the file
+  std::map<std::string, int> chosen_settings;  // hyperparameter label -> outer folds choosing it
+  std::vector<double> out_of_fold;             // per customer, mean over the repeats
+};
+
+// The inner search run on every customer (what the final model was chosen by).
+struct FamilySearch {
+  std::string family;
+  std::vector<std::string> labels;  // grid point labels
+  std::vector<double> inner_auc;    // mean inner-fold ROC-AUC per grid point
+  std::size_t chosen_point = 0;
+  double ensemble_weight = 0.0;
 };
 
 struct ChurnTrainingResult {
   std::shared_ptr<const models::ChurnModel> model;
-  std::vector<CandidateResult> candidates;  // in grid order
+  std::vector<CandidateResult> candidates;  // families in order, then "ensemble"
   std::size_t chosen = 0;                   // index into candidates
-  std::vector<double> out_of_fold;          // chosen candidate, first repeat, per customer
+  std::vector<double> out_of_fold;          // chosen candidate: == candidates[chosen].out_of_fold
+  std::vector<int> labels;                  // per customer, 0/1
+  std::vector<FamilySearch> final_search;
+  // Global importance: mean |contribution| to the log-odds per model input field over every
+  // training customer, descending.
+  std::vector<std::pair<features::FieldId, double>> importance;
+  double seconds = 0.0;  // wall time of train_churn_model
 };
 
 // Fits the pipeline's statistics on `customers` (see 1. above). One-hot levels are those present
@@ -60,6 +90,7 @@ struct ChurnTrainingResult {
 features::Pipeline fit_churn_pipeline(const std::vector<LabeledCustomer>& customers,
                                       const std::vector<LabeledCustomer>* level_source = nullptr);
 
+// Called from several threads, one call at a time (the trainer serializes the calls).
 using ProgressCallback = std::function<void(const std::string& line)>;
 
 ChurnTrainingResult train_churn_model(const MarketDataset& data,
