@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -85,7 +86,8 @@ std::size_t validate_tree(const Tree& tree, std::size_t column_count, const std:
 // One element of TreeSHAP's unique path (Lundberg et al. 2018, algorithm 2): the feature split
 // on, the fraction of cover flowing down the path when the feature is absent (zero_fraction)
 // or present (one_fraction: 1 if the row follows the path, 0 otherwise), and the permutation
-// weight of subsets of the path's size `index`.
+// weight of subsets of the path's size `index`. one_fraction being 0 or 1 (path-dependent
+// TreeSHAP multiplies only such indicators), the algorithm's divisions by it are dropped.
 struct PathElement {
   std::int32_t feature = -1;
   double zero_fraction = 0.0;
@@ -93,32 +95,43 @@ struct PathElement {
   double weight = 0.0;
 };
 
+// kInverse[k] = 1 / k for the path lengths and positions that occur: the path functions run
+// for every leaf and path element, and multiplying is much cheaper than dividing.
+constexpr auto kInverse = [] {
+  std::array<double, TreeEnsemble::kMaxDepth + 4> inverse{};
+  for (std::size_t k = 1; k < inverse.size(); ++k) inverse[k] = 1.0 / static_cast<double>(k);
+  return inverse;
+}();
+
 // EXTEND: appends a feature to a path of `depth` elements (now depth + 1).
 void extend_path(PathElement* path, std::size_t depth, double zero_fraction, double one_fraction,
                  std::int32_t feature) {
   path[depth] = {feature, zero_fraction, one_fraction, depth == 0 ? 1.0 : 0.0};
-  const auto length = static_cast<double>(depth + 1);
+  const double inverse_length = kInverse[depth + 1];
   for (std::size_t i = depth; i-- > 0;) {
-    path[i + 1].weight += one_fraction * path[i].weight * static_cast<double>(i + 1) / length;
-    path[i].weight = zero_fraction * path[i].weight * static_cast<double>(depth - i) / length;
+    path[i + 1].weight +=
+        one_fraction * path[i].weight * static_cast<double>(i + 1) * inverse_length;
+    path[i].weight =
+        zero_fraction * path[i].weight * static_cast<double>(depth - i) * inverse_length;
   }
 }
 
 // UNWIND: removes element `index` from a path whose last element is `depth` (now depth - 1).
 void unwind_path(PathElement* path, std::size_t depth, std::size_t index) {
-  const double one_fraction = path[index].one_fraction;
   const double zero_fraction = path[index].zero_fraction;
   const auto length = static_cast<double>(depth + 1);
-  double next_one_portion = path[depth].weight;
-  for (std::size_t i = depth; i-- > 0;) {
-    if (one_fraction != 0.0) {
+  const double inverse_length = kInverse[depth + 1];
+  if (path[index].one_fraction != 0.0) {
+    double next_one_portion = path[depth].weight;
+    for (std::size_t i = depth; i-- > 0;) {
       const double previous = path[i].weight;
-      path[i].weight = next_one_portion * length / (static_cast<double>(i + 1) * one_fraction);
-      next_one_portion =
-          previous - path[i].weight * zero_fraction * static_cast<double>(depth - i) / length;
-    } else {
-      path[i].weight = path[i].weight * length / (zero_fraction * static_cast<double>(depth - i));
+      path[i].weight = next_one_portion * length * kInverse[i + 1];
+      next_one_portion = previous - path[i].weight * zero_fraction *
+                                        static_cast<double>(depth - i) * inverse_length;
     }
+  } else {
+    const double scale = length / zero_fraction;
+    for (std::size_t i = depth; i-- > 0;) path[i].weight *= scale * kInverse[depth - i];
   }
   for (std::size_t i = index; i < depth; ++i) {
     path[i].feature = path[i + 1].feature;
@@ -130,20 +143,21 @@ void unwind_path(PathElement* path, std::size_t depth, std::size_t index) {
 // The total permutation weight the path would have with element `index` unwound, without
 // modifying the path.
 double unwound_path_sum(const PathElement* path, std::size_t depth, std::size_t index) {
-  const double one_fraction = path[index].one_fraction;
   const double zero_fraction = path[index].zero_fraction;
   const auto length = static_cast<double>(depth + 1);
-  double next_one_portion = path[depth].weight;
   double total = 0.0;
-  for (std::size_t i = depth; i-- > 0;) {
-    if (one_fraction != 0.0) {
-      const double weight = next_one_portion * length / (static_cast<double>(i + 1) * one_fraction);
+  if (path[index].one_fraction != 0.0) {
+    const double inverse_length = kInverse[depth + 1];
+    double next_one_portion = path[depth].weight;
+    for (std::size_t i = depth; i-- > 0;) {
+      const double weight = next_one_portion * length * kInverse[i + 1];
       total += weight;
       next_one_portion =
-          path[i].weight - weight * zero_fraction * static_cast<double>(depth - i) / length;
-    } else {
-      total += path[i].weight * length / (zero_fraction * static_cast<double>(depth - i));
+          path[i].weight - weight * zero_fraction * static_cast<double>(depth - i) * inverse_length;
     }
+  } else {
+    for (std::size_t i = depth; i-- > 0;) total += path[i].weight * kInverse[depth - i];
+    total *= length / zero_fraction;
   }
   return total;
 }
@@ -200,12 +214,189 @@ void tree_shap(const ShapContext& context, std::int32_t node_index, std::size_t 
             node.feature);
 }
 
-// Per-thread scratch for the TreeSHAP paths: grows to the deepest ensemble scored on the
-// thread and is then reused, so scoring does not allocate.
-std::vector<PathElement>& shap_scratch(std::size_t size) {
-  thread_local std::vector<PathElement> scratch;
-  if (scratch.size() < size) scratch.resize(size);
+// Per-thread scratch for contributions(): the TreeSHAP paths and the row in single precision.
+// Grows to the largest ensemble scored on the thread and is then reused, so scoring does not
+// allocate.
+struct ShapScratch {
+  std::vector<PathElement> paths;
+  std::vector<float> row;
+};
+
+ShapScratch& shap_scratch(std::size_t path_elements, std::size_t columns) {
+  thread_local ShapScratch scratch;
+  if (scratch.paths.size() < path_elements) scratch.paths.resize(path_elements);
+  if (scratch.row.size() < columns) scratch.row.resize(columns);
   return scratch;
+}
+
+// Leaf tables. With path-dependent TreeSHAP, a leaf's share of a row's SHAP values depends on
+// the row only through which of the leaf's unique path features the row "follows" (satisfies
+// every split on that feature between the root and the leaf): one_fraction 1 or 0. For a leaf
+// with u unique path features there are 2^u such patterns; running algorithm 2's leaf step
+// (EXTEND the path, UNWOUND sums) for each pattern ahead of time leaves, per row, one comparison
+// per split of the tree (a bit mask of the splits the row goes left at) and per leaf u mask
+// tests and u additions. Trees of at most kMaxTableSplits splits whose leaves have at most
+// kMaxTableElements unique path features get tables, within kMaxTableEntries values for the
+// ensemble; the others are explained by the recursion at scoring time.
+constexpr std::size_t kMaxTableElements = 5;
+constexpr std::size_t kMaxTableSplits = 64;
+constexpr std::size_t kMaxTableEntries = std::size_t{1} << 20;  // 8 MiB of doubles
+
+struct TableSplit {
+  std::int32_t feature;
+  float threshold;
+};
+
+struct LeafTable {
+  std::uint32_t first_entry;  // into entries: 2^element_count rows of element_count values
+  std::uint32_t element_count;
+  std::array<std::int32_t, kMaxTableElements> features;  // column of each unique path feature
+  // The row follows element k when (goes_left ^ wanted[k]) & splits[k] == 0, goes_left being
+  // the tree's split bits: splits[k] marks the splits on the path on that feature, wanted[k]
+  // those among them where the path goes left.
+  std::array<std::uint64_t, kMaxTableElements> splits;
+  std::array<std::uint64_t, kMaxTableElements> wanted;
+};
+
+struct TreeTables {
+  std::uint32_t first_split;  // into splits, bit i of goes_left is split first_split + i
+  std::uint32_t split_count;
+  std::uint32_t first_leaf;  // into leaves
+  std::uint32_t leaf_count;  // 0: the tree is explained by the recursion
+};
+
+}  // namespace
+
+struct detail::TreeShapTables {
+  std::vector<TreeTables> trees;
+  std::vector<TableSplit> splits;
+  std::vector<LeafTable> leaves;
+  std::vector<double> entries;
+};
+
+namespace {
+
+// A leaf's unique path features with their merged zero fractions and split masks.
+struct LeafPath {
+  std::int32_t leaf = -1;
+  std::vector<std::int32_t> features;
+  std::vector<double> zero_fractions;
+  std::vector<std::uint64_t> splits;
+  std::vector<std::uint64_t> wanted;
+};
+
+// The leaves of `nodes` (one tree, local indices, at most kMaxTableSplits splits) with their
+// paths, depth first; `split_bit[node]` numbers the splits.
+std::vector<LeafPath> leaf_paths(const std::vector<TreeNode>& nodes,
+                                 const std::vector<std::uint32_t>& split_bit) {
+  std::vector<LeafPath> leaves;
+  LeafPath current;
+  const auto visit = [&](const auto& self, std::int32_t index) -> void {
+    const TreeNode& node = nodes[index];
+    if (node.left < 0) {
+      current.leaf = index;
+      leaves.push_back(current);
+      return;
+    }
+    const std::uint64_t bit = std::uint64_t{1} << split_bit[index];
+    for (const bool left : {true, false}) {
+      const std::int32_t child = left ? node.left : node.right;
+      const LeafPath saved = current;
+      const auto found = std::find(current.features.begin(), current.features.end(), node.feature);
+      const auto element = static_cast<std::size_t>(found - current.features.begin());
+      if (found == current.features.end()) {
+        current.features.push_back(node.feature);
+        current.zero_fractions.push_back(1.0);
+        current.splits.push_back(0);
+        current.wanted.push_back(0);
+      }
+      current.zero_fractions[element] *= nodes[child].cover / node.cover;
+      current.splits[element] |= bit;
+      if (left) current.wanted[element] |= bit;
+      self(self, child);
+      current = saved;
+    }
+  };
+  visit(visit, 0);
+  return leaves;
+}
+
+// Tables for the trees that fit, within the entry budget.
+detail::TreeShapTables build_shap_tables(const std::vector<Tree>& trees) {
+  detail::TreeShapTables tables;
+  std::array<PathElement, kMaxTableElements + 1> path{};
+  for (const Tree& tree : trees) {
+    TreeTables& tree_tables = tables.trees.emplace_back(TreeTables{0, 0, 0, 0});
+    std::vector<std::uint32_t> split_bit(tree.nodes.size(), 0);
+    std::vector<TableSplit> splits;
+    for (std::size_t i = 0; i < tree.nodes.size(); ++i) {
+      if (tree.nodes[i].left < 0) continue;
+      split_bit[i] = static_cast<std::uint32_t>(splits.size());
+      splits.push_back({tree.nodes[i].feature, tree.nodes[i].threshold});
+    }
+    if (splits.size() > kMaxTableSplits) continue;
+    const std::vector<LeafPath> leaves = leaf_paths(tree.nodes, split_bit);
+    std::size_t entries = 0;
+    bool fits = true;
+    for (const LeafPath& leaf : leaves) {
+      fits = fits && leaf.features.size() <= kMaxTableElements;
+      entries += (std::size_t{1} << std::min(leaf.features.size(), std::size_t{31})) *
+                 leaf.features.size();
+    }
+    if (!fits || tables.entries.size() + entries > kMaxTableEntries) continue;
+    tree_tables.first_split = static_cast<std::uint32_t>(tables.splits.size());
+    tree_tables.split_count = static_cast<std::uint32_t>(splits.size());
+    tables.splits.insert(tables.splits.end(), splits.begin(), splits.end());
+    tree_tables.first_leaf = static_cast<std::uint32_t>(tables.leaves.size());
+    tree_tables.leaf_count = static_cast<std::uint32_t>(leaves.size());
+    for (const LeafPath& leaf : leaves) {
+      const std::size_t count = leaf.features.size();
+      LeafTable& table = tables.leaves.emplace_back();
+      table.first_entry = static_cast<std::uint32_t>(tables.entries.size());
+      table.element_count = static_cast<std::uint32_t>(count);
+      table.features.fill(0);
+      table.splits.fill(0);
+      table.wanted.fill(0);
+      std::copy(leaf.features.begin(), leaf.features.end(), table.features.begin());
+      std::copy(leaf.splits.begin(), leaf.splits.end(), table.splits.begin());
+      std::copy(leaf.wanted.begin(), leaf.wanted.end(), table.wanted.begin());
+      const double value = tree.nodes[leaf.leaf].value;
+      for (std::uint32_t followed = 0; followed < (1u << count); ++followed) {
+        extend_path(path.data(), 0, 1.0, 1.0, -1);
+        for (std::size_t k = 0; k < count; ++k) {
+          extend_path(path.data(), k + 1, leaf.zero_fractions[k], (followed >> k) & 1u,
+                      leaf.features[k]);
+        }
+        for (std::size_t k = 1; k <= count; ++k) {
+          const double weight = unwound_path_sum(path.data(), count, k);
+          tables.entries.push_back(weight * (path[k].one_fraction - path[k].zero_fraction) * value);
+        }
+      }
+    }
+  }
+  return tables;
+}
+
+// Adds one tabled tree's SHAP values for `row` (converted to single precision) to `out`.
+void add_tabled_tree(const detail::TreeShapTables& tables, const TreeTables& tree, const float* row,
+                     std::span<double> out) {
+  std::uint64_t goes_left = 0;
+  const TableSplit* split = tables.splits.data() + tree.first_split;
+  for (std::uint32_t i = 0; i < tree.split_count; ++i) {
+    goes_left |= static_cast<std::uint64_t>(row[split[i].feature] < split[i].threshold) << i;
+  }
+  const LeafTable* leaf = tables.leaves.data() + tree.first_leaf;
+  const LeafTable* const end = leaf + tree.leaf_count;
+  for (; leaf != end; ++leaf) {
+    std::uint32_t followed = 0;
+    for (std::uint32_t k = 0; k < leaf->element_count; ++k) {
+      followed |= static_cast<std::uint32_t>(((goes_left ^ leaf->wanted[k]) & leaf->splits[k]) == 0)
+                  << k;
+    }
+    const double* entry =
+        tables.entries.data() + leaf->first_entry + followed * leaf->element_count;
+    for (std::uint32_t k = 0; k < leaf->element_count; ++k) out[leaf->features[k]] += entry[k];
+  }
 }
 
 // Writes a float threshold as the shortest decimal that reads back (through double) as the same
@@ -414,6 +605,7 @@ TreeEnsemble::TreeEnsemble(std::vector<std::string> column_names, std::vector<Tr
     }
     expected_margin_ += mean_value[0];
   }
+  shap_tables_ = std::make_shared<const detail::TreeShapTables>(build_shap_tables(trees_));
 }
 
 double TreeEnsemble::margin(std::span<const double> row) const {
@@ -443,10 +635,16 @@ double TreeEnsemble::contributions(std::span<const double> row, std::span<double
   std::fill(out.begin(), out.end(), 0.0);
   // Recursion level l (0..max depth + 1) holds a path of l + 1 elements.
   const std::size_t levels = max_depth_ + 2;
-  std::vector<PathElement>& scratch = shap_scratch(levels * (levels + 1) / 2);
+  ShapScratch& scratch = shap_scratch(levels * (levels + 1) / 2, row.size());
+  for (std::size_t i = 0; i < row.size(); ++i) scratch.row[i] = static_cast<float>(row[i]);
   const ShapContext context{flat_nodes_.data(), row, out};
-  for (const std::int32_t root : roots_) {
-    tree_shap(context, root, 0, scratch.data(), 1.0, 1.0, -1);
+  for (std::size_t t = 0; t < roots_.size(); ++t) {
+    const TreeTables& tables = shap_tables_->trees[t];
+    if (tables.leaf_count > 0) {
+      add_tabled_tree(*shap_tables_, tables, scratch.row.data(), out);
+    } else {
+      tree_shap(context, roots_[t], 0, scratch.paths.data(), 1.0, 1.0, -1);
+    }
   }
   return expected_margin_;
 }

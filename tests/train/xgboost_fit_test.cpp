@@ -33,13 +33,15 @@ double uniform(std::mt19937_64& generator) {
   return static_cast<double>(generator() >> 11) * 0x1.0p-53;
 }
 
-// n rows, 5 features in [-1, 1) (the last two noise); label 1 when x0 + x1^2 - 0.5 x2 > 0.2:
-// separable by an axis-aligned tree only approximately, so trees keep splitting.
-Dataset separable(int n, std::uint64_t seed) {
+// n rows, `features` >= 3 features in [-1, 1) (all but three noise); label 1 when
+// x0 + x1^2 - 0.5 x2 > 0.2: separable by an axis-aligned tree only approximately, so trees keep
+// splitting.
+Dataset separable(int n, std::uint64_t seed, int features = 5) {
   std::mt19937_64 generator(seed);
-  Dataset d{Eigen::MatrixXd(n, 5), Eigen::VectorXd(n), {"a", "b", "c", "noise=1", "noise=2"}};
+  Dataset d{Eigen::MatrixXd(n, features), Eigen::VectorXd(n), {"a", "b", "c"}};
+  for (int j = 3; j < features; ++j) d.columns.push_back("noise=" + std::to_string(j));
   for (int i = 0; i < n; ++i) {
-    for (int j = 0; j < 5; ++j) d.x(i, j) = 2.0 * uniform(generator) - 1.0;
+    for (int j = 0; j < features; ++j) d.x(i, j) = 2.0 * uniform(generator) - 1.0;
     d.y(i) = d.x(i, 0) + d.x(i, 1) * d.x(i, 1) - 0.5 * d.x(i, 2) > 0.2 ? 1.0 : 0.0;
   }
   return d;
@@ -140,6 +142,19 @@ TEST(XgboostFitTest, RandomForestMatchesXgboostMarginsAndShap) {
   params.subsample = 0.7;
   params.colsample_bynode = 0.6;
   expect_matches_xgboost(separable(400, 2), params);
+}
+
+TEST(XgboostFitTest, DeepForestMatchesXgboostMarginsAndShap) {
+  // Deep trees over many features: their SHAP values come from the recursion rather than from
+  // leaf tables.
+  XgboostParams params;
+  params.mode = "random_forest";
+  params.trees = 20;
+  params.max_depth = 9;
+  params.subsample = 0.8;
+  params.colsample_bynode = 0.8;
+  params.min_child_weight = 0.1;
+  expect_matches_xgboost(separable(600, 6, 12), params);
 }
 
 TEST(XgboostFitTest, FitsAreDeterministic) {

@@ -43,6 +43,10 @@ struct Tree {
   std::vector<TreeNode> nodes;  // nodes[0] is the root; children have larger indices
 };
 
+namespace detail {
+struct TreeShapTables;
+}  // namespace detail
+
 class TreeEnsemble final : public Estimator {
  public:
   // Deepest root-to-leaf path accepted (edges); bounds TreeSHAP's recursion and scratch space.
@@ -92,6 +96,8 @@ class TreeEnsemble final : public Estimator {
   // base_margin_ + sum over trees of the cover-weighted mean leaf value: contributions()'s
   // baseline, the expected margin over the training covers.
   double expected_margin_ = 0.0;
+  // TreeSHAP's leaf terms precomputed for shallow trees (see tree_ensemble.cpp).
+  std::shared_ptr<const detail::TreeShapTables> shap_tables_;
 };
 
 }  // namespace nbo::models
