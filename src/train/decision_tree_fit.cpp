@@ -1,12 +1,12 @@
 #include "nbo/train/decision_tree_fit.hpp"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
 #include <utility>
+
+#include <fmt/format.h>
 
 namespace nbo::train {
 namespace {

@@ -14,10 +14,11 @@
 // Deterministic (integer impurity comparisons, fixed scan order). Thread safety: pure function.
 #pragma once
 
-#include <Eigen/Dense>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <Eigen/Dense>
 
 #include "nbo/models/tree_ensemble.hpp"
 

@@ -10,19 +10,20 @@
 // Both start from base_score = the training positive rate (base margin = its logit), so the
 // trees fit the deviation from the prior rather than from one half.
 //
-// Determinism: single-threaded, exact greedy splits, seeded sampling: the same inputs give a
+// Determinism: single-threaded "hist" tree method, seeded sampling: the same inputs give a
 // bit-identical model (and to_json() dump) on the same XGBoost build.
 //
 // Thread safety: pure functions; concurrent fits on different threads are independent (XGBoost
 // keeps its random engine per thread).
 #pragma once
 
-#include <Eigen/Dense>
 #include <cstdint>
 #include <memory>
-#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
+
+#include <Eigen/Dense>
+#include <nlohmann/json_fwd.hpp>
 
 #include "nbo/models/tree_ensemble.hpp"
 
