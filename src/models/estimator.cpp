@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nbo/models/ensemble.hpp"
+#include "nbo/models/tree_ensemble.hpp"
 
 namespace nbo::models {
 
@@ -84,6 +85,25 @@ std::unique_ptr<const Estimator> logistic_from_json(const nlohmann::json& estima
                                               intercept->get<double>());
 }
 
+// {"type": "xgboost", "model": <XGBoost JSON model>, "kind": optional string}.
+std::unique_ptr<const Estimator> xgboost_from_json(const nlohmann::json& estimator,
+                                                   const std::vector<std::string>& expected) {
+  const auto model = estimator.find("model");
+  if (model == estimator.end() || !model->is_object()) {
+    throw std::invalid_argument("estimator.model: must be an object (an XGBoost JSON model)");
+  }
+  std::string kind = "gradient_boosting";
+  if (const auto it = estimator.find("kind"); it != estimator.end()) {
+    if (!it->is_string()) throw std::invalid_argument("estimator.kind: must be a string");
+    kind = it->get<std::string>();
+  }
+  try {
+    return TreeEnsemble::from_xgboost_json(*model, expected, std::move(kind));
+  } catch (const std::invalid_argument& error) {
+    throw std::invalid_argument(fmt::format("estimator.model.{}", error.what()));
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<const Estimator> estimator_from_json(
@@ -95,10 +115,12 @@ std::unique_ptr<const Estimator> estimator_from_json(
   }
   const auto& name = type->get_ref<const std::string&>();
   if (name == "logistic_regression") return logistic_from_json(estimator, expected_columns);
+  if (name == "tree_ensemble") return TreeEnsemble::from_json(estimator, expected_columns);
+  if (name == "xgboost") return xgboost_from_json(estimator, expected_columns);
   if (name == "ensemble") return Ensemble::from_json(estimator, expected_columns);
   throw std::invalid_argument(
       fmt::format("estimator.type: unsupported estimator \"{}\" (supported: "
-                  "\"logistic_regression\", \"ensemble\")",
+                  "\"logistic_regression\", \"tree_ensemble\", \"xgboost\", \"ensemble\")",
                   name));
 }
 

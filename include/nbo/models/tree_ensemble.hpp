@@ -12,7 +12,11 @@
 //
 // Explanations: contributions() are exact path-dependent TreeSHAP values (Lundberg et al. 2018,
 // algorithm 2) using each node's cover; they sum with the baseline (expected margin over the
-// training covers) to margin() up to floating-point rounding.
+// training covers) to margin() up to floating-point rounding. For shallow trees (at most 64
+// splits, at most 5 distinct features on a leaf's path) the algorithm's leaf terms are
+// precomputed at construction for every pattern of followed path features (at most 8 MiB per
+// ensemble), so explaining a row costs about as much as scoring it a few times; deeper trees
+// run the recursion per row.
 //
 // Thread safety: immutable after construction; all methods const and safe to call concurrently.
 #pragma once
@@ -43,20 +47,32 @@ struct Tree {
   std::vector<TreeNode> nodes;  // nodes[0] is the root; children have larger indices
 };
 
+namespace detail {
+struct TreeShapTables;
+}  // namespace detail
+
 class TreeEnsemble final : public Estimator {
  public:
-  // Validates the structure (indices in range, children after parents, every node reachable
-  // once, features < column count, finite values, cover > 0). Throws std::invalid_argument.
-  // `kind` documents the origin ("gradient_boosting", "random_forest", "decision_tree").
+  // Deepest root-to-leaf path accepted (edges); bounds TreeSHAP's recursion and scratch space.
+  static constexpr std::size_t kMaxDepth = 64;
+
+  // Validates the structure (at least one tree, indices in range, children after parents, every
+  // node reachable once, features < column count, finite values, cover > 0, depth at most
+  // kMaxDepth). Throws std::invalid_argument whose message starts with the offending field's
+  // path in the compact layout ("trees[3].left[7]: ..."). `kind` documents the origin
+  // ("gradient_boosting", "random_forest", "decision_tree").
   TreeEnsemble(std::vector<std::string> column_names, std::vector<Tree> trees, double base_margin,
                std::string kind);
 
   std::string_view type() const override { return "tree_ensemble"; }
   std::size_t column_count() const override { return column_names_.size(); }
+  // `row` and `out` hold column_count() values; std::invalid_argument otherwise. No heap
+  // allocation per call (contributions() keeps per-thread scratch space that only grows).
   double margin(std::span<const double> row) const override;
   double contributions(std::span<const double> row, std::span<double> out) const override;
   nlohmann::json to_json() const override;
 
+  const std::vector<std::string>& column_names() const noexcept { return column_names_; }
   const std::vector<Tree>& trees() const noexcept { return trees_; }
   double base_margin() const noexcept { return base_margin_; }
   const std::string& kind() const noexcept { return kind_; }
@@ -78,6 +94,14 @@ class TreeEnsemble final : public Estimator {
   double base_margin_;
   std::string kind_;
   std::size_t max_depth_ = 0;  // deepest root-to-leaf path, sizes TreeSHAP's scratch space
+  // All trees' nodes in one array, child indices absolute; tree t starts at roots_[t].
+  std::vector<TreeNode> flat_nodes_;
+  std::vector<std::int32_t> roots_;
+  // base_margin_ + sum over trees of the cover-weighted mean leaf value: contributions()'s
+  // baseline, the expected margin over the training covers.
+  double expected_margin_ = 0.0;
+  // TreeSHAP's leaf terms precomputed for shallow trees (see tree_ensemble.cpp).
+  std::shared_ptr<const detail::TreeShapTables> shap_tables_;
 };
 
 }  // namespace nbo::models

@@ -1,0 +1,855 @@
+#include "nbo/models/tree_ensemble.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <system_error>
+#include <utility>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace nbo::models {
+namespace {
+
+using json = nlohmann::json;
+
+// Checks one tree's structure; returns its depth (edges on the longest root-to-leaf path).
+// Messages name fields of the compact layout under `path` ("trees[3]").
+std::size_t validate_tree(const Tree& tree, std::size_t column_count, const std::string& path) {
+  const auto& nodes = tree.nodes;
+  if (nodes.empty()) throw std::invalid_argument(path + ": has no nodes");
+  if (nodes.size() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
+    throw std::invalid_argument(fmt::format("{}: has {} nodes, too many", path, nodes.size()));
+  }
+  const auto count = static_cast<std::int32_t>(nodes.size());
+  std::vector<std::uint8_t> referenced(nodes.size(), 0);
+  std::vector<std::size_t> depth(nodes.size(), 0);
+  std::size_t deepest = 0;
+  for (std::int32_t i = 0; i < count; ++i) {
+    const TreeNode& node = nodes[i];
+    if (!std::isfinite(node.value)) {
+      throw std::invalid_argument(fmt::format("{}.value[{}]: must be finite", path, i));
+    }
+    if (!(node.cover > 0) || !std::isfinite(node.cover)) {
+      throw std::invalid_argument(
+          fmt::format("{}.cover[{}]: must be finite and > 0, got {}", path, i, node.cover));
+    }
+    if (node.left == -1 && node.right == -1) {
+      if (node.feature != -1) {
+        throw std::invalid_argument(
+            fmt::format("{}.feature[{}]: is {}, a leaf has feature -1", path, i, node.feature));
+      }
+      continue;
+    }
+    for (const auto& [name, child] :
+         {std::pair{"left", node.left}, std::pair{"right", node.right}}) {
+      if (child <= i || child >= count) {
+        throw std::invalid_argument(fmt::format(
+            "{}.{}[{}]: child index {} out of range (a child follows its parent, {} nodes)", path,
+            name, i, child, count));
+      }
+      if (referenced[child] != 0) {
+        throw std::invalid_argument(
+            fmt::format("{}.{}[{}]: node {} already has a parent (every node is reached once)",
+                        path, name, i, child));
+      }
+      referenced[child] = 1;
+      depth[child] = depth[i] + 1;
+      deepest = std::max(deepest, depth[child]);
+    }
+    if (node.feature < 0 || static_cast<std::size_t>(node.feature) >= column_count) {
+      throw std::invalid_argument(
+          fmt::format("{}.feature[{}]: column index {} out of range ({} columns)", path, i,
+                      node.feature, column_count));
+    }
+    if (!std::isfinite(node.threshold)) {
+      throw std::invalid_argument(fmt::format("{}.threshold[{}]: must be finite", path, i));
+    }
+  }
+  for (std::int32_t i = 1; i < count; ++i) {
+    if (referenced[i] == 0) {
+      throw std::invalid_argument(
+          fmt::format("{}: node {} is not reachable from the root", path, i));
+    }
+  }
+  if (deepest > TreeEnsemble::kMaxDepth) {
+    throw std::invalid_argument(fmt::format("{}: depth {} exceeds the limit of {}", path, deepest,
+                                            TreeEnsemble::kMaxDepth));
+  }
+  return deepest;
+}
+
+// One element of TreeSHAP's unique path (Lundberg et al. 2018, algorithm 2): the feature split
+// on, the fraction of cover flowing down the path when the feature is absent (zero_fraction)
+// or present (one_fraction: 1 if the row follows the path, 0 otherwise), and the permutation
+// weight of subsets of the path's size `index`. one_fraction being 0 or 1 (path-dependent
+// TreeSHAP multiplies only such indicators), the algorithm's divisions by it are dropped.
+struct PathElement {
+  std::int32_t feature = -1;
+  double zero_fraction = 0.0;
+  double one_fraction = 0.0;
+  double weight = 0.0;
+};
+
+// kInverse[k] = 1 / k for the path lengths and positions that occur: the path functions run
+// for every leaf and path element, and multiplying is much cheaper than dividing.
+constexpr auto kInverse = [] {
+  std::array<double, TreeEnsemble::kMaxDepth + 4> inverse{};
+  for (std::size_t k = 1; k < inverse.size(); ++k) inverse[k] = 1.0 / static_cast<double>(k);
+  return inverse;
+}();
+
+// EXTEND: appends a feature to a path of `depth` elements (now depth + 1).
+void extend_path(PathElement* path, std::size_t depth, double zero_fraction, double one_fraction,
+                 std::int32_t feature) {
+  path[depth] = {feature, zero_fraction, one_fraction, depth == 0 ? 1.0 : 0.0};
+  const double inverse_length = kInverse[depth + 1];
+  for (std::size_t i = depth; i-- > 0;) {
+    path[i + 1].weight +=
+        one_fraction * path[i].weight * static_cast<double>(i + 1) * inverse_length;
+    path[i].weight =
+        zero_fraction * path[i].weight * static_cast<double>(depth - i) * inverse_length;
+  }
+}
+
+// UNWIND: removes element `index` from a path whose last element is `depth` (now depth - 1).
+void unwind_path(PathElement* path, std::size_t depth, std::size_t index) {
+  const double zero_fraction = path[index].zero_fraction;
+  const auto length = static_cast<double>(depth + 1);
+  const double inverse_length = kInverse[depth + 1];
+  if (path[index].one_fraction != 0.0) {
+    double next_one_portion = path[depth].weight;
+    for (std::size_t i = depth; i-- > 0;) {
+      const double previous = path[i].weight;
+      path[i].weight = next_one_portion * length * kInverse[i + 1];
+      next_one_portion = previous - path[i].weight * zero_fraction *
+                                        static_cast<double>(depth - i) * inverse_length;
+    }
+  } else {
+    const double scale = length / zero_fraction;
+    for (std::size_t i = depth; i-- > 0;) path[i].weight *= scale * kInverse[depth - i];
+  }
+  for (std::size_t i = index; i < depth; ++i) {
+    path[i].feature = path[i + 1].feature;
+    path[i].zero_fraction = path[i + 1].zero_fraction;
+    path[i].one_fraction = path[i + 1].one_fraction;
+  }
+}
+
+// The total permutation weight the path would have with element `index` unwound, without
+// modifying the path.
+double unwound_path_sum(const PathElement* path, std::size_t depth, std::size_t index) {
+  const double zero_fraction = path[index].zero_fraction;
+  const auto length = static_cast<double>(depth + 1);
+  double total = 0.0;
+  if (path[index].one_fraction != 0.0) {
+    const double inverse_length = kInverse[depth + 1];
+    double next_one_portion = path[depth].weight;
+    for (std::size_t i = depth; i-- > 0;) {
+      const double weight = next_one_portion * length * kInverse[i + 1];
+      total += weight;
+      next_one_portion =
+          path[i].weight - weight * zero_fraction * static_cast<double>(depth - i) * inverse_length;
+    }
+  } else {
+    for (std::size_t i = depth; i-- > 0;) total += path[i].weight * kInverse[depth - i];
+    total *= length / zero_fraction;
+  }
+  return total;
+}
+
+struct ShapContext {
+  const TreeNode* nodes;
+  std::span<const double> row;
+  std::span<double> out;
+};
+
+// RECURSE of algorithm 2. `parent_path` holds `depth` elements (element 0 is the root's
+// placeholder, feature -1); this call's path is written right after it.
+void tree_shap(const ShapContext& context, std::int32_t node_index, std::size_t depth,
+               PathElement* parent_path, double zero_fraction, double one_fraction,
+               std::int32_t feature) {
+  PathElement* path = parent_path + depth;
+  std::copy(parent_path, parent_path + depth, path);
+  extend_path(path, depth, zero_fraction, one_fraction, feature);
+
+  const TreeNode& node = context.nodes[node_index];
+  if (node.left < 0) {
+    for (std::size_t i = 1; i <= depth; ++i) {
+      const double weight = unwound_path_sum(path, depth, i);
+      const PathElement& element = path[i];
+      context.out[element.feature] +=
+          weight * (element.one_fraction - element.zero_fraction) * node.value;
+    }
+    return;
+  }
+
+  const bool goes_left = static_cast<float>(context.row[node.feature]) < node.threshold;
+  const std::int32_t hot = goes_left ? node.left : node.right;
+  const std::int32_t cold = goes_left ? node.right : node.left;
+  const double hot_zero_fraction = context.nodes[hot].cover / node.cover;
+  const double cold_zero_fraction = context.nodes[cold].cover / node.cover;
+  double incoming_zero_fraction = 1.0;
+  double incoming_one_fraction = 1.0;
+
+  // A feature already split on higher up: undo its element so that it is counted once, with
+  // the product of the fractions of both splits.
+  std::size_t unique_depth = depth;
+  for (std::size_t i = 1; i <= depth; ++i) {
+    if (path[i].feature == node.feature) {
+      incoming_zero_fraction = path[i].zero_fraction;
+      incoming_one_fraction = path[i].one_fraction;
+      unwind_path(path, depth, i);
+      --unique_depth;
+      break;
+    }
+  }
+  tree_shap(context, hot, unique_depth + 1, path, hot_zero_fraction * incoming_zero_fraction,
+            incoming_one_fraction, node.feature);
+  tree_shap(context, cold, unique_depth + 1, path, cold_zero_fraction * incoming_zero_fraction, 0.0,
+            node.feature);
+}
+
+// Per-thread scratch for contributions(): the TreeSHAP paths and the row in single precision.
+// Grows to the largest ensemble scored on the thread and is then reused, so scoring does not
+// allocate.
+struct ShapScratch {
+  std::vector<PathElement> paths;
+  std::vector<float> row;
+};
+
+ShapScratch& shap_scratch(std::size_t path_elements, std::size_t columns) {
+  thread_local ShapScratch scratch;
+  if (scratch.paths.size() < path_elements) scratch.paths.resize(path_elements);
+  if (scratch.row.size() < columns) scratch.row.resize(columns);
+  return scratch;
+}
+
+// Leaf tables. With path-dependent TreeSHAP, a leaf's share of a row's SHAP values depends on
+// the row only through which of the leaf's unique path features the row "follows" (satisfies
+// every split on that feature between the root and the leaf): one_fraction 1 or 0. For a leaf
+// with u unique path features there are 2^u such patterns; running algorithm 2's leaf step
+// (EXTEND the path, UNWOUND sums) for each pattern ahead of time leaves, per row, one comparison
+// per split of the tree (a bit mask of the splits the row goes left at) and per leaf u mask
+// tests and u additions. Trees of at most kMaxTableSplits splits whose leaves have at most
+// kMaxTableElements unique path features get tables, within kMaxTableEntries values for the
+// ensemble; the others are explained by the recursion at scoring time.
+constexpr std::size_t kMaxTableElements = 5;
+constexpr std::size_t kMaxTableSplits = 64;
+constexpr std::size_t kMaxTableEntries = std::size_t{1} << 20;  // 8 MiB of doubles
+
+struct TableSplit {
+  std::int32_t feature;
+  float threshold;
+};
+
+struct LeafTable {
+  std::uint32_t first_entry;  // into entries: 2^element_count rows of element_count values
+  std::uint32_t element_count;
+  std::array<std::int32_t, kMaxTableElements> features;  // column of each unique path feature
+  // The row follows element k when (goes_left ^ wanted[k]) & splits[k] == 0, goes_left being
+  // the tree's split bits: splits[k] marks the splits on the path on that feature, wanted[k]
+  // those among them where the path goes left.
+  std::array<std::uint64_t, kMaxTableElements> splits;
+  std::array<std::uint64_t, kMaxTableElements> wanted;
+};
+
+struct TreeTables {
+  std::uint32_t first_split;  // into splits, bit i of goes_left is split first_split + i
+  std::uint32_t split_count;
+  std::uint32_t first_leaf;  // into leaves
+  std::uint32_t leaf_count;  // 0: the tree is explained by the recursion
+};
+
+}  // namespace
+
+struct detail::TreeShapTables {
+  std::vector<TreeTables> trees;
+  std::vector<TableSplit> splits;
+  std::vector<LeafTable> leaves;
+  std::vector<double> entries;
+};
+
+namespace {
+
+// A leaf's unique path features with their merged zero fractions and split masks.
+struct LeafPath {
+  std::int32_t leaf = -1;
+  std::vector<std::int32_t> features;
+  std::vector<double> zero_fractions;
+  std::vector<std::uint64_t> splits;
+  std::vector<std::uint64_t> wanted;
+};
+
+// The leaves of `nodes` (one tree, local indices, at most kMaxTableSplits splits) with their
+// paths, depth first; `split_bit[node]` numbers the splits.
+std::vector<LeafPath> leaf_paths(const std::vector<TreeNode>& nodes,
+                                 const std::vector<std::uint32_t>& split_bit) {
+  std::vector<LeafPath> leaves;
+  LeafPath current;
+  const auto visit = [&](const auto& self, std::int32_t index) -> void {
+    const TreeNode& node = nodes[index];
+    if (node.left < 0) {
+      current.leaf = index;
+      leaves.push_back(current);
+      return;
+    }
+    const std::uint64_t bit = std::uint64_t{1} << split_bit[index];
+    for (const bool left : {true, false}) {
+      const std::int32_t child = left ? node.left : node.right;
+      const LeafPath saved = current;
+      const auto found = std::find(current.features.begin(), current.features.end(), node.feature);
+      const auto element = static_cast<std::size_t>(found - current.features.begin());
+      if (found == current.features.end()) {
+        current.features.push_back(node.feature);
+        current.zero_fractions.push_back(1.0);
+        current.splits.push_back(0);
+        current.wanted.push_back(0);
+      }
+      current.zero_fractions[element] *= nodes[child].cover / node.cover;
+      current.splits[element] |= bit;
+      if (left) current.wanted[element] |= bit;
+      self(self, child);
+      current = saved;
+    }
+  };
+  visit(visit, 0);
+  return leaves;
+}
+
+// Tables for the trees that fit, within the entry budget.
+detail::TreeShapTables build_shap_tables(const std::vector<Tree>& trees) {
+  detail::TreeShapTables tables;
+  std::array<PathElement, kMaxTableElements + 1> path{};
+  for (const Tree& tree : trees) {
+    TreeTables& tree_tables = tables.trees.emplace_back(TreeTables{0, 0, 0, 0});
+    std::vector<std::uint32_t> split_bit(tree.nodes.size(), 0);
+    std::vector<TableSplit> splits;
+    for (std::size_t i = 0; i < tree.nodes.size(); ++i) {
+      if (tree.nodes[i].left < 0) continue;
+      split_bit[i] = static_cast<std::uint32_t>(splits.size());
+      splits.push_back({tree.nodes[i].feature, tree.nodes[i].threshold});
+    }
+    if (splits.size() > kMaxTableSplits) continue;
+    const std::vector<LeafPath> leaves = leaf_paths(tree.nodes, split_bit);
+    std::size_t entries = 0;
+    bool fits = true;
+    for (const LeafPath& leaf : leaves) {
+      fits = fits && leaf.features.size() <= kMaxTableElements;
+      entries += (std::size_t{1} << std::min(leaf.features.size(), std::size_t{31})) *
+                 leaf.features.size();
+    }
+    if (!fits || tables.entries.size() + entries > kMaxTableEntries) continue;
+    tree_tables.first_split = static_cast<std::uint32_t>(tables.splits.size());
+    tree_tables.split_count = static_cast<std::uint32_t>(splits.size());
+    tables.splits.insert(tables.splits.end(), splits.begin(), splits.end());
+    tree_tables.first_leaf = static_cast<std::uint32_t>(tables.leaves.size());
+    tree_tables.leaf_count = static_cast<std::uint32_t>(leaves.size());
+    for (const LeafPath& leaf : leaves) {
+      const std::size_t count = leaf.features.size();
+      LeafTable& table = tables.leaves.emplace_back();
+      table.first_entry = static_cast<std::uint32_t>(tables.entries.size());
+      table.element_count = static_cast<std::uint32_t>(count);
+      table.features.fill(0);
+      table.splits.fill(0);
+      table.wanted.fill(0);
+      std::copy(leaf.features.begin(), leaf.features.end(), table.features.begin());
+      std::copy(leaf.splits.begin(), leaf.splits.end(), table.splits.begin());
+      std::copy(leaf.wanted.begin(), leaf.wanted.end(), table.wanted.begin());
+      const double value = tree.nodes[leaf.leaf].value;
+      for (std::uint32_t followed = 0; followed < (1u << count); ++followed) {
+        extend_path(path.data(), 0, 1.0, 1.0, -1);
+        for (std::size_t k = 0; k < count; ++k) {
+          extend_path(path.data(), k + 1, leaf.zero_fractions[k], (followed >> k) & 1u,
+                      leaf.features[k]);
+        }
+        for (std::size_t k = 1; k <= count; ++k) {
+          const double weight = unwound_path_sum(path.data(), count, k);
+          tables.entries.push_back(weight * (path[k].one_fraction - path[k].zero_fraction) * value);
+        }
+      }
+    }
+  }
+  return tables;
+}
+
+// Adds one tabled tree's SHAP values for `row` (converted to single precision) to `out`.
+void add_tabled_tree(const detail::TreeShapTables& tables, const TreeTables& tree, const float* row,
+                     std::span<double> out) {
+  std::uint64_t goes_left = 0;
+  const TableSplit* split = tables.splits.data() + tree.first_split;
+  for (std::uint32_t i = 0; i < tree.split_count; ++i) {
+    goes_left |= static_cast<std::uint64_t>(row[split[i].feature] < split[i].threshold) << i;
+  }
+  const LeafTable* leaf = tables.leaves.data() + tree.first_leaf;
+  const LeafTable* const end = leaf + tree.leaf_count;
+  for (; leaf != end; ++leaf) {
+    std::uint32_t followed = 0;
+    for (std::uint32_t k = 0; k < leaf->element_count; ++k) {
+      followed |= static_cast<std::uint32_t>(((goes_left ^ leaf->wanted[k]) & leaf->splits[k]) == 0)
+                  << k;
+    }
+    const double* entry =
+        tables.entries.data() + leaf->first_entry + followed * leaf->element_count;
+    for (std::uint32_t k = 0; k < leaf->element_count; ++k) out[leaf->features[k]] += entry[k];
+  }
+}
+
+// Writes a float threshold as the shortest decimal that reads back (through double) as the same
+// float, so files stay readable; falls back to the exact double value.
+json threshold_json(float threshold) {
+  char buffer[32];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, threshold);
+  double shortest = 0.0;
+  if (result.ec == std::errc{} && std::from_chars(buffer, result.ptr, shortest).ec == std::errc{} &&
+      static_cast<float>(shortest) == threshold) {
+    return shortest;
+  }
+  return static_cast<double>(threshold);
+}
+
+const json& member(const json& object, const char* key, const std::string& path) {
+  const auto it = object.find(key);
+  if (it == object.end()) throw std::invalid_argument(fmt::format("{}.{}: is required", path, key));
+  return *it;
+}
+
+const json& array_member(const json& object, const char* key, const std::string& path,
+                         std::size_t expected_size) {
+  const json& value = member(object, key, path);
+  if (!value.is_array()) {
+    throw std::invalid_argument(fmt::format("{}.{}: must be an array", path, key));
+  }
+  if (value.size() != expected_size) {
+    throw std::invalid_argument(
+        fmt::format("{}.{}: has {} entries, expected {}", path, key, value.size(), expected_size));
+  }
+  return value;
+}
+
+std::int32_t index_at(const json& array, std::size_t i, const std::string& path, const char* key) {
+  const json& value = array[i];
+  if (!value.is_number_integer() || value.get<std::int64_t>() < -1 ||
+      value.get<std::int64_t>() > std::numeric_limits<std::int32_t>::max()) {
+    throw std::invalid_argument(
+        fmt::format("{}.{}[{}]: must be an integer >= -1, got {}", path, key, i, value.dump()));
+  }
+  return static_cast<std::int32_t>(value.get<std::int64_t>());
+}
+
+double number_at(const json& array, std::size_t i, const std::string& path, const char* key) {
+  const json& value = array[i];
+  if (!value.is_number()) {
+    throw std::invalid_argument(
+        fmt::format("{}.{}[{}]: must be a number, got {}", path, key, i, value.dump()));
+  }
+  return value.get<double>();
+}
+
+std::string string_member(const json& object, const char* key, const std::string& path) {
+  const json& value = member(object, key, path);
+  if (!value.is_string())
+    throw std::invalid_argument(fmt::format("{}.{}: must be a string", path, key));
+  return value.get<std::string>();
+}
+
+// XGBoost writes its parameters as strings ("5E-1", "22").
+double xgboost_number(const json& object, const char* key, const std::string& path) {
+  const std::string text = string_member(object, key, path);
+  double value = 0.0;
+  const auto result = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (result.ec != std::errc{} || result.ptr != text.data() + text.size() ||
+      !std::isfinite(value)) {
+    throw std::invalid_argument(
+        fmt::format("{}.{}: \"{}\" is not a finite number", path, key, text));
+  }
+  return value;
+}
+
+// Converts one XGBoost tree; nodes are renumbered in depth-first order (children after parents)
+// and nodes the root does not reach (pruned, "deleted" in XGBoost) are dropped.
+Tree convert_xgboost_tree(const json& tree, std::size_t column_count, const std::string& path) {
+  if (!tree.is_object()) throw std::invalid_argument(path + ": must be an object");
+  const json& left = member(tree, "left_children", path);
+  if (!left.is_array() || left.empty()) {
+    throw std::invalid_argument(path + ".left_children: must be a non-empty array");
+  }
+  const std::size_t size = left.size();
+  const json& right = array_member(tree, "right_children", path, size);
+  const json& split_indices = array_member(tree, "split_indices", path, size);
+  const json& split_conditions = array_member(tree, "split_conditions", path, size);
+  array_member(tree, "default_left", path, size);
+  array_member(tree, "base_weights", path, size);
+  const json& sum_hessian = array_member(tree, "sum_hessian", path, size);
+  if (const auto split_type = tree.find("split_type"); split_type != tree.end()) {
+    if (!split_type->is_array() || split_type->size() != size) {
+      throw std::invalid_argument(
+          fmt::format("{}.split_type: must be an array of {} entries", path, size));
+    }
+    for (std::size_t i = 0; i < size; ++i) {
+      if ((*split_type)[i] != 0) {
+        throw std::invalid_argument(
+            fmt::format("{}.split_type[{}]: categorical splits are not supported", path, i));
+      }
+    }
+  }
+
+  Tree converted;
+  std::vector<std::uint8_t> visited(size, 0);
+  // (XGBoost node, new index of its parent's slot to patch, whether it is the left child)
+  struct Pending {
+    std::size_t node;
+    std::int32_t parent;
+    bool is_left;
+  };
+  std::vector<Pending> stack{{0, -1, false}};
+  while (!stack.empty()) {
+    const Pending pending = stack.back();
+    stack.pop_back();
+    const std::size_t i = pending.node;
+    if (visited[i] != 0) {
+      throw std::invalid_argument(
+          fmt::format("{}: node {} is reached twice (not a tree)", path, i));
+    }
+    visited[i] = 1;
+    const auto index = static_cast<std::int32_t>(converted.nodes.size());
+    if (pending.parent >= 0) {
+      auto& parent = converted.nodes[pending.parent];
+      (pending.is_left ? parent.left : parent.right) = index;
+    }
+    TreeNode node;
+    node.cover = number_at(sum_hessian, i, path, "sum_hessian");
+    if (!(node.cover > 0)) {
+      throw std::invalid_argument(
+          fmt::format("{}.sum_hessian[{}]: must be > 0, got {}", path, i, node.cover));
+    }
+    const std::int32_t left_child = index_at(left, i, path, "left_children");
+    const std::int32_t right_child = index_at(right, i, path, "right_children");
+    // XGBoost stores and sums leaf values and compares thresholds in single precision.
+    const auto condition =
+        static_cast<float>(number_at(split_conditions, i, path, "split_conditions"));
+    if (left_child == -1 || right_child == -1) {
+      if (left_child != right_child) {
+        throw std::invalid_argument(
+            fmt::format("{}: node {} has one child, a node has none or two", path, i));
+      }
+      node.value = condition;
+      converted.nodes.push_back(node);
+      continue;
+    }
+    for (const auto& [key, child] :
+         {std::pair{"left_children", left_child}, std::pair{"right_children", right_child}}) {
+      if (static_cast<std::size_t>(child) >= size) {
+        throw std::invalid_argument(fmt::format("{}.{}[{}]: child index {} out of range ({} nodes)",
+                                                path, key, i, child, size));
+      }
+    }
+    const std::int32_t feature = index_at(split_indices, i, path, "split_indices");
+    if (feature < 0 || static_cast<std::size_t>(feature) >= column_count) {
+      throw std::invalid_argument(
+          fmt::format("{}.split_indices[{}]: feature {} out of range ({} columns)", path, i,
+                      feature, column_count));
+    }
+    node.feature = feature;
+    node.threshold = condition;
+    converted.nodes.push_back(node);
+    // Right pushed first so the left subtree is numbered first.
+    stack.push_back({static_cast<std::size_t>(right_child), index, false});
+    stack.push_back({static_cast<std::size_t>(left_child), index, true});
+  }
+  return converted;
+}
+
+}  // namespace
+
+TreeEnsemble::TreeEnsemble(std::vector<std::string> column_names, std::vector<Tree> trees,
+                           double base_margin, std::string kind)
+    : column_names_(std::move(column_names)),
+      trees_(std::move(trees)),
+      base_margin_(base_margin),
+      kind_(std::move(kind)) {
+  if (!std::isfinite(base_margin_)) throw std::invalid_argument("base_margin: must be finite");
+  if (kind_.empty()) throw std::invalid_argument("kind: must not be empty");
+  if (trees_.empty()) throw std::invalid_argument("trees: must not be empty");
+  expected_margin_ = base_margin_;
+  std::vector<double> mean_value;
+  for (std::size_t t = 0; t < trees_.size(); ++t) {
+    const auto& nodes = trees_[t].nodes;
+    max_depth_ = std::max(
+        max_depth_, validate_tree(trees_[t], column_names_.size(), fmt::format("trees[{}]", t)));
+    if (flat_nodes_.size() + nodes.size() >
+        static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
+      throw std::invalid_argument("trees: too many nodes in all");
+    }
+    const auto offset = static_cast<std::int32_t>(flat_nodes_.size());
+    roots_.push_back(offset);
+    for (TreeNode node : nodes) {
+      if (node.left >= 0) {
+        node.left += offset;
+        node.right += offset;
+      }
+      flat_nodes_.push_back(node);
+    }
+    // Cover-weighted mean leaf value, bottom-up (children follow their parents).
+    mean_value.assign(nodes.size(), 0.0);
+    for (std::size_t i = nodes.size(); i-- > 0;) {
+      const TreeNode& node = nodes[i];
+      mean_value[i] = node.left < 0 ? node.value
+                                    : (mean_value[node.left] * nodes[node.left].cover +
+                                       mean_value[node.right] * nodes[node.right].cover) /
+                                          node.cover;
+    }
+    expected_margin_ += mean_value[0];
+  }
+  shap_tables_ = std::make_shared<const detail::TreeShapTables>(build_shap_tables(trees_));
+}
+
+double TreeEnsemble::margin(std::span<const double> row) const {
+  if (row.size() != column_names_.size()) {
+    throw std::invalid_argument(fmt::format("tree ensemble: row has {} values, expected {}",
+                                            row.size(), column_names_.size()));
+  }
+  const TreeNode* nodes = flat_nodes_.data();
+  double sum = base_margin_;
+  for (const std::int32_t root : roots_) {
+    std::int32_t index = root;
+    while (nodes[index].left >= 0) {
+      const TreeNode& node = nodes[index];
+      index = static_cast<float>(row[node.feature]) < node.threshold ? node.left : node.right;
+    }
+    sum += nodes[index].value;
+  }
+  return sum;
+}
+
+double TreeEnsemble::contributions(std::span<const double> row, std::span<double> out) const {
+  if (row.size() != column_names_.size() || out.size() != column_names_.size()) {
+    throw std::invalid_argument(
+        fmt::format("tree ensemble: row has {} values and out {}, expected {}", row.size(),
+                    out.size(), column_names_.size()));
+  }
+  std::fill(out.begin(), out.end(), 0.0);
+  // Recursion level l (0..max depth + 1) holds a path of l + 1 elements.
+  const std::size_t levels = max_depth_ + 2;
+  ShapScratch& scratch = shap_scratch(levels * (levels + 1) / 2, row.size());
+  for (std::size_t i = 0; i < row.size(); ++i) scratch.row[i] = static_cast<float>(row[i]);
+  const ShapContext context{flat_nodes_.data(), row, out};
+  for (std::size_t t = 0; t < roots_.size(); ++t) {
+    const TreeTables& tables = shap_tables_->trees[t];
+    if (tables.leaf_count > 0) {
+      add_tabled_tree(*shap_tables_, tables, scratch.row.data(), out);
+    } else {
+      tree_shap(context, roots_[t], 0, scratch.paths.data(), 1.0, 1.0, -1);
+    }
+  }
+  return expected_margin_;
+}
+
+nlohmann::json TreeEnsemble::to_json() const {
+  json trees = json::array();
+  for (const Tree& tree : trees_) {
+    json left = json::array();
+    json right = json::array();
+    json feature = json::array();
+    json threshold = json::array();
+    json value = json::array();
+    json cover = json::array();
+    for (const TreeNode& node : tree.nodes) {
+      left.push_back(node.left);
+      right.push_back(node.right);
+      feature.push_back(node.feature);
+      threshold.push_back(threshold_json(node.threshold));
+      value.push_back(node.value);
+      cover.push_back(node.cover);
+    }
+    trees.push_back({{"left", std::move(left)},
+                     {"right", std::move(right)},
+                     {"feature", std::move(feature)},
+                     {"threshold", std::move(threshold)},
+                     {"value", std::move(value)},
+                     {"cover", std::move(cover)}});
+  }
+  return {{"type", type()},
+          {"kind", kind_},
+          {"base_margin", base_margin_},
+          {"columns", column_names_},
+          {"trees", std::move(trees)}};
+}
+
+std::unique_ptr<const TreeEnsemble> TreeEnsemble::from_json(
+    const nlohmann::json& estimator, const std::vector<std::string>& columns) {
+  const std::string root = "estimator";
+  if (!estimator.is_object()) throw std::invalid_argument("estimator: must be an object");
+  const std::string kind = string_member(estimator, "kind", root);
+  const json& base_margin = member(estimator, "base_margin", root);
+  if (!base_margin.is_number()) {
+    throw std::invalid_argument("estimator.base_margin: must be a number");
+  }
+  const json& names = member(estimator, "columns", root);
+  if (!names.is_array()) throw std::invalid_argument("estimator.columns: must be an array");
+  if (names.size() != columns.size()) {
+    throw std::invalid_argument(
+        fmt::format("estimator.columns: has {} entries, the pipeline makes {} columns",
+                    names.size(), columns.size()));
+  }
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (!names[i].is_string() || names[i].get_ref<const std::string&>() != columns[i]) {
+      throw std::invalid_argument(
+          fmt::format("estimator.columns[{}]: is {}, the pipeline's column {} is '{}'", i,
+                      names[i].dump(), i, columns[i]));
+    }
+  }
+  const json& trees_json = member(estimator, "trees", root);
+  if (!trees_json.is_array()) throw std::invalid_argument("estimator.trees: must be an array");
+  std::vector<Tree> trees;
+  trees.reserve(trees_json.size());
+  for (std::size_t t = 0; t < trees_json.size(); ++t) {
+    const std::string path = fmt::format("estimator.trees[{}]", t);
+    const json& tree = trees_json[t];
+    if (!tree.is_object()) throw std::invalid_argument(path + ": must be an object");
+    const json& left = member(tree, "left", path);
+    if (!left.is_array()) throw std::invalid_argument(path + ".left: must be an array");
+    const std::size_t size = left.size();
+    const json& right = array_member(tree, "right", path, size);
+    const json& feature = array_member(tree, "feature", path, size);
+    const json& threshold = array_member(tree, "threshold", path, size);
+    const json& value = array_member(tree, "value", path, size);
+    const json& cover = array_member(tree, "cover", path, size);
+    Tree& parsed = trees.emplace_back();
+    parsed.nodes.resize(size);
+    for (std::size_t i = 0; i < size; ++i) {
+      TreeNode& node = parsed.nodes[i];
+      node.left = index_at(left, i, path, "left");
+      node.right = index_at(right, i, path, "right");
+      node.feature = index_at(feature, i, path, "feature");
+      const double threshold_value = number_at(threshold, i, path, "threshold");
+      node.threshold = static_cast<float>(threshold_value);
+      if (std::isfinite(threshold_value) && !std::isfinite(node.threshold)) {
+        throw std::invalid_argument(fmt::format(
+            "{}.threshold[{}]: {} is out of single-precision range", path, i, threshold_value));
+      }
+      node.value = number_at(value, i, path, "value");
+      node.cover = number_at(cover, i, path, "cover");
+    }
+  }
+  try {
+    return std::make_unique<const TreeEnsemble>(columns, std::move(trees),
+                                                base_margin.get<double>(), kind);
+  } catch (const std::invalid_argument& error) {
+    throw std::invalid_argument(fmt::format("estimator.{}", error.what()));
+  }
+}
+
+std::unique_ptr<const TreeEnsemble> TreeEnsemble::from_xgboost_json(
+    const nlohmann::json& xgboost_model, const std::vector<std::string>& columns,
+    std::string kind) {
+  const auto learner_it =
+      xgboost_model.is_object() ? xgboost_model.find("learner") : xgboost_model.end();
+  if (!xgboost_model.is_object() || learner_it == xgboost_model.end() || !learner_it->is_object()) {
+    throw std::invalid_argument("learner: must be an object (not an XGBoost JSON model document)");
+  }
+  const json& learner = *learner_it;
+  const std::string learner_path = "learner";
+
+  const json& objective = member(learner, "objective", learner_path);
+  if (!objective.is_object()) throw std::invalid_argument("learner.objective: must be an object");
+  const std::string objective_name = string_member(objective, "name", "learner.objective");
+  if (objective_name != "binary:logistic" && objective_name != "reg:logistic" &&
+      objective_name != "binary:logitraw") {
+    throw std::invalid_argument(fmt::format(
+        "learner.objective.name: unsupported objective \"{}\" (supported: \"binary:logistic\", "
+        "\"reg:logistic\", \"binary:logitraw\")",
+        objective_name));
+  }
+
+  const json& model_param = member(learner, "learner_model_param", learner_path);
+  if (!model_param.is_object()) {
+    throw std::invalid_argument("learner.learner_model_param: must be an object");
+  }
+  const std::string param_path = "learner.learner_model_param";
+  if (model_param.contains("num_class")) {
+    const double classes = xgboost_number(model_param, "num_class", param_path);
+    if (classes != 0 && classes != 1) {
+      throw std::invalid_argument(fmt::format(
+          "learner.learner_model_param.num_class: is {}, only binary models are supported",
+          classes));
+    }
+  }
+  const double feature_count = xgboost_number(model_param, "num_feature", param_path);
+  if (feature_count != static_cast<double>(columns.size())) {
+    throw std::invalid_argument(
+        fmt::format("learner.learner_model_param.num_feature: is {}, the pipeline makes {} columns",
+                    feature_count, columns.size()));
+  }
+  // base_score is a probability for the logistic objectives; XGBoost reads it in single
+  // precision and starts every margin at its logit.
+  const auto base_score = static_cast<double>(
+      static_cast<float>(xgboost_number(model_param, "base_score", param_path)));
+  double base_margin = base_score;
+  if (objective_name != "binary:logitraw") {
+    if (!(base_score > 0 && base_score < 1)) {
+      throw std::invalid_argument(
+          fmt::format("learner.learner_model_param.base_score: must be in (0, 1) for {}, got {}",
+                      objective_name, base_score));
+    }
+    base_margin = std::log(base_score / (1.0 - base_score));
+  }
+
+  if (const auto names = learner.find("feature_names"); names != learner.end()) {
+    if (!names->is_array()) throw std::invalid_argument("learner.feature_names: must be an array");
+    if (!names->empty()) {
+      if (names->size() != columns.size()) {
+        throw std::invalid_argument(
+            fmt::format("learner.feature_names: has {} entries, the pipeline makes {} columns",
+                        names->size(), columns.size()));
+      }
+      for (std::size_t i = 0; i < columns.size(); ++i) {
+        const json& name = (*names)[i];
+        if (!name.is_string() || name.get_ref<const std::string&>() != columns[i]) {
+          throw std::invalid_argument(
+              fmt::format("learner.feature_names[{}]: is {}, the pipeline's column {} is '{}'", i,
+                          name.dump(), i, columns[i]));
+        }
+      }
+    }
+  }
+
+  const json& booster = member(learner, "gradient_booster", learner_path);
+  if (!booster.is_object()) {
+    throw std::invalid_argument("learner.gradient_booster: must be an object");
+  }
+  const std::string booster_name = string_member(booster, "name", "learner.gradient_booster");
+  if (booster_name != "gbtree") {
+    throw std::invalid_argument(fmt::format(
+        "learner.gradient_booster.name: is \"{}\", only \"gbtree\" is supported", booster_name));
+  }
+  const std::string model_path = "learner.gradient_booster.model";
+  const json& model = member(booster, "model", "learner.gradient_booster");
+  if (!model.is_object()) throw std::invalid_argument(model_path + ": must be an object");
+  const json& trees_json = member(model, "trees", model_path);
+  if (!trees_json.is_array()) throw std::invalid_argument(model_path + ".trees: must be an array");
+  const json& tree_info = array_member(model, "tree_info", model_path, trees_json.size());
+  std::vector<Tree> trees;
+  trees.reserve(trees_json.size());
+  for (std::size_t t = 0; t < trees_json.size(); ++t) {
+    if (tree_info[t] != 0) {
+      throw std::invalid_argument(
+          fmt::format("{}.tree_info[{}]: is {}, a binary model's trees all belong to group 0",
+                      model_path, t, tree_info[t].dump()));
+    }
+    trees.push_back(convert_xgboost_tree(trees_json[t], columns.size(),
+                                         fmt::format("{}.trees[{}]", model_path, t)));
+  }
+  try {
+    return std::make_unique<const TreeEnsemble>(columns, std::move(trees), base_margin,
+                                                std::move(kind));
+  } catch (const std::invalid_argument& error) {
+    throw std::invalid_argument(fmt::format("converted XGBoost model: {}", error.what()));
+  }
+}
+
+}  // namespace nbo::models
