@@ -6,6 +6,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "nbo/models/neighbors.hpp"
+#include "nbo/models/support_vector.hpp"
+
 namespace nbo::models {
 
 LogisticRegression::LogisticRegression(std::vector<std::string> column_names,
@@ -93,9 +96,16 @@ std::unique_ptr<const Estimator> estimator_from_json(
   }
   const auto& name = type->get_ref<const std::string&>();
   if (name == "logistic_regression") return logistic_from_json(estimator, expected_columns);
+  if (name == "k_nearest_neighbors") {
+    return NearestNeighbors::from_json(estimator, expected_columns);
+  }
+  if (name == "support_vector_classifier") {
+    return SupportVectorClassifier::from_json(estimator, expected_columns);
+  }
   throw std::invalid_argument(
       fmt::format("estimator.type: unsupported estimator \"{}\" (supported: "
-                  "\"logistic_regression\")",
+                  "\"logistic_regression\", \"k_nearest_neighbors\", "
+                  "\"support_vector_classifier\")",
                   name));
 }
 
