@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "nbo/models/ensemble.hpp"
+#include "nbo/models/neighbors.hpp"
+#include "nbo/models/support_vector.hpp"
 #include "nbo/models/tree_ensemble.hpp"
 
 namespace nbo::models {
@@ -117,10 +119,17 @@ std::unique_ptr<const Estimator> estimator_from_json(
   if (name == "logistic_regression") return logistic_from_json(estimator, expected_columns);
   if (name == "tree_ensemble") return TreeEnsemble::from_json(estimator, expected_columns);
   if (name == "xgboost") return xgboost_from_json(estimator, expected_columns);
+  if (name == "k_nearest_neighbors") {
+    return NearestNeighbors::from_json(estimator, expected_columns);
+  }
+  if (name == "support_vector_classifier") {
+    return SupportVectorClassifier::from_json(estimator, expected_columns);
+  }
   if (name == "ensemble") return Ensemble::from_json(estimator, expected_columns);
   throw std::invalid_argument(
       fmt::format("estimator.type: unsupported estimator \"{}\" (supported: "
-                  "\"logistic_regression\", \"tree_ensemble\", \"xgboost\", \"ensemble\")",
+                  "\"logistic_regression\", \"tree_ensemble\", \"xgboost\", "
+                  "\"k_nearest_neighbors\", \"support_vector_classifier\", \"ensemble\")",
                   name));
 }
 

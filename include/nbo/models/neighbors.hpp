@@ -50,6 +50,7 @@ class NearestNeighbors final : public Estimator {
  private:
   std::vector<std::string> column_names_;
   std::vector<double> reference_rows_;
+  std::vector<double> column_major_;  // reference_rows_ transposed, for margin()
   std::vector<std::uint8_t> labels_;
   std::vector<double> column_means_;
   int k_;

@@ -47,6 +47,7 @@ class SupportVectorClassifier final : public Estimator {
  private:
   std::vector<std::string> column_names_;
   std::vector<double> support_vectors_;
+  std::vector<double> column_major_;  // support_vectors_ transposed, for margin()
   std::vector<double> coefficients_;
   double bias_;
   double gamma_;

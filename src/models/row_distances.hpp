@@ -1,0 +1,48 @@
+// Squared Euclidean distances from one model row to many stored rows, for the k-NN and RBF SVC
+// estimators. The stored rows are kept column-major (value of column j of row i at
+// [j * row_count + i]) so the inner loop runs over contiguous rows and vectorizes without
+// reassociating: each distance is still summed in column order, bit for bit the value of the
+// plain row-major loop.
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <vector>
+
+#include <Eigen/Core>
+
+namespace nbo::models::detail {
+
+// Rows per block of distances computed at once; callers keep a stack buffer of this size.
+inline constexpr std::size_t kDistanceBlock = 256;
+
+// Transposes `rows` (row-major, row_count rows of column_count values) to column-major.
+inline std::vector<double> to_column_major(const std::vector<double>& rows, std::size_t row_count,
+                                           std::size_t column_count) {
+  std::vector<double> out(rows.size());
+  for (std::size_t i = 0; i < row_count; ++i) {
+    for (std::size_t j = 0; j < column_count; ++j) {
+      out[j * row_count + i] = rows[i * column_count + j];
+    }
+  }
+  return out;
+}
+
+// out[i] = ||row - stored row (begin + i)||^2 for i < count (count <= kDistanceBlock). Eigen's
+// explicit SIMD does the element-wise work, so the loop is vectorized at any optimization level.
+inline void squared_distances(std::span<const double> row, const std::vector<double>& column_major,
+                              std::size_t row_count, std::size_t begin, std::size_t count,
+                              double* out) {
+  const auto size = static_cast<Eigen::Index>(count);
+  Eigen::Map<Eigen::ArrayXd> distances(out, size);
+  distances.setZero();
+  for (std::size_t j = 0; j < row.size(); ++j) {
+    const Eigen::Map<const Eigen::ArrayXd> column(column_major.data() + j * row_count + begin,
+                                                  size);
+    distances += (column - row[j]).square();
+  }
+}
+
+}  // namespace nbo::models::detail

@@ -1,0 +1,119 @@
+#include "nbo/models/support_vector.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "estimator_json.hpp"
+#include "row_distances.hpp"
+
+namespace nbo::models {
+
+SupportVectorClassifier::SupportVectorClassifier(std::vector<std::string> column_names,
+                                                 std::vector<double> support_vectors,
+                                                 std::vector<double> coefficients, double bias,
+                                                 double gamma, std::vector<double> column_means)
+    : column_names_(std::move(column_names)),
+      support_vectors_(std::move(support_vectors)),
+      coefficients_(std::move(coefficients)),
+      bias_(bias),
+      gamma_(gamma),
+      column_means_(std::move(column_means)) {
+  const std::size_t columns = column_names_.size();
+  const std::size_t count = coefficients_.size();
+  if (support_vectors_.size() != count * columns) {
+    throw std::invalid_argument(fmt::format(
+        "support vector classifier has {} support vector values for {} vectors of {} columns",
+        support_vectors_.size(), count, columns));
+  }
+  if (column_means_.size() != columns) {
+    throw std::invalid_argument(
+        fmt::format("support vector classifier has {} column means for {} columns",
+                    column_means_.size(), columns));
+  }
+  if (!std::isfinite(gamma_) || !(gamma_ > 0)) {
+    throw std::invalid_argument("gamma must be finite and > 0");
+  }
+  if (!std::isfinite(bias_)) throw std::invalid_argument("bias must be finite");
+  for (std::size_t i = 0; i < count; ++i) {
+    if (!std::isfinite(coefficients_[i])) {
+      throw std::invalid_argument(
+          fmt::format("coefficient of support vector {} must be finite", i));
+    }
+    for (std::size_t j = 0; j < columns; ++j) {
+      if (!std::isfinite(support_vectors_[i * columns + j])) {
+        throw std::invalid_argument(fmt::format(
+            "value of column '{}' in support vector {} must be finite", column_names_[j], i));
+      }
+    }
+  }
+  for (std::size_t j = 0; j < columns; ++j) {
+    if (!std::isfinite(column_means_[j])) {
+      throw std::invalid_argument(
+          fmt::format("mean of column '{}' must be finite", column_names_[j]));
+    }
+  }
+  column_major_ = detail::to_column_major(support_vectors_, count, columns);
+}
+
+double SupportVectorClassifier::margin(std::span<const double> row) const {
+  const std::size_t count = coefficients_.size();
+  double distances[detail::kDistanceBlock];
+  double sum = 0.0;
+  for (std::size_t begin = 0; begin < count; begin += detail::kDistanceBlock) {
+    const std::size_t block = std::min(detail::kDistanceBlock, count - begin);
+    detail::squared_distances(row, column_major_, count, begin, block, distances);
+    for (std::size_t i = 0; i < block; ++i) {
+      sum += coefficients_[begin + i] * std::exp(-gamma_ * distances[i]);
+    }
+  }
+  return bias_ + sum;
+}
+
+double SupportVectorClassifier::contributions(std::span<const double> row,
+                                              std::span<double> out) const {
+  const std::size_t columns = column_names_.size();
+  const double full = margin(row);
+  thread_local std::vector<double> occluded;
+  occluded.assign(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(columns));
+  double sum = 0.0;
+  for (std::size_t j = 0; j < columns; ++j) {
+    occluded[j] = column_means_[j];
+    out[j] = full - margin(occluded);
+    occluded[j] = row[j];
+    sum += out[j];
+  }
+  return full - sum;
+}
+
+nlohmann::json SupportVectorClassifier::to_json() const {
+  return {{"type", type()},
+          {"gamma", gamma_},
+          {"bias", bias_},
+          {"columns", column_names_},
+          {"column_means", column_means_},
+          {"coefficients", coefficients_},
+          {"support_vectors",
+           detail::rows_to_json(support_vectors_, coefficients_.size(), column_names_.size())}};
+}
+
+std::unique_ptr<const SupportVectorClassifier> SupportVectorClassifier::from_json(
+    const nlohmann::json& estimator, const std::vector<std::string>& columns) {
+  if (!estimator.is_object()) throw std::invalid_argument("estimator: must be an object");
+  const double gamma = detail::estimator_number(estimator, "gamma");
+  if (!(gamma > 0)) throw std::invalid_argument("estimator.gamma: must be > 0");
+  const double bias = detail::estimator_number(estimator, "bias");
+  auto names = detail::estimator_columns(estimator, columns);
+  auto means = detail::estimator_vector(estimator, "column_means", names.size());
+  std::size_t count = 0;
+  auto support_vectors = detail::estimator_rows(estimator, "support_vectors", names.size(), count);
+  auto coefficients = detail::estimator_vector(estimator, "coefficients", count);
+  return std::make_unique<SupportVectorClassifier>(std::move(names), std::move(support_vectors),
+                                                   std::move(coefficients), bias, gamma,
+                                                   std::move(means));
+}
+
+}  // namespace nbo::models

@@ -1,0 +1,165 @@
+// SupportVectorClassifier: margins of hand-built support vectors, occlusion contributions, the
+// model-file layout and its validation.
+#include "nbo/models/support_vector.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "nbo/models/estimator.hpp"
+
+namespace nbo::models {
+namespace {
+
+using ::testing::HasSubstr;
+using json = nlohmann::json;
+
+const std::vector<std::string> kColumns = {"a", "b"};
+
+// Support vectors (0, 0) with coefficient 1 and (1, 1) with -0.5; bias 0.2, gamma 0.5; column
+// means (0.5, 0.25).
+SupportVectorClassifier two_vectors() {
+  return SupportVectorClassifier(kColumns, {0, 0, 1, 1}, {1.0, -0.5}, 0.2, 0.5, {0.5, 0.25});
+}
+
+std::string from_json_error(const json& estimator) {
+  try {
+    SupportVectorClassifier::from_json(estimator, kColumns);
+    ADD_FAILURE() << "accepted " << estimator.dump();
+  } catch (const std::invalid_argument& error) {
+    return error.what();
+  }
+  return {};
+}
+
+TEST(SupportVectorTest, MarginIsBiasPlusWeightedRbfKernels) {
+  const auto model = two_vectors();
+  EXPECT_EQ(model.support_vector_count(), 2u);
+  EXPECT_EQ(model.gamma(), 0.5);
+  // (0, 0): squared distances 0 and 2.
+  EXPECT_DOUBLE_EQ(model.margin(std::vector<double>{0, 0}), 0.2 + 1.0 - 0.5 * std::exp(-1.0));
+  // (1, 0): squared distances 1 and 1.
+  EXPECT_DOUBLE_EQ(model.margin(std::vector<double>{1, 0}), 0.2 + 0.5 * std::exp(-0.5));
+  // (1, 1): squared distances 2 and 0.
+  EXPECT_DOUBLE_EQ(model.margin(std::vector<double>{1, 1}), 0.2 + std::exp(-1.0) - 0.5);
+  // Far away only the bias remains.
+  EXPECT_DOUBLE_EQ(model.margin(std::vector<double>{100, -100}), 0.2);
+}
+
+TEST(SupportVectorTest, ManySupportVectorsMatchAPlainSum) {
+  // 600 support vectors (three blocks of distances), compared bit for bit with a direct sum.
+  const std::size_t count = 600;
+  const std::size_t cols = 4;
+  std::uint64_t state = 99;
+  auto next = [&state] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<double>(state >> 11) * 0x1.0p-53;
+  };
+  std::vector<double> vectors(count * cols);
+  std::vector<double> coefficients(count);
+  for (auto& value : vectors) value = 2.0 * next() - 1.0;
+  for (auto& value : coefficients) value = 2.0 * next() - 1.0;
+  const SupportVectorClassifier model({"w", "x", "y", "z"}, vectors, coefficients, -0.3, 0.7,
+                                      {0, 0, 0, 0});
+  for (int trial = 0; trial < 10; ++trial) {
+    std::vector<double> query(cols);
+    for (auto& value : query) value = 2.0 * next() - 1.0;
+    double sum = 0.0;
+    for (std::size_t i = 0; i < count; ++i) {
+      double d2 = 0.0;
+      for (std::size_t j = 0; j < cols; ++j) {
+        const double diff = query[j] - vectors[i * cols + j];
+        d2 += diff * diff;
+      }
+      sum += coefficients[i] * std::exp(-0.7 * d2);
+    }
+    EXPECT_EQ(model.margin(query), -0.3 + sum);
+  }
+}
+
+TEST(SupportVectorTest, ContributionsAreOcclusionAgainstTheColumnMeans) {
+  const auto model = two_vectors();
+  const std::vector<double> row = {1, 0};
+  std::vector<double> out(2, -99.0);
+  const double baseline = model.contributions(row, out);
+  const double full = 0.2 + 0.5 * std::exp(-0.5);
+  // a -> 0.5: squared distances 0.25 and 1.25; b -> 0.25: 1.0625 and 0.5625.
+  const double without_a = 0.2 + std::exp(-0.125) - 0.5 * std::exp(-0.625);
+  const double without_b = 0.2 + std::exp(-0.53125) - 0.5 * std::exp(-0.28125);
+  EXPECT_NEAR(out[0], full - without_a, 1e-15);
+  EXPECT_NEAR(out[1], full - without_b, 1e-15);
+  EXPECT_NEAR(baseline, full - out[0] - out[1], 1e-15);
+  EXPECT_NEAR(baseline + out[0] + out[1], model.margin(row), 1e-15);
+}
+
+TEST(SupportVectorTest, JsonLayoutAndRoundTrip) {
+  const auto model = two_vectors();
+  const json written = model.to_json();
+  EXPECT_EQ(written, json::parse(R"({"type": "support_vector_classifier", "gamma": 0.5,
+      "bias": 0.2, "columns": ["a", "b"], "column_means": [0.5, 0.25],
+      "coefficients": [1.0, -0.5], "support_vectors": [[0, 0], [1, 1]]})"));
+  const auto loaded = estimator_from_json(written, kColumns);
+  ASSERT_EQ(loaded->type(), "support_vector_classifier");
+  EXPECT_EQ(loaded->to_json(), written);
+  std::vector<double> out_model(2);
+  std::vector<double> out_loaded(2);
+  for (const auto& query : std::vector<std::vector<double>>{{0.3, 0.1}, {2, -1}, {1, 1}}) {
+    EXPECT_EQ(loaded->margin(query), model.margin(query));
+    EXPECT_EQ(loaded->contributions(query, out_loaded), model.contributions(query, out_model));
+    EXPECT_EQ(out_loaded, out_model);
+  }
+}
+
+TEST(SupportVectorTest, InvalidFilesAreRejectedNamingThePath) {
+  const json valid = two_vectors().to_json();
+  auto broken = [&valid](const std::function<void(json&)>& mutate) {
+    json copy = valid;
+    mutate(copy);
+    return from_json_error(copy);
+  };
+  EXPECT_THAT(broken([](json& e) { e["gamma"] = 0; }), HasSubstr("estimator.gamma:"));
+  EXPECT_THAT(broken([](json& e) { e["gamma"] = "wide"; }), HasSubstr("estimator.gamma:"));
+  EXPECT_THAT(broken([](json& e) { e.erase("bias"); }), HasSubstr("estimator.bias: is required"));
+  EXPECT_THAT(broken([](json& e) { e["columns"][0] = "b"; }), HasSubstr("estimator.columns[0]:"));
+  EXPECT_THAT(broken([](json& e) { e["column_means"].erase(1); }),
+              HasSubstr("estimator.column_means:"));
+  EXPECT_THAT(broken([](json& e) { e["column_means"][1] = nullptr; }),
+              HasSubstr("estimator.column_means[1]:"));
+  EXPECT_THAT(broken([](json& e) { e["coefficients"].push_back(1.0); }),
+              HasSubstr("estimator.coefficients:"));
+  EXPECT_THAT(broken([](json& e) { e["coefficients"][1] = true; }),
+              HasSubstr("estimator.coefficients[1]:"));
+  EXPECT_THAT(broken([](json& e) { e["support_vectors"][1][1] = "1"; }),
+              HasSubstr("estimator.support_vectors[1][1]:"));
+  EXPECT_THAT(broken([](json& e) {
+                e["support_vectors"][0] = {0, 0, 0};
+              }),
+              HasSubstr("estimator.support_vectors[0]:"));
+  EXPECT_THROW(estimator_from_json(valid, {"a"}), std::invalid_argument);
+}
+
+TEST(SupportVectorTest, ConstructorRejectsInconsistentData) {
+  EXPECT_THROW(SupportVectorClassifier(kColumns, {0, 0, 1}, {1.0, -0.5}, 0.0, 0.5, {0, 0}),
+               std::invalid_argument);
+  EXPECT_THROW(SupportVectorClassifier(kColumns, {0, 0}, {1.0}, 0.0, 0.5, {0}),
+               std::invalid_argument);
+  EXPECT_THROW(SupportVectorClassifier(kColumns, {0, 0}, {1.0}, 0.0, 0.0, {0, 0}),
+               std::invalid_argument);
+  EXPECT_THROW(SupportVectorClassifier(kColumns, {0, 0}, {1.0}, NAN, 0.5, {0, 0}),
+               std::invalid_argument);
+  EXPECT_THROW(SupportVectorClassifier(kColumns, {0, INFINITY}, {1.0}, 0.0, 0.5, {0, 0}),
+               std::invalid_argument);
+  EXPECT_THROW(SupportVectorClassifier(kColumns, {0, 0}, {NAN}, 0.0, 0.5, {0, 0}),
+               std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace nbo::models

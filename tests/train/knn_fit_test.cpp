@@ -1,0 +1,76 @@
+// fit_nearest_neighbors: the training rows become the reference rows, with the requested k and
+// weighting; bad input is rejected.
+#include "nbo/train/knn_fit.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "nbo/models/estimator.hpp"
+
+namespace nbo::train {
+namespace {
+
+using Weighting = models::NearestNeighbors::Weighting;
+
+const std::vector<std::string> kColumns = {"a", "b"};
+
+// Four rows: (0, 0) -> 1, (1, 0) -> 0, (0, 1) -> 1, (5, 5) -> 0.
+struct Tiny {
+  Eigen::MatrixXd x{{0, 0}, {1, 0}, {0, 1}, {5, 5}};
+  Eigen::VectorXd y{{1, 0, 1, 0}};
+};
+
+TEST(KnnFitTest, TrainingRowsBecomeTheReference) {
+  const Tiny data;
+  const auto model = fit_nearest_neighbors(data.x, data.y, kColumns, {.k = 3});
+  EXPECT_EQ(model->k(), 3);
+  EXPECT_EQ(model->weighting(), Weighting::kUniform);
+  EXPECT_EQ(model->to_json(), nlohmann::json::parse(R"({"type": "k_nearest_neighbors", "k": 3,
+      "weighting": "uniform", "columns": ["a", "b"], "labels": [1, 0, 1, 0],
+      "rows": [[0, 0], [1, 0], [0, 1], [5, 5]]})"));
+  // From (0.1, 0.1): rows 0, 1, 2 are nearest; two of three positive.
+  EXPECT_DOUBLE_EQ(model->margin(std::vector<double>{0.1, 0.1}), std::log(2.5 / 1.5));
+  // From (4, 4): row 3 (label 0), then rows 1 (label 0) and 2 (label 1), both at distance 5.
+  EXPECT_DOUBLE_EQ(model->margin(std::vector<double>{4, 4}), std::log(1.5 / 2.5));
+  // With k = 2 the tie goes to row 1, the lower index: no positive of two.
+  EXPECT_DOUBLE_EQ(
+      fit_nearest_neighbors(data.x, data.y, kColumns, {.k = 2})->margin(std::vector<double>{4, 4}),
+      std::log(0.5 / 2.5));
+  const auto loaded = models::estimator_from_json(model->to_json(), kColumns);
+  EXPECT_EQ(loaded->margin(std::vector<double>{4, 4}), model->margin(std::vector<double>{4, 4}));
+}
+
+TEST(KnnFitTest, DistanceWeighting) {
+  const Tiny data;
+  const auto model =
+      fit_nearest_neighbors(data.x, data.y, kColumns, {.k = 2, .weighting = Weighting::kDistance});
+  EXPECT_EQ(model->weighting(), Weighting::kDistance);
+  // From (0.8, 0): row 1 (label 0) at 0.2, row 0 (label 1) at 0.8: s = 1.25 / 6.25.
+  const double s = 1.25 / 6.25;
+  EXPECT_NEAR(model->margin(std::vector<double>{0.8, 0}),
+              std::log((2 * s + 0.5) / (2 * (1 - s) + 0.5)), 1e-12);
+}
+
+TEST(KnnFitTest, RejectsBadInput) {
+  const Tiny data;
+  EXPECT_THROW(fit_nearest_neighbors(data.x, data.y, kColumns, {.k = 0}), std::invalid_argument);
+  EXPECT_THROW(fit_nearest_neighbors(data.x, data.y, kColumns, {.k = 5}), std::invalid_argument);
+  EXPECT_THROW(fit_nearest_neighbors(data.x, data.y, {"a"}, {.k = 1}), std::invalid_argument);
+  EXPECT_THROW(fit_nearest_neighbors(data.x, data.y.head(3), kColumns, {.k = 1}),
+               std::invalid_argument);
+  Eigen::VectorXd labels = data.y;
+  labels(2) = 0.5;
+  EXPECT_THROW(fit_nearest_neighbors(data.x, labels, kColumns, {.k = 1}), std::invalid_argument);
+  Eigen::MatrixXd x = data.x;
+  x(1, 1) = INFINITY;
+  EXPECT_THROW(fit_nearest_neighbors(x, data.y, kColumns, {.k = 1}), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace nbo::train
