@@ -119,6 +119,7 @@ std::string main_help() {
          "Commands:\n"
          "  serve   serve the churn model over HTTP/JSON (nbo serve --help)\n"
          "  train   train a model from a raw export (nbo train churn --help)\n"
+         "  score   score a CSV of customers or a raw export offline (nbo score --help)\n"
          "\n"
          "Options:\n"
          "  --help      this help\n"

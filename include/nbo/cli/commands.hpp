@@ -11,6 +11,10 @@ namespace nbo::cli {
 int run_serve(const std::vector<std::string>& args);
 // `nbo train churn`: trains the activity-decline model from a store export.
 int run_train(const std::vector<std::string>& args);
+// `nbo score`: scores a CSV of customers or a raw store export offline (cli/score_command.hpp).
+// Exit status: 0 every row scored, 3 some rows failed validation (their error column says why),
+// 1 the model, input or output file cannot be used, 2 bad usage.
+int run_score(const std::vector<std::string>& args);
 
 std::string main_help();
 
