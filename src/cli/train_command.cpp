@@ -12,6 +12,7 @@
 #include "nbo/models/churn_model.hpp"
 #include "nbo/train/churn_trainer.hpp"
 #include "nbo/train/market_export.hpp"
+#include "nbo/train/report_plots.hpp"
 
 namespace nbo::cli {
 namespace po = boost::program_options;
@@ -35,40 +36,98 @@ std::string export_time(const std::filesystem::path& dir) {
   return text;
 }
 
+void write_file(const std::filesystem::path& file, const std::string& text) {
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  out << text;
+  if (!out.flush()) throw std::runtime_error("cannot write " + file.string());
+}
+
+std::string format_probability_band(const models::Decision& decision) {
+  std::string text = "| band | probability |\n|---|---|\n";
+  double lower = 0.0;
+  for (const auto& band : decision.bands) {
+    text += fmt::format("| {} | [{:.4f}, {:.4f}{} |\n", band.name, lower, band.upper,
+                        band.upper == 1.0 ? "]" : ")");
+    lower = band.upper;
+  }
+  return text;
+}
+
 void write_report(const std::filesystem::path& dir, const train::MarketDataset& data,
                   const train::ChurnTrainingResult& result,
                   const train::ChurnTrainingOptions& options, const std::string& command) {
   std::filesystem::create_directories(dir);
   const auto& model = *result.model;
+  const auto& chosen = result.candidates[result.chosen];
   std::ostringstream md;
   md << "# Churn model report: " << model.metadata().name << " " << model.metadata().version
      << "\n\n"
-     << "Produced by `" << command << "`.\n\n"
+     << "Produced by `" << command << "` in " << fmt::format("{:.1f}", result.seconds) << " s.\n\n"
      << "- training data fingerprint: `" << model.metadata().training_data_fingerprint << "`\n"
      << "- trained_at (the export's time): " << model.metadata().trained_at << "\n"
-     << fmt::format("- cross-validation: {}x{} repeated stratified k-fold, seed {}\n\n",
-                    options.repeats, options.folds, options.seed)
+     << fmt::format("- evaluation: nested cross-validation, {}x{} repeated stratified k-fold "
+                    "outside (seed {}), {}-fold inside for hyperparameters, Platt calibration "
+                    "and ensemble weights\n",
+                    options.repeats, options.folds, options.seed, options.inner_folds)
+     << fmt::format("- chosen: **{}**, ROC-AUC {:.4f} ± {:.4f} over the outer folds\n\n",
+                    chosen.name, chosen.auc_mean, chosen.auc_std)
      << "## Ingestion\n\n```\n"
      << data.report.summary() << "\n```\n\n"
-     << "## Candidates\n\n"
-     << "| candidate | ROC-AUC mean ± std | log-loss | Brier | Brier if isotonic | fit time (s, all folds) |\n"
-     << "|---|---|---|---|---|---|\n";
+     << "## Candidates (outer folds; probabilities Platt-calibrated inside the CV)\n\n"
+     << "| candidate | ROC-AUC mean ± std | log-loss | Brier | Brier if isotonic | fit time "
+        "(s, all folds) | settings chosen by the inner CV (outer folds) |\n"
+     << "|---|---|---|---|---|---|---|\n";
   for (std::size_t i = 0; i < result.candidates.size(); ++i) {
     const auto& c = result.candidates[i];
-    md << fmt::format("| {}{} | {:.4f} ± {:.4f} | {:.4f} | {:.4f} | {:.4f} | {:.2f} |\n", c.name,
-                      i == result.chosen ? " **(chosen)**" : "", c.auc_mean, c.auc_std,
-                      c.log_loss_mean, c.brier_mean, c.brier_isotonic_mean, c.fit_seconds);
+    std::string settings;
+    for (const auto& [label, count] : c.chosen_settings) {
+      settings += fmt::format("{}{} ({})", settings.empty() ? "" : ", ", label, count);
+    }
+    md << fmt::format("| {}{} | {:.4f} ± {:.4f} | {:.4f} | {:.4f} | {:.4f} | {:.1f} | {} |\n",
+                      c.name, i == result.chosen ? " **(chosen)**" : "", c.auc_mean, c.auc_std,
+                      c.log_loss_mean, c.brier_mean, c.brier_isotonic_mean, c.fit_seconds,
+                      settings.empty() ? "members by greedy selection" : settings);
   }
-  md << "\n## Decision rule\n\n" << model.decision().rationale << "\n\n| band | probability |\n|---|---|\n";
-  double lower = 0.0;
-  for (const auto& band : model.decision().bands) {
-    md << fmt::format("| {} | [{:.4f}, {:.4f}{} |\n", band.name, lower, band.upper,
-                      band.upper == 1.0 ? "]" : ")");
-    lower = band.upper;
+  md << "\nThe ensemble averages the members' Platt-calibrated log-odds with weights from greedy "
+        "forward selection on inner out-of-fold predictions, then recalibrates (Platt). "
+        "Calibration: Platt is used; the isotonic column shows what isotonic calibration, fitted "
+        "on the same inner out-of-fold margins, would have given.\n\n"
+     << "![ROC curves](roc.svg)\n\n"
+     << "## Hyperparameter search on all customers (inner CV, the final model's settings)\n\n";
+  for (const auto& search : result.final_search) {
+    md << fmt::format("**{}** (ensemble weight {:.2f}):", search.family, search.ensemble_weight);
+    for (std::size_t p = 0; p < search.labels.size(); ++p) {
+      md << fmt::format(" {}{}: {:.4f}{};", p == search.chosen_point ? "**" : "", search.labels[p],
+                        search.inner_auc[p], p == search.chosen_point ? "**" : "");
+    }
+    md << "\n\n";
   }
-  md << "\n## Coefficients (standardized inputs, log-odds of decline)\n\n| column | weight |\n"
-        "|---|---|\n";
+  md << "## The model\n\n```json\n"
+     << model.metadata().extra.at("estimator_composition").dump(2) << "\n```\n\n"
+     << fmt::format("Calibration: {} (slope {:.4f}, offset {:.4f}).\n\n",
+                    model.calibration().type, model.calibration().slope,
+                    model.calibration().offset);
+  md << "## Calibration (chosen candidate, out-of-fold)\n\n![reliability](reliability.svg)\n\n"
+     << "| probability bin | customers | mean predicted | observed decline rate |\n|---|---|---|---|\n";
+  const auto bins = train::reliability_table(result.out_of_fold, result.labels, 10);
+  for (const auto& bin : bins) {
+    if (bin.count == 0) continue;
+    md << fmt::format("| [{:.1f}, {:.1f}) | {} | {:.3f} | {:.3f} |\n", bin.lower, bin.upper,
+                      bin.count, bin.mean_predicted, bin.observed_rate);
+  }
+  md << "\n## Decision rule\n\n" << model.decision().rationale << "\n\n"
+     << format_probability_band(model.decision());
+  md << "\n## Global importance (mean |contribution to the log-odds| over the training "
+        "customers)\n\n![importance](importance.svg)\n\n| field | mean abs contribution |\n|---|---|\n";
+  std::vector<train::Importance> importance;
+  for (const auto& [field, value] : result.importance) {
+    const std::string name(features::store_field(field).api_name);
+    importance.push_back({name, value});
+    md << fmt::format("| {} | {:.4f} |\n", name, value);
+  }
   if (const auto* linear = dynamic_cast<const models::LogisticRegression*>(&model.estimator())) {
+    md << "\n## Coefficients (standardized inputs, log-odds of decline before calibration)\n\n"
+          "| column | weight |\n|---|---|\n";
     std::vector<std::size_t> order(linear->weights().size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
@@ -79,9 +138,21 @@ void write_report(const std::filesystem::path& dir, const train::MarketDataset& 
     }
     md << fmt::format("| (intercept) | {:+.4f} |\n", linear->intercept());
   }
-  std::ofstream out(dir / "churn_report.md", std::ios::binary | std::ios::trunc);
-  out << md.str();
-  if (!out.flush()) throw std::runtime_error("cannot write " + (dir / "churn_report.md").string());
+  write_file(dir / "churn_report.md", md.str());
+
+  std::vector<train::RocSeries> curves;
+  for (std::size_t i = 0; i < result.candidates.size(); ++i) {
+    curves.push_back({result.candidates[i].name + (i == result.chosen ? " (chosen)" : ""),
+                      result.candidates[i].out_of_fold, result.labels});
+  }
+  write_file(dir / "roc.svg",
+             train::roc_curve_svg(curves, "ROC, out-of-fold (mean over repeats)"));
+  write_file(dir / "reliability.svg",
+             train::reliability_svg({{chosen.name, bins}},
+                                    "Reliability of the chosen candidate, out-of-fold"));
+  write_file(dir / "importance.svg",
+             train::importance_svg(importance, "Global importance of the model's inputs",
+                                   "mean |contribution to log-odds|"));
 }
 
 }  // namespace
@@ -95,6 +166,7 @@ int run_train(const std::vector<std::string>& args) {
   std::string out_file;
   std::string report_dir;
   std::string version;
+  std::string families;
   train::ChurnTrainingOptions options;
   po::options_description description("nbo train churn options");
   description.add_options()("help,h", "print this help and exit")(
@@ -107,7 +179,16 @@ int run_train(const std::vector<std::string>& args) {
       "seed", po::value(&options.seed)->default_value(options.seed), "random seed of the folds")(
       "folds", po::value(&options.folds)->default_value(options.folds), "k of k-fold CV")(
       "repeats", po::value(&options.repeats)->default_value(options.repeats),
-      "repetitions of k-fold CV")("model-version", po::value(&version),
+      "repetitions of the outer k-fold CV")(
+      "inner-folds", po::value(&options.inner_folds)->default_value(options.inner_folds),
+      "k of the inner CV (hyperparameters, calibration, ensemble weights)")(
+      "families", po::value(&families),
+      "comma-separated model families to consider (default: all of logistic_l1, logistic_l2, "
+      "k_nearest_neighbors, decision_tree, support_vector, gradient_boosting, random_forest)")(
+      "candidate", po::value(&options.candidate),
+      "force this candidate (a family or 'ensemble') instead of the best CV ROC-AUC")(
+      "threads", po::value(&options.threads)->default_value(0),
+      "outer folds trained in parallel (0: one per hardware thread)")("model-version", po::value(&version),
                                   "version recorded in the model file (default: derived from the "
                                   "data fingerprint)");
   po::variables_map values;
@@ -127,9 +208,15 @@ int run_train(const std::vector<std::string>& args) {
               << description;
     return 0;
   }
-  if (options.folds < 2 || options.repeats < 1) {
-    std::cerr << "nbo train churn: --folds must be >= 2 and --repeats >= 1\n";
+  if (options.folds < 2 || options.repeats < 1 || options.inner_folds < 2) {
+    std::cerr << "nbo train churn: --folds and --inner-folds must be >= 2 and --repeats >= 1\n";
     return 2;
+  }
+  for (std::size_t start = 0; start < families.size();) {
+    const auto comma = families.find(',', start);
+    const auto end = comma == std::string::npos ? families.size() : comma;
+    if (end > start) options.families.push_back(families.substr(start, end - start));
+    start = end + 1;
   }
 
   const auto started = std::chrono::steady_clock::now();
@@ -143,10 +230,17 @@ int run_train(const std::vector<std::string>& args) {
   }
   std::cout << data.report.summary(20) << "\n";
   options.model_version =
-      version.empty() ? fmt::format("lr-{}", data.fingerprint.substr(7, 12)) : version;
+      version.empty() ? fmt::format("{}-seed{}", data.fingerprint.substr(7, 12), options.seed)
+                      : version;
   options.trained_at = export_time(data_dir);
-  const auto result = train::train_churn_model(
-      data, options, [](const std::string& line) { std::cout << line << std::endl; });
+  train::ChurnTrainingResult result;
+  try {
+    result = train::train_churn_model(
+        data, options, [](const std::string& line) { std::cout << line << std::endl; });
+  } catch (const std::invalid_argument& error) {
+    std::cerr << "nbo train churn: " << error.what() << "\n";
+    return 2;
+  }
   models::save_churn_model(*result.model, out_file);
   std::ostringstream command;
   command << "nbo train churn";

@@ -3,7 +3,11 @@
 #include <fmt/format.h>
 
 #include "nbo/models/estimator.hpp"
+#include "nbo/train/decision_tree_fit.hpp"
+#include "nbo/train/knn_fit.hpp"
 #include "nbo/train/logistic_fit.hpp"
+#include "nbo/train/svc_fit.hpp"
+#include "nbo/train/xgboost_fit.hpp"
 
 namespace nbo::train {
 namespace {
@@ -23,7 +27,7 @@ std::vector<HyperparameterPoint> c_grid(std::initializer_list<double> values) {
 
 }  // namespace
 
-std::vector<ModelFamily> churn_model_families(std::uint64_t /*seed*/) {
+std::vector<ModelFamily> churn_model_families(std::uint64_t seed) {
   std::vector<ModelFamily> families;
   families.push_back(
       {"logistic_l1", "exact: weight x standardized value, per column, summed per field",
@@ -41,6 +45,109 @@ std::vector<ModelFamily> churn_model_families(std::uint64_t /*seed*/) {
          const auto fit = fit_logistic_l2(x, y, {.c = values.at("C").get<double>()});
          return linear_estimator(columns, fit);
        }});
+  {
+    std::vector<HyperparameterPoint> grid;
+    for (const int k : {10, 20, 35, 50}) {
+      for (const char* weighting : {"uniform", "distance"}) {
+        grid.push_back({fmt::format("k={} {}", k, weighting), {{"k", k}, {"weighting", weighting}}});
+      }
+    }
+    families.push_back(
+        {"k_nearest_neighbors",
+         "approximate: per column, the change in log-odds when that column is set to its training "
+         "mean (occlusion); not additive",
+         std::move(grid),
+         [](const Eigen::MatrixXd& x, const Eigen::VectorXd& y,
+            const std::vector<std::string>& columns, const nlohmann::json& values) {
+           KnnParams params;
+           params.k = values.at("k").get<int>();
+           params.weighting = values.at("weighting") == "distance"
+                                  ? models::NearestNeighbors::Weighting::kDistance
+                                  : models::NearestNeighbors::Weighting::kUniform;
+           return std::unique_ptr<const models::Estimator>(
+               fit_nearest_neighbors(x, y, columns, params));
+         }});
+  }
+  {
+    std::vector<HyperparameterPoint> grid;
+    for (const int depth : {3, 4, 5, 6}) {
+      for (const int min_leaf : {10, 30}) {
+        grid.push_back({fmt::format("depth={} min_leaf={}", depth, min_leaf),
+                        {{"max_depth", depth}, {"min_leaf", min_leaf}}});
+      }
+    }
+    families.push_back(
+        {"decision_tree", "exact: TreeSHAP (path-dependent, node covers)", std::move(grid),
+         [](const Eigen::MatrixXd& x, const Eigen::VectorXd& y,
+            const std::vector<std::string>& columns, const nlohmann::json& values) {
+           return std::unique_ptr<const models::Estimator>(fit_decision_tree(
+               x, y, columns,
+               {.max_depth = values.at("max_depth").get<int>(),
+                .min_leaf = values.at("min_leaf").get<int>()}));
+         }});
+  }
+  {
+    std::vector<HyperparameterPoint> grid;
+    for (const double c : {0.3, 1.0, 3.0}) {
+      for (const double gamma : {0.01, 0.03, 0.1}) {
+        grid.push_back({fmt::format("C={} gamma={}", c, gamma), {{"C", c}, {"gamma", gamma}}});
+      }
+    }
+    families.push_back(
+        {"support_vector",
+         "approximate: per column, the change in log-odds when that column is set to its training "
+         "mean (occlusion); not additive",
+         std::move(grid),
+         [](const Eigen::MatrixXd& x, const Eigen::VectorXd& y,
+            const std::vector<std::string>& columns, const nlohmann::json& values) {
+           return std::unique_ptr<const models::Estimator>(fit_svc(
+               x, y, columns,
+               {.c = values.at("C").get<double>(), .gamma = values.at("gamma").get<double>()}));
+         }});
+  }
+  {
+    std::vector<HyperparameterPoint> grid;
+    for (const int trees : {100, 300}) {
+      for (const int depth : {2, 3}) {
+        grid.push_back({fmt::format("trees={} depth={} eta=0.05", trees, depth),
+                        {{"trees", trees}, {"max_depth", depth}, {"learning_rate", 0.05}}});
+      }
+    }
+    families.push_back(
+        {"gradient_boosting", "exact: TreeSHAP (path-dependent, node covers)", std::move(grid),
+         [seed](const Eigen::MatrixXd& x, const Eigen::VectorXd& y,
+                const std::vector<std::string>& columns, const nlohmann::json& values) {
+           XgboostParams params;
+           params.mode = "gradient_boosting";
+           params.trees = values.at("trees").get<int>();
+           params.max_depth = values.at("max_depth").get<int>();
+           params.learning_rate = values.at("learning_rate").get<double>();
+           params.subsample = 0.8;
+           params.seed = seed;
+           return std::unique_ptr<const models::Estimator>(fit_xgboost(x, y, columns, params));
+         }});
+  }
+  {
+    std::vector<HyperparameterPoint> grid;
+    for (const int depth : {6, 10}) {
+      grid.push_back({fmt::format("trees=300 depth={} colsample=0.3", depth),
+                      {{"trees", 300}, {"max_depth", depth}, {"colsample_bynode", 0.3}}});
+    }
+    families.push_back(
+        {"random_forest", "exact: TreeSHAP (path-dependent, node covers)", std::move(grid),
+         [seed](const Eigen::MatrixXd& x, const Eigen::VectorXd& y,
+                const std::vector<std::string>& columns, const nlohmann::json& values) {
+           XgboostParams params;
+           params.mode = "random_forest";
+           params.trees = values.at("trees").get<int>();
+           params.max_depth = values.at("max_depth").get<int>();
+           params.subsample = 0.632;
+           params.colsample_bynode = values.at("colsample_bynode").get<double>();
+           params.min_child_weight = 1.0;
+           params.seed = seed;
+           return std::unique_ptr<const models::Estimator>(fit_xgboost(x, y, columns, params));
+         }});
+  }
   return families;
 }
 
