@@ -49,6 +49,22 @@ nlohmann::json LogisticRegression::to_json() const {
   return {{"type", type()}, {"intercept", intercept_}, {"coefficients", std::move(coefficients)}};
 }
 
+double occlusion_contributions(const Estimator& estimator, std::span<const double> row,
+                               std::span<const double> reference, std::span<double> out) {
+  const std::size_t columns = estimator.column_count();
+  const double full = estimator.margin(row);
+  thread_local std::vector<double> occluded;
+  occluded.assign(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(columns));
+  double sum = 0.0;
+  for (std::size_t j = 0; j < columns; ++j) {
+    occluded[j] = reference[j];
+    out[j] = full - estimator.margin(occluded);
+    occluded[j] = row[j];
+    sum += out[j];
+  }
+  return full - sum;
+}
+
 namespace {
 
 std::unique_ptr<const Estimator> logistic_from_json(const nlohmann::json& estimator,

@@ -75,18 +75,7 @@ double SupportVectorClassifier::margin(std::span<const double> row) const {
 
 double SupportVectorClassifier::contributions(std::span<const double> row,
                                               std::span<double> out) const {
-  const std::size_t columns = column_names_.size();
-  const double full = margin(row);
-  thread_local std::vector<double> occluded;
-  occluded.assign(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(columns));
-  double sum = 0.0;
-  for (std::size_t j = 0; j < columns; ++j) {
-    occluded[j] = column_means_[j];
-    out[j] = full - margin(occluded);
-    occluded[j] = row[j];
-    sum += out[j];
-  }
-  return full - sum;
+  return occlusion_contributions(*this, row, column_means_, out);
 }
 
 nlohmann::json SupportVectorClassifier::to_json() const {

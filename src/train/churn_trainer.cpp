@@ -278,12 +278,6 @@ void run_parallel(std::size_t jobs, int threads, const std::function<void(std::s
   }
 }
 
-std::vector<double> row_of(const Eigen::MatrixXd& matrix, Eigen::Index r) {
-  std::vector<double> row(static_cast<std::size_t>(matrix.cols()));
-  for (Eigen::Index c = 0; c < matrix.cols(); ++c) row[static_cast<std::size_t>(c)] = matrix(r, c);
-  return row;
-}
-
 }  // namespace
 
 ChurnTrainingResult train_churn_model(const MarketDataset& data,
@@ -394,11 +388,14 @@ ChurnTrainingResult train_churn_model(const MarketDataset& data,
       out.fit_seconds[ensemble_index] += selection.ensemble_weights[f] > 0 ? out.fit_seconds[f] : 0;
     }
     out.fit_seconds[ensemble_index] += selection.fit_seconds;  // the search chose the members
+    std::vector<std::vector<double>> test_margins;
+    for (const auto& estimator : fitted.estimators) {
+      test_margins.push_back(margins_of(*estimator, test_x));
+    }
     std::vector<double> family_margins(families.size());
     for (std::size_t r = 0; r < out.test_rows.size(); ++r) {
-      const auto row = row_of(test_x, static_cast<Eigen::Index>(r));
       for (std::size_t f = 0; f < families.size(); ++f) {
-        family_margins[f] = fitted.estimators[f]->margin(row);
+        family_margins[f] = test_margins[f][r];
         out.probabilities[f][r] = selection.families[f].platt.apply(family_margins[f]);
         out.isotonic[f][r] = isotonic[f].apply(family_margins[f]);
       }

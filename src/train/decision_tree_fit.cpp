@@ -1,4 +1,5 @@
 #include "nbo/train/decision_tree_fit.hpp"
+#include "nbo/train/training_set.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -150,18 +151,10 @@ class Grower {
 std::unique_ptr<const models::TreeEnsemble> fit_decision_tree(
     const Eigen::MatrixXd& x, const Eigen::VectorXd& y, const std::vector<std::string>& columns,
     const DecisionTreeParams& params) {
-  if (y.size() != x.rows()) throw std::invalid_argument("features and labels differ in length");
+  check_training_set("decision tree fit", x, y, columns, /*require_both_classes=*/false);
   if (x.rows() < 1 || x.rows() >= kMaxRows) {
     throw std::invalid_argument(
         fmt::format("decision tree: needs 1 to {} rows, got {}", kMaxRows - 1, x.rows()));
-  }
-  if (static_cast<Eigen::Index>(columns.size()) != x.cols()) {
-    throw std::invalid_argument(
-        fmt::format("{} column names for {} feature columns", columns.size(), x.cols()));
-  }
-  if (!x.allFinite()) throw std::invalid_argument("features must be finite");
-  for (Eigen::Index i = 0; i < y.size(); ++i) {
-    if (y(i) != 0.0 && y(i) != 1.0) throw std::invalid_argument("labels must be 0 or 1");
   }
   if (params.max_depth < 0 ||
       static_cast<std::size_t>(params.max_depth) > models::TreeEnsemble::kMaxDepth) {

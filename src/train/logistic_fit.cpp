@@ -12,18 +12,27 @@ double sigmoid(double z) {
   return e / (1.0 + e);
 }
 
+// Validates the inputs both fits share; returns the number of positive labels.
+double checked_positives(const Eigen::MatrixXd& features, const Eigen::VectorXd& labels,
+                         const LogisticFitOptions& options) {
+  if (labels.size() != features.rows()) {
+    throw std::invalid_argument("features and labels differ in length");
+  }
+  if (!(options.c > 0)) throw std::invalid_argument("C must be > 0");
+  const double positives = labels.sum();
+  if (positives <= 0 || positives >= static_cast<double>(features.rows())) {
+    throw std::invalid_argument("logistic regression needs samples of both classes");
+  }
+  return positives;
+}
+
 }  // namespace
 
 LogisticFit fit_logistic_l2(const Eigen::MatrixXd& features, const Eigen::VectorXd& labels,
                             const LogisticFitOptions& options) {
   const Eigen::Index n = features.rows();
   const Eigen::Index d = features.cols();
-  if (labels.size() != n) throw std::invalid_argument("features and labels differ in length");
-  if (!(options.c > 0)) throw std::invalid_argument("C must be > 0");
-  const double positives = labels.sum();
-  if (positives <= 0 || positives >= static_cast<double>(n)) {
-    throw std::invalid_argument("logistic regression needs samples of both classes");
-  }
+  const double positives = checked_positives(features, labels, options);
 
   // Parameters theta = [w; b]; design matrix with a trailing column of ones.
   Eigen::MatrixXd design(n, d + 1);
@@ -86,12 +95,7 @@ LogisticFit fit_logistic_l1(const Eigen::MatrixXd& features, const Eigen::Vector
                             const LogisticFitOptions& options) {
   const Eigen::Index n = features.rows();
   const Eigen::Index d = features.cols();
-  if (labels.size() != n) throw std::invalid_argument("features and labels differ in length");
-  if (!(options.c > 0)) throw std::invalid_argument("C must be > 0");
-  const double positives = labels.sum();
-  if (positives <= 0 || positives >= static_cast<double>(n)) {
-    throw std::invalid_argument("logistic regression needs samples of both classes");
-  }
+  const double positives = checked_positives(features, labels, options);
   // Work with the loss scaled by 1/C: minimize sum logloss + lambda * ||w||_1.
   const double lambda = 1.0 / options.c;
   Eigen::VectorXd weights = Eigen::VectorXd::Zero(d);

@@ -22,22 +22,21 @@ double sigmoid(double z) {
   return e / (1.0 + e);
 }
 
-std::vector<double> margins_of(const models::Estimator& estimator, const Eigen::MatrixXd& x,
-                               const std::vector<Eigen::Index>& rows) {
-  const RowMajorMatrix subset = x(rows, Eigen::all);
-  std::vector<double> margins(rows.size());
-  const auto columns = static_cast<std::size_t>(subset.cols());
-  for (std::size_t r = 0; r < rows.size(); ++r) {
-    margins[r] = estimator.margin(std::span<const double>(subset.data() + r * columns, columns));
-  }
-  return margins;
-}
-
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 }  // namespace
+
+std::vector<double> margins_of(const models::Estimator& estimator, const Eigen::MatrixXd& x) {
+  const RowMajorMatrix rows = x;
+  const auto columns = static_cast<std::size_t>(rows.cols());
+  std::vector<double> margins(static_cast<std::size_t>(rows.rows()));
+  for (std::size_t r = 0; r < margins.size(); ++r) {
+    margins[r] = estimator.margin(std::span<const double>(rows.data() + r * columns, columns));
+  }
+  return margins;
+}
 
 double PlattScaling::apply(double margin) const { return sigmoid(slope * margin + offset); }
 
@@ -175,7 +174,7 @@ Selection select_models(const Eigen::MatrixXd& x, const Eigen::VectorXd& y,
         const auto started = std::chrono::steady_clock::now();
         const auto estimator =
             family.fit(fold.train_x, fold.train_y, columns, family.grid[point].values);
-        const auto fold_margins = margins_of(*estimator, x, fold.test);
+        const auto fold_margins = margins_of(*estimator, x(fold.test, Eigen::all));
         selection.fit_seconds += seconds_since(started);
         for (std::size_t r = 0; r < fold.test.size(); ++r) {
           margins[static_cast<std::size_t>(fold.test[r])] = fold_margins[r];

@@ -1,4 +1,5 @@
 #include "nbo/train/svc_fit.hpp"
+#include "nbo/train/training_set.hpp"
 
 #include <cmath>
 #include <mutex>
@@ -18,29 +19,13 @@ struct ModelDeleter {
 
 void check_inputs(const Eigen::MatrixXd& x, const Eigen::VectorXd& y,
                   const std::vector<std::string>& columns, const SvcParams& params) {
-  if (y.size() != x.rows()) {
-    throw std::invalid_argument(
-        fmt::format("SVC fit: {} feature rows but {} labels", x.rows(), y.size()));
-  }
-  if (static_cast<std::size_t>(x.cols()) != columns.size()) {
-    throw std::invalid_argument(
-        fmt::format("SVC fit: {} feature columns but {} column names", x.cols(), columns.size()));
-  }
+  check_training_set("SVC fit", x, y, columns, /*require_both_classes=*/true);
   if (!std::isfinite(params.c) || !(params.c > 0)) {
     throw std::invalid_argument("SVC fit: C must be finite and > 0");
   }
   if (!std::isfinite(params.gamma) || !(params.gamma > 0)) {
     throw std::invalid_argument("SVC fit: gamma must be finite and > 0");
   }
-  if (!x.allFinite()) throw std::invalid_argument("SVC fit: features must be finite");
-  bool seen[2] = {false, false};
-  for (Eigen::Index i = 0; i < y.size(); ++i) {
-    if (y(i) != 0.0 && y(i) != 1.0) {
-      throw std::invalid_argument(fmt::format("SVC fit: label of row {} must be 0 or 1", i));
-    }
-    seen[y(i) == 1.0 ? 1 : 0] = true;
-  }
-  if (!seen[0] || !seen[1]) throw std::invalid_argument("SVC fit: needs samples of both classes");
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include "nbo/train/xgboost_fit.hpp"
+#include "nbo/train/training_set.hpp"
 
 #include <cmath>
 #include <cstdint>
@@ -30,19 +31,7 @@ using Booster = std::unique_ptr<void, BoosterDeleter>;
 
 void validate(const Eigen::MatrixXd& x, const Eigen::VectorXd& y,
               const std::vector<std::string>& columns, const XgboostParams& params) {
-  if (y.size() != x.rows()) throw std::invalid_argument("features and labels differ in length");
-  if (static_cast<Eigen::Index>(columns.size()) != x.cols()) {
-    throw std::invalid_argument(
-        fmt::format("{} column names for {} feature columns", columns.size(), x.cols()));
-  }
-  if (!x.allFinite()) throw std::invalid_argument("features must be finite");
-  for (Eigen::Index i = 0; i < y.size(); ++i) {
-    if (y(i) != 0.0 && y(i) != 1.0) throw std::invalid_argument("labels must be 0 or 1");
-  }
-  const double positives = y.sum();
-  if (positives <= 0 || positives >= static_cast<double>(y.size())) {
-    throw std::invalid_argument("XGBoost needs samples of both classes");
-  }
+  check_training_set("XGBoost fit", x, y, columns, /*require_both_classes=*/true);
   if (params.mode != "gradient_boosting" && params.mode != "random_forest") {
     throw std::invalid_argument(fmt::format(
         "mode: unsupported \"{}\" (supported: \"gradient_boosting\", \"random_forest\")",

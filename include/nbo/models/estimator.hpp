@@ -58,6 +58,13 @@ class LogisticRegression final : public Estimator {
   double intercept_;
 };
 
+// Occlusion attribution, for estimators without an exact additive one (k-NN, SVC): out[j] =
+// margin(row) - margin(row with column j replaced by reference[j]). Returns the baseline that
+// makes baseline + sum(out) == margin(row). Costs column_count() + 1 margin() calls; uses a
+// thread-local scratch row, so it is safe to call concurrently.
+double occlusion_contributions(const Estimator& estimator, std::span<const double> row,
+                               std::span<const double> reference, std::span<double> out);
+
 // Builds an estimator from the model file's "estimator" object. `expected_columns` are the
 // pipeline's column names; an estimator over other columns is rejected. Throws
 // std::invalid_argument with a JSON path.
