@@ -32,6 +32,7 @@
 #include "nbo/store/database.hpp"
 #include "nbo/store/request_log.hpp"
 #include "support/http_client.hpp"
+#include "support/temp_dir.hpp"
 
 namespace nbo::api::testing {
 
@@ -62,28 +63,7 @@ inline Json fixture_customer(std::string_view id) {
   return Json::parse(read_text(fixtures_dir() / ("customer_" + std::string(id) + ".json")));
 }
 
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<unsigned> counter{0};
-    std::random_device random;
-    path_ = std::filesystem::temp_directory_path() /
-            ("nbo_api_test_" + std::to_string(::getpid()) + "_" +
-             std::to_string(counter.fetch_add(1)) + "_" + std::to_string(random()));
-    std::filesystem::create_directories(path_);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
-};
+using ::nbo::test_support::TempDir;
 
 struct HarnessOptions {
   bool load_models = true;

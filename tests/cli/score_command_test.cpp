@@ -24,6 +24,7 @@
 
 #include "nbo/features/customer.hpp"
 #include "nbo/train/csv.hpp"
+#include "support/temp_dir.hpp"
 
 extern char** environ;
 
@@ -164,28 +165,7 @@ void expect_scores_match_predict(const train::CsvTable& table, std::size_t reaso
   }
 }
 
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<unsigned> counter{0};
-    std::random_device random;
-    path_ = std::filesystem::temp_directory_path() /
-            ("nbo_score_test_" + std::to_string(::getpid()) + "_" +
-             std::to_string(counter.fetch_add(1)) + "_" + std::to_string(random()));
-    std::filesystem::create_directories(path_);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using ::nbo::test_support::TempDir;
 
 struct Completed {
   int exit_code = -1;

@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include "support/temp_dir.hpp"
 
 namespace nbo::models::test {
 
@@ -37,29 +38,6 @@ inline nlohmann::json valid_model_json() {
   return nlohmann::json::parse(read_text(fixture_path("models/valid_logistic.json")));
 }
 
-// A fresh directory under the system temp dir, removed with everything in it at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    const std::string test = info != nullptr ? std::string(info->name()) : "nbo";
-    path_ = std::filesystem::temp_directory_path() /
-            ("nbo_models_test_" + std::to_string(::getpid()) + "_" + test + "_" +
-             std::to_string(counter++));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using ::nbo::test_support::TempDir;
 
 }  // namespace nbo::models::test

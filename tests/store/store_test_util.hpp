@@ -10,34 +10,11 @@
 #include <random>
 #include <string>
 #include <system_error>
+#include "support/temp_dir.hpp"
 
 namespace nbo::store::testing {
 
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<unsigned> counter{0};
-    std::random_device random;
-    path_ = std::filesystem::temp_directory_path() /
-            ("nbo_store_test_" + std::to_string(::getpid()) + "_" +
-             std::to_string(counter.fetch_add(1)) + "_" + std::to_string(random()));
-    std::filesystem::create_directories(path_);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::permissions(path_, std::filesystem::perms::owner_all,
-                                 std::filesystem::perm_options::add, ec);
-    std::filesystem::remove_all(path_, ec);
-  }
-
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
-};
+using ::nbo::test_support::TempDir;
 
 inline std::filesystem::path migrations_dir() {
   return NBO_MIGRATIONS_DIR;

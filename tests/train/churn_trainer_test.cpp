@@ -18,6 +18,7 @@
 #include "nbo/models/churn_model.hpp"
 #include "nbo/train/evaluation.hpp"
 #include "nbo/train/market_export.hpp"
+#include "support/temp_dir.hpp"
 
 namespace nbo::train {
 namespace {
@@ -87,26 +88,7 @@ ChurnTrainingOptions quick_options() {
   return options;
 }
 
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("nbo_trainer_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using ::nbo::test_support::TempDir;
 
 TEST(FitChurnPipelineTest, StandardizesNumbersAndOneHotsPresentLevels) {
   auto data = synthetic_market(60, 1);
