@@ -1,3 +1,4 @@
+#include <cctype>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -21,7 +22,9 @@ namespace {
 // The export's newest file modification time, as ISO-8601 UTC: the model's trained_at, so that
 // retraining the same export with the same seed reproduces the model file byte for byte.
 std::string export_time(const std::filesystem::path& dir) {
-  std::filesystem::file_time_type newest{};
+  // file_clock's epoch is not the system epoch (libstdc++ counts from 2174), so start from the
+  // smallest time rather than a default-constructed one.
+  auto newest = std::filesystem::file_time_type::min();
   for (const auto name : {train::kMarketFile, train::kMarketMoneyFile, train::kMarketTimeFile,
                           train::kMoneyFile}) {
     newest = std::max(newest, std::filesystem::last_write_time(dir / name));
@@ -34,6 +37,21 @@ std::string export_time(const std::filesystem::path& dir) {
   char text[32];
   std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
   return text;
+}
+
+// True for "YYYY-MM-DDTHH:MM:SSZ" with plausible field values.
+bool is_iso_utc_time(const std::string& text) {
+  if (text.size() != 20) return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char expected = "dddd-dd-ddTdd:dd:ddZ"[i];
+    if (expected == 'd' ? !std::isdigit(static_cast<unsigned char>(text[i])) : text[i] != expected) {
+      return false;
+    }
+  }
+  const int month = std::stoi(text.substr(5, 2));
+  const int day = std::stoi(text.substr(8, 2));
+  return month >= 1 && month <= 12 && day >= 1 && day <= 31 && std::stoi(text.substr(11, 2)) < 24 &&
+         std::stoi(text.substr(14, 2)) < 60 && std::stoi(text.substr(17, 2)) < 61;
 }
 
 void write_file(const std::filesystem::path& file, const std::string& text) {
@@ -166,6 +184,7 @@ int run_train(const std::vector<std::string>& args) {
   std::string out_file;
   std::string report_dir;
   std::string version;
+  std::string trained_at;
   std::string families;
   train::ChurnTrainingOptions options;
   po::options_description description("nbo train churn options");
@@ -188,9 +207,13 @@ int run_train(const std::vector<std::string>& args) {
       "candidate", po::value(&options.candidate),
       "force this candidate (a family or 'ensemble') instead of the best CV ROC-AUC")(
       "threads", po::value(&options.threads)->default_value(0),
-      "outer folds trained in parallel (0: one per hardware thread)")("model-version", po::value(&version),
-                                  "version recorded in the model file (default: derived from the "
-                                  "data fingerprint)");
+      "outer folds trained in parallel (0: one per hardware thread)")(
+      "model-version", po::value(&version),
+      "version recorded in the model file (default: derived from the data fingerprint)")(
+      "trained-at", po::value(&trained_at),
+      "time recorded as the model's trained_at, YYYY-MM-DDTHH:MM:SSZ (default: the newest "
+      "modification time of the export's files; pass it to reproduce a model file byte for byte "
+      "on another copy of the export)");
   po::variables_map values;
   try {
     po::store(po::command_line_parser(std::vector<std::string>(args.begin() + 1, args.end()))
@@ -210,6 +233,11 @@ int run_train(const std::vector<std::string>& args) {
   }
   if (options.folds < 2 || options.repeats < 1 || options.inner_folds < 2) {
     std::cerr << "nbo train churn: --folds and --inner-folds must be >= 2 and --repeats >= 1\n";
+    return 2;
+  }
+  if (!trained_at.empty() && !is_iso_utc_time(trained_at)) {
+    std::cerr << "nbo train churn: --trained-at '" << trained_at
+              << "' is not a UTC time like 2026-11-23T00:00:00Z\n";
     return 2;
   }
   for (std::size_t start = 0; start < families.size();) {
@@ -232,7 +260,7 @@ int run_train(const std::vector<std::string>& args) {
   options.model_version =
       version.empty() ? fmt::format("{}-seed{}", data.fingerprint.substr(7, 12), options.seed)
                       : version;
-  options.trained_at = export_time(data_dir);
+  options.trained_at = trained_at.empty() ? export_time(data_dir) : trained_at;
   train::ChurnTrainingResult result;
   try {
     result = train::train_churn_model(

@@ -3,11 +3,7 @@
 
 #include "nbo/cli/score_command.hpp"
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -24,18 +20,12 @@
 
 #include "nbo/features/customer.hpp"
 #include "nbo/train/csv.hpp"
+#include "support/run_nbo.hpp"
 #include "support/temp_dir.hpp"
-
-extern char** environ;
 
 namespace nbo::cli {
 namespace {
 
-#ifdef NBO_BINARY
-constexpr const char* kBinary = NBO_BINARY;
-#else
-constexpr const char* kBinary = nullptr;
-#endif
 
 using Json = nlohmann::json;
 
@@ -165,45 +155,9 @@ void expect_scores_match_predict(const train::CsvTable& table, std::size_t reaso
   }
 }
 
+using ::nbo::test_support::Completed;
+using ::nbo::test_support::run_nbo;
 using ::nbo::test_support::TempDir;
-
-struct Completed {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
-
-// Runs the nbo executable with `args` to completion, stdin from /dev/null, stdout and stderr
-// to a log file in `dir`, the environment without NBO_* variables.
-Completed run_nbo(const std::vector<std::string>& args, const TempDir& dir) {
-  std::vector<std::string> all{kBinary};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& arg : all) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> environment;
-  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
-    if (std::strncmp(*entry, "NBO_", 4) != 0) environment.emplace_back(*entry);
-  }
-  std::vector<char*> envp;
-  for (auto& entry : environment) envp.push_back(entry.data());
-  envp.push_back(nullptr);
-  const auto log = dir / "run.log";
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, kBinary, &actions, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw std::runtime_error(std::string("posix_spawn: ") + std::strerror(rc));
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  Completed completed;
-  completed.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  completed.output = read_text(log);
-  return completed;
-}
 
 TEST(ScoreCommandTest, OutputHeader) {
   EXPECT_EQ(
@@ -374,7 +328,7 @@ TEST(ScoreCommandTest, RawExportScoresEveryKeptCustomer) {
 class ScoreCommandEndToEnd : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (kBinary == nullptr) GTEST_SKIP() << "NBO_BINARY is not defined (partial build)";
+    if (::nbo::test_support::nbo_binary() == nullptr) GTEST_SKIP() << "NBO_BINARY is not defined (partial build)";
   }
   TempDir dir_;
 };
