@@ -33,10 +33,12 @@ std::string_view weighting_name(NearestNeighbors::Weighting weighting) {
 
 NearestNeighbors::NearestNeighbors(std::vector<std::string> column_names,
                                    std::vector<double> reference_rows,
-                                   std::vector<std::uint8_t> labels, int k, Weighting weighting)
+                                   std::vector<std::uint8_t> labels, int k, Weighting weighting,
+                                   std::vector<double> column_weights)
     : column_names_(std::move(column_names)),
       reference_rows_(std::move(reference_rows)),
       labels_(std::move(labels)),
+      column_weights_(std::move(column_weights)),
       k_(k),
       weighting_(weighting) {
   const std::size_t columns = column_names_.size();
@@ -65,12 +67,32 @@ NearestNeighbors::NearestNeighbors(std::vector<std::string> column_names,
       }
     }
   }
+  if (column_weights_.empty()) column_weights_.assign(columns, 1.0);
+  if (column_weights_.size() != columns) {
+    throw std::invalid_argument(fmt::format(
+        "k-nearest-neighbours has {} column weights for {} columns", column_weights_.size(),
+        columns));
+  }
+  for (std::size_t j = 0; j < columns; ++j) {
+    if (!std::isfinite(column_weights_[j]) || column_weights_[j] < 0.0) {
+      throw std::invalid_argument(fmt::format("weight of column '{}' must be finite and >= 0, is {}",
+                                              column_names_[j], column_weights_[j]));
+    }
+  }
+  if (std::all_of(column_weights_.begin(), column_weights_.end(),
+                  [](double weight) { return weight == 0.0; })) {
+    throw std::invalid_argument("k-nearest-neighbours column weights are all 0");
+  }
   column_means_.assign(columns, 0.0);
   for (std::size_t i = 0; i < rows; ++i) {
     for (std::size_t j = 0; j < columns; ++j) column_means_[j] += reference_rows_[i * columns + j];
   }
   for (double& mean : column_means_) mean /= static_cast<double>(rows);
-  column_major_ = detail::to_column_major(reference_rows_, rows, columns);
+  std::vector<double> weighted_rows = reference_rows_;
+  for (std::size_t i = 0; i < rows; ++i) {
+    for (std::size_t j = 0; j < columns; ++j) weighted_rows[i * columns + j] *= column_weights_[j];
+  }
+  column_major_ = detail::to_column_major(weighted_rows, rows, columns);
 }
 
 double NearestNeighbors::margin(std::span<const double> row) const {
@@ -83,12 +105,16 @@ double NearestNeighbors::margin(std::span<const double> row) const {
   heap.clear();
   heap.reserve(k);
   const auto by_closeness = [](const Neighbor& a, const Neighbor& b) { return closer(a, b); };
+  thread_local std::vector<double> weighted_scratch;
+  std::vector<double>& weighted_row = weighted_scratch;
+  weighted_row.resize(row.size());
+  for (std::size_t j = 0; j < row.size(); ++j) weighted_row[j] = row[j] * column_weights_[j];
   // Squared distance of the k-th closest row so far; a row farther than it cannot enter.
   double worst = std::numeric_limits<double>::infinity();
   double distances[detail::kDistanceBlock];
   for (std::size_t begin = 0; begin < rows; begin += detail::kDistanceBlock) {
     const std::size_t count = std::min(detail::kDistanceBlock, rows - begin);
-    detail::squared_distances(row, column_major_, rows, begin, count, distances);
+    detail::squared_distances(weighted_row, column_major_, rows, begin, count, distances);
     for (std::size_t i = 0; i < count; ++i) {
       if (distances[i] > worst) continue;
       const Neighbor candidate{distances[i], begin + i};
@@ -126,12 +152,19 @@ double NearestNeighbors::contributions(std::span<const double> row, std::span<do
 }
 
 nlohmann::json NearestNeighbors::to_json() const {
-  return {{"type", type()},
-          {"k", k_},
-          {"weighting", weighting_name(weighting_)},
-          {"columns", column_names_},
-          {"labels", labels_},
-          {"rows", detail::rows_to_json(reference_rows_, labels_.size(), column_names_.size())}};
+  nlohmann::json estimator{
+      {"type", type()},
+      {"k", k_},
+      {"weighting", weighting_name(weighting_)},
+      {"columns", column_names_},
+      {"labels", labels_},
+      {"rows", detail::rows_to_json(reference_rows_, labels_.size(), column_names_.size())}};
+  // Written only when it matters, so unweighted models keep their layout.
+  if (std::any_of(column_weights_.begin(), column_weights_.end(),
+                  [](double weight) { return weight != 1.0; })) {
+    estimator["column_weights"] = column_weights_;
+  }
+  return estimator;
 }
 
 std::unique_ptr<const NearestNeighbors> NearestNeighbors::from_json(
@@ -170,8 +203,24 @@ std::unique_ptr<const NearestNeighbors> NearestNeighbors::from_json(
     throw std::invalid_argument(
         fmt::format("estimator.k: is {}, more than the {} rows", k.get<long long>(), row_count));
   }
+  std::vector<double> column_weights;
+  if (const auto found = estimator.find("column_weights"); found != estimator.end()) {
+    if (!found->is_array() || found->size() != names.size()) {
+      throw std::invalid_argument(fmt::format(
+          "estimator.column_weights: must be an array of {} numbers, one per column",
+          names.size()));
+    }
+    for (std::size_t j = 0; j < found->size(); ++j) {
+      const auto& weight = (*found)[j];
+      if (!weight.is_number() || !std::isfinite(weight.get<double>()) || weight.get<double>() < 0) {
+        throw std::invalid_argument(
+            fmt::format("estimator.column_weights[{}]: must be a finite number >= 0", j));
+      }
+      column_weights.push_back(weight.get<double>());
+    }
+  }
   return std::make_unique<NearestNeighbors>(std::move(names), std::move(rows), std::move(labels),
-                                            k.get<int>(), weighting);
+                                            k.get<int>(), weighting, std::move(column_weights));
 }
 
 }  // namespace nbo::models

@@ -47,9 +47,16 @@ std::vector<ModelFamily> churn_model_families(std::uint64_t seed) {
        }});
   {
     std::vector<HyperparameterPoint> grid;
-    for (const int k : {10, 20, 35, 50}) {
+    // Column weights: none, or by each column's own ROC-AUC (square root or linear); see
+    // KnnColumnWeighting.
+    for (const int k : {20, 35, 50}) {
       for (const char* weighting : {"uniform", "distance"}) {
-        grid.push_back({fmt::format("k={} {}", k, weighting), {{"k", k}, {"weighting", weighting}}});
+        for (const double power : {0.0, 0.5, 1.0}) {
+          grid.push_back(
+              {power == 0.0 ? fmt::format("k={} {}", k, weighting)
+                            : fmt::format("k={} {} auc-weights^{}", k, weighting, power),
+               {{"k", k}, {"weighting", weighting}, {"column_weight_power", power}}});
+        }
       }
     }
     families.push_back(
@@ -64,6 +71,11 @@ std::vector<ModelFamily> churn_model_families(std::uint64_t seed) {
            params.weighting = values.at("weighting") == "distance"
                                   ? models::NearestNeighbors::Weighting::kDistance
                                   : models::NearestNeighbors::Weighting::kUniform;
+           const double power = values.at("column_weight_power").get<double>();
+           if (power > 0.0) {
+             params.column_weighting = KnnColumnWeighting::kUnivariateAuc;
+             params.weight_power = power;
+           }
            return std::unique_ptr<const models::Estimator>(
                fit_nearest_neighbors(x, y, columns, params));
          }});

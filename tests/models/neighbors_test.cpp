@@ -1,6 +1,6 @@
 // NearestNeighbors: margins computed by hand on a five-row reference set (uniform and distance
-// weighting, ties between equally distant rows), occlusion contributions, the model-file layout
-// and its validation.
+// weighting, ties between equally distant rows), column weights, occlusion contributions, the
+// model-file layout and its validation.
 #include "nbo/models/neighbors.hpp"
 
 #include <gmock/gmock.h>
@@ -140,6 +140,34 @@ TEST(NearestNeighborsTest, BlockedDistancesMatchAPlainScan) {
   }
 }
 
+TEST(NearestNeighborsTest, ColumnWeightsScaleTheDistance) {
+  // Weights (2, 0.5) give the same neighbours, distances and margins as the rows and the query
+  // multiplied by them, and a column of weight 0 is ignored.
+  const std::vector<double> rows = {0, 0, 1, 0, 0, 2, 3, 0, 0, -3};
+  const std::vector<std::uint8_t> labels = {1, 0, 1, 0, 1};
+  const NearestNeighbors weighted(kColumns, rows, labels, 3, Weighting::kDistance, {2.0, 0.5});
+  std::vector<double> scaled_rows = rows;
+  for (std::size_t i = 0; i < scaled_rows.size(); ++i) scaled_rows[i] *= i % 2 == 0 ? 2.0 : 0.5;
+  const NearestNeighbors scaled(kColumns, scaled_rows, labels, 3, Weighting::kDistance);
+  const NearestNeighbors plain(kColumns, rows, labels, 3, Weighting::kDistance);
+  bool any_differs_from_plain = false;
+  for (const auto& query : std::vector<std::vector<double>>{{0.3, -1.0}, {2.0, 1.5}, {-1, 0},
+                                                            {0.6, 1.1}, {1.4, -2.0}}) {
+    const double margin = weighted.margin(query);
+    EXPECT_DOUBLE_EQ(margin, scaled.margin(std::vector<double>{2.0 * query[0], 0.5 * query[1]}));
+    any_differs_from_plain = any_differs_from_plain || margin != plain.margin(query);
+  }
+  EXPECT_TRUE(any_differs_from_plain);
+
+  const NearestNeighbors only_a(kColumns, rows, labels, 1, Weighting::kUniform, {1.0, 0.0});
+  // (0.9, 2): by a alone the nearest is row 1 (a = 1, label 0); by both it would be row 2.
+  EXPECT_DOUBLE_EQ(only_a.margin(std::vector<double>{0.9, 2.0}), std::log(0.5 / 1.5));
+  EXPECT_DOUBLE_EQ(only_a.margin(std::vector<double>{0.9, -100.0}), std::log(0.5 / 1.5));
+  std::vector<double> out(2);
+  only_a.contributions(std::vector<double>{0.9, 2.0}, out);
+  EXPECT_EQ(out[1], 0.0);
+}
+
 TEST(NearestNeighborsTest, ContributionsAreOcclusionAgainstTheReferenceMeans) {
   const NearestNeighbors model = five_rows(1, Weighting::kUniform);
   // (0.4, 0): nearest row 0 (label 1), margin log 3. With a at its mean 0.8 the nearest is row 1
@@ -179,6 +207,20 @@ TEST(NearestNeighborsTest, JsonLayoutAndRoundTrip) {
   EXPECT_EQ(uniform->k(), 2);
   EXPECT_EQ(uniform->weighting(), Weighting::kUniform);
   EXPECT_EQ(uniform->to_json()["weighting"], "uniform");
+
+  // Weights other than all 1 are written and read back; a file without them means all 1.
+  const NearestNeighbors weighted(kColumns, {0, 0, 1, 0, 0, 2, 3, 0, 0, -3}, {1, 0, 1, 0, 1}, 3,
+                                  Weighting::kDistance, {0.25, 1.0});
+  const json weighted_json = weighted.to_json();
+  EXPECT_EQ(weighted_json.at("column_weights"), json::parse("[0.25, 1.0]"));
+  const auto weighted_loaded = NearestNeighbors::from_json(weighted_json, kColumns);
+  EXPECT_EQ(weighted_loaded->column_weights(), (std::vector<double>{0.25, 1.0}));
+  EXPECT_EQ(weighted_loaded->margin(std::vector<double>{2, 1}),
+            weighted.margin(std::vector<double>{2, 1}));
+  EXPECT_FALSE(written.contains("column_weights"));
+  EXPECT_EQ(loaded->to_json(), written);
+  EXPECT_EQ(NearestNeighbors::from_json(written, kColumns)->column_weights(),
+            (std::vector<double>{1.0, 1.0}));
 }
 
 TEST(NearestNeighborsTest, InvalidFilesAreRejectedNamingThePath) {
@@ -201,6 +243,13 @@ TEST(NearestNeighborsTest, InvalidFilesAreRejectedNamingThePath) {
   EXPECT_THAT(broken([](json& e) { e["rows"][1][0] = "x"; }), HasSubstr("estimator.rows[1][0]:"));
   EXPECT_THAT(broken([](json& e) { e["rows"][4] = {1.0}; }), HasSubstr("estimator.rows[4]:"));
   EXPECT_THAT(broken([](json& e) { e["rows"] = 3; }), HasSubstr("estimator.rows:"));
+  EXPECT_THAT(broken([](json& e) { e["column_weights"] = {1.0}; }),
+              HasSubstr("estimator.column_weights:"));
+  EXPECT_THAT(broken([](json& e) { e["column_weights"] = {1.0, -0.5}; }),
+              HasSubstr("estimator.column_weights[1]:"));
+  EXPECT_THAT(broken([](json& e) { e["column_weights"] = {"1", 1.0}; }),
+              HasSubstr("estimator.column_weights[0]:"));
+  EXPECT_THAT(broken([](json& e) { e["column_weights"] = {0.0, 0.0}; }), HasSubstr("all 0"));
   // Through the model-file dispatch, and other columns than the pipeline's.
   EXPECT_THROW(estimator_from_json(valid, {"a", "c"}), std::invalid_argument);
 }
@@ -217,7 +266,16 @@ TEST(NearestNeighborsTest, ConstructorRejectsInconsistentData) {
                std::invalid_argument);
   EXPECT_THROW(NearestNeighbors(kColumns, {0, 0, 1, NAN}, {0, 1}, 1, Weighting::kUniform),
                std::invalid_argument);
+  EXPECT_THROW(NearestNeighbors(kColumns, rows, {0, 1}, 1, Weighting::kUniform, {1.0}),
+               std::invalid_argument);
+  EXPECT_THROW(NearestNeighbors(kColumns, rows, {0, 1}, 1, Weighting::kUniform, {1.0, NAN}),
+               std::invalid_argument);
+  EXPECT_THROW(NearestNeighbors(kColumns, rows, {0, 1}, 1, Weighting::kUniform, {-1.0, 1.0}),
+               std::invalid_argument);
+  EXPECT_THROW(NearestNeighbors(kColumns, rows, {0, 1}, 1, Weighting::kUniform, {0.0, 0.0}),
+               std::invalid_argument);
   EXPECT_NO_THROW(NearestNeighbors(kColumns, rows, {0, 1}, 2, Weighting::kDistance));
+  EXPECT_NO_THROW(NearestNeighbors(kColumns, rows, {0, 1}, 2, Weighting::kDistance, {0.0, 3.0}));
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// fit_nearest_neighbors: the training rows become the reference rows, with the requested k and
-// weighting; bad input is rejected.
+// fit_nearest_neighbors: the training rows become the reference rows, with the requested k,
+// weighting and column weights; bad input is rejected.
 #include "nbo/train/knn_fit.hpp"
 
 #include <gtest/gtest.h>
@@ -55,6 +55,36 @@ TEST(KnnFitTest, DistanceWeighting) {
   const double s = 1.25 / 6.25;
   EXPECT_NEAR(model->margin(std::vector<double>{0.8, 0}),
               std::log((2 * s + 0.5) / (2 * (1 - s) + 0.5)), 1e-12);
+}
+
+TEST(KnnFitTest, UnivariateAucWeights) {
+  // Column "perfect" separates the classes (AUC 1), "mirror" is its negation (AUC 0: it separates
+  // just as well), "noise" does not separate (AUC 0.5), "partial" has AUC 2/3.
+  Eigen::MatrixXd x{{3, -3, 1, 1}, {4, -4, 0, 1}, {5, -5, 0, 0}, {0, 0, 1, 1},
+                    {1, -1, 0, 0}, {2, -2, 0, 0}};
+  const Eigen::VectorXd y{{1, 1, 1, 0, 0, 0}};
+  const std::vector<std::string> columns = {"perfect", "mirror", "noise", "partial"};
+  const auto linear = univariate_auc_weights(x, y, 1.0);
+  ASSERT_EQ(linear.size(), 4U);
+  EXPECT_DOUBLE_EQ(linear[0], 1.0);
+  EXPECT_DOUBLE_EQ(linear[1], 1.0);
+  EXPECT_DOUBLE_EQ(linear[2], 0.0);
+  // "partial": positives (1, 1, 0) against negatives (1, 0, 0), pair by pair (ties count 1/2).
+  const double partial_auc = (0.5 + 1.0 + 1.0 + 0.5 + 1.0 + 1.0 + 0.0 + 0.5 + 0.5) / 9.0;
+  EXPECT_DOUBLE_EQ(linear[3], std::abs(partial_auc - 0.5) / 0.5);
+  const auto root = univariate_auc_weights(x, y, 0.5);
+  EXPECT_DOUBLE_EQ(root[3], std::sqrt(linear[3]));
+
+  const auto model = fit_nearest_neighbors(
+      x, y, columns,
+      {.k = 1, .column_weighting = KnnColumnWeighting::kUnivariateAuc, .weight_power = 1.0});
+  EXPECT_EQ(model->column_weights(), linear);
+  EXPECT_EQ(model->to_json().at("column_weights").size(), 4U);
+  // No separating column at all: every weight 1 rather than a model with no distance.
+  const Eigen::MatrixXd constant = Eigen::MatrixXd::Ones(6, 2);
+  EXPECT_EQ(univariate_auc_weights(constant, y, 1.0), (std::vector<double>{1.0, 1.0}));
+  EXPECT_THROW(univariate_auc_weights(x, y, 0.0), std::invalid_argument);
+  EXPECT_THROW(univariate_auc_weights(x, Eigen::VectorXd::Ones(6), 1.0), std::invalid_argument);
 }
 
 TEST(KnnFitTest, RejectsBadInput) {

@@ -1,5 +1,8 @@
 // k-nearest-neighbours classifier over model rows (standardized numeric columns, 0/1 one-hot
-// columns), Euclidean distance. The reference rows are stored in the model file.
+// columns). The reference rows are stored in the model file. Distance is Euclidean after each
+// column j is multiplied by its weight w_j >= 0 (all 1 unless the model says otherwise):
+// d(x, t)^2 = sum_j (w_j (x_j - t_j))^2. The trainer sets the weights from how well each column
+// alone separates the classes, so uninformative columns do not crowd out the informative ones.
 //
 // margin(): with the k nearest reference rows (ties broken by lower row index) and weights w_i
 // (1 for "uniform", 1 / max(distance, 1e-9) for "distance"), the vote share
@@ -31,9 +34,12 @@ class NearestNeighbors final : public Estimator {
   enum class Weighting { kUniform, kDistance };
 
   // `reference_rows` is row-major, labels.size() rows of column_names.size() values; labels are
-  // 0/1. Throws std::invalid_argument on size mismatches, k < 1, k > rows, non-finite values.
+  // 0/1. `column_weights`: one finite weight >= 0 per column, not all 0; empty means all 1.
+  // Throws std::invalid_argument on size mismatches, k < 1, k > rows, non-finite values, bad
+  // weights.
   NearestNeighbors(std::vector<std::string> column_names, std::vector<double> reference_rows,
-                   std::vector<std::uint8_t> labels, int k, Weighting weighting);
+                   std::vector<std::uint8_t> labels, int k, Weighting weighting,
+                   std::vector<double> column_weights = {});
 
   std::string_view type() const override { return "k_nearest_neighbors"; }
   std::size_t column_count() const override { return column_names_.size(); }
@@ -43,6 +49,7 @@ class NearestNeighbors final : public Estimator {
 
   int k() const noexcept { return k_; }
   Weighting weighting() const noexcept { return weighting_; }
+  const std::vector<double>& column_weights() const noexcept { return column_weights_; }
 
   static std::unique_ptr<const NearestNeighbors> from_json(const nlohmann::json& estimator,
                                                            const std::vector<std::string>& columns);
@@ -50,8 +57,9 @@ class NearestNeighbors final : public Estimator {
  private:
   std::vector<std::string> column_names_;
   std::vector<double> reference_rows_;
-  std::vector<double> column_major_;  // reference_rows_ transposed, for margin()
   std::vector<std::uint8_t> labels_;
+  std::vector<double> column_weights_;
+  std::vector<double> column_major_;  // reference_rows_ times the weights, transposed
   std::vector<double> column_means_;
   int k_;
   Weighting weighting_;

@@ -1,5 +1,6 @@
-// "Fitting" of a k-nearest-neighbours classifier: validation and a copy of the training rows
-// and labels, which become the model's reference rows (see models/neighbors.hpp).
+// "Fitting" of a k-nearest-neighbours classifier: validation, a copy of the training rows and
+// labels, which become the model's reference rows (see models/neighbors.hpp), and optionally the
+// column weights of its distance.
 //
 // Thread safety: pure function.
 #pragma once
@@ -14,14 +15,28 @@
 
 namespace nbo::train {
 
+enum class KnnColumnWeighting {
+  kNone,  // plain Euclidean distance on the model row
+  // w_j = (|AUC_j - 0.5| / max_i |AUC_i - 0.5|)^power, where AUC_j is the ROC-AUC of column j
+  // alone on the training rows: a column that does not separate the classes on its own gets
+  // weight 0 and no longer dilutes the distance. All weights 1 if no column separates at all.
+  kUnivariateAuc,
+};
+
 struct KnnParams {
   int k = 15;  // neighbours per vote, 1 <= k <= training rows
   models::NearestNeighbors::Weighting weighting = models::NearestNeighbors::Weighting::kUniform;
+  KnnColumnWeighting column_weighting = KnnColumnWeighting::kNone;
+  double weight_power = 1.0;  // kUnivariateAuc: exponent, > 0
 };
 
+// The kUnivariateAuc weights for `x` and `y` (see KnnColumnWeighting). Requires both classes.
+std::vector<double> univariate_auc_weights(const Eigen::MatrixXd& x, const Eigen::VectorXd& y,
+                                           double power);
+
 // `x`: rows are samples over `columns` (x.cols() == columns.size()); `y`: 0/1 labels. Throws
-// std::invalid_argument on shape mismatches, non-finite values, labels other than 0/1, or k
-// outside [1, rows].
+// std::invalid_argument on shape mismatches, non-finite values, labels other than 0/1, k
+// outside [1, rows], weight_power <= 0, or kUnivariateAuc with one class only.
 std::unique_ptr<const models::NearestNeighbors> fit_nearest_neighbors(
     const Eigen::MatrixXd& x, const Eigen::VectorXd& y, const std::vector<std::string>& columns,
     const KnnParams& params);
