@@ -67,6 +67,7 @@ using ::nbo::test_support::TempDir;
 
 struct HarnessOptions {
   bool load_models = true;
+  std::filesystem::path models_directory = models_dir();  // loaded when load_models
   ServiceLimits limits{};
   std::size_t max_body_bytes = 16 * 1024;
   unsigned threads = 2;
@@ -90,7 +91,7 @@ class ApiHarness {
         database_(open_and_migrate(db_path_)),
         customers_(db_path_),
         request_log_(db_path_, store::RequestLogOptions{.flush_interval = std::chrono::milliseconds(5)}) {
-    if (options_.load_models) models_.load_directory(models_dir());
+    if (options_.load_models) models_.load_directory(options_.models_directory);
     service_ = std::make_unique<Service>(
         ServiceDependencies{models_, customers_, request_log_, metrics_,
                             [this] {
