@@ -5,23 +5,40 @@
 //                          JSON object, built like api::Service's score() does
 //   BM_RawPathText         the same, from the request body text to the response body text
 //                          (json::parse before, dump() after), as the handler does it
+//   BM_KnnContributions    NearestNeighbors::contributions() of one row: 1296 synthetic
+//                          reference rows x 21 columns, k = 20, uniform / distance weighting
+//   BM_KnnOcclusion        the same explanation by the reference definition,
+//                          occlusion_contributions() (22 full margins)
+//   BM_SvcContributions    SupportVectorClassifier::contributions(): 500 synthetic support
+//                          vectors x 21 columns, gamma 0.03
+//   BM_SvcOcclusion        the same by occlusion_contributions()
 // Customers are the real store export (NBO_TEST_DATA_DIR/market) when present, taken
 // round-robin; otherwise a small synthetic set (the program says so on stderr).
 // Items processed = customers scored, so Google Benchmark prints customers/s.
+// The estimator benches use synthetic model rows shaped like the pipeline's (standardized numeric
+// columns and 0/1 one-hot groups), seeded, so they run without the export or a trained model.
 #include <benchmark/benchmark.h>
 
+#include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <iostream>
 #include <memory>
+#include <random>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "common.hpp"
 #include "nbo/features/customer.hpp"
 #include "nbo/models/churn_model.hpp"
+#include "nbo/models/estimator.hpp"
+#include "nbo/models/neighbors.hpp"
+#include "nbo/models/support_vector.hpp"
 
 namespace {
 
@@ -132,6 +149,133 @@ void BM_RawPathText(benchmark::State& state) {
   state.SetLabel(f.data.synthetic ? "synthetic customers" : "real customers");
 }
 BENCHMARK(BM_RawPathText);
+
+// Model rows of 21 columns: 14 standardized numeric ones (rounded to a tenth, as integer-valued
+// raw fields give few distinct values) and a 4-level and a 3-level one-hot group.
+constexpr std::size_t kNumericColumns = 14;
+constexpr std::size_t kModelColumns = kNumericColumns + 4 + 3;
+
+struct SyntheticRows {
+  std::vector<std::string> columns;
+  std::vector<double> values;  // row-major
+  std::vector<double> means;
+  std::size_t count = 0;
+};
+
+SyntheticRows synthetic_model_rows(std::size_t count, std::uint64_t seed) {
+  std::mt19937_64 random(seed);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  SyntheticRows rows;
+  rows.count = count;
+  for (std::size_t j = 0; j < kModelColumns; ++j) rows.columns.push_back(fmt::format("c{}", j));
+  rows.values.reserve(count * kModelColumns);
+  for (std::size_t i = 0; i < count; ++i) {
+    for (std::size_t j = 0; j < kNumericColumns; ++j) {
+      rows.values.push_back(std::round(normal(random) * 10.0) / 10.0);
+    }
+    const std::size_t first_level = random() % 4;
+    const std::size_t second_level = random() % 3;
+    for (std::size_t level = 0; level < 4; ++level)
+      rows.values.push_back(level == first_level ? 1.0 : 0.0);
+    for (std::size_t level = 0; level < 3; ++level)
+      rows.values.push_back(level == second_level ? 1.0 : 0.0);
+  }
+  rows.means.assign(kModelColumns, 0.0);
+  for (std::size_t i = 0; i < count; ++i) {
+    for (std::size_t j = 0; j < kModelColumns; ++j) {
+      rows.means[j] += rows.values[i * kModelColumns + j];
+    }
+  }
+  for (double& mean : rows.means) mean /= static_cast<double>(count);
+  return rows;
+}
+
+// Rows to explain, taken round-robin by the estimator benches.
+const SyntheticRows& query_rows() {
+  static const SyntheticRows rows = synthetic_model_rows(64, 7);
+  return rows;
+}
+
+const nbo::models::NearestNeighbors& knn(nbo::models::NearestNeighbors::Weighting weighting) {
+  static const auto build = [](nbo::models::NearestNeighbors::Weighting w) {
+    SyntheticRows rows = synthetic_model_rows(1296, 11);
+    std::mt19937_64 random(13);
+    std::vector<std::uint8_t> labels(rows.count);
+    for (auto& label : labels) label = random() % 10 < 3 ? 1 : 0;
+    return nbo::models::NearestNeighbors(rows.columns, std::move(rows.values), std::move(labels),
+                                         20, w);
+  };
+  static const auto uniform = build(nbo::models::NearestNeighbors::Weighting::kUniform);
+  static const auto distance = build(nbo::models::NearestNeighbors::Weighting::kDistance);
+  return weighting == nbo::models::NearestNeighbors::Weighting::kUniform ? uniform : distance;
+}
+
+const nbo::models::SupportVectorClassifier& svc() {
+  static const auto model = [] {
+    SyntheticRows rows = synthetic_model_rows(500, 17);
+    std::mt19937_64 random(19);
+    std::uniform_real_distribution<double> coefficient(-1.0, 1.0);
+    std::vector<double> coefficients(rows.count);
+    for (auto& value : coefficients) value = coefficient(random);
+    return nbo::models::SupportVectorClassifier(rows.columns, std::move(rows.values),
+                                                std::move(coefficients), -0.4, 0.03, rows.means);
+  }();
+  return model;
+}
+
+// Times `explain(row, out)` per row over the query rows.
+template <typename Explain>
+void explain_rows(benchmark::State& state, Explain explain) {
+  const SyntheticRows& queries = query_rows();
+  std::vector<double> out(kModelColumns);
+  std::size_t i = 0;
+  for (auto _ : state) {
+    const std::span<const double> row(queries.values.data() + i * kModelColumns, kModelColumns);
+    benchmark::DoNotOptimize(explain(row, std::span<double>(out)));
+    benchmark::ClobberMemory();
+    if (++i == queries.count) i = 0;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+nbo::models::NearestNeighbors::Weighting bench_weighting(const benchmark::State& state) {
+  return state.range(0) == 0 ? nbo::models::NearestNeighbors::Weighting::kUniform
+                             : nbo::models::NearestNeighbors::Weighting::kDistance;
+}
+
+void BM_KnnContributions(benchmark::State& state) {
+  const auto& model = knn(bench_weighting(state));
+  explain_rows(state, [&model](std::span<const double> row, std::span<double> out) {
+    return model.contributions(row, out);
+  });
+}
+BENCHMARK(BM_KnnContributions)->ArgName("distance_weighted")->Arg(0)->Arg(1);
+
+void BM_KnnOcclusion(benchmark::State& state) {
+  const auto& model = knn(bench_weighting(state));
+  const SyntheticRows reference = synthetic_model_rows(1296, 11);
+  explain_rows(state, [&](std::span<const double> row, std::span<double> out) {
+    return nbo::models::occlusion_contributions(model, row, reference.means, out);
+  });
+}
+BENCHMARK(BM_KnnOcclusion)->ArgName("distance_weighted")->Arg(0)->Arg(1);
+
+void BM_SvcContributions(benchmark::State& state) {
+  const auto& model = svc();
+  explain_rows(state, [&model](std::span<const double> row, std::span<double> out) {
+    return model.contributions(row, out);
+  });
+}
+BENCHMARK(BM_SvcContributions);
+
+void BM_SvcOcclusion(benchmark::State& state) {
+  const auto& model = svc();
+  const std::vector<double> means = synthetic_model_rows(500, 17).means;
+  explain_rows(state, [&](std::span<const double> row, std::span<double> out) {
+    return nbo::models::occlusion_contributions(model, row, means, out);
+  });
+}
+BENCHMARK(BM_SvcOcclusion);
 
 }  // namespace
 

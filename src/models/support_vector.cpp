@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include <Eigen/Core>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -75,7 +76,45 @@ double SupportVectorClassifier::margin(std::span<const double> row) const {
 
 double SupportVectorClassifier::contributions(std::span<const double> row,
                                               std::span<double> out) const {
-  return occlusion_contributions(*this, row, column_means_, out);
+  const std::size_t count = coefficients_.size();
+  const std::size_t columns = column_names_.size();
+  // The incremental distances below assume finite values; anything else takes the definition.
+  if (!std::all_of(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(columns),
+                   [](double value) { return std::isfinite(value); })) {
+    return occlusion_contributions(*this, row, column_means_, out);
+  }
+  const double full = margin(row);
+  // Squared distances to the support vectors, computed once; per column only the occluded
+  // column's term changes.
+  thread_local std::vector<double> scratch;
+  std::vector<double>& distances = scratch;
+  distances.resize(count);
+  for (std::size_t begin = 0; begin < count; begin += detail::kDistanceBlock) {
+    const std::size_t block = std::min(detail::kDistanceBlock, count - begin);
+    detail::squared_distances(row, column_major_, count, begin, block, distances.data() + begin);
+  }
+  const auto size = static_cast<Eigen::Index>(count);
+  const Eigen::Map<const Eigen::ArrayXd> base(distances.data(), size);
+  const Eigen::Map<const Eigen::ArrayXd> coefficients(coefficients_.data(), size);
+  double sum = 0.0;
+  for (std::size_t j = 0; j < columns; ++j) {
+    const double value = row[j];
+    const double mean = column_means_[j];
+    if (value == mean) {
+      // The occluded row is the row itself.
+      out[j] = 0.0;
+      continue;
+    }
+    const Eigen::Map<const Eigen::ArrayXd> column(column_major_.data() + j * count, size);
+    // Eigen's vectorized exp and summation order differ from margin()'s in the last bits only.
+    const double occluded_sum =
+        (coefficients *
+         (-gamma_ * (base + (mean - column).square() - (value - column).square())).exp())
+            .sum();
+    out[j] = full - (bias_ + occluded_sum);
+    sum += out[j];
+  }
+  return full - sum;
 }
 
 nlohmann::json SupportVectorClassifier::to_json() const {

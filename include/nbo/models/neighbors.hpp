@@ -8,7 +8,11 @@
 //
 // Explanations: k-NN has no exact additive attribution. contributions() return, per column,
 // margin(row) - margin(row with that column set to its reference mean) (occlusion), and the
-// baseline that makes them sum to margin(); see docs/model-format.md.
+// baseline that makes them sum to margin(); see docs/model-format.md. They are the values of
+// occlusion_contributions() but computed from one pass of distances: occluding column j only
+// moves each squared distance by (mean_j - t_j)^2 - (row_j - t_j)^2, so per column a cheap
+// estimate keeps the few rows that can be among the k nearest, whose exact distances (bit for
+// bit those margin() computes) then decide the neighbours and their ties.
 //
 // Thread safety: immutable after construction; all methods const and safe to call concurrently.
 #pragma once
@@ -25,6 +29,10 @@
 #include "nbo/models/estimator.hpp"
 
 namespace nbo::models {
+
+namespace detail {
+struct Neighbor;
+}  // namespace detail
 
 class NearestNeighbors final : public Estimator {
  public:
@@ -48,11 +56,17 @@ class NearestNeighbors final : public Estimator {
                                                            const std::vector<std::string>& columns);
 
  private:
+  // The margin of the vote of `nearest`, the k selected rows in any order; sorts them nearest
+  // first so the sums run in a fixed order. margin() and contributions() share it.
+  double vote_margin(std::span<detail::Neighbor> nearest) const;
+
   std::vector<std::string> column_names_;
   std::vector<double> reference_rows_;
   std::vector<double> column_major_;  // reference_rows_ transposed, for margin()
   std::vector<std::uint8_t> labels_;
   std::vector<double> column_means_;
+  std::vector<double> column_minima_;  // per column, for the bounds of contributions()
+  std::vector<double> column_maxima_;
   int k_;
   Weighting weighting_;
 };
