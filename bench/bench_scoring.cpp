@@ -10,7 +10,9 @@
 //   BM_KnnOcclusion        the same explanation by the reference definition,
 //                          occlusion_contributions() (22 full margins)
 //   BM_SvcContributions    SupportVectorClassifier::contributions(): 500 synthetic support
-//                          vectors x 21 columns, gamma 0.03
+//                          vectors x 21 columns, gamma 0.03; numeric values rounded to a tenth
+//                          (few distinct values per column) or continuous (all distinct, the
+//                          slow case: one exp per support vector and column)
 //   BM_SvcOcclusion        the same by occlusion_contributions()
 // Customers are the real store export (NBO_TEST_DATA_DIR/market) when present, taken
 // round-robin; otherwise a small synthetic set (the program says so on stderr).
@@ -151,7 +153,8 @@ void BM_RawPathText(benchmark::State& state) {
 BENCHMARK(BM_RawPathText);
 
 // Model rows of 21 columns: 14 standardized numeric ones (rounded to a tenth, as integer-valued
-// raw fields give few distinct values) and a 4-level and a 3-level one-hot group.
+// raw fields give few distinct values, unless `continuous`) and a 4-level and a 3-level one-hot
+// group.
 constexpr std::size_t kNumericColumns = 14;
 constexpr std::size_t kModelColumns = kNumericColumns + 4 + 3;
 
@@ -162,7 +165,7 @@ struct SyntheticRows {
   std::size_t count = 0;
 };
 
-SyntheticRows synthetic_model_rows(std::size_t count, std::uint64_t seed) {
+SyntheticRows synthetic_model_rows(std::size_t count, std::uint64_t seed, bool continuous = false) {
   std::mt19937_64 random(seed);
   std::normal_distribution<double> normal(0.0, 1.0);
   SyntheticRows rows;
@@ -171,7 +174,8 @@ SyntheticRows synthetic_model_rows(std::size_t count, std::uint64_t seed) {
   rows.values.reserve(count * kModelColumns);
   for (std::size_t i = 0; i < count; ++i) {
     for (std::size_t j = 0; j < kNumericColumns; ++j) {
-      rows.values.push_back(std::round(normal(random) * 10.0) / 10.0);
+      const double value = normal(random);
+      rows.values.push_back(continuous ? value : std::round(value * 10.0) / 10.0);
     }
     const std::size_t first_level = random() % 4;
     const std::size_t second_level = random() % 3;
@@ -210,17 +214,19 @@ const nbo::models::NearestNeighbors& knn(nbo::models::NearestNeighbors::Weightin
   return weighting == nbo::models::NearestNeighbors::Weighting::kUniform ? uniform : distance;
 }
 
-const nbo::models::SupportVectorClassifier& svc() {
-  static const auto model = [] {
-    SyntheticRows rows = synthetic_model_rows(500, 17);
+const nbo::models::SupportVectorClassifier& svc(bool continuous) {
+  static const auto build = [](bool continuous_values) {
+    SyntheticRows rows = synthetic_model_rows(500, 17, continuous_values);
     std::mt19937_64 random(19);
     std::uniform_real_distribution<double> coefficient(-1.0, 1.0);
     std::vector<double> coefficients(rows.count);
     for (auto& value : coefficients) value = coefficient(random);
     return nbo::models::SupportVectorClassifier(rows.columns, std::move(rows.values),
                                                 std::move(coefficients), -0.4, 0.03, rows.means);
-  }();
-  return model;
+  };
+  static const auto rounded = build(false);
+  static const auto continuous_model = build(true);
+  return continuous ? continuous_model : rounded;
 }
 
 // Times `explain(row, out)` per row over the query rows.
@@ -261,21 +267,22 @@ void BM_KnnOcclusion(benchmark::State& state) {
 BENCHMARK(BM_KnnOcclusion)->ArgName("distance_weighted")->Arg(0)->Arg(1);
 
 void BM_SvcContributions(benchmark::State& state) {
-  const auto& model = svc();
+  const auto& model = svc(state.range(0) != 0);
   explain_rows(state, [&model](std::span<const double> row, std::span<double> out) {
     return model.contributions(row, out);
   });
 }
-BENCHMARK(BM_SvcContributions);
+BENCHMARK(BM_SvcContributions)->ArgName("continuous")->Arg(0)->Arg(1);
 
 void BM_SvcOcclusion(benchmark::State& state) {
-  const auto& model = svc();
-  const std::vector<double> means = synthetic_model_rows(500, 17).means;
+  const bool continuous = state.range(0) != 0;
+  const auto& model = svc(continuous);
+  const std::vector<double> means = synthetic_model_rows(500, 17, continuous).means;
   explain_rows(state, [&](std::span<const double> row, std::span<double> out) {
     return nbo::models::occlusion_contributions(model, row, means, out);
   });
 }
-BENCHMARK(BM_SvcOcclusion);
+BENCHMARK(BM_SvcOcclusion)->ArgName("continuous")->Arg(0)->Arg(1);
 
 }  // namespace
 
@@ -284,8 +291,8 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   try {
     const Fixture& f = fixture();
-    std::cerr << "model: " << f.model->metadata().name << ' ' << f.model->metadata().version
-              << " (" << f.model->estimator().type() << ")\n";
+    std::cerr << "model: " << f.model->metadata().name << ' ' << f.model->metadata().version << " ("
+              << f.model->estimator().type() << ")\n";
     // Sanity: every customer scores (an exception would abort the timed loops).
     for (const auto& c : f.data.customers) (void)f.model->predict(c.customer, 3);
   } catch (const std::exception& error) {

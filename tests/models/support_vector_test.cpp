@@ -142,7 +142,8 @@ TEST(SupportVectorTest, ContributionsEqualTheOcclusionDefinition) {
     at_means[3] = means[3];
     queries.push_back(at_means);
 
-    for (const double gamma : {0.03, 0.5, 4.0}) {
+    // gamma 50 puts kernel factors out of range, so contributions() takes one exp per vector.
+    for (const double gamma : {0.03, 0.5, 4.0, 50.0}) {
       const SupportVectorClassifier model(names, vectors, coefficients, 0.1, gamma, means);
       for (std::size_t q = 0; q < queries.size(); ++q) {
         std::vector<double> fast(cols, -99.0);

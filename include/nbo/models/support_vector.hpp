@@ -8,11 +8,13 @@
 // and the baseline that makes them sum to margin(); see docs/model-format.md. They are the values
 // of occlusion_contributions() up to rounding (about 1e-15 relative), computed from one pass of
 // distances: occluding column j only moves each squared distance by (mean_j - sv_j)^2 -
-// (row_j - sv_j)^2, so each column costs one exp per support vector.
+// (row_j - sv_j)^2, so each kernel is its base value times a factor that takes one value per
+// distinct sv_j, and a column costs one exp per distinct value of it among the support vectors.
 //
 // Thread safety: immutable after construction; all methods const and safe to call concurrently.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -55,6 +57,10 @@ class SupportVectorClassifier final : public Estimator {
   double bias_;
   double gamma_;
   std::vector<double> column_means_;
+  // Per column its distinct values among the support vectors, ascending, and (column-major, as
+  // column_major_) each support vector's index into them, for contributions().
+  std::vector<std::vector<double>> column_levels_;
+  std::vector<std::uint32_t> level_codes_;
 };
 
 }  // namespace nbo::models
