@@ -6,10 +6,11 @@
 // Explanations: no exact additive attribution exists for an RBF kernel; contributions() return
 // per column margin(row) - margin(row with that column set to its training mean) (occlusion)
 // and the baseline that makes them sum to margin(); see docs/model-format.md. They are the values
-// of occlusion_contributions() up to rounding (about 1e-15 relative), computed from one pass of
-// distances: occluding column j only moves each squared distance by (mean_j - sv_j)^2 -
-// (row_j - sv_j)^2, so each kernel is its base value times a factor that takes one value per
-// distinct sv_j, and a column costs one exp per distinct value of it among the support vectors.
+// of occlusion_contributions() up to rounding (a few ulps of each kernel's exponent), computed
+// from one pass of distances: occluding column j only moves each squared distance by
+// (mean_j - sv_j)^2 - (row_j - sv_j)^2, so each kernel is its base value times a factor that
+// takes one value per distinct sv_j, and a column costs one exp per distinct value of it among
+// the support vectors.
 //
 // Thread safety: immutable after construction; all methods const and safe to call concurrently.
 #pragma once
