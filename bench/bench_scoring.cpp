@@ -21,6 +21,7 @@
 // columns and 0/1 one-hot groups), seeded, so they run without the export or a trained model.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -284,6 +285,26 @@ void BM_SvcOcclusion(benchmark::State& state) {
 }
 BENCHMARK(BM_SvcOcclusion)->ArgName("continuous")->Arg(0)->Arg(1);
 
+// Largest |contributions() - occlusion_contributions()| over the query rows, baseline included.
+double largest_difference_from_occlusion(const nbo::models::Estimator& model,
+                                         const std::vector<double>& means) {
+  const SyntheticRows& queries = query_rows();
+  std::vector<double> fast(kModelColumns);
+  std::vector<double> reference(kModelColumns);
+  double largest = 0.0;
+  for (std::size_t i = 0; i < queries.count; ++i) {
+    const std::span<const double> row(queries.values.data() + i * kModelColumns, kModelColumns);
+    const double fast_baseline = model.contributions(row, fast);
+    const double reference_baseline =
+        nbo::models::occlusion_contributions(model, row, means, reference);
+    largest = std::max(largest, std::abs(fast_baseline - reference_baseline));
+    for (std::size_t j = 0; j < kModelColumns; ++j) {
+      largest = std::max(largest, std::abs(fast[j] - reference[j]));
+    }
+  }
+  return largest;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -299,6 +320,19 @@ int main(int argc, char** argv) {
     std::cerr << "bench_scoring: setup failed: " << error.what() << '\n';
     return 1;
   }
+  const std::vector<double> knn_means = synthetic_model_rows(1296, 11).means;
+  std::cerr << "contributions() vs occlusion_contributions(), largest difference: k-NN uniform "
+            << largest_difference_from_occlusion(
+                   knn(nbo::models::NearestNeighbors::Weighting::kUniform), knn_means)
+            << ", distance "
+            << largest_difference_from_occlusion(
+                   knn(nbo::models::NearestNeighbors::Weighting::kDistance), knn_means)
+            << "; SVC rounded "
+            << largest_difference_from_occlusion(svc(false), synthetic_model_rows(500, 17).means)
+            << ", continuous "
+            << largest_difference_from_occlusion(svc(true),
+                                                 synthetic_model_rows(500, 17, true).means)
+            << '\n';
   benchmark::AddCustomContext("threads", "1 (single-thread benchmarks)");
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
