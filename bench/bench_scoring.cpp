@@ -5,23 +5,43 @@
 //                          JSON object, built like api::Service's score() does
 //   BM_RawPathText         the same, from the request body text to the response body text
 //                          (json::parse before, dump() after), as the handler does it
+//   BM_KnnContributions    NearestNeighbors::contributions() of one row: 1296 synthetic
+//                          reference rows x 21 columns, k = 20, uniform / distance weighting
+//   BM_KnnOcclusion        the same explanation by the reference definition,
+//                          occlusion_contributions() (22 full margins)
+//   BM_SvcContributions    SupportVectorClassifier::contributions(): 500 synthetic support
+//                          vectors x 21 columns, gamma 0.03; numeric values rounded to a tenth
+//                          (few distinct values per column) or continuous (all distinct, the
+//                          slow case: one exp per support vector and column)
+//   BM_SvcOcclusion        the same by occlusion_contributions()
 // Customers are the real store export (NBO_TEST_DATA_DIR/market) when present, taken
 // round-robin; otherwise a small synthetic set (the program says so on stderr).
 // Items processed = customers scored, so Google Benchmark prints customers/s.
+// The estimator benches use synthetic model rows shaped like the pipeline's (standardized numeric
+// columns and 0/1 one-hot groups), seeded, so they run without the export or a trained model.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <iostream>
 #include <memory>
+#include <random>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "common.hpp"
 #include "nbo/features/customer.hpp"
 #include "nbo/models/churn_model.hpp"
+#include "nbo/models/estimator.hpp"
+#include "nbo/models/neighbors.hpp"
+#include "nbo/models/support_vector.hpp"
 
 namespace {
 
@@ -133,6 +153,158 @@ void BM_RawPathText(benchmark::State& state) {
 }
 BENCHMARK(BM_RawPathText);
 
+// Model rows of 21 columns: 14 standardized numeric ones (rounded to a tenth, as integer-valued
+// raw fields give few distinct values, unless `continuous`) and a 4-level and a 3-level one-hot
+// group.
+constexpr std::size_t kNumericColumns = 14;
+constexpr std::size_t kModelColumns = kNumericColumns + 4 + 3;
+
+struct SyntheticRows {
+  std::vector<std::string> columns;
+  std::vector<double> values;  // row-major
+  std::vector<double> means;
+  std::size_t count = 0;
+};
+
+SyntheticRows synthetic_model_rows(std::size_t count, std::uint64_t seed, bool continuous = false) {
+  std::mt19937_64 random(seed);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  SyntheticRows rows;
+  rows.count = count;
+  for (std::size_t j = 0; j < kModelColumns; ++j) rows.columns.push_back(fmt::format("c{}", j));
+  rows.values.reserve(count * kModelColumns);
+  for (std::size_t i = 0; i < count; ++i) {
+    for (std::size_t j = 0; j < kNumericColumns; ++j) {
+      const double value = normal(random);
+      rows.values.push_back(continuous ? value : std::round(value * 10.0) / 10.0);
+    }
+    const std::size_t first_level = random() % 4;
+    const std::size_t second_level = random() % 3;
+    for (std::size_t level = 0; level < 4; ++level)
+      rows.values.push_back(level == first_level ? 1.0 : 0.0);
+    for (std::size_t level = 0; level < 3; ++level)
+      rows.values.push_back(level == second_level ? 1.0 : 0.0);
+  }
+  rows.means.assign(kModelColumns, 0.0);
+  for (std::size_t i = 0; i < count; ++i) {
+    for (std::size_t j = 0; j < kModelColumns; ++j) {
+      rows.means[j] += rows.values[i * kModelColumns + j];
+    }
+  }
+  for (double& mean : rows.means) mean /= static_cast<double>(count);
+  return rows;
+}
+
+// Rows to explain, taken round-robin by the estimator benches.
+const SyntheticRows& query_rows() {
+  static const SyntheticRows rows = synthetic_model_rows(64, 7);
+  return rows;
+}
+
+const nbo::models::NearestNeighbors& knn(nbo::models::NearestNeighbors::Weighting weighting) {
+  static const auto build = [](nbo::models::NearestNeighbors::Weighting w) {
+    SyntheticRows rows = synthetic_model_rows(1296, 11);
+    std::mt19937_64 random(13);
+    std::vector<std::uint8_t> labels(rows.count);
+    for (auto& label : labels) label = random() % 10 < 3 ? 1 : 0;
+    return nbo::models::NearestNeighbors(rows.columns, std::move(rows.values), std::move(labels),
+                                         20, w);
+  };
+  static const auto uniform = build(nbo::models::NearestNeighbors::Weighting::kUniform);
+  static const auto distance = build(nbo::models::NearestNeighbors::Weighting::kDistance);
+  return weighting == nbo::models::NearestNeighbors::Weighting::kUniform ? uniform : distance;
+}
+
+const nbo::models::SupportVectorClassifier& svc(bool continuous) {
+  static const auto build = [](bool continuous_values) {
+    SyntheticRows rows = synthetic_model_rows(500, 17, continuous_values);
+    std::mt19937_64 random(19);
+    std::uniform_real_distribution<double> coefficient(-1.0, 1.0);
+    std::vector<double> coefficients(rows.count);
+    for (auto& value : coefficients) value = coefficient(random);
+    return nbo::models::SupportVectorClassifier(rows.columns, std::move(rows.values),
+                                                std::move(coefficients), -0.4, 0.03, rows.means);
+  };
+  static const auto rounded = build(false);
+  static const auto continuous_model = build(true);
+  return continuous ? continuous_model : rounded;
+}
+
+// Times `explain(row, out)` per row over the query rows.
+template <typename Explain>
+void explain_rows(benchmark::State& state, Explain explain) {
+  const SyntheticRows& queries = query_rows();
+  std::vector<double> out(kModelColumns);
+  std::size_t i = 0;
+  for (auto _ : state) {
+    const std::span<const double> row(queries.values.data() + i * kModelColumns, kModelColumns);
+    benchmark::DoNotOptimize(explain(row, std::span<double>(out)));
+    benchmark::ClobberMemory();
+    if (++i == queries.count) i = 0;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+nbo::models::NearestNeighbors::Weighting bench_weighting(const benchmark::State& state) {
+  return state.range(0) == 0 ? nbo::models::NearestNeighbors::Weighting::kUniform
+                             : nbo::models::NearestNeighbors::Weighting::kDistance;
+}
+
+void BM_KnnContributions(benchmark::State& state) {
+  const auto& model = knn(bench_weighting(state));
+  explain_rows(state, [&model](std::span<const double> row, std::span<double> out) {
+    return model.contributions(row, out);
+  });
+}
+BENCHMARK(BM_KnnContributions)->ArgName("distance_weighted")->Arg(0)->Arg(1);
+
+void BM_KnnOcclusion(benchmark::State& state) {
+  const auto& model = knn(bench_weighting(state));
+  const SyntheticRows reference = synthetic_model_rows(1296, 11);
+  explain_rows(state, [&](std::span<const double> row, std::span<double> out) {
+    return nbo::models::occlusion_contributions(model, row, reference.means, out);
+  });
+}
+BENCHMARK(BM_KnnOcclusion)->ArgName("distance_weighted")->Arg(0)->Arg(1);
+
+void BM_SvcContributions(benchmark::State& state) {
+  const auto& model = svc(state.range(0) != 0);
+  explain_rows(state, [&model](std::span<const double> row, std::span<double> out) {
+    return model.contributions(row, out);
+  });
+}
+BENCHMARK(BM_SvcContributions)->ArgName("continuous")->Arg(0)->Arg(1);
+
+void BM_SvcOcclusion(benchmark::State& state) {
+  const bool continuous = state.range(0) != 0;
+  const auto& model = svc(continuous);
+  const std::vector<double> means = synthetic_model_rows(500, 17, continuous).means;
+  explain_rows(state, [&](std::span<const double> row, std::span<double> out) {
+    return nbo::models::occlusion_contributions(model, row, means, out);
+  });
+}
+BENCHMARK(BM_SvcOcclusion)->ArgName("continuous")->Arg(0)->Arg(1);
+
+// Largest |contributions() - occlusion_contributions()| over the query rows, baseline included.
+double largest_difference_from_occlusion(const nbo::models::Estimator& model,
+                                         const std::vector<double>& means) {
+  const SyntheticRows& queries = query_rows();
+  std::vector<double> fast(kModelColumns);
+  std::vector<double> reference(kModelColumns);
+  double largest = 0.0;
+  for (std::size_t i = 0; i < queries.count; ++i) {
+    const std::span<const double> row(queries.values.data() + i * kModelColumns, kModelColumns);
+    const double fast_baseline = model.contributions(row, fast);
+    const double reference_baseline =
+        nbo::models::occlusion_contributions(model, row, means, reference);
+    largest = std::max(largest, std::abs(fast_baseline - reference_baseline));
+    for (std::size_t j = 0; j < kModelColumns; ++j) {
+      largest = std::max(largest, std::abs(fast[j] - reference[j]));
+    }
+  }
+  return largest;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -140,14 +312,27 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   try {
     const Fixture& f = fixture();
-    std::cerr << "model: " << f.model->metadata().name << ' ' << f.model->metadata().version
-              << " (" << f.model->estimator().type() << ")\n";
+    std::cerr << "model: " << f.model->metadata().name << ' ' << f.model->metadata().version << " ("
+              << f.model->estimator().type() << ")\n";
     // Sanity: every customer scores (an exception would abort the timed loops).
     for (const auto& c : f.data.customers) (void)f.model->predict(c.customer, 3);
   } catch (const std::exception& error) {
     std::cerr << "bench_scoring: setup failed: " << error.what() << '\n';
     return 1;
   }
+  const std::vector<double> knn_means = synthetic_model_rows(1296, 11).means;
+  std::cerr << "contributions() vs occlusion_contributions(), largest difference: k-NN uniform "
+            << largest_difference_from_occlusion(
+                   knn(nbo::models::NearestNeighbors::Weighting::kUniform), knn_means)
+            << ", distance "
+            << largest_difference_from_occlusion(
+                   knn(nbo::models::NearestNeighbors::Weighting::kDistance), knn_means)
+            << "; SVC rounded "
+            << largest_difference_from_occlusion(svc(false), synthetic_model_rows(500, 17).means)
+            << ", continuous "
+            << largest_difference_from_occlusion(svc(true),
+                                                 synthetic_model_rows(500, 17, true).means)
+            << '\n';
   benchmark::AddCustomContext("threads", "1 (single-thread benchmarks)");
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -1,10 +1,12 @@
 #include "nbo/models/neighbors.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
 
+#include <Eigen/Core>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -12,7 +14,7 @@
 #include "row_distances.hpp"
 
 namespace nbo::models {
-namespace {
+namespace detail {
 
 // A candidate neighbour; ordered by distance, then by row index (the lower index wins ties).
 struct Neighbor {
@@ -20,9 +22,67 @@ struct Neighbor {
   std::size_t index;
 };
 
-bool closer(const Neighbor& a, const Neighbor& b) {
+}  // namespace detail
+
+namespace {
+
+using detail::Neighbor;
+
+// A function object rather than a function, so the standard algorithms inline it.
+constexpr auto closer = [](const Neighbor& a, const Neighbor& b) {
   if (a.squared_distance != b.squared_distance) return a.squared_distance < b.squared_distance;
   return a.index < b.index;
+};
+
+// Offers `candidate` to `heap`, a max-heap (by closer()) of the at most k closest rows offered so
+// far. `worst` becomes the squared distance of the k-th closest once there are k: a row farther
+// than it cannot enter.
+void offer(std::vector<Neighbor>& heap, std::size_t k, const Neighbor& candidate, double& worst) {
+  if (heap.size() < k) {
+    heap.push_back(candidate);
+    std::push_heap(heap.begin(), heap.end(), closer);
+    if (heap.size() == k) worst = heap.front().squared_distance;
+  } else if (closer(candidate, heap.front())) {
+    std::pop_heap(heap.begin(), heap.end(), closer);
+    heap.back() = candidate;
+    std::push_heap(heap.begin(), heap.end(), closer);
+    worst = heap.front().squared_distance;
+  }
+}
+
+// A reference row's estimated squared distance to an occluded row, up to a per-column constant.
+struct Estimate {
+  double value;
+  std::size_t index;
+};
+
+// How contributions() treats one column.
+struct ColumnPlan {
+  bool occluded = false;   // false: the row holds the column's mean
+  double slope = 0.0;      // estimate of reference row i: d_i - slope * t_i (plus a constant)
+  double slack = 0.0;      // bound on the rounding of an estimate
+  double threshold = 0.0;  // rows estimated above it cannot be among the k nearest
+  double reach = 0.0;      // rows of a larger base distance are estimated above threshold
+};
+
+// Buckets of base distances that order the rows contributions() scans.
+constexpr std::size_t kReachBuckets = 64;
+
+// Per-thread buffers of contributions(), so no allocation once they have grown.
+struct ContributionScratch {
+  std::vector<ColumnPlan> plans;
+  std::vector<std::size_t> buckets;    // per row, its bucket (kReachBuckets: out of reach)
+  std::vector<std::size_t> reachable;  // rows that some column may keep, by bucket
+  std::vector<double> distances;       // squared distance of the row to every reference row
+  std::vector<Neighbor> nearest;       // the row's k nearest
+  std::vector<Estimate> estimates;     // rows that may be among the k nearest of an occluded row
+  std::vector<Neighbor> candidates;    // those that can be, with their exact distances
+  std::vector<double> weighted;        // the row times the column weights
+  std::vector<double> occluded;        // that, with one column set to its weighted mean
+};
+
+double square(double value) {
+  return value * value;
 }
 
 std::string_view weighting_name(NearestNeighbors::Weighting weighting) {
@@ -88,23 +148,32 @@ NearestNeighbors::NearestNeighbors(std::vector<std::string> column_names,
     for (std::size_t j = 0; j < columns; ++j) column_means_[j] += reference_rows_[i * columns + j];
   }
   for (double& mean : column_means_) mean /= static_cast<double>(rows);
-  std::vector<double> weighted_rows = reference_rows_;
+  // Distances, and the bounds of contributions(), live in the weighted space: row-major for the
+  // exact distance of one row, column-major for the blocked pass over all rows.
+  weighted_rows_ = reference_rows_;
+  weighted_means_ = column_means_;
+  for (std::size_t j = 0; j < columns; ++j) weighted_means_[j] *= column_weights_[j];
+  column_minima_.assign(columns, std::numeric_limits<double>::infinity());
+  column_maxima_.assign(columns, -std::numeric_limits<double>::infinity());
   for (std::size_t i = 0; i < rows; ++i) {
-    for (std::size_t j = 0; j < columns; ++j) weighted_rows[i * columns + j] *= column_weights_[j];
+    for (std::size_t j = 0; j < columns; ++j) {
+      double& value = weighted_rows_[i * columns + j];
+      value *= column_weights_[j];
+      column_minima_[j] = std::min(column_minima_[j], value);
+      column_maxima_[j] = std::max(column_maxima_[j], value);
+    }
   }
-  column_major_ = detail::to_column_major(weighted_rows, rows, columns);
+  column_major_ = detail::to_column_major(weighted_rows_, rows, columns);
 }
 
 double NearestNeighbors::margin(std::span<const double> row) const {
   const std::size_t rows = labels_.size();
   const auto k = static_cast<std::size_t>(k_);
-  // Max-heap (by closer()) of the k closest rows seen so far; reused by the thread, so no
-  // allocation once it has grown to k.
+  // Reused by the thread, so no allocation once it has grown to k.
   thread_local std::vector<Neighbor> scratch;
   std::vector<Neighbor>& heap = scratch;
   heap.clear();
   heap.reserve(k);
-  const auto by_closeness = [](const Neighbor& a, const Neighbor& b) { return closer(a, b); };
   thread_local std::vector<double> weighted_scratch;
   std::vector<double>& weighted_row = weighted_scratch;
   weighted_row.resize(row.size());
@@ -117,24 +186,18 @@ double NearestNeighbors::margin(std::span<const double> row) const {
     detail::squared_distances(weighted_row, column_major_, rows, begin, count, distances);
     for (std::size_t i = 0; i < count; ++i) {
       if (distances[i] > worst) continue;
-      const Neighbor candidate{distances[i], begin + i};
-      if (heap.size() < k) {
-        heap.push_back(candidate);
-        std::push_heap(heap.begin(), heap.end(), by_closeness);
-        if (heap.size() == k) worst = heap.front().squared_distance;
-      } else if (closer(candidate, heap.front())) {
-        std::pop_heap(heap.begin(), heap.end(), by_closeness);
-        heap.back() = candidate;
-        std::push_heap(heap.begin(), heap.end(), by_closeness);
-        worst = heap.front().squared_distance;
-      }
+      offer(heap, k, Neighbor{distances[i], begin + i}, worst);
     }
   }
+  return vote_margin(heap);
+}
+
+double NearestNeighbors::vote_margin(std::span<Neighbor> nearest) const {
   // Nearest first, so the sums below run in a fixed order.
-  std::sort_heap(heap.begin(), heap.end(), by_closeness);
+  std::sort(nearest.begin(), nearest.end(), closer);
   double positive = 0.0;
   double negative = 0.0;
-  for (const Neighbor& neighbor : heap) {
+  for (const Neighbor& neighbor : nearest) {
     const double weight = weighting_ == Weighting::kUniform
                               ? 1.0
                               : 1.0 / std::max(std::sqrt(neighbor.squared_distance), 1e-9);
@@ -148,7 +211,153 @@ double NearestNeighbors::margin(std::span<const double> row) const {
 }
 
 double NearestNeighbors::contributions(std::span<const double> row, std::span<double> out) const {
-  return occlusion_contributions(*this, row, column_means_, out);
+  const std::size_t rows = labels_.size();
+  const std::size_t columns = column_names_.size();
+  const auto k = static_cast<std::size_t>(k_);
+  // The rounding slack below assumes finite values; anything else takes the definition itself.
+  if (!std::all_of(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(columns),
+                   [](double value) { return std::isfinite(value); })) {
+    return occlusion_contributions(*this, row, column_means_, out);
+  }
+  thread_local ContributionScratch scratch;
+  // Everything below is in the weighted space, where the row and the means are multiplied by the
+  // column weights exactly as margin() multiplies the row, so the distances are margin()'s.
+  std::vector<double>& weighted = scratch.weighted;
+  weighted.resize(columns);
+  for (std::size_t j = 0; j < columns; ++j) weighted[j] = row[j] * column_weights_[j];
+  std::vector<double>& distances = scratch.distances;
+  distances.resize(rows);
+  for (std::size_t begin = 0; begin < rows; begin += detail::kDistanceBlock) {
+    const std::size_t count = std::min(detail::kDistanceBlock, rows - begin);
+    detail::squared_distances(weighted, column_major_, rows, begin, count,
+                              distances.data() + begin);
+  }
+  std::vector<Neighbor>& nearest = scratch.nearest;
+  nearest.clear();
+  double worst = std::numeric_limits<double>::infinity();
+  for (std::size_t i = 0; i < rows; ++i) {
+    if (distances[i] > worst) continue;
+    offer(nearest, k, Neighbor{distances[i], i}, worst);
+  }
+  const double full = vote_margin(nearest);
+
+  // Occluding column j (value x, mean m) moves the squared distance d_i to reference row i, of
+  // value t_i there, to d_i + (m - x) (m + x - 2 t_i): an estimate d_i - 2 (m - x) t_i plus a
+  // constant, computed in another order than margin() would and so off by a few ulps of the
+  // terms' magnitudes. `tolerance` times their largest possible size bounds that generously.
+  const double tolerance =
+      8.0 * static_cast<double>(columns + 8) * std::numeric_limits<double>::epsilon();
+  const double farthest =
+      Eigen::Map<const Eigen::ArrayXd>(distances.data(), static_cast<Eigen::Index>(rows))
+          .maxCoeff();
+  // Distances that overflowed leave no room for the bounds below.
+  if (!std::isfinite(farthest)) return occlusion_contributions(*this, row, column_means_, out);
+  // Per column: the estimate a row must not exceed to be kept (see below), and the base
+  // distance none of the kept rows can exceed, as estimate = d_i - slope t_i with t_i inside
+  // the column's range.
+  std::vector<ColumnPlan>& plans = scratch.plans;
+  plans.assign(columns, ColumnPlan{});
+  double reach = -std::numeric_limits<double>::infinity();
+  for (std::size_t j = 0; j < columns; ++j) {
+    const double value = weighted[j];
+    const double mean = weighted_means_[j];
+    // Equal: the occluded row is the row itself, its contribution 0.
+    if (value == mean) continue;
+    ColumnPlan& plan = plans[j];
+    plan.occluded = true;
+    const double shift = mean - value;
+    plan.slope = 2.0 * shift;
+    const double magnitude = std::max(std::abs(column_minima_[j]), std::abs(column_maxima_[j]));
+    plan.slack = tolerance * (farthest + square(std::abs(mean) + magnitude) +
+                              square(std::abs(value) + magnitude) +
+                              std::abs(shift) * (std::abs(mean + value) + 2.0 * magnitude));
+    // Any k rows bound the occluded k-th distance by their largest; the row's own k nearest are
+    // at hand. A row whose estimate exceeds that bound by more than twice the slack is farther.
+    const double* column = column_major_.data() + j * rows;
+    double nearest_bound = -std::numeric_limits<double>::infinity();
+    for (const Neighbor& neighbor : nearest) {
+      nearest_bound =
+          std::max(nearest_bound, distances[neighbor.index] - plan.slope * column[neighbor.index]);
+    }
+    plan.threshold = nearest_bound + 2.0 * plan.slack;
+    const double largest_slope_term =
+        plan.slope > 0 ? plan.slope * column_maxima_[j] : plan.slope * column_minima_[j];
+    plan.reach = plan.threshold + largest_slope_term + plan.slack;
+    reach = std::max(reach, plan.reach);
+  }
+  // The rows any column can keep, ordered by base distance in buckets, so that each column
+  // scans only the buckets up to its own reach: typically a small share of the rows.
+  const double closest = nearest.front().squared_distance;
+  const double buckets_per_distance =
+      reach > closest ? static_cast<double>(kReachBuckets) / (reach - closest) : 0.0;
+  const auto bucket_of = [closest, buckets_per_distance](double squared_distance) {
+    // Clamped as a double, so the conversion is a plain truncation.
+    const double position = std::clamp((squared_distance - closest) * buckets_per_distance, 0.0,
+                                       static_cast<double>(kReachBuckets - 1));
+    return static_cast<std::size_t>(static_cast<int>(position));
+  };
+  std::vector<std::size_t>& buckets = scratch.buckets;
+  buckets.resize(rows);
+  std::array<std::size_t, kReachBuckets + 1> bucket_ends{};
+  for (std::size_t i = 0; i < rows; ++i) {
+    buckets[i] = distances[i] <= reach ? bucket_of(distances[i]) : kReachBuckets;
+    ++bucket_ends[buckets[i]];
+  }
+  std::size_t running = 0;
+  for (std::size_t& end : bucket_ends) {
+    running += end;
+    end = running;
+  }
+  std::vector<std::size_t>& reachable = scratch.reachable;
+  reachable.resize(rows);
+  // Filled from the back of each bucket, so bucket_ends ends up holding each bucket's start;
+  // the rows out of reach go last, unconditionally, as a branch on them would be mispredicted.
+  for (std::size_t i = rows; i-- > 0;) reachable[--bucket_ends[buckets[i]]] = i;
+
+  std::vector<double>& occluded = scratch.occluded;
+  occluded.assign(weighted.begin(), weighted.end());
+  std::vector<Estimate>& estimates = scratch.estimates;
+  estimates.resize(rows);
+  std::vector<Neighbor>& candidates = scratch.candidates;
+  double sum = 0.0;
+  for (std::size_t j = 0; j < columns; ++j) {
+    const ColumnPlan& plan = plans[j];
+    if (!plan.occluded) {
+      out[j] = 0.0;
+      continue;
+    }
+    const double* column = column_major_.data() + j * rows;
+    Estimate* const kept_begin = estimates.data();
+    Estimate* kept_end = kept_begin;
+    const std::size_t reachable_count = bucket_ends[bucket_of(plan.reach) + 1];
+    for (std::size_t r = 0; r < reachable_count; ++r) {
+      const std::size_t i = reachable[r];
+      const double estimate = distances[i] - plan.slope * column[i];
+      *kept_end = Estimate{estimate, i};
+      kept_end += estimate <= plan.threshold ? 1 : 0;
+    }
+    // The k smallest estimates give a tighter bound the same way; only rows within twice the
+    // slack of it need their exact distance, bit for bit margin()'s, so ties fall as there.
+    Estimate* const kth_estimate = kept_begin + (k - 1);
+    std::nth_element(kept_begin, kth_estimate, kept_end,
+                     [](const Estimate& a, const Estimate& b) { return a.value < b.value; });
+    const double exact_threshold = kth_estimate->value + 2.0 * plan.slack;
+    const double value = weighted[j];
+    occluded[j] = weighted_means_[j];
+    candidates.clear();
+    for (const Estimate* estimate = kept_begin; estimate != kept_end; ++estimate) {
+      if (estimate->value <= exact_threshold) {
+        candidates.push_back(Neighbor{
+            detail::squared_distance(occluded, weighted_rows_, estimate->index), estimate->index});
+      }
+    }
+    occluded[j] = value;
+    const auto kth = candidates.begin() + static_cast<std::ptrdiff_t>(k - 1);
+    std::nth_element(candidates.begin(), kth, candidates.end(), closer);
+    out[j] = full - vote_margin(std::span<Neighbor>(candidates.data(), k));
+    sum += out[j];
+  }
+  return full - sum;
 }
 
 nlohmann::json NearestNeighbors::to_json() const {

@@ -45,4 +45,19 @@ inline void squared_distances(std::span<const double> row, const std::vector<dou
   }
 }
 
+// ||row - stored row `index`||^2 from the row-major `rows` of `row.size()` columns: the same
+// operations in the same order as squared_distances(), so bit for bit its value (no FMA
+// contraction: the build targets baseline x86-64). For the few rows whose exact distance an
+// explanation needs after a cheaper estimate.
+inline double squared_distance(std::span<const double> row, const std::vector<double>& rows,
+                               std::size_t index) {
+  const double* stored = rows.data() + index * row.size();
+  double sum = 0.0;
+  for (std::size_t j = 0; j < row.size(); ++j) {
+    const double difference = stored[j] - row[j];
+    sum += difference * difference;
+  }
+  return sum;
+}
+
 }  // namespace nbo::models::detail

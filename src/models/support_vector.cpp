@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <stdexcept>
 
+#include <Eigen/Core>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -11,6 +13,20 @@
 #include "row_distances.hpp"
 
 namespace nbo::models {
+namespace {
+
+// Largest |exponent| of a kernel factor in contributions(): exp of it stays a normal double
+// (e^600 is about 4e260), so products of two factors neither overflow nor lose precision.
+constexpr double kFactorExponentLimit = 600.0;
+
+// Per-thread buffers of contributions(), so no allocation once they have grown.
+struct ContributionScratch {
+  std::vector<double> distances;  // squared distance of the row to every support vector
+  std::vector<double> terms;      // coefficient * kernel of every support vector
+  std::vector<double> factors;    // per distinct value of a column, its kernel factor
+};
+
+}  // namespace
 
 SupportVectorClassifier::SupportVectorClassifier(std::vector<std::string> column_names,
                                                  std::vector<double> support_vectors,
@@ -57,6 +73,19 @@ SupportVectorClassifier::SupportVectorClassifier(std::vector<std::string> column
     }
   }
   column_major_ = detail::to_column_major(support_vectors_, count, columns);
+  column_levels_.resize(columns);
+  level_codes_.resize(count * columns);
+  for (std::size_t j = 0; j < columns; ++j) {
+    const auto column = column_major_.begin() + static_cast<std::ptrdiff_t>(j * count);
+    std::vector<double>& levels = column_levels_[j];
+    levels.assign(column, column + static_cast<std::ptrdiff_t>(count));
+    std::sort(levels.begin(), levels.end());
+    levels.erase(std::unique(levels.begin(), levels.end()), levels.end());
+    for (std::size_t i = 0; i < count; ++i) {
+      const auto level = std::lower_bound(levels.begin(), levels.end(), column[i]);
+      level_codes_[j * count + i] = static_cast<std::uint32_t>(level - levels.begin());
+    }
+  }
 }
 
 double SupportVectorClassifier::margin(std::span<const double> row) const {
@@ -75,7 +104,77 @@ double SupportVectorClassifier::margin(std::span<const double> row) const {
 
 double SupportVectorClassifier::contributions(std::span<const double> row,
                                               std::span<double> out) const {
-  return occlusion_contributions(*this, row, column_means_, out);
+  const std::size_t count = coefficients_.size();
+  const std::size_t columns = column_names_.size();
+  // The incremental distances below assume finite values; anything else takes the definition.
+  if (!std::all_of(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(columns),
+                   [](double value) { return std::isfinite(value); })) {
+    return occlusion_contributions(*this, row, column_means_, out);
+  }
+  thread_local ContributionScratch scratch;
+  // Squared distances to the support vectors, computed once; per column only the occluded
+  // column's term changes.
+  std::vector<double>& distances = scratch.distances;
+  distances.resize(count);
+  for (std::size_t begin = 0; begin < count; begin += detail::kDistanceBlock) {
+    const std::size_t block = std::min(detail::kDistanceBlock, count - begin);
+    detail::squared_distances(row, column_major_, count, begin, block, distances.data() + begin);
+  }
+  // The kernel terms and their sum as margin() computes them, so `full` is margin(row).
+  std::vector<double>& terms = scratch.terms;
+  terms.resize(count);
+  double kernel_sum = 0.0;
+  for (std::size_t i = 0; i < count; ++i) {
+    terms[i] = coefficients_[i] * std::exp(-gamma_ * distances[i]);
+    kernel_sum += terms[i];
+  }
+  const double full = bias_ + kernel_sum;
+
+  const auto size = static_cast<Eigen::Index>(count);
+  const Eigen::Map<const Eigen::ArrayXd> base(distances.data(), size);
+  const Eigen::Map<const Eigen::ArrayXd> coefficients(coefficients_.data(), size);
+  const double farthest = count == 0 ? 0.0 : base.maxCoeff();
+  double sum = 0.0;
+  for (std::size_t j = 0; j < columns; ++j) {
+    const double value = row[j];
+    const double mean = column_means_[j];
+    if (value == mean) {
+      // The occluded row is the row itself.
+      out[j] = 0.0;
+      continue;
+    }
+    // exp(-gamma (d + (m - t)^2 - (x - t)^2)) = exp(-gamma d) exp(-gamma (m - x) (m + x - 2 t)):
+    // the second factor takes one value per distinct t of the column, so one exp each.
+    const double shift = mean - value;
+    const double shifted_sum = mean + value;
+    const std::vector<double>& levels = column_levels_[j];
+    const double widest_exponent = levels.empty()
+                                       ? 0.0
+                                       : gamma_ * std::abs(shift) *
+                                             std::max(std::abs(shifted_sum - 2.0 * levels.front()),
+                                                      std::abs(shifted_sum - 2.0 * levels.back()));
+    double occluded_sum = 0.0;
+    if (gamma_ * farthest <= kFactorExponentLimit && widest_exponent <= kFactorExponentLimit) {
+      const Eigen::Map<const Eigen::ArrayXd> level_values(levels.data(),
+                                                          static_cast<Eigen::Index>(levels.size()));
+      std::vector<double>& factors = scratch.factors;
+      factors.resize(levels.size());
+      Eigen::Map<Eigen::ArrayXd>(factors.data(), static_cast<Eigen::Index>(factors.size())) =
+          (-gamma_ * shift * (shifted_sum - 2.0 * level_values)).exp();
+      const std::uint32_t* codes = level_codes_.data() + j * count;
+      for (std::size_t i = 0; i < count; ++i) occluded_sum += terms[i] * factors[codes[i]];
+    } else {
+      // A factor could leave the range of doubles: one exp per support vector instead.
+      const Eigen::Map<const Eigen::ArrayXd> column(column_major_.data() + j * count, size);
+      occluded_sum =
+          (coefficients *
+           (-gamma_ * (base + (mean - column).square() - (value - column).square())).exp())
+              .sum();
+    }
+    out[j] = full - (bias_ + occluded_sum);
+    sum += out[j];
+  }
+  return full - sum;
 }
 
 nlohmann::json SupportVectorClassifier::to_json() const {

@@ -1,6 +1,7 @@
 // NearestNeighbors: margins computed by hand on a five-row reference set (uniform and distance
-// weighting, ties between equally distant rows), column weights, occlusion contributions, the
-// model-file layout and its validation.
+// weighting, ties between equally distant rows), column weights, occlusion contributions (by
+// hand, and the fast contributions() against occlusion_contributions() on random data full of
+// ties, with and without column weights), the model-file layout and its validation.
 #include "nbo/models/neighbors.hpp"
 
 #include <gmock/gmock.h>
@@ -9,12 +10,15 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <functional>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "nbo/models/estimator.hpp"
@@ -187,6 +191,151 @@ TEST(NearestNeighborsTest, ContributionsAreOcclusionAgainstTheReferenceMeans) {
     EXPECT_NEAR(base + out[0] + out[1], full, 1e-12);
     EXPECT_DOUBLE_EQ(out[0], full - weighted.margin(std::vector<double>{0.8, query[1]}));
     EXPECT_DOUBLE_EQ(out[1], full - weighted.margin(std::vector<double>{query[0], -0.2}));
+  }
+}
+
+// Pseudo-random reference sets for comparing contributions() with the definition.
+class RandomReference {
+ public:
+  explicit RandomReference(std::uint64_t seed) : state_(seed) {}
+
+  double uniform() {
+    state_ = state_ * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<double>(state_ >> 11) * 0x1.0p-53;
+  }
+  // A value on a coarse grid (-2, -1.5, ..., 2), so that distances tie exactly, or a continuous
+  // one, whose incremental and from-scratch distances differ in the last bits.
+  double value(bool on_grid) {
+    return on_grid ? 0.5 * std::floor(9.0 * uniform()) - 2.0 : 4.0 * uniform() - 2.0;
+  }
+  std::size_t below(std::size_t bound) {
+    return static_cast<std::size_t>(uniform() * static_cast<double>(bound));
+  }
+
+ private:
+  std::uint64_t state_;
+};
+
+// Column means computed as the constructor does, so a query can hold a column at its mean.
+std::vector<double> column_means(const std::vector<double>& rows, std::size_t columns) {
+  std::vector<double> means(columns, 0.0);
+  const std::size_t count = rows.size() / columns;
+  for (std::size_t i = 0; i < count; ++i) {
+    for (std::size_t j = 0; j < columns; ++j) means[j] += rows[i * columns + j];
+  }
+  for (double& mean : means) mean /= static_cast<double>(count);
+  return means;
+}
+
+// contributions() and occlusion_contributions() agree on every column and on the baseline.
+void expect_occlusion_values(const NearestNeighbors& model, const std::vector<double>& means,
+                             const std::vector<double>& query, const std::string& context) {
+  std::vector<double> fast(query.size(), -99.0);
+  std::vector<double> reference(query.size(), 99.0);
+  const double fast_baseline = model.contributions(query, fast);
+  const double reference_baseline = occlusion_contributions(model, query, means, reference);
+  EXPECT_NEAR(fast_baseline, reference_baseline, 1e-9) << context;
+  for (std::size_t j = 0; j < query.size(); ++j) {
+    EXPECT_NEAR(fast[j], reference[j], 1e-9) << context << ", column " << j;
+  }
+}
+
+TEST(NearestNeighborsTest, ContributionsEqualTheOcclusionDefinition) {
+  const std::size_t columns = 6;
+  const std::vector<std::string> names = {"c0", "c1", "c2", "c3", "c4", "c5"};
+  for (const std::uint64_t seed : {1u, 2u, 3u, 4u}) {
+    for (const bool on_grid : {true, false}) {
+      RandomReference random(seed);
+      // 300 rows (two blocks of distances), the last 60 copies of earlier ones; column 5 is 0/1
+      // like a one-hot column.
+      const std::size_t rows = 300;
+      std::vector<double> reference;
+      for (std::size_t i = 0; i < rows - 60; ++i) {
+        for (std::size_t j = 0; j + 1 < columns; ++j) reference.push_back(random.value(on_grid));
+        reference.push_back(random.uniform() < 0.3 ? 1.0 : 0.0);
+      }
+      for (std::size_t i = rows - 60; i < rows; ++i) {
+        const std::size_t copied = random.below(rows - 60);
+        for (std::size_t j = 0; j < columns; ++j) {
+          reference.push_back(reference[copied * columns + j]);
+        }
+      }
+      std::vector<std::uint8_t> labels(rows);
+      for (auto& label : labels) label = random.uniform() < 0.4 ? 1 : 0;
+      const std::vector<double> means = column_means(reference, columns);
+
+      std::vector<std::vector<double>> queries;
+      for (int q = 0; q < 12; ++q) {
+        std::vector<double> query;
+        for (std::size_t j = 0; j + 1 < columns; ++j) query.push_back(random.value(on_grid));
+        query.push_back(random.uniform() < 0.5 ? 1.0 : 0.0);
+        queries.push_back(query);
+      }
+      // On a reference row (distance 0, and to its copies), and with columns at their means.
+      const std::size_t on_row = rows - 1;
+      queries.emplace_back(
+          reference.begin() + static_cast<std::ptrdiff_t>(on_row * columns),
+          reference.begin() + static_cast<std::ptrdiff_t>(on_row * columns + columns));
+      std::vector<double> at_means = queries.front();
+      at_means[1] = means[1];
+      at_means[4] = means[4];
+      queries.push_back(at_means);
+
+      // Column weights as the trainer sets them: unequal, one of them 0.
+      const std::vector<std::vector<double>> column_weightings = {
+          {}, {0.35, 1.0, 0.0, 0.8, 0.125, 0.6}};
+      for (const auto& column_weights : column_weightings) {
+        for (const Weighting weighting : {Weighting::kUniform, Weighting::kDistance}) {
+          for (const int k : {1, 4, 25, static_cast<int>(rows)}) {
+            const NearestNeighbors model(names, reference, labels, k, weighting, column_weights);
+            for (std::size_t q = 0; q < queries.size(); ++q) {
+              expect_occlusion_values(
+                  model, means, queries[q],
+                  fmt::format("seed {}, {}, k {}, {}, {}, query {}", seed,
+                              on_grid ? "grid" : "continuous", k,
+                              weighting == Weighting::kUniform ? "uniform" : "distance",
+                              column_weights.empty() ? "unweighted" : "weighted", q));
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(NearestNeighborsTest, ContributionsOfEquidistantRowsFollowTheLowerIndex) {
+  // Rows at the same distance from (0, 0) and from every occluded query: (1, 0) labelled 0 and
+  // (0, 1), (-1, 0), (0, -1) labelled 1, each twice, in two orders of the labels. Occluding a
+  // column moves the query onto the mean and changes which of them tie.
+  const std::vector<double> rows = {1, 0, 0, 1, -1, 0, 0, -1, 1, 0, 0, 1, -1, 0, 0, -1};
+  const std::vector<double> means = column_means(rows, 2);
+  for (const std::vector<std::uint8_t>& labels :
+       {std::vector<std::uint8_t>{0, 1, 1, 1, 0, 1, 1, 1},
+        std::vector<std::uint8_t>{1, 1, 1, 0, 1, 1, 1, 0}}) {
+    for (const int k : {1, 2, 3, 5}) {
+      for (const Weighting weighting : {Weighting::kUniform, Weighting::kDistance}) {
+        const NearestNeighbors model(kColumns, rows, labels, k, weighting);
+        for (const auto& query : std::vector<std::vector<double>>{
+                 {0, 0}, {0.5, 0}, {0, 0.5}, {1, 1}, {-1, 0.5}, {0.25, -0.25}}) {
+          expect_occlusion_values(model, means, query, fmt::format("k {}", k));
+        }
+      }
+    }
+  }
+}
+
+TEST(NearestNeighborsTest, ContributionsOfANonFiniteRowAreTheDefinitions) {
+  const NearestNeighbors model = five_rows(3, Weighting::kDistance);
+  const std::vector<double> means = {0.8, -0.2};
+  for (const auto& query : std::vector<std::vector<double>>{
+           {std::numeric_limits<double>::infinity(), 0.0}, {0.0, std::nan("")}}) {
+    std::vector<double> fast(2);
+    std::vector<double> reference(2);
+    const double fast_baseline = model.contributions(query, fast);
+    const double reference_baseline = occlusion_contributions(model, query, means, reference);
+    // Bit for bit, NaN included.
+    EXPECT_EQ(std::memcmp(&fast_baseline, &reference_baseline, sizeof(double)), 0);
+    EXPECT_EQ(std::memcmp(fast.data(), reference.data(), 2 * sizeof(double)), 0);
   }
 }
 

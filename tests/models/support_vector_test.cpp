@@ -1,4 +1,5 @@
-// SupportVectorClassifier: margins of hand-built support vectors, occlusion contributions, the
+// SupportVectorClassifier: margins of hand-built support vectors, occlusion contributions (by
+// hand, and the fast contributions() against occlusion_contributions() on random models), the
 // model-file layout and its validation.
 #include "nbo/models/support_vector.hpp"
 
@@ -7,11 +8,14 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <functional>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "nbo/models/estimator.hpp"
@@ -98,6 +102,78 @@ TEST(SupportVectorTest, ContributionsAreOcclusionAgainstTheColumnMeans) {
   EXPECT_NEAR(out[1], full - without_b, 1e-15);
   EXPECT_NEAR(baseline, full - out[0] - out[1], 1e-15);
   EXPECT_NEAR(baseline + out[0] + out[1], model.margin(row), 1e-15);
+}
+
+TEST(SupportVectorTest, ContributionsEqualTheOcclusionDefinition) {
+  const std::size_t cols = 5;
+  const std::vector<std::string> names = {"v", "w", "x", "y", "z"};
+  for (const std::uint64_t seed : {3u, 5u, 8u, 13u}) {
+    std::uint64_t state = seed;
+    auto next = [&state] {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      return static_cast<double>(state >> 11) * 0x1.0p-53;
+    };
+    // 300 support vectors (two blocks of distances), the last 50 copies of earlier ones; column
+    // 4 is 0/1 like a one-hot column.
+    const std::size_t count = 300;
+    std::vector<double> vectors;
+    for (std::size_t i = 0; i < count - 50; ++i) {
+      for (std::size_t j = 0; j + 1 < cols; ++j) vectors.push_back(4.0 * next() - 2.0);
+      vectors.push_back(next() < 0.3 ? 1.0 : 0.0);
+    }
+    for (std::size_t i = count - 50; i < count; ++i) {
+      const auto copied = static_cast<std::size_t>(next() * static_cast<double>(count - 50));
+      for (std::size_t j = 0; j < cols; ++j) vectors.push_back(vectors[copied * cols + j]);
+    }
+    std::vector<double> coefficients(count);
+    for (auto& value : coefficients) value = 2.0 * next() - 1.0;
+    std::vector<double> means(cols);
+    for (auto& value : means) value = next() - 0.5;
+
+    std::vector<std::vector<double>> queries;
+    for (int q = 0; q < 10; ++q) {
+      std::vector<double> query(cols);
+      for (auto& value : query) value = 4.0 * next() - 2.0;
+      queries.push_back(query);
+    }
+    queries.emplace_back(vectors.begin(), vectors.begin() + static_cast<std::ptrdiff_t>(cols));
+    std::vector<double> at_means = queries.front();
+    at_means[0] = means[0];
+    at_means[3] = means[3];
+    queries.push_back(at_means);
+
+    // gamma 50 puts kernel factors out of range, so contributions() takes one exp per vector.
+    for (const double gamma : {0.03, 0.5, 4.0, 50.0}) {
+      const SupportVectorClassifier model(names, vectors, coefficients, 0.1, gamma, means);
+      for (std::size_t q = 0; q < queries.size(); ++q) {
+        std::vector<double> fast(cols, -99.0);
+        std::vector<double> reference(cols, 99.0);
+        const double fast_baseline = model.contributions(queries[q], fast);
+        const double reference_baseline =
+            occlusion_contributions(model, queries[q], means, reference);
+        const std::string context = fmt::format("seed {}, gamma {}, query {}", seed, gamma, q);
+        EXPECT_NEAR(fast_baseline, reference_baseline, 1e-9) << context;
+        for (std::size_t j = 0; j < cols; ++j) {
+          EXPECT_NEAR(fast[j], reference[j], 1e-9) << context << ", column " << j;
+        }
+      }
+    }
+  }
+}
+
+TEST(SupportVectorTest, ContributionsOfANonFiniteRowAreTheDefinitions) {
+  const auto model = two_vectors();
+  const std::vector<double> means = {0.5, 0.25};
+  for (const auto& query : std::vector<std::vector<double>>{
+           {std::numeric_limits<double>::infinity(), 0.0}, {0.0, std::nan("")}}) {
+    std::vector<double> fast(2);
+    std::vector<double> reference(2);
+    const double fast_baseline = model.contributions(query, fast);
+    const double reference_baseline = occlusion_contributions(model, query, means, reference);
+    // Bit for bit, NaN included.
+    EXPECT_EQ(std::memcmp(&fast_baseline, &reference_baseline, sizeof(double)), 0);
+    EXPECT_EQ(std::memcmp(fast.data(), reference.data(), 2 * sizeof(double)), 0);
+  }
 }
 
 TEST(SupportVectorTest, JsonLayoutAndRoundTrip) {

@@ -4,14 +4,18 @@
 // d(x, t)^2 = sum_j (w_j (x_j - t_j))^2. The trainer sets the weights from how well each column
 // alone separates the classes, so uninformative columns do not crowd out the informative ones.
 //
-// margin(): with the k nearest reference rows (ties broken by lower row index) and weights w_i
-// (1 for "uniform", 1 / max(distance, 1e-9) for "distance"), the vote share
-// s = sum(w_i * y_i) / sum(w_i) is shrunk towards one half, p = (k * s + 0.5) / (k + 1), so the
+// margin(): with the k nearest reference rows (ties broken by lower row index) and vote weights
+// v_i (1 for "uniform", 1 / max(distance, 1e-9) for "distance"), the vote share
+// s = sum(v_i * y_i) / sum(v_i) is shrunk towards one half, p = (k * s + 0.5) / (k + 1), so the
 // margin logit(p) stays finite; the model's calibration maps it to a probability.
 //
 // Explanations: k-NN has no exact additive attribution. contributions() return, per column,
 // margin(row) - margin(row with that column set to its reference mean) (occlusion), and the
-// baseline that makes them sum to margin(); see docs/model-format.md.
+// baseline that makes them sum to margin(); see docs/model-format.md. They are the values of
+// occlusion_contributions() but computed from one pass of distances: occluding column j only
+// moves each squared distance by w_j^2 ((mean_j - t_j)^2 - (row_j - t_j)^2), so per column a cheap
+// estimate keeps the few rows that can be among the k nearest, whose exact distances (bit for
+// bit those margin() computes) then decide the neighbours and their ties.
 //
 // Thread safety: immutable after construction; all methods const and safe to call concurrently.
 #pragma once
@@ -28,6 +32,10 @@
 #include "nbo/models/estimator.hpp"
 
 namespace nbo::models {
+
+namespace detail {
+struct Neighbor;
+}  // namespace detail
 
 class NearestNeighbors final : public Estimator {
  public:
@@ -55,12 +63,20 @@ class NearestNeighbors final : public Estimator {
                                                            const std::vector<std::string>& columns);
 
  private:
+  // The margin of the vote of `nearest`, the k selected rows in any order; sorts them nearest
+  // first so the sums run in a fixed order. margin() and contributions() share it.
+  double vote_margin(std::span<detail::Neighbor> nearest) const;
+
   std::vector<std::string> column_names_;
   std::vector<double> reference_rows_;
   std::vector<std::uint8_t> labels_;
   std::vector<double> column_weights_;
-  std::vector<double> column_major_;  // reference_rows_ times the weights, transposed
-  std::vector<double> column_means_;
+  std::vector<double> column_means_;   // of reference_rows_: the occlusion reference
+  std::vector<double> weighted_rows_;  // reference_rows_ times the column weights
+  std::vector<double> weighted_means_;  // column_means_ times the column weights
+  std::vector<double> column_major_;    // weighted_rows_ transposed
+  std::vector<double> column_minima_;   // of weighted_rows_, for the bounds of contributions()
+  std::vector<double> column_maxima_;
   int k_;
   Weighting weighting_;
 };

@@ -5,11 +5,17 @@
 //
 // Explanations: no exact additive attribution exists for an RBF kernel; contributions() return
 // per column margin(row) - margin(row with that column set to its training mean) (occlusion)
-// and the baseline that makes them sum to margin(); see docs/model-format.md.
+// and the baseline that makes them sum to margin(); see docs/model-format.md. They are the values
+// of occlusion_contributions() up to rounding (a few ulps of each kernel's exponent), computed
+// from one pass of distances: occluding column j only moves each squared distance by
+// (mean_j - sv_j)^2 - (row_j - sv_j)^2, so each kernel is its base value times a factor that
+// takes one value per distinct sv_j, and a column costs one exp per distinct value of it among
+// the support vectors.
 //
 // Thread safety: immutable after construction; all methods const and safe to call concurrently.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -52,6 +58,10 @@ class SupportVectorClassifier final : public Estimator {
   double bias_;
   double gamma_;
   std::vector<double> column_means_;
+  // Per column its distinct values among the support vectors, ascending, and (column-major, as
+  // column_major_) each support vector's index into them, for contributions().
+  std::vector<std::vector<double>> column_levels_;
+  std::vector<std::uint32_t> level_codes_;
 };
 
 }  // namespace nbo::models
