@@ -99,11 +99,12 @@ TEST(ApiPredict, SingleCustomerMatchesTheModelAndIsLogged) {
     EXPECT_EQ(reason["feature"].get<std::string>(), name);
     EXPECT_NEAR(reason["contribution"].get<double>(), expected.reasons[i].contribution, kTolerance);
     ASSERT_TRUE(raw.contains(name));
-    EXPECT_DOUBLE_EQ(reason["value"].is_boolean() ? (reason["value"].get<bool>() ? 1.0 : 0.0)
-                                                  : reason["value"].get<double>(),
-                     raw[name].is_boolean() ? (raw[name].get<bool>() ? 1.0 : 0.0)
-                                            : raw[name].get<double>())
-        << name;
+    // The raw value as sent: a category level, a boolean or a number.
+    if (raw[name].is_string() || raw[name].is_boolean()) {
+      EXPECT_EQ(reason["value"], raw[name]) << name;
+    } else {
+      EXPECT_DOUBLE_EQ(reason["value"].get<double>(), raw[name].get<double>()) << name;
+    }
   }
 
   // Exactly one request_log row, with what was asked and answered.
