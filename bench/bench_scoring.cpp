@@ -14,6 +14,8 @@
 //                          (few distinct values per column) or continuous (all distinct, the
 //                          slow case: one exp per support vector and column)
 //   BM_SvcOcclusion        the same by occlusion_contributions()
+// The model is models/churn.json, or the file given as --model=PATH (e.g. one made with
+// `nbo train churn --candidate gradient_boosting`), so families can be compared.
 // Customers are the real store export (NBO_TEST_DATA_DIR/market) when present, taken
 // round-robin; otherwise a small synthetic set (the program says so on stderr).
 // Items processed = customers scored, so Google Benchmark prints customers/s.
@@ -54,10 +56,16 @@ struct Fixture {
   std::vector<std::string> bodies;  // {"customer_id": ..., "features": {...}} as sent by a client
 };
 
+// Set from --model=PATH by main() before the first fixture() call.
+std::string& model_path() {
+  static std::string path = std::string(NBO_SOURCE_DIR) + "/models/churn.json";
+  return path;
+}
+
 Fixture& fixture() {
   static Fixture instance = [] {
     Fixture f;
-    f.model = nbo::models::load_churn_model(std::string(NBO_SOURCE_DIR) + "/models/churn.json");
+    f.model = nbo::models::load_churn_model(model_path());
     f.data = nbo::bench::load_bench_customers(std::string(NBO_TEST_DATA_DIR) + "/market");
     for (const auto& c : f.data.customers) {
       f.bodies.push_back(json{{"customer_id", c.id}, {"features", c.features}}.dump());
@@ -308,11 +316,22 @@ double largest_difference_from_occlusion(const nbo::models::Estimator& model,
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Take --model=PATH out of argv before Google Benchmark sees it.
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    const std::string argument = argv[i];
+    if (argument.rfind("--model=", 0) == 0) {
+      model_path() = argument.substr(8);
+    } else {
+      argv[kept++] = argv[i];
+    }
+  }
+  argc = kept;
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   try {
     const Fixture& f = fixture();
-    std::cerr << "model: " << f.model->metadata().name << ' ' << f.model->metadata().version << " ("
+    std::cerr << "model file: " << model_path() << "\nmodel: " << f.model->metadata().name << ' ' << f.model->metadata().version << " ("
               << f.model->estimator().type() << ")\n";
     // Sanity: every customer scores (an exception would abort the timed loops).
     for (const auto& c : f.data.customers) (void)f.model->predict(c.customer, 3);

@@ -118,7 +118,22 @@ Prediction ChurnModel::predict(const features::RawCustomer& customer,
 
   Prediction prediction;
   pipeline_.transform(customer, row, &prediction.imputed);
-  const double margin = estimator_->margin(row);
+  // Reasons need the contributions, and explain() gives the margin with them in one pass.
+  std::array<double, kInlineColumns> inline_contributions{};
+  std::vector<double> heap_contributions;
+  std::span<double> contributions;
+  double margin = 0.0;
+  if (max_reasons == 0) {
+    margin = estimator_->margin(row);
+  } else {
+    if (columns <= kInlineColumns) {
+      contributions = std::span<double>(inline_contributions.data(), columns);
+    } else {
+      heap_contributions.resize(columns);
+      contributions = heap_contributions;
+    }
+    margin = estimator_->explain(row, contributions).margin;
+  }
   prediction.probability = sigmoid(calibration_.slope * margin + calibration_.offset);
   prediction.label = prediction.probability >= decision_.threshold;
   prediction.risk_band = &decision_.bands.back();
@@ -132,16 +147,6 @@ Prediction ChurnModel::predict(const features::RawCustomer& customer,
   if (max_reasons == 0) return prediction;
   // Column contributions summed per input field (one-hot columns belong to one field), on the
   // calibrated log-odds scale.
-  std::array<double, kInlineColumns> inline_contributions{};
-  std::vector<double> heap_contributions;
-  std::span<double> contributions;
-  if (columns <= kInlineColumns) {
-    contributions = std::span<double>(inline_contributions.data(), columns);
-  } else {
-    heap_contributions.resize(columns);
-    contributions = heap_contributions;
-  }
-  estimator_->contributions(row, contributions);
   const auto& specs = pipeline_.specs();
   std::array<double, features::kFieldCount> per_spec{};
   for (std::size_t column = 0; column < columns; ++column) {

@@ -62,7 +62,8 @@ double Ensemble::margin(std::span<const double> row) const {
   return sum;
 }
 
-double Ensemble::contributions(std::span<const double> row, std::span<double> out) const {
+Estimator::Explanation Ensemble::explain(std::span<const double> row,
+                                        std::span<double> out) const {
   const std::size_t columns = column_names_.size();
   std::array<double, kInlineColumns> inline_scratch{};
   std::vector<double> heap_scratch;
@@ -75,13 +76,15 @@ double Ensemble::contributions(std::span<const double> row, std::span<double> ou
   }
   std::fill(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(columns), 0.0);
   double baseline = 0.0;
+  double margin = 0.0;
   for (const auto& member : members_) {
     const double scale = member.weight * member.slope;
-    const double member_baseline = member.estimator->contributions(row, scratch);
-    baseline += scale * member_baseline + member.weight * member.offset;
+    const Explanation explained = member.estimator->explain(row, scratch);
+    margin += member.weight * (member.slope * explained.margin + member.offset);
+    baseline += scale * explained.baseline + member.weight * member.offset;
     for (std::size_t c = 0; c < columns; ++c) out[c] += scale * scratch[c];
   }
-  return baseline;
+  return {margin, baseline};
 }
 
 nlohmann::json Ensemble::to_json() const {

@@ -210,14 +210,15 @@ double NearestNeighbors::vote_margin(std::span<Neighbor> nearest) const {
   return std::log((kd * (positive / total) + 0.5) / (kd * (negative / total) + 0.5));
 }
 
-double NearestNeighbors::contributions(std::span<const double> row, std::span<double> out) const {
+Estimator::Explanation NearestNeighbors::explain(std::span<const double> row,
+                                                std::span<double> out) const {
   const std::size_t rows = labels_.size();
   const std::size_t columns = column_names_.size();
   const auto k = static_cast<std::size_t>(k_);
   // The rounding slack below assumes finite values; anything else takes the definition itself.
   if (!std::all_of(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(columns),
                    [](double value) { return std::isfinite(value); })) {
-    return occlusion_contributions(*this, row, column_means_, out);
+    return {margin(row), occlusion_contributions(*this, row, column_means_, out)};
   }
   thread_local ContributionScratch scratch;
   // Everything below is in the weighted space, where the row and the means are multiplied by the
@@ -251,7 +252,9 @@ double NearestNeighbors::contributions(std::span<const double> row, std::span<do
       Eigen::Map<const Eigen::ArrayXd>(distances.data(), static_cast<Eigen::Index>(rows))
           .maxCoeff();
   // Distances that overflowed leave no room for the bounds below.
-  if (!std::isfinite(farthest)) return occlusion_contributions(*this, row, column_means_, out);
+  if (!std::isfinite(farthest)) {
+    return {full, occlusion_contributions(*this, row, column_means_, out)};
+  }
   // Per column: the estimate a row must not exceed to be kept (see below), and the base
   // distance none of the kept rows can exceed, as estimate = d_i - slope t_i with t_i inside
   // the column's range.
@@ -357,7 +360,7 @@ double NearestNeighbors::contributions(std::span<const double> row, std::span<do
     out[j] = full - vote_margin(std::span<Neighbor>(candidates.data(), k));
     sum += out[j];
   }
-  return full - sum;
+  return {full, full - sum};
 }
 
 nlohmann::json NearestNeighbors::to_json() const {

@@ -102,14 +102,14 @@ double SupportVectorClassifier::margin(std::span<const double> row) const {
   return bias_ + sum;
 }
 
-double SupportVectorClassifier::contributions(std::span<const double> row,
-                                              std::span<double> out) const {
+Estimator::Explanation SupportVectorClassifier::explain(std::span<const double> row,
+                                                       std::span<double> out) const {
   const std::size_t count = coefficients_.size();
   const std::size_t columns = column_names_.size();
   // The incremental distances below assume finite values; anything else takes the definition.
   if (!std::all_of(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(columns),
                    [](double value) { return std::isfinite(value); })) {
-    return occlusion_contributions(*this, row, column_means_, out);
+    return {margin(row), occlusion_contributions(*this, row, column_means_, out)};
   }
   thread_local ContributionScratch scratch;
   // Squared distances to the support vectors, computed once; per column only the occluded
@@ -174,7 +174,7 @@ double SupportVectorClassifier::contributions(std::span<const double> row,
     out[j] = full - (bias_ + occluded_sum);
     sum += out[j];
   }
-  return full - sum;
+  return {full, full - sum};
 }
 
 nlohmann::json SupportVectorClassifier::to_json() const {

@@ -238,6 +238,12 @@ void expect_occlusion_values(const NearestNeighbors& model, const std::vector<do
   for (std::size_t j = 0; j < query.size(); ++j) {
     EXPECT_NEAR(fast[j], reference[j], 1e-9) << context << ", column " << j;
   }
+  // explain(): margin() itself, bit for bit, and the same contributions.
+  std::vector<double> explained(query.size(), -99.0);
+  const auto explanation = model.explain(query, explained);
+  EXPECT_EQ(explanation.margin, model.margin(query)) << context;
+  EXPECT_EQ(explanation.baseline, fast_baseline) << context;
+  EXPECT_EQ(explained, fast) << context;
 }
 
 TEST(NearestNeighborsTest, ContributionsEqualTheOcclusionDefinition) {

@@ -156,6 +156,12 @@ TEST(SupportVectorTest, ContributionsEqualTheOcclusionDefinition) {
         for (std::size_t j = 0; j < cols; ++j) {
           EXPECT_NEAR(fast[j], reference[j], 1e-9) << context << ", column " << j;
         }
+        // explain(): margin() itself, bit for bit, and the same contributions.
+        std::vector<double> explained(cols, -99.0);
+        const auto explanation = model.explain(queries[q], explained);
+        EXPECT_EQ(explanation.margin, model.margin(queries[q])) << context;
+        EXPECT_EQ(explanation.baseline, fast_baseline) << context;
+        EXPECT_EQ(explained, fast) << context;
       }
     }
   }

@@ -44,7 +44,11 @@ class Ensemble final : public Estimator {
   std::string_view type() const override { return "ensemble"; }
   std::size_t column_count() const override { return column_names_.size(); }
   double margin(std::span<const double> row) const override;
-  double contributions(std::span<const double> row, std::span<double> out) const override;
+  double contributions(std::span<const double> row, std::span<double> out) const override {
+    return explain(row, out).baseline;
+  }
+  // Each member explained once (its explain()), its margin pooled as margin() pools it.
+  Explanation explain(std::span<const double> row, std::span<double> out) const override;
   nlohmann::json to_json() const override;
 
   const std::vector<EnsembleMember>& members() const noexcept { return members_; }

@@ -30,6 +30,17 @@ class Estimator {
   // (the margin of the average training customer for standardized linear models: the
   // intercept).
   virtual double contributions(std::span<const double> row, std::span<double> out) const = 0;
+  // margin(row) and contributions(row, out) at once, each exactly as those would return it.
+  // Estimators that compute the margin on the way to their contributions override it to save
+  // the second pass; this one calls both.
+  struct Explanation {
+    double margin;
+    double baseline;
+  };
+  virtual Explanation explain(std::span<const double> row, std::span<double> out) const {
+    const double baseline = contributions(row, out);
+    return {margin(row), baseline};
+  }
   // The "estimator" object of the model file.
   virtual nlohmann::json to_json() const = 0;
 };

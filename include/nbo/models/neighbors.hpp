@@ -52,7 +52,11 @@ class NearestNeighbors final : public Estimator {
   std::string_view type() const override { return "k_nearest_neighbors"; }
   std::size_t column_count() const override { return column_names_.size(); }
   double margin(std::span<const double> row) const override;
-  double contributions(std::span<const double> row, std::span<double> out) const override;
+  double contributions(std::span<const double> row, std::span<double> out) const override {
+    return explain(row, out).baseline;
+  }
+  // The margin falls out of the explanation's first pass (bit for bit margin()'s).
+  Explanation explain(std::span<const double> row, std::span<double> out) const override;
   nlohmann::json to_json() const override;
 
   int k() const noexcept { return k_; }
