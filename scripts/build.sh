@@ -13,7 +13,10 @@ case "$flavour" in
     cmake --build build/release -j "$jobs"
     ;;
   test)
-    cmake -S . -B build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNBO_SANITIZE=ON -DNBO_WERROR=OFF \
+    # -O1 -g1 (line tables only): compiles in about half the time of -O2 -g, which dominates a
+    # clean CI run, while sanitizer reports still name files and lines.
+    cmake -S . -B build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DNBO_SANITIZE=ON -DNBO_WERROR=OFF \
       -DNBO_BUILD_TESTS=ON -DNBO_BUILD_BENCH=OFF >/dev/null
     cmake --build build/test -j "$jobs"
     ;;
