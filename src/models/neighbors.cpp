@@ -166,6 +166,11 @@ NearestNeighbors::NearestNeighbors(std::vector<std::string> column_names,
   column_major_ = detail::to_column_major(weighted_rows_, rows, columns);
 }
 
+void NearestNeighbors::weigh(std::span<const double> row, std::vector<double>& out) const {
+  out.resize(column_weights_.size());
+  for (std::size_t j = 0; j < out.size(); ++j) out[j] = row[j] * column_weights_[j];
+}
+
 double NearestNeighbors::margin(std::span<const double> row) const {
   const std::size_t rows = labels_.size();
   const auto k = static_cast<std::size_t>(k_);
@@ -176,8 +181,7 @@ double NearestNeighbors::margin(std::span<const double> row) const {
   heap.reserve(k);
   thread_local std::vector<double> weighted_scratch;
   std::vector<double>& weighted_row = weighted_scratch;
-  weighted_row.resize(row.size());
-  for (std::size_t j = 0; j < row.size(); ++j) weighted_row[j] = row[j] * column_weights_[j];
+  weigh(row, weighted_row);
   // Squared distance of the k-th closest row so far; a row farther than it cannot enter.
   double worst = std::numeric_limits<double>::infinity();
   double distances[detail::kDistanceBlock];
@@ -224,8 +228,7 @@ Estimator::Explanation NearestNeighbors::explain(std::span<const double> row,
   // Everything below is in the weighted space, where the row and the means are multiplied by the
   // column weights exactly as margin() multiplies the row, so the distances are margin()'s.
   std::vector<double>& weighted = scratch.weighted;
-  weighted.resize(columns);
-  for (std::size_t j = 0; j < columns; ++j) weighted[j] = row[j] * column_weights_[j];
+  weigh(row, weighted);
   std::vector<double>& distances = scratch.distances;
   distances.resize(rows);
   for (std::size_t begin = 0; begin < rows; begin += detail::kDistanceBlock) {

@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nbo/models/estimator.hpp"
+#include "occlusion_checks.hpp"
 
 namespace nbo::models {
 namespace {
@@ -228,24 +229,6 @@ std::vector<double> column_means(const std::vector<double>& rows, std::size_t co
 }
 
 // contributions() and occlusion_contributions() agree on every column and on the baseline.
-void expect_occlusion_values(const NearestNeighbors& model, const std::vector<double>& means,
-                             const std::vector<double>& query, const std::string& context) {
-  std::vector<double> fast(query.size(), -99.0);
-  std::vector<double> reference(query.size(), 99.0);
-  const double fast_baseline = model.contributions(query, fast);
-  const double reference_baseline = occlusion_contributions(model, query, means, reference);
-  EXPECT_NEAR(fast_baseline, reference_baseline, 1e-9) << context;
-  for (std::size_t j = 0; j < query.size(); ++j) {
-    EXPECT_NEAR(fast[j], reference[j], 1e-9) << context << ", column " << j;
-  }
-  // explain(): margin() itself, bit for bit, and the same contributions.
-  std::vector<double> explained(query.size(), -99.0);
-  const auto explanation = model.explain(query, explained);
-  EXPECT_EQ(explanation.margin, model.margin(query)) << context;
-  EXPECT_EQ(explanation.baseline, fast_baseline) << context;
-  EXPECT_EQ(explained, fast) << context;
-}
-
 TEST(NearestNeighborsTest, ContributionsEqualTheOcclusionDefinition) {
   const std::size_t columns = 6;
   const std::vector<std::string> names = {"c0", "c1", "c2", "c3", "c4", "c5"};
@@ -295,7 +278,7 @@ TEST(NearestNeighborsTest, ContributionsEqualTheOcclusionDefinition) {
           for (const int k : {1, 4, 25, static_cast<int>(rows)}) {
             const NearestNeighbors model(names, reference, labels, k, weighting, column_weights);
             for (std::size_t q = 0; q < queries.size(); ++q) {
-              expect_occlusion_values(
+              test::expect_occlusion_values(
                   model, means, queries[q],
                   fmt::format("seed {}, {}, k {}, {}, {}, query {}", seed,
                               on_grid ? "grid" : "continuous", k,
@@ -323,7 +306,7 @@ TEST(NearestNeighborsTest, ContributionsOfEquidistantRowsFollowTheLowerIndex) {
         const NearestNeighbors model(kColumns, rows, labels, k, weighting);
         for (const auto& query : std::vector<std::vector<double>>{
                  {0, 0}, {0.5, 0}, {0, 0.5}, {1, 1}, {-1, 0.5}, {0.25, -0.25}}) {
-          expect_occlusion_values(model, means, query, fmt::format("k {}", k));
+          test::expect_occlusion_values(model, means, query, fmt::format("k {}", k));
         }
       }
     }
@@ -331,18 +314,8 @@ TEST(NearestNeighborsTest, ContributionsOfEquidistantRowsFollowTheLowerIndex) {
 }
 
 TEST(NearestNeighborsTest, ContributionsOfANonFiniteRowAreTheDefinitions) {
-  const NearestNeighbors model = five_rows(3, Weighting::kDistance);
-  const std::vector<double> means = {0.8, -0.2};
-  for (const auto& query : std::vector<std::vector<double>>{
-           {std::numeric_limits<double>::infinity(), 0.0}, {0.0, std::nan("")}}) {
-    std::vector<double> fast(2);
-    std::vector<double> reference(2);
-    const double fast_baseline = model.contributions(query, fast);
-    const double reference_baseline = occlusion_contributions(model, query, means, reference);
-    // Bit for bit, NaN included.
-    EXPECT_EQ(std::memcmp(&fast_baseline, &reference_baseline, sizeof(double)), 0);
-    EXPECT_EQ(std::memcmp(fast.data(), reference.data(), 2 * sizeof(double)), 0);
-  }
+  test::expect_non_finite_rows_take_the_definition(five_rows(3, Weighting::kDistance),
+                                                   {0.8, -0.2});
 }
 
 TEST(NearestNeighborsTest, JsonLayoutAndRoundTrip) {

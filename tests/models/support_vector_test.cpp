@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nbo/models/estimator.hpp"
+#include "occlusion_checks.hpp"
 
 namespace nbo::models {
 namespace {
@@ -146,40 +147,15 @@ TEST(SupportVectorTest, ContributionsEqualTheOcclusionDefinition) {
     for (const double gamma : {0.03, 0.5, 4.0, 50.0}) {
       const SupportVectorClassifier model(names, vectors, coefficients, 0.1, gamma, means);
       for (std::size_t q = 0; q < queries.size(); ++q) {
-        std::vector<double> fast(cols, -99.0);
-        std::vector<double> reference(cols, 99.0);
-        const double fast_baseline = model.contributions(queries[q], fast);
-        const double reference_baseline =
-            occlusion_contributions(model, queries[q], means, reference);
-        const std::string context = fmt::format("seed {}, gamma {}, query {}", seed, gamma, q);
-        EXPECT_NEAR(fast_baseline, reference_baseline, 1e-9) << context;
-        for (std::size_t j = 0; j < cols; ++j) {
-          EXPECT_NEAR(fast[j], reference[j], 1e-9) << context << ", column " << j;
-        }
-        // explain(): margin() itself, bit for bit, and the same contributions.
-        std::vector<double> explained(cols, -99.0);
-        const auto explanation = model.explain(queries[q], explained);
-        EXPECT_EQ(explanation.margin, model.margin(queries[q])) << context;
-        EXPECT_EQ(explanation.baseline, fast_baseline) << context;
-        EXPECT_EQ(explained, fast) << context;
+        test::expect_occlusion_values(
+            model, means, queries[q], fmt::format("seed {}, gamma {}, query {}", seed, gamma, q));
       }
     }
   }
 }
 
 TEST(SupportVectorTest, ContributionsOfANonFiniteRowAreTheDefinitions) {
-  const auto model = two_vectors();
-  const std::vector<double> means = {0.5, 0.25};
-  for (const auto& query : std::vector<std::vector<double>>{
-           {std::numeric_limits<double>::infinity(), 0.0}, {0.0, std::nan("")}}) {
-    std::vector<double> fast(2);
-    std::vector<double> reference(2);
-    const double fast_baseline = model.contributions(query, fast);
-    const double reference_baseline = occlusion_contributions(model, query, means, reference);
-    // Bit for bit, NaN included.
-    EXPECT_EQ(std::memcmp(&fast_baseline, &reference_baseline, sizeof(double)), 0);
-    EXPECT_EQ(std::memcmp(fast.data(), reference.data(), 2 * sizeof(double)), 0);
-  }
+  test::expect_non_finite_rows_take_the_definition(two_vectors(), {0.5, 0.25});
 }
 
 TEST(SupportVectorTest, JsonLayoutAndRoundTrip) {

@@ -67,6 +67,8 @@ class NearestNeighbors final : public Estimator {
                                                            const std::vector<std::string>& columns);
 
  private:
+  // out = row times the column weights, as margin() and explain() both compute it.
+  void weigh(std::span<const double> row, std::vector<double>& out) const;
   // The margin of the vote of `nearest`, the k selected rows in any order; sorts them nearest
   // first so the sums run in a fixed order. margin() and contributions() share it.
   double vote_margin(std::span<detail::Neighbor> nearest) const;

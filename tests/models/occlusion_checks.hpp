@@ -1,0 +1,52 @@
+// Checks shared by the k-NN and SVC tests: their fast contributions() and explain() against the
+// reference definition, occlusion_contributions() (models/estimator.hpp).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "nbo/models/estimator.hpp"
+
+namespace nbo::models::test {
+
+// contributions() and its baseline equal occlusion_contributions() against `means` to 1e-9;
+// explain() gives margin() bit for bit and exactly the contributions() values.
+inline void expect_occlusion_values(const Estimator& model, const std::vector<double>& means,
+                                    const std::vector<double>& query, const std::string& context) {
+  std::vector<double> fast(query.size(), -99.0);
+  std::vector<double> reference(query.size(), 99.0);
+  const double fast_baseline = model.contributions(query, fast);
+  const double reference_baseline = occlusion_contributions(model, query, means, reference);
+  EXPECT_NEAR(fast_baseline, reference_baseline, 1e-9) << context;
+  for (std::size_t j = 0; j < query.size(); ++j) {
+    EXPECT_NEAR(fast[j], reference[j], 1e-9) << context << ", column " << j;
+  }
+  std::vector<double> explained(query.size(), -99.0);
+  const auto explanation = model.explain(query, explained);
+  EXPECT_EQ(explanation.margin, model.margin(query)) << context;
+  EXPECT_EQ(explanation.baseline, fast_baseline) << context;
+  EXPECT_EQ(explained, fast) << context;
+}
+
+// For rows with an infinite or NaN value the fast path must give the definition's values bit for
+// bit, NaN included. `model` has two columns.
+inline void expect_non_finite_rows_take_the_definition(const Estimator& model,
+                                                       const std::vector<double>& means) {
+  for (const auto& query : std::vector<std::vector<double>>{
+           {std::numeric_limits<double>::infinity(), 0.0}, {0.0, std::nan("")}}) {
+    std::vector<double> fast(2);
+    std::vector<double> reference(2);
+    const double fast_baseline = model.contributions(query, fast);
+    const double reference_baseline = occlusion_contributions(model, query, means, reference);
+    EXPECT_EQ(std::memcmp(&fast_baseline, &reference_baseline, sizeof(double)), 0);
+    EXPECT_EQ(std::memcmp(fast.data(), reference.data(), 2 * sizeof(double)), 0);
+  }
+}
+
+}  // namespace nbo::models::test
