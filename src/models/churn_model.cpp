@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "column_buffer.hpp"
+
 namespace nbo::models {
 namespace {
 
@@ -104,36 +106,17 @@ ChurnModel::ChurnModel(ModelMetadata metadata, features::Pipeline pipeline,
 
 Prediction ChurnModel::predict(const features::RawCustomer& customer,
                                std::size_t max_reasons) const {
-  constexpr std::size_t kInlineColumns = 64;
   const std::size_t columns = pipeline_.column_count();
-  std::array<double, kInlineColumns> inline_row{};
-  std::vector<double> heap_row;
-  std::span<double> row;
-  if (columns <= kInlineColumns) {
-    row = std::span<double>(inline_row.data(), columns);
-  } else {
-    heap_row.resize(columns);
-    row = heap_row;
-  }
+  detail::ColumnBuffer row_buffer(columns);
+  const std::span<double> row = row_buffer.span();
 
   Prediction prediction;
   pipeline_.transform(customer, row, &prediction.imputed);
   // Reasons need the contributions, and explain() gives the margin with them in one pass.
-  std::array<double, kInlineColumns> inline_contributions{};
-  std::vector<double> heap_contributions;
-  std::span<double> contributions;
-  double margin = 0.0;
-  if (max_reasons == 0) {
-    margin = estimator_->margin(row);
-  } else {
-    if (columns <= kInlineColumns) {
-      contributions = std::span<double>(inline_contributions.data(), columns);
-    } else {
-      heap_contributions.resize(columns);
-      contributions = heap_contributions;
-    }
-    margin = estimator_->explain(row, contributions).margin;
-  }
+  detail::ColumnBuffer contribution_buffer(columns);
+  const std::span<double> contributions = contribution_buffer.span();
+  const double margin = max_reasons == 0 ? estimator_->margin(row)
+                                         : estimator_->explain(row, contributions).margin;
   prediction.probability = sigmoid(calibration_.slope * margin + calibration_.offset);
   prediction.label = prediction.probability >= decision_.threshold;
   prediction.risk_band = &decision_.bands.back();

@@ -1,17 +1,15 @@
 #include "nbo/models/ensemble.hpp"
 
-#include <array>
 #include <cmath>
 #include <stdexcept>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "column_buffer.hpp"
+
 namespace nbo::models {
 namespace {
-
-// Model rows are a few dozen columns; larger ones fall back to the heap.
-constexpr std::size_t kInlineColumns = 128;
 
 double number_at(const nlohmann::json& object, const char* key, const std::string& path) {
   const auto found = object.find(key);
@@ -65,15 +63,8 @@ double Ensemble::margin(std::span<const double> row) const {
 Estimator::Explanation Ensemble::explain(std::span<const double> row,
                                         std::span<double> out) const {
   const std::size_t columns = column_names_.size();
-  std::array<double, kInlineColumns> inline_scratch{};
-  std::vector<double> heap_scratch;
-  std::span<double> scratch;
-  if (columns <= kInlineColumns) {
-    scratch = std::span<double>(inline_scratch.data(), columns);
-  } else {
-    heap_scratch.resize(columns);
-    scratch = heap_scratch;
-  }
+  detail::ColumnBuffer scratch_buffer(columns);
+  const std::span<double> scratch = scratch_buffer.span();
   std::fill(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(columns), 0.0);
   double baseline = 0.0;
   double margin = 0.0;
