@@ -19,17 +19,16 @@
 #include "nbo/train/evaluation.hpp"
 #include "nbo/train/market_export.hpp"
 #include "support/temp_dir.hpp"
+#include "synthetic_data.hpp"
 
 namespace nbo::train {
 namespace {
 
+using test::uniform;
+
 namespace fs = std::filesystem;
 using features::FieldId;
 using json = nlohmann::json;
-
-double uniform(std::mt19937_64& generator) {
-  return static_cast<double>(generator() >> 11) * 0x1.0p-53;
-}
 
 double sigmoid(double z) {
   return 1.0 / (1.0 + std::exp(-z));

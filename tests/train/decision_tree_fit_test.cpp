@@ -15,14 +15,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "synthetic_data.hpp"
+
 namespace nbo::train {
 namespace {
 
-using models::TreeNode;
+using test::uniform;
 
-double uniform(std::mt19937_64& generator) {
-  return static_cast<double>(generator() >> 11) * 0x1.0p-53;
-}
+using models::TreeNode;
 
 double smoothed_log_odds(double positives, double negatives) {
   return std::log((positives + 0.5) / (negatives + 0.5));

@@ -7,18 +7,13 @@
 #include <random>
 #include <stdexcept>
 
+#include "synthetic_data.hpp"
+
 namespace nbo::train {
 namespace {
 
-struct Dataset {
-  Eigen::MatrixXd x;
-  Eigen::VectorXd y;
-};
-
-// Uniform in [0, 1) from the raw generator output (std distributions are implementation-defined).
-double uniform(std::mt19937_64& generator) {
-  return static_cast<double>(generator() >> 11) * 0x1.0p-53;
-}
+using test::Dataset;
+using test::uniform;
 
 // n samples, 3 features with different scales; labels drawn from a logistic model with weights
 // (1.5, -1.0, 0) and intercept -0.3 so both classes appear and the data is not separable.

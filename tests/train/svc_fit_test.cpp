@@ -17,17 +17,13 @@
 #include <libsvm/svm.h>
 #include <nlohmann/json.hpp>
 
+#include "synthetic_data.hpp"
+
 namespace nbo::train {
 namespace {
 
-struct Dataset {
-  Eigen::MatrixXd x;
-  Eigen::VectorXd y;
-};
-
-double uniform(std::mt19937_64& generator) {
-  return static_cast<double>(generator() >> 11) * 0x1.0p-53;
-}
+using test::Dataset;
+using test::uniform;
 
 // `n` rows of `d` >= 2 columns uniform in [-2, 2); label 1 inside the circle x0^2 + x1^2 < 1.5
 // (not linearly separable), flipped with probability `noise`.

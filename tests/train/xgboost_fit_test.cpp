@@ -17,8 +17,12 @@
 #include <nlohmann/json.hpp>
 #include <xgboost/c_api.h>
 
+#include "synthetic_data.hpp"
+
 namespace nbo::train {
 namespace {
+
+using test::uniform;
 
 using ::testing::HasSubstr;
 using json = nlohmann::json;
@@ -28,11 +32,6 @@ struct Dataset {
   Eigen::VectorXd y;
   std::vector<std::string> columns;
 };
-
-// Uniform in [0, 1) from the raw generator output (std distributions are implementation-defined).
-double uniform(std::mt19937_64& generator) {
-  return static_cast<double>(generator() >> 11) * 0x1.0p-53;
-}
 
 // n rows, `features` >= 3 features in [-1, 1) (all but three noise); label 1 when
 // x0 + x1^2 - 0.5 x2 > 0.2: separable by an axis-aligned tree only approximately, so trees keep
