@@ -466,7 +466,8 @@ struct InProcessServer {
     server_options.threads = options.server_threads;
     server.emplace(server_options,
                    [this](const nbo::http::Request& request) { return service->handle(request); },
-                   &*service);
+                   &*service,
+                   [this](const nbo::http::Request& request) { return service->dispatch(request); });
     metrics.gauge_callback("nbo_http_in_flight_requests", "HTTP requests being handled right now",
                            [this] { return static_cast<double>(server->in_flight()); });
     server->start();

@@ -77,7 +77,7 @@ int run_serve(const std::vector<std::string>& args) {
                          config.limits);
     http::Server server(
         config.server, [&service](const http::Request& request) { return service.handle(request); },
-        &service);
+        &service, [&service](const http::Request& request) { return service.dispatch(request); });
     metrics.gauge_callback("nbo_http_in_flight_requests", "HTTP requests being handled right now",
                            [&server] { return static_cast<double>(server.in_flight()); });
     server.start();
@@ -92,7 +92,7 @@ int run_serve(const std::vector<std::string>& args) {
       request_log.stop();
       return 1;
     }
-    const auto model = models.churn();
+    const auto model = models.current()->churn;
     spdlog::info("model {} version {} loaded from {}; ready", model->metadata().name,
                  model->metadata().version, config.models_dir.string());
 

@@ -1,10 +1,14 @@
 #include "nbo/features/customer.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include "nbo/json/document.hpp"
+#include "nbo/json/writer.hpp"
 
 namespace nbo::features {
 namespace {
@@ -69,6 +73,25 @@ constexpr std::array<Alias, 2> kAliases{{
     {FieldId::kServiceType, "стандартт", "стандарт"},
     {FieldId::kPopularCategory, "Косметика и аксессуары", "Косметика и аксесуары"},
 }};
+
+// Whole numbers below this print as integers; larger ones stay doubles (2^53: exact).
+constexpr double kLargestExactInteger = 9007199254740992.0;
+// Nesting of a stored features object: one object of scalars.
+constexpr std::size_t kMaxCustomerJsonDepth = 2;
+
+// Indices of kStoreFields in the byte order of their API names: the member order of
+// nlohmann's objects, which write_customer() keeps so both write the same text.
+const std::array<std::size_t, kFieldCount>& fields_in_key_order() {
+  static const auto order = [] {
+    std::array<std::size_t, kFieldCount> indices{};
+    for (std::size_t i = 0; i < kFieldCount; ++i) indices[i] = i;
+    std::sort(indices.begin(), indices.end(), [](std::size_t a, std::size_t b) {
+      return kStoreFields[a].api_name < kStoreFields[b].api_name;
+    });
+    return indices;
+  }();
+  return order;
+}
 
 std::string_view type_name(FieldType type) {
   switch (type) {
@@ -183,50 +206,147 @@ void RawCustomer::set_category(FieldId id, std::string_view raw_value) {
   slot.category = std::string(*level);
 }
 
+namespace {
+
+// One JSON value of a customer field, whichever reader found it.
+struct FieldInput {
+  std::string_view type_name;  // nlohmann's name of the JSON type ("number", "string", ...)
+  bool is_null = false;
+  bool is_number = false;
+  bool is_boolean = false;
+  bool is_string = false;
+  double number = 0.0;
+  bool boolean = false;
+  std::string_view text;
+};
+
+// Checks `key` and the JSON type of `input` and stores it: the rules every reader shares.
+void set_from_json(RawCustomer& customer, std::string_view key, const FieldInput& input) {
+  const auto id = find_field(key);
+  if (!id) {
+    throw ValidationError("unknown_field", std::string(key),
+                          fmt::format("unknown feature '{}'; see GET /models for the fields "
+                                      "a customer has",
+                                      key));
+  }
+  const StoreField& field = store_field(*id);
+  if (input.is_null) return;  // explicit null means absent
+  switch (field.type) {
+    case FieldType::kNumber:
+    case FieldType::kInteger:
+      if (!input.is_number) {
+        throw ValidationError("invalid_type", std::string(key),
+                              fmt::format("field '{}' must be {}, got {}", key,
+                                          type_name(field.type), input.type_name));
+      }
+      customer.set_number(*id, input.number);
+      break;
+    case FieldType::kBoolean:
+      if (!input.is_boolean) {
+        throw ValidationError("invalid_type", std::string(key),
+                              fmt::format("field '{}' must be a boolean, got {}", key,
+                                          input.type_name));
+      }
+      customer.set_boolean(*id, input.boolean);
+      break;
+    case FieldType::kCategory:
+      if (!input.is_string) {
+        throw ValidationError("invalid_type", std::string(key),
+                              fmt::format("field '{}' must be a string, got {}", key,
+                                          input.type_name));
+      }
+      customer.set_category(*id, input.text);
+      break;
+  }
+}
+
+}  // namespace
+
 RawCustomer customer_from_json(const nlohmann::json& features) {
   if (!features.is_object()) {
     throw ValidationError("invalid_type", "features", "'features' must be a JSON object");
   }
   RawCustomer customer;
   for (const auto& [key, value] : features.items()) {
-    const auto id = find_field(key);
-    if (!id) {
-      throw ValidationError("unknown_field", key,
-                            fmt::format("unknown feature '{}'; see GET /models for the fields "
-                                        "a customer has",
-                                        key));
-    }
-    const StoreField& field = store_field(*id);
-    if (value.is_null()) continue;  // explicit null means absent
-    switch (field.type) {
-      case FieldType::kNumber:
-      case FieldType::kInteger:
-        if (!value.is_number()) {
-          throw ValidationError("invalid_type", key,
-                                fmt::format("field '{}' must be {}, got {}", key,
-                                            type_name(field.type), value.type_name()));
-        }
-        customer.set_number(*id, value.get<double>());
-        break;
-      case FieldType::kBoolean:
-        if (!value.is_boolean()) {
-          throw ValidationError("invalid_type", key,
-                                fmt::format("field '{}' must be a boolean, got {}", key,
-                                            value.type_name()));
-        }
-        customer.set_boolean(*id, value.get<bool>());
-        break;
-      case FieldType::kCategory:
-        if (!value.is_string()) {
-          throw ValidationError("invalid_type", key,
-                                fmt::format("field '{}' must be a string, got {}", key,
-                                            value.type_name()));
-        }
-        customer.set_category(*id, value.get_ref<const std::string&>());
-        break;
-    }
+    FieldInput input{.type_name = value.type_name(),
+                     .is_null = value.is_null(),
+                     .is_number = value.is_number(),
+                     .is_boolean = value.is_boolean(),
+                     .is_string = value.is_string(),
+                     .text = {}};
+    if (input.is_number) input.number = value.get<double>();
+    if (input.is_boolean) input.boolean = value.get<bool>();
+    if (input.is_string) input.text = value.get_ref<const std::string&>();
+    set_from_json(customer, key, input);
   }
   return customer;
+}
+
+RawCustomer customer_from_json(json::Value features) {
+  if (!features.is_object()) {
+    throw ValidationError("invalid_type", "features", "'features' must be a JSON object");
+  }
+  RawCustomer customer;
+  features.for_each_member([&customer](std::string_view key, json::Value value) {
+    FieldInput input{.type_name = value.type_name(),
+                     .is_null = value.is_null(),
+                     .is_number = value.is_number(),
+                     .is_boolean = value.is_boolean(),
+                     .is_string = value.is_string(),
+                     .text = {}};
+    if (input.is_number) input.number = value.number();
+    if (input.is_boolean) input.boolean = value.boolean();
+    if (input.is_string) input.text = value.string();
+    set_from_json(customer, key, input);
+  });
+  return customer;
+}
+
+void write_customer(json::Writer& writer, const RawCustomer& customer) {
+  // Members in the order nlohmann sorts them (customer_to_json), so both write the same text.
+  writer.begin_object();
+  for (const std::size_t index : fields_in_key_order()) {
+    const StoreField& field = kStoreFields[index];
+    if (!customer.has(field.id)) continue;
+    writer.key(field.api_name);
+    write_field_value(writer, customer, field);
+  }
+  writer.end_object();
+}
+
+void write_field_value(json::Writer& writer, const RawCustomer& customer, const StoreField& field) {
+  switch (field.type) {
+    case FieldType::kNumber:
+      writer.number(customer.number(field.id));
+      break;
+    case FieldType::kInteger: {
+      const double value = customer.number(field.id);
+      if (std::abs(value) < kLargestExactInteger) {
+        writer.integer(static_cast<long long>(value));
+      } else {
+        writer.number(value);
+      }
+      break;
+    }
+    case FieldType::kBoolean:
+      writer.boolean(customer.boolean(field.id));
+      break;
+    case FieldType::kCategory:
+      writer.string(customer.category(field.id));
+      break;
+  }
+}
+
+std::string customer_to_json_text(const RawCustomer& customer) {
+  std::string out;
+  json::Writer writer(out);
+  write_customer(writer, customer);
+  return out;
+}
+
+RawCustomer customer_from_json_text(std::string_view text) {
+  const auto document = json::Document::parse(text, kMaxCustomerJsonDepth);
+  return customer_from_json(document.root());
 }
 
 nlohmann::json customer_to_json(const RawCustomer& customer) {
@@ -240,7 +360,6 @@ nlohmann::json customer_to_json(const RawCustomer& customer) {
         break;
       case FieldType::kInteger: {
         // Exactly representable whole numbers print as integers; larger ones stay doubles.
-        constexpr double kLargestExactInteger = 9007199254740992.0;  // 2^53
         const double value = customer.number(field.id);
         if (std::abs(value) < kLargestExactInteger) {
           out[key] = static_cast<long long>(value);

@@ -81,7 +81,7 @@ bool is_safe_header(std::string_view name, std::string_view value) {
 
 class ServerImpl {
  public:
-  ServerImpl(ServerOptions options, Handler handler, Observer* observer);
+  ServerImpl(ServerOptions options, Handler handler, Observer* observer, DispatchRule dispatch);
   ~ServerImpl();
   ServerImpl(const ServerImpl&) = delete;
   ServerImpl& operator=(const ServerImpl&) = delete;
@@ -102,6 +102,8 @@ class ServerImpl {
   bool try_acquire_slot() noexcept;
   void release_slot() noexcept { in_flight_.fetch_sub(1); }
   Response call_handler(const Request& request) const;
+  // Where `request`'s handler runs; a failing rule sends it to the workers.
+  Dispatch dispatch_of(const Request& request) const noexcept;
   void notify_started() const noexcept;
   void notify_finished(const Request& request, const Response& response,
                        double seconds) const noexcept;
@@ -116,6 +118,7 @@ class ServerImpl {
   ServerOptions options_;
   Handler handler_;
   Observer* observer_;
+  DispatchRule dispatch_;
   std::atomic<std::size_t> in_flight_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<bool> abandoning_{false};
@@ -329,6 +332,10 @@ class Session : public std::enable_shared_from_this<Session> {
       response = error_response(503, "overloaded", "server is overloaded, retry later",
                                 request.request_id);
       response.headers.emplace_back("Retry-After", "1");
+    } else if (server_.dispatch_of(request) == Dispatch::kInline) {
+      // Cheap, CPU-only handlers run right here: no hand-off to a worker and back.
+      response = server_.call_handler(request);
+      server_.release_slot();
     } else {
       run_handler(std::move(request), keep_alive);
       return;
@@ -462,10 +469,12 @@ class Session : public std::enable_shared_from_this<Session> {
   std::array<char, 4096> drain_buffer_{};
 };
 
-ServerImpl::ServerImpl(ServerOptions options, Handler handler, Observer* observer)
+ServerImpl::ServerImpl(ServerOptions options, Handler handler, Observer* observer,
+                       DispatchRule dispatch)
     : options_(std::move(options)),
       handler_(std::move(handler)),
       observer_(observer),
+      dispatch_(std::move(dispatch)),
       io_context_(static_cast<int>(options_.threads == 0
                                        ? std::max(1U, std::thread::hardware_concurrency())
                                        : options_.threads)),
@@ -586,6 +595,16 @@ bool ServerImpl::try_acquire_slot() noexcept {
   return true;
 }
 
+Dispatch ServerImpl::dispatch_of(const Request& request) const noexcept {
+  if (!dispatch_) return Dispatch::kWorker;
+  try {
+    return dispatch_(request);
+  } catch (const std::exception& e) {
+    spdlog::error("http: dispatch rule failed request_id={}: {}", request.request_id, e.what());
+    return Dispatch::kWorker;
+  }
+}
+
 Response ServerImpl::call_handler(const Request& request) const {
   Response response;
   try {
@@ -703,9 +722,9 @@ void ServerImpl::wait() {
 
 }  // namespace detail
 
-Server::Server(ServerOptions options, Handler handler, Observer* observer)
-    : impl_(
-          std::make_unique<detail::ServerImpl>(std::move(options), std::move(handler), observer)) {}
+Server::Server(ServerOptions options, Handler handler, Observer* observer, DispatchRule dispatch)
+    : impl_(std::make_unique<detail::ServerImpl>(std::move(options), std::move(handler), observer,
+                                                 std::move(dispatch))) {}
 
 Server::~Server() = default;
 

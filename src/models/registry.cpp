@@ -1,20 +1,36 @@
 #include "nbo/models/registry.hpp"
 
+#include <fmt/chrono.h>
+
+#include <chrono>
+
 namespace nbo::models {
 
-std::shared_ptr<const ChurnModel> ModelRegistry::churn() const {
-  std::lock_guard lock(mutex_);
-  return churn_;
+std::shared_ptr<const ModelSet> load_model_set(const std::filesystem::path& directory) {
+  auto set = std::make_shared<ModelSet>();
+  set->directory = directory;
+  set->churn = load_churn_model(directory / kChurnModelFile);
+  set->loaded_at = fmt::format(
+      "{:%FT%TZ}", std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+  return set;
 }
 
-void ModelRegistry::publish_churn(std::shared_ptr<const ChurnModel> model) {
+std::shared_ptr<const ModelSet> ModelRegistry::current() const {
   std::lock_guard lock(mutex_);
-  churn_ = std::move(model);
+  return current_;
 }
 
-void ModelRegistry::load_directory(const std::filesystem::path& directory) {
-  auto churn = load_churn_model(directory / "churn.json");
-  publish_churn(std::move(churn));
+void ModelRegistry::publish(std::shared_ptr<const ModelSet> set) {
+  if (!set) set = std::make_shared<const ModelSet>();
+  std::lock_guard lock(mutex_);
+  current_ = std::move(set);
+}
+
+std::shared_ptr<const ModelSet> ModelRegistry::load_directory(
+    const std::filesystem::path& directory) {
+  auto set = load_model_set(directory);
+  publish(set);
+  return set;
 }
 
 }  // namespace nbo::models

@@ -44,26 +44,18 @@ CustomerStore::CustomerStore(const std::filesystem::path& db_file, const OpenOpt
 
 CustomerStore::~CustomerStore() = default;
 
-void CustomerStore::upsert(std::string_view customer_id, const nlohmann::json& features) {
+std::string CustomerStore::upsert(std::string_view customer_id,
+                                  const features::RawCustomer& features) {
   if (customer_id.empty()) throw std::invalid_argument("customer_id must not be empty");
-  if (!features.is_object()) {
-    throw std::invalid_argument("features of customer '" + std::string(customer_id) +
-                                "' must be a JSON object, got " + features.type_name());
-  }
-  std::string text;
-  try {
-    text = features.dump();
-  } catch (const nlohmann::json::exception& e) {
-    throw std::invalid_argument("features of customer '" + std::string(customer_id) +
-                                "' cannot be serialized: " + e.what());
-  }
-  const std::string now = utc_now_iso8601();
+  const std::string text = features::customer_to_json_text(features);
+  std::string now = utc_now_iso8601();
 
   const std::lock_guard lock(mutex_);
   ResetGuard reset(upsert_);
   // A single statement outside BEGIN runs in its own transaction, committed by step().
   upsert_.bind(1, customer_id).bind(2, text).bind(3, now);
   upsert_.step();
+  return now;
 }
 
 std::optional<StoredCustomer> CustomerStore::find_locked(std::string_view customer_id) const {
@@ -72,11 +64,11 @@ std::optional<StoredCustomer> CustomerStore::find_locked(std::string_view custom
   if (!find_.step()) return std::nullopt;
   StoredCustomer customer;
   customer.customer_id = find_.column_text(0);
-  const std::string features = find_.column_text(1);
-  customer.features = nlohmann::json::parse(features, nullptr, /*allow_exceptions=*/false);
-  if (customer.features.is_discarded()) {
+  try {
+    customer.features = features::customer_from_json_text(find_.column_text(1));
+  } catch (const std::exception& e) {  // json::ParseError, features::ValidationError
     throw StoreError("store: database " + db_.path().string() + ": features of customer '" +
-                     customer.customer_id + "' are not valid JSON");
+                     customer.customer_id + "' are not a valid customer: " + e.what());
   }
   customer.updated_at = find_.column_text(2);
   return customer;

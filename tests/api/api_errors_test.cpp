@@ -131,8 +131,17 @@ const std::vector<BadInput>& bad_inputs() {
       {"put_empty_body", "PUT", "/customers/c1", [] { return text(""); }, "application/json", 400,
        "empty_body", ""},
       {"put_too_deep", "PUT", "/customers/c1",
-       [] { return "{\"features\": " + std::string(40, '{') + std::string(40, '}') + "}"; },
+       [] {
+         std::string nested;
+         for (int i = 0; i < 40; ++i) nested += "{\"a\": ";
+         return "{\"features\": " + nested + "1" + std::string(40, '}') + "}";
+       },
        "application/json", 400, "too_deep", ""},
+      // Depth is checked as the parser reads: a body that breaks the syntax before it gets too
+      // deep is invalid JSON, named at its first bad byte ('{' where a key must be).
+      {"put_malformed_before_too_deep", "PUT", "/customers/c1",
+       [] { return "{\"features\": " + std::string(40, '{') + std::string(40, '}') + "}"; },
+       "application/json", 400, "invalid_json", ""},
       {"put_out_of_range", "PUT", "/customers/c1",
        [] { return Json{{"features", {{"promo_share", 1.5}}}}.dump(); }, "application/json", 422,
        "out_of_range", "features.promo_share"},

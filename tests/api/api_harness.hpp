@@ -107,7 +107,8 @@ class ApiHarness {
     server_options.shutdown_deadline = std::chrono::milliseconds(2000);
     server_ = std::make_unique<http::Server>(
         server_options, [this](const http::Request& request) { return service_->handle(request); },
-        service_.get());
+        service_.get(),
+        [this](const http::Request& request) { return service_->dispatch(request); });
     server_->start();
     client_ = std::make_unique<test::HttpClient>("127.0.0.1", server_->port(),
                                                  std::chrono::seconds(5));
@@ -169,6 +170,15 @@ class ApiHarness {
 
   const std::filesystem::path& db_path() const { return db_path_; }
   models::ModelRegistry& models() { return models_; }
+  // The churn model of the published set (null before models load).
+  std::shared_ptr<const models::ChurnModel> churn_model() const { return models_.current()->churn; }
+  // Publishes a set holding `model` as its churn model, as a reload would.
+  void publish_churn_model(std::shared_ptr<const models::ChurnModel> model) {
+    auto set = std::make_shared<models::ModelSet>(*models_.current());
+    set->churn = std::move(model);
+    models_.publish(std::move(set));
+  }
+  const Service& service() const { return *service_; }
   metrics::Registry& metrics() { return metrics_; }
   store::RequestLogWriter& request_log() { return request_log_; }
   test::HttpClient& client() { return *client_; }

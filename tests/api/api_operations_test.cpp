@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -12,6 +13,7 @@
 #include <utility>
 
 #include "api/api_harness.hpp"
+#include "nbo/api/errors.hpp"
 #include "nbo/models/churn_model.hpp"
 #include "support/prometheus_text.hpp"
 
@@ -65,7 +67,7 @@ TEST(ApiReady, NotReadyUntilTheModelsLoadThenReady) {
 
 TEST(ApiModels, ListsTheChurnModelWithVersionAndFeatures) {
   ApiHarness harness;
-  const auto model = harness.models().churn();
+  const auto model = harness.churn_model();
   ASSERT_TRUE(model);
   const auto response = harness.get("/models");
   ASSERT_EQ(response.status, 200U);
@@ -116,7 +118,7 @@ double value_or_zero(const PrometheusText& text, std::string_view name,
 
 TEST(ApiMetrics, CountersMoveByExactlyTheRequestsMade) {
   ApiHarness harness;
-  const auto model = harness.models().churn();
+  const auto model = harness.churn_model();
   ASSERT_TRUE(model);
   const nbo::test::PrometheusLabels ok{{"route", "/predict"}, {"method", "POST"}, {"status", "200"}};
   const nbo::test::PrometheusLabels bad{{"route", "/predict"}, {"method", "POST"}, {"status", "422"}};
@@ -187,7 +189,7 @@ TEST(ApiMetrics, UnmatchedRoutesShareOneSeriesAndOddMethodsAreBounded) {
 // and the new one 1: one model is loaded, not two.
 TEST(ApiMetrics, ModelInfoFollowsAReload) {
   ApiHarness harness;
-  const auto old_model = harness.models().churn();
+  const auto old_model = harness.churn_model();
   ASSERT_TRUE(old_model);
   const nbo::test::PrometheusLabels old_labels{{"name", old_model->metadata().name},
                                                {"version", old_model->metadata().version}};
@@ -195,7 +197,7 @@ TEST(ApiMetrics, ModelInfoFollowsAReload) {
 
   Json file = old_model->to_json();
   file["metadata"]["version"] = "reloaded-for-test";
-  harness.models().publish_churn(
+  harness.publish_churn_model(
       std::make_shared<const models::ChurnModel>(models::ChurnModel::from_json(file)));
   const PrometheusText after = scrape(harness);
   EXPECT_EQ(after.value("nbo_model_info", {{"name", old_model->metadata().name},
@@ -244,10 +246,11 @@ std::set<std::pair<std::string, std::string>> openapi_routes() {
 }
 
 TEST(ApiOpenApi, PathsAreExactlyTheServiceRoutes) {
+  ApiHarness harness({.load_models = false});
   const auto documented = openapi_routes();
   ASSERT_FALSE(documented.empty()) << "no paths found in openapi.yaml";
   std::set<std::pair<std::string, std::string>> served;
-  for (const auto& route : Service::routes()) {
+  for (const auto& route : harness.service().routes()) {
     EXPECT_TRUE(served.emplace(route.method, route.path).second)
         << "duplicate route " << route.method << ' ' << route.path;
   }
@@ -261,10 +264,62 @@ TEST(ApiOpenApi, PathsAreExactlyTheServiceRoutes) {
   }
 }
 
+// components.schemas.Error.x-error-codes of openapi.yaml: code -> (status, meaning).
+std::map<std::string, std::pair<unsigned, std::string>> openapi_error_codes() {
+  std::istringstream in(read_text(std::filesystem::path(NBO_SOURCE_DIR) / "openapi.yaml"));
+  std::map<std::string, std::pair<unsigned, std::string>> codes;
+  bool in_table = false;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const auto indent = line.find_first_not_of(' ');
+    if (indent == std::string::npos) continue;
+    if (line.compare(indent, std::string::npos, "x-error-codes:") == 0) {
+      in_table = true;
+      continue;
+    }
+    if (!in_table) continue;
+    if (indent != 8) break;  // the table's entries are indented by 8
+    // "code: {status: 400, meaning: text}"
+    const auto colon = line.find(':', indent);
+    const auto status_at = line.find("status: ", colon);
+    const auto meaning_at = line.find("meaning: ", colon);
+    EXPECT_NE(status_at, std::string::npos) << line;
+    EXPECT_NE(meaning_at, std::string::npos) << line;
+    if (status_at == std::string::npos || meaning_at == std::string::npos) continue;
+    const std::string code = line.substr(indent, colon - indent);
+    const auto status = static_cast<unsigned>(std::stoul(line.substr(status_at + 8)));
+    std::string meaning = line.substr(meaning_at + 9);
+    if (!meaning.empty() && meaning.back() == '}') meaning.pop_back();
+    EXPECT_TRUE(codes.emplace(code, std::make_pair(status, meaning)).second) << "duplicate " << code;
+  }
+  return codes;
+}
+
+TEST(ApiOpenApi, ErrorCodesAreExactlyTheErrorTable) {
+  const auto documented = openapi_error_codes();
+  ASSERT_FALSE(documented.empty()) << "no x-error-codes in openapi.yaml";
+  std::set<std::string> served;
+  for (const auto& entry : error_table()) {
+    const std::string code(entry.code);
+    EXPECT_TRUE(served.insert(code).second) << "duplicate code in the table: " << code;
+    const auto found = documented.find(code);
+    if (found == documented.end()) {
+      ADD_FAILURE() << code << " is in the error table but not in openapi.yaml";
+      continue;
+    }
+    EXPECT_EQ(found->second.first, entry.status) << code;
+    EXPECT_EQ(found->second.second, entry.meaning) << code;
+  }
+  for (const auto& [code, entry] : documented) {
+    EXPECT_EQ(served.count(code), 1U) << code << " is in openapi.yaml but not in the error table";
+  }
+}
+
 // Every route of Service::routes() answers (not 404/405) over HTTP.
 TEST(ApiOpenApi, EveryListedRouteIsReachable) {
   ApiHarness harness;
-  for (const auto& route : Service::routes()) {
+  for (const auto& route : harness.service().routes()) {
     std::string target = route.path;
     if (const auto brace = target.find("{id}"); brace != std::string::npos) {
       target.replace(brace, 4, "215349");

@@ -32,7 +32,7 @@ features::RawCustomer raw_customer(const std::string& id) {
 }
 
 models::Prediction expected_prediction(ApiHarness& harness, const std::string& id) {
-  const auto model = harness.models().churn();
+  const auto model = harness.churn_model();
   if (!model) throw std::runtime_error("model not loaded");
   return model->predict(raw_customer(id), 3);
 }
@@ -76,7 +76,7 @@ TEST(ApiPredict, FixtureIsTheExportRow) {
 
 TEST(ApiPredict, SingleCustomerMatchesTheModelAndIsLogged) {
   ApiHarness harness;
-  const auto model = harness.models().churn();
+  const auto model = harness.churn_model();
   ASSERT_TRUE(model);
   const Json request = fixture_customer("215349");
   const auto response = harness.post_json("/predict", request, "single-1");
@@ -183,7 +183,7 @@ TEST(ApiPredictBatch, KeepsOrderAndReportsPerItemErrors) {
   HarnessOptions options;
   options.limits.max_batch = 5;
   ApiHarness harness(options);
-  const auto model = harness.models().churn();
+  const auto model = harness.churn_model();
   ASSERT_TRUE(model);
   Json invalid = fixture_customer("215350");
   invalid["customer_id"] = "bad-promo";

@@ -110,9 +110,10 @@ class ServerTest : public ::testing::Test {
     return options;
   }
 
-  void start(ServerOptions options) {
+  void start(ServerOptions options, DispatchRule dispatch = {}) {
     server_ = std::make_unique<Server>(
-        std::move(options), [this](const Request& request) { return handle(request); }, &observer_);
+        std::move(options), [this](const Request& request) { return handle(request); }, &observer_,
+        std::move(dispatch));
     server_->start();
   }
   void start() { start(default_options()); }
@@ -458,6 +459,60 @@ TEST_F(ServerTest, SlowHandlerDoesNotStallOtherConnectionsOnItsIoThread) {
 
   gate_.release();
   EXPECT_EQ(slow.get().status, 200U);
+}
+
+// Paths starting with /inline, and targets with the query "inline", run on the I/O thread; the
+// rest on the workers.
+Dispatch inline_prefix_rule(const Request& request) {
+  const bool run_inline = request.path.rfind("/inline", 0) == 0 || request.query == "inline";
+  return run_inline ? Dispatch::kInline : Dispatch::kWorker;
+}
+
+TEST_F(ServerTest, InlineRequestsDoNotWaitForABusyWorkerPool) {
+  auto options = default_options();
+  options.threads = 2;
+  options.worker_threads = 1;
+  start(options, inline_prefix_rule);
+  auto slow = request_async("/block");  // occupies the only worker
+  ASSERT_TRUE(gate_.wait_entered(1));
+
+  auto c = client();
+  const auto r = c.request("GET", "/inline/fast");
+  EXPECT_EQ(r.status, 200U);
+  EXPECT_EQ(parse_json(r.body)["path"], "/inline/fast");
+  const auto again = c.request("GET", "/inline/again");  // keep-alive: same connection
+  EXPECT_EQ(again.status, 200U);
+
+  // A worker request queues behind the blocked one until the gate opens.
+  auto queued = request_async("/count");
+  EXPECT_EQ(queued.wait_for(200ms), std::future_status::timeout);
+  gate_.release();
+  EXPECT_EQ(slow.get().status, 200U);
+  EXPECT_EQ(queued.get().status, 200U);
+  EXPECT_EQ(counted_.load(), 1);
+  EXPECT_EQ(server_->in_flight(), 0U);
+}
+
+TEST_F(ServerTest, InlineHandlerErrorsAreAnsweredLikeWorkerOnes) {
+  start(default_options(), inline_prefix_rule);
+  auto c = client();
+  const auto thrown = c.request("GET", "/throw?inline");
+  EXPECT_EQ(thrown.status, 500U);
+  EXPECT_EQ(parse_json(thrown.body)["error"]["code"], "internal_error");
+  EXPECT_EQ(thrown.body.find("secret detail"), std::string::npos);
+  EXPECT_EQ(c.request("GET", "/bad-status?inline").status, 500U);
+  // The connection is still usable, and the slot was given back.
+  EXPECT_EQ(c.request("GET", "/inline/after").status, 200U);
+  EXPECT_EQ(server_->in_flight(), 0U);
+}
+
+TEST_F(ServerTest, AFailingDispatchRuleSendsTheRequestToTheWorkers) {
+  start(default_options(), [](const Request&) -> Dispatch { throw std::runtime_error("rule"); });
+  auto c = client();
+  const auto r = c.request("GET", "/anything");
+  EXPECT_EQ(r.status, 200U);
+  EXPECT_EQ(parse_json(r.body)["path"], "/anything");
+  EXPECT_EQ(server_->in_flight(), 0U);
 }
 
 TEST_F(ServerTest, GracefulStopWaitsForHandlerOnWorkerAndWritesItsResponse) {

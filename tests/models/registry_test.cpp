@@ -29,6 +29,13 @@ void write_model(const std::filesystem::path& dir, const std::string& version,
   test::write_text(dir / "churn.json", model.dump(2));
 }
 
+// A set holding only `churn`, as a reload would publish it.
+std::shared_ptr<const ModelSet> set_of(std::shared_ptr<const ChurnModel> churn) {
+  auto set = std::make_shared<ModelSet>();
+  set->churn = std::move(churn);
+  return set;
+}
+
 features::RawCustomer some_customer() {
   return features::customer_from_json(json{{"service_type", "премиум"},
                                            {"promo_share", 0.5},
@@ -40,7 +47,8 @@ features::RawCustomer some_customer() {
 
 TEST(ModelRegistryTest, EmptyUntilFirstLoad) {
   ModelRegistry registry;
-  EXPECT_EQ(registry.churn(), nullptr);
+  ASSERT_NE(registry.current(), nullptr);
+  EXPECT_EQ(registry.current()->churn, nullptr);
   EXPECT_FALSE(registry.ready());
 }
 
@@ -51,15 +59,15 @@ TEST(ModelRegistryTest, PublishSwapsButOldSnapshotsStayValid) {
   ModelRegistry registry;
   registry.load_directory(dir.path() / "a");
   ASSERT_TRUE(registry.ready());
-  auto snapshot = registry.churn();
+  auto snapshot = registry.current()->churn;
   ASSERT_NE(snapshot, nullptr);
   EXPECT_EQ(snapshot->metadata().version, "v1");
   const double before = snapshot->predict(some_customer()).probability;
 
-  registry.publish_churn(load_churn_model(dir.path() / "b" / "churn.json"));
-  EXPECT_EQ(registry.churn()->metadata().version, "v2");
-  EXPECT_NE(registry.churn().get(), snapshot.get());
-  EXPECT_GT(registry.churn()->predict(some_customer()).probability, before);
+  registry.publish(set_of(load_churn_model(dir.path() / "b" / "churn.json")));
+  EXPECT_EQ(registry.current()->churn->metadata().version, "v2");
+  EXPECT_NE(registry.current()->churn.get(), snapshot.get());
+  EXPECT_GT(registry.current()->churn->predict(some_customer()).probability, before);
   // The request that started with v1 keeps scoring with v1, and the model is still alive.
   EXPECT_EQ(snapshot->metadata().version, "v1");
   EXPECT_EQ(snapshot->predict(some_customer()).probability, before);
@@ -71,7 +79,7 @@ TEST(ModelRegistryTest, FailedLoadLeavesThePreviousModelPublished) {
   write_model(dir.path() / "good", "good-1");
   ModelRegistry registry;
   registry.load_directory(dir.path() / "good");
-  const auto published = registry.churn();
+  const auto published = registry.current()->churn;
 
   // A broken model file.
   std::filesystem::create_directories(dir.path() / "broken");
@@ -85,20 +93,31 @@ TEST(ModelRegistryTest, FailedLoadLeavesThePreviousModelPublished) {
     EXPECT_THAT(error.what(), HasSubstr((dir.path() / "broken" / "churn.json").string()));
     EXPECT_THAT(error.what(), HasSubstr("decision.threshold"));
   }
-  EXPECT_EQ(registry.churn(), published);
+  EXPECT_EQ(registry.current()->churn, published);
 
   // Not JSON, and a directory without churn.json.
   std::filesystem::create_directories(dir.path() / "garbage");
   test::write_text(dir.path() / "garbage" / "churn.json", "not json");
   EXPECT_THROW(registry.load_directory(dir.path() / "garbage"), ModelLoadError);
   EXPECT_THROW(registry.load_directory(dir.path() / "empty"), ModelLoadError);
-  EXPECT_EQ(registry.churn(), published);
+  EXPECT_EQ(registry.current()->churn, published);
   EXPECT_TRUE(registry.ready());
 
   // A failed first load leaves a fresh registry not ready.
   ModelRegistry fresh;
   EXPECT_THROW(fresh.load_directory(dir.path() / "broken"), ModelLoadError);
   EXPECT_FALSE(fresh.ready());
+}
+
+TEST(ModelRegistryTest, LoadedSetRecordsItsDirectoryAndTime) {
+  TempDir dir;
+  write_model(dir.path() / "a", "v1");
+  ModelRegistry registry;
+  const auto set = registry.load_directory(dir.path() / "a");
+  EXPECT_EQ(registry.current(), set);
+  EXPECT_EQ(set->directory, dir.path() / "a");
+  EXPECT_EQ(set->loaded_at.size(), std::string("2026-11-30T04:00:00Z").size()) << set->loaded_at;
+  EXPECT_EQ(set->loaded_at.back(), 'Z');
 }
 
 TEST(ModelRegistryTest, ConcurrentReadersAlwaysSeeACompleteModel) {
@@ -110,7 +129,7 @@ TEST(ModelRegistryTest, ConcurrentReadersAlwaysSeeACompleteModel) {
   const double pa = a->predict(some_customer()).probability;
   const double pb = b->predict(some_customer()).probability;
   ModelRegistry registry;
-  registry.publish_churn(a);
+  registry.publish(set_of(a));
   std::atomic<bool> stop{false};
   std::atomic<int> bad{0};
   std::vector<std::thread> readers;
@@ -118,7 +137,7 @@ TEST(ModelRegistryTest, ConcurrentReadersAlwaysSeeACompleteModel) {
     readers.emplace_back([&] {
       const auto customer = some_customer();
       while (!stop.load()) {
-        const auto model = registry.churn();
+        const auto model = registry.current()->churn;
         const double p = model->predict(customer).probability;
         const bool ok = (model->metadata().version == "v1" && p == pa) ||
                         (model->metadata().version == "v2" && p == pb);
@@ -126,7 +145,9 @@ TEST(ModelRegistryTest, ConcurrentReadersAlwaysSeeACompleteModel) {
       }
     });
   }
-  for (int i = 0; i < 2000; ++i) registry.publish_churn(i % 2 == 0 ? b : a);
+  const auto set_a = set_of(a);
+  const auto set_b = set_of(b);
+  for (int i = 0; i < 2000; ++i) registry.publish(i % 2 == 0 ? set_b : set_a);
   stop = true;
   for (auto& reader : readers) reader.join();
   EXPECT_EQ(bad.load(), 0);

@@ -1,27 +1,29 @@
-// The REST API of nbo: routes requests to handlers and turns every failure into the project's
-// JSON error body, in one place (Service::handle).
+// The REST API of nbo: the route table the areas fill in, and the one place where every failure
+// becomes the project's JSON error body (Service::handle).
 //
-// Routes (the contract is openapi.yaml; routes() lists them for the test that keeps the two in
-// sync):
-//   POST /predict              score one customer or a batch
-//   PUT  /customers/{id}       validate and upsert a customer's raw features
-//   GET  /customers/{id}       the stored features
-//   GET  /models               metadata of the loaded models
-//   GET  /health               process alive
-//   GET  /ready                models loaded and database writable
-//   GET  /metrics              Prometheus text format
+// Routes are registered by their areas (src/api/<area>_routes.cpp, see routes.hpp); openapi.yaml
+// is the contract and a test keeps it equal to routes(). Today:
+//   POST /predict              score one customer or a batch        (predict_routes.cpp)
+//   PUT  /customers/{id}       validate and upsert a customer       (customer_routes.cpp)
+//   GET  /customers/{id}       the stored features                  (customer_routes.cpp)
+//   GET  /models, /health, /ready, /metrics                         (operations_routes.cpp)
 //
-// Thread safety: handle() is called concurrently from the HTTP server's I/O threads; the
-// service holds only thread-safe collaborators (borrowed, must outlive it).
+// Threads: dispatch() is the http::Server's DispatchRule: it tells, per request, whether the
+// handler runs inline on the I/O thread that read it (a single prediction from its features,
+// /health, /metrics...) or on the worker pool (batches, anything that reads or writes the
+// database). handle() therefore runs on both kinds of thread, concurrently.
+//
+// Thread safety: handle(), dispatch() and on_request_finished() are safe to call concurrently;
+// the service holds only thread-safe collaborators (borrowed, they must outlive it).
 #pragma once
 
 #include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
-#include <string_view>
 #include <vector>
 
+#include "nbo/api/routes.hpp"
 #include "nbo/http/message.hpp"
 #include "nbo/http/server.hpp"
 
@@ -39,9 +41,12 @@ class Registry;
 namespace nbo::api {
 
 struct ServiceLimits {
-  std::size_t max_batch = 10000;     // customers in one POST /predict
-  std::size_t max_json_depth = 32;   // nesting of any request body
-  std::size_t max_reasons = 3;       // reasons returned per prediction
+  std::size_t max_batch = 10000;    // customers in one POST /predict
+  std::size_t max_json_depth = 32;  // nesting of any request body
+  std::size_t max_reasons = 3;      // reasons returned per prediction
+  // Bodies up to this size that carry a customer's features are scored inline on the I/O
+  // thread; larger ones (batches) and stored-customer lookups go to the workers.
+  std::size_t max_inline_body_bytes = 16 * 1024;
 };
 
 struct ServiceDependencies {
@@ -68,11 +73,16 @@ class Service final : public http::Observer {
   // The HTTP handler: never throws; every error becomes a 4xx/5xx JSON error body.
   http::Response handle(const http::Request& request) const;
 
+  // The http::DispatchRule of the server: the matched route's own rule; requests that match no
+  // route (404, 405) are answered inline.
+  http::Dispatch dispatch(const http::Request& request) const;
+
   // http::Observer: request counters and latency histograms by route.
   void on_request_finished(const http::Request& request, const http::Response& response,
                            double seconds) override;
 
-  static const std::vector<RouteInfo>& routes();
+  // The routes of this service (method and template), in registration order.
+  std::vector<RouteInfo> routes() const;
 
  private:
   struct Impl;

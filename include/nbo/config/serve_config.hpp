@@ -10,6 +10,7 @@
 
 #include "nbo/api/service.hpp"
 #include "nbo/http/server.hpp"
+#include "nbo/store/request_log.hpp"
 
 namespace nbo::config {
 
@@ -19,7 +20,7 @@ struct ServeConfig {
   std::filesystem::path models_dir = "models";
   std::filesystem::path db_path = "var/nbo.db";
   std::filesystem::path migrations_dir = "migrations";
-  std::size_t request_log_capacity = 200000;  // rows queued for the background writer
+  std::size_t request_log_capacity = store::kDefaultRequestLogCapacity;  // rows queued for the background writer
   bool json_logs = false;
   std::string log_level = "info";
 };

@@ -18,6 +18,12 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "nbo/json/document.hpp"
+
+namespace nbo::json {
+class Writer;
+}
+
 namespace nbo::features {
 
 enum class FieldType {
@@ -122,13 +128,24 @@ class RawCustomer {
   std::array<FieldValue, kFieldCount> values_{};
 };
 
-// Parses the `features` object of an API request. Checks that it is an object, that every key
+// Parses the `features` object of an API request or a stored row. Checks that it is an object, that every key
 // is a known API field, and each value's JSON type, range and category; absent fields stay
 // absent (whether absence is allowed is the model's missing-value policy). Throws
 // ValidationError naming the first offending field.
 RawCustomer customer_from_json(const nlohmann::json& features);
+// The same rules, read from a parsed tape (request bodies, stored rows): no DOM built.
+RawCustomer customer_from_json(json::Value features);
+// Parses JSON text holding a features object (a stored row). Throws json::ParseError for text
+// that is not JSON, ValidationError for a value the rules above reject.
+RawCustomer customer_from_json_text(std::string_view text);
 
 // The customer's present fields as a JSON object with API names (categories canonical).
 nlohmann::json customer_to_json(const RawCustomer& customer);
+// The same object written directly, byte-identical to customer_to_json(customer).dump().
+void write_customer(json::Writer& writer, const RawCustomer& customer);
+std::string customer_to_json_text(const RawCustomer& customer);
+// One present field's value as customer_to_json writes it (whole numbers of integer fields
+// as integers). Precondition: customer.has(field.id).
+void write_field_value(json::Writer& writer, const RawCustomer& customer, const StoreField& field);
 
 }  // namespace nbo::features

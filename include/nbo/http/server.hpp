@@ -1,14 +1,17 @@
 // nbo's HTTP/1.1 server: Boost.Beast/Asio underneath, plain nbo::http types on the surface.
 //
 // Model: one io_context run by `threads` I/O threads; each connection is an asynchronous session
-// on its own strand. The I/O threads only accept, read, parse and write. Once a request is
-// parsed, it is admitted if fewer than `max_in_flight` requests are admitted already (else 503
-// overloaded + Retry-After: 1, handler not called) and its Handler call is queued to a separate
-// pool of `worker_threads` threads; the response is then written back on the connection's strand.
-// So a slow handler never stalls the other connections served by the same I/O thread, at most
-// `worker_threads` handlers run at once, and at most `max_in_flight` requests are admitted
-// (running, or queued for a worker when `max_in_flight` > `worker_threads`). Requests on one
-// connection are still handled one at a time, in order (pipelined ones included).
+// on its own strand. Once a request is parsed, it is admitted if fewer than `max_in_flight`
+// requests are admitted already (else 503 overloaded + Retry-After: 1, handler not called).
+// The DispatchRule then says where its Handler runs:
+//   * Dispatch::kInline: right away on the I/O thread that read it (for cheap, CPU-only work such
+//     as scoring one customer: no hand-off between threads, no context switch);
+//   * Dispatch::kWorker: queued to a separate pool of `worker_threads` threads, the response then
+//     written back on the connection's strand (for batches and anything that may block on the
+//     database), so a slow handler never stalls the other connections of that I/O thread.
+// Without a rule every request goes to the workers. At most `worker_threads` worker handlers and
+// `threads` inline handlers run at once, and at most `max_in_flight` requests are admitted.
+// Requests on one connection are still handled one at a time, in order (pipelined ones included).
 // Every response, including the ones the server generates itself (400, 413, 431, 500, 503),
 // carries Server: nbo, X-Request-Id, Content-Type and Content-Length (except 204/304, which carry
 // no body and no Content-Length, as HTTP requires), uses the JSON shape of error_body.hpp for
@@ -37,8 +40,8 @@ struct ServerOptions {
   std::chrono::milliseconds read_timeout{10000};
   // Time a keep-alive connection may wait for the first byte of its next request.
   std::chrono::milliseconds idle_timeout{30000};
-  // Requests admitted to the worker pool at once (queued or running a handler); past it -> 503
-  // overloaded + Retry-After: 1, handler not run. Values above worker_threads only add a queue.
+  // Requests admitted at once (running a handler inline or on a worker, or queued for a worker);
+  // past it -> 503 overloaded + Retry-After: 1, handler not run.
   std::size_t max_in_flight = 256;
   // Open connections; past it new connections are closed right after accept.
   std::size_t max_connections = 1024;
@@ -47,12 +50,19 @@ struct ServerOptions {
   std::chrono::milliseconds shutdown_deadline{10000};
 };
 
-// Called on a worker thread (never an I/O thread), concurrently for different connections, up to
-// `worker_threads` calls at once: must be thread-safe. It may block (slow scoring, a database
-// write) without delaying other connections, but it occupies a worker and an in-flight slot.
+// Called on a worker thread, or on an I/O thread for requests the DispatchRule sends inline,
+// concurrently for different connections: must be thread-safe. On a worker it may block (slow
+// scoring, a database write) without delaying other connections, but it occupies a worker and an
+// in-flight slot; inline it must not block, since the I/O thread serves other connections too.
 // An exception it throws becomes 500 internal_error ("internal error"; details only in the log)
 // and the connection stays usable. A status outside 200..599 is also turned into a 500.
 using Handler = std::function<Response(const Request&)>;
+
+enum class Dispatch { kInline, kWorker };
+// Decides, on the I/O thread, where a request's Handler runs. Called once per admitted request,
+// concurrently: must be cheap, thread-safe and non-blocking. An exception sends the request to
+// the workers (and is logged).
+using DispatchRule = std::function<Dispatch(const Request&)>;
 
 // Hooks for metrics/logging, implemented by the application. All methods are called from I/O
 // threads (never worker threads), concurrently, and must not throw (exceptions are caught and
@@ -77,13 +87,16 @@ class ServerImpl;
 
 // Thread-safety: port(), stop(), wait() and in_flight() may be called from any thread
 // concurrently; start() once, from one thread. stop() and the destructor must not be called from
-// a Handler or Observer (a worker or I/O thread): stop() throws std::logic_error there.
+// a Handler, DispatchRule or Observer (a worker or I/O thread): stop() throws std::logic_error
+// there.
 class Server {
  public:
   // Binds and listens immediately. `observer` is not owned and must outlive the Server (may be
   // null). Throws std::runtime_error naming host:port when resolving, binding or listening fails,
-  // std::invalid_argument when `handler` is empty.
-  Server(ServerOptions options, Handler handler, Observer* observer = nullptr);
+  // std::invalid_argument when `handler` is empty. An empty `dispatch` runs every handler on the
+  // workers.
+  Server(ServerOptions options, Handler handler, Observer* observer = nullptr,
+         DispatchRule dispatch = {});
   ~Server();  // stop()s if needed
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

@@ -1,38 +1,59 @@
-// The model registry: publishes the loaded models to request handlers.
+// The model registry: publishes the loaded model set to request handlers.
 //
-// Models are immutable; the registry hands out std::shared_ptr<const ChurnModel> snapshots, so a
-// request keeps scoring with the model it started with even if a reload swaps in a new one
-// (the old one is freed when its last request finishes). A reload builds and validates every
-// model first and swaps only when all are good, so a bad model file never replaces a good one.
+// A ModelSet holds every model and data file the service serves from (today the churn model;
+// the store's segments and the school's offers join it as their areas arrive), loaded from one
+// directory and published as one immutable unit, so a request sees one consistent version of
+// all of them: it takes current() once and keeps that snapshot to the end, even if a reload
+// swaps in a new set meanwhile (the old one is freed when its last request finishes). Loading
+// builds and validates every file first and publishes only when all are good, so a bad file
+// never replaces a good set.
 //
-// Thread safety: all methods are safe to call concurrently.
+// Thread safety: all methods are safe to call concurrently; a ModelSet is immutable.
 #pragma once
 
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <string>
 
 #include "nbo/models/churn_model.hpp"
 
 namespace nbo::models {
 
+struct ModelSet {
+  // The activity-decline model (models/churn.json). Required: a set without it is not ready.
+  std::shared_ptr<const ChurnModel> churn;
+  std::filesystem::path directory;  // where the files were read from; empty for a built set
+  std::string loaded_at;            // ISO-8601 UTC; empty for a built set
+
+  // Every model the service needs to answer its routes is present.
+  bool ready() const noexcept { return churn != nullptr; }
+};
+
+// The model files of a directory, by name: loading reads these and only these.
+inline constexpr std::string_view kChurnModelFile = "churn.json";
+
+// Reads and validates every model file of `directory` into a new set. Throws ModelLoadError
+// naming the file and the problem (a required file that is absent included).
+std::shared_ptr<const ModelSet> load_model_set(const std::filesystem::path& directory);
+
 class ModelRegistry {
  public:
-  // The churn model, or nullptr before the first successful load.
-  std::shared_ptr<const ChurnModel> churn() const;
+  // The published set; an empty one (ready() false) before the first publish. Never null.
+  std::shared_ptr<const ModelSet> current() const;
 
-  // Replaces the churn model (already validated by its construction).
-  void publish_churn(std::shared_ptr<const ChurnModel> model);
+  // Replaces the whole set (already validated by its construction).
+  void publish(std::shared_ptr<const ModelSet> set);
 
-  // Loads `<directory>/churn.json`, then publishes it. Throws ModelLoadError (naming the file
-  // and the problem) and leaves the published models untouched on failure.
-  void load_directory(const std::filesystem::path& directory);
+  // load_model_set(directory), then publish(). On failure throws ModelLoadError and leaves the
+  // published set untouched. Returns the new set.
+  std::shared_ptr<const ModelSet> load_directory(const std::filesystem::path& directory);
 
-  bool ready() const { return churn() != nullptr; }
+  bool ready() const { return current()->ready(); }
 
  private:
   mutable std::mutex mutex_;
-  std::shared_ptr<const ChurnModel> churn_;
+  std::shared_ptr<const ModelSet> current_ = std::make_shared<const ModelSet>();
 };
 
 }  // namespace nbo::models

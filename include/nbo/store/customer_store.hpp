@@ -3,21 +3,21 @@
 #include <cstddef>
 #include <filesystem>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "nbo/features/customer.hpp"
 #include "nbo/store/database.hpp"
 
 namespace nbo::store {
 
 struct StoredCustomer {
   std::string customer_id;
-  nlohmann::json features;  // the JSON object given to upsert()
-  std::string updated_at;   // ISO-8601 UTC with milliseconds, set by upsert()
+  features::RawCustomer features;  // as given to upsert()
+  std::string updated_at;          // ISO-8601 UTC with milliseconds, set by upsert()
 };
 
 // The customers table: the latest features of each store customer, keyed by customer_id.
@@ -27,8 +27,10 @@ struct StoredCustomer {
 // Thread-safety: all methods may be called from any number of threads; one internal mutex
 // serializes them on the single connection (reads included). Other connections/processes
 // may use the same file at the same time (WAL mode).
-// Errors: database failures throw StoreError naming the file and statement; caller mistakes
-// (empty id, features not a JSON object) throw std::invalid_argument.
+// Features are stored as the JSON object of features::write_customer() (API field names) and
+// read back into a RawCustomer, so a stored customer is validated once, when it is written.
+// Errors: database failures throw StoreError naming the file and statement; an empty id throws
+// std::invalid_argument.
 class CustomerStore {
  public:
   explicit CustomerStore(const std::filesystem::path& db_file, const OpenOptions& options = {});
@@ -36,13 +38,13 @@ class CustomerStore {
   CustomerStore& operator=(const CustomerStore&) = delete;
   ~CustomerStore();
 
-  // Inserts or replaces the customer's features and sets updated_at to now (UTC). The row is
-  // committed when this returns (see Synchronous in database.hpp for what survives a power
-  // loss). `features` must be a JSON object; it is stored as compact JSON text.
-  void upsert(std::string_view customer_id, const nlohmann::json& features);
+  // Inserts or replaces the customer's features and sets updated_at to now (UTC), which it
+  // returns. The row is committed when this returns (see Synchronous in database.hpp for what
+  // survives a power loss).
+  std::string upsert(std::string_view customer_id, const features::RawCustomer& features);
 
   // The stored customer, or std::nullopt if there is none. Throws StoreError if the stored
-  // features are not valid JSON (a corrupted row), naming the customer.
+  // features are not a valid customer (a corrupted row), naming the customer.
   std::optional<StoredCustomer> find(std::string_view customer_id) const;
 
   // One lookup per id, in the order given (duplicates allowed), all inside one read

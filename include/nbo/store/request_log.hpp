@@ -29,9 +29,12 @@ struct RequestLogEntry {
   double latency_ms = 0.0;    // milliseconds from receipt to response
 };
 
+// Rows the request-log queue holds by default (`nbo serve --request-log-capacity`).
+inline constexpr std::size_t kDefaultRequestLogCapacity = 100000;
+
 struct RequestLogOptions {
   // Rows the queue holds at most; enqueue() drops (returns false) beyond that.
-  std::size_t capacity = 100000;
+  std::size_t capacity = kDefaultRequestLogCapacity;
   // Rows written per transaction at most.
   std::size_t max_batch = 512;
   // A batch is written when max_batch rows are waiting or this much time has passed since

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# POST /predict under wrk, side by side in one run: nginx's `return 200` with a fixed JSON body
+# (the HTTP ceiling of this machine) and one or more nbo binaries (this build, a previous
+# commit's...), each serving models/ on a fresh SQLite file, on 127.0.0.1 only.
+#
+#   bench/wrk_predict.sh [--duration S] [--connections "16 64"] [--threads T] [--rounds N]
+#                        [--models DIR] NAME=PATH/TO/nbo [NAME=PATH/TO/nbo ...]
+#
+# Bodies are the real store customers committed as test fixtures (tests/fixtures/api), sent
+# round-robin with a unique X-Request-Id each, so every request is scored with 3 reasons and
+# logged. Targets run one after another, `--rounds` times in alternation, so that a noisy
+# neighbour hurts every target alike; the table gives each round's figures and the ratio to the
+# nginx ceiling of the same round. Needs wrk and nginx (nginx-light), both Debian packages
+# (scripts/install-deps.sh --bench installs them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+duration=10
+connections="16 64"
+threads=2
+rounds=1
+models_dir=models
+targets=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --duration) duration="$2"; shift 2 ;;
+    --connections) connections="$2"; shift 2 ;;
+    --threads) threads="$2"; shift 2 ;;
+    --rounds) rounds="$2"; shift 2 ;;
+    --models) models_dir="$2"; shift 2 ;;
+    -h|--help) sed -n 2,14p "$0"; exit 0 ;;
+    *=*) targets+=("$1"); shift ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+[ ${#targets[@]} -gt 0 ] || { echo "give at least one NAME=PATH/TO/nbo" >&2; exit 2; }
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
+nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
+[ -x "$nginx_bin" ] || { echo "nginx is not installed (apt-get install nginx-light)" >&2; exit 2; }
+
+work="$(mktemp -d /tmp/nbo-wrk-XXXXXX)"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_ready() {  # url
+  for _ in $(seq 1 200); do
+    if curl -sf -o /dev/null "$1"; then return 0; fi
+    sleep 0.05
+  done
+  echo "not ready: $1" >&2
+  return 1
+}
+
+# The wrk script: round-robin over the fixture customers, a unique request id per request.
+{
+  echo 'local bodies = {}'
+  for file in tests/fixtures/api/customer_*.json; do
+    printf 'bodies[#bodies + 1] = [==[%s]==]\n' "$(tr -d '\n' < "$file")"
+  done
+  cat <<'LUA'
+local counter = 0
+local thread_id = 0
+local next_thread = 0
+setup = function(thread)
+  next_thread = next_thread + 1
+  thread:set("thread_id", next_thread)
+end
+request = function()
+  counter = counter + 1
+  local body = bodies[(counter % #bodies) + 1]
+  return wrk.format("POST", "/predict", {["Content-Type"] = "application/json",
+    ["X-Request-Id"] = "wrk-" .. thread_id .. "-" .. counter}, body)
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %.1f %.3f %.3f %.3f %d %d\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
+    latency:percentile(99) / 1000, latency.max / 1000,
+    summary.errors.status + summary.errors.connect + summary.errors.read +
+    summary.errors.write + summary.errors.timeout, summary.requests))
+end
+LUA
+} > "$work/predict.lua"
+
+# nginx: the ceiling, answering every request with a fixed 104-byte JSON body.
+nginx_port="$(free_port)"
+ceiling_body='{"customer_id":"215349","label":true,"probability":0.9841,"risk_band":"high","threshold":0.5349000}'
+mkdir -p "$work/nginx"
+cat > "$work/nginx/nginx.conf" <<CONF
+worker_processes 2;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/body;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location / { default_type application/json; return 200 '$ceiling_body'; }
+  }
+}
+CONF
+"$nginx_bin" -c "$work/nginx/nginx.conf" -g 'daemon off;' 2>"$work/nginx/stderr" &
+pids+=($!)
+wait_ready "http://127.0.0.1:$nginx_port/"
+
+names=(nginx)
+urls=("http://127.0.0.1:$nginx_port")
+for target in "${targets[@]}"; do
+  name="${target%%=*}"
+  binary="${target#*=}"
+  port="$(free_port)"
+  "$binary" serve --host 127.0.0.1 --port "$port" --models "$models_dir" \
+    --db-path "$work/$name.db" --migrations migrations --log-level warn \
+    >"$work/$name.log" 2>&1 &
+  pids+=($!)
+  wait_ready "http://127.0.0.1:$port/ready"
+  names+=("$name")
+  urls+=("http://127.0.0.1:$port")
+done
+
+printf '%-6s %-5s %-14s %10s %8s %8s %8s %8s %7s\n' round conns target "req/s" "p50 ms" "p99 ms" \
+  "max ms" "errors" "x nginx"
+for round in $(seq 1 "$rounds"); do
+  for conns in $connections; do
+    ceiling=""
+    for i in "${!names[@]}"; do
+      result="$(wrk -t "$threads" -c "$conns" -d "${duration}s" --latency -s "$work/predict.lua" \
+        "${urls[$i]}/predict" | grep '^RESULT')"
+      read -r _ rps p50 p99 max errors requests <<<"$result"
+      [ -n "$ceiling" ] || ceiling="$rps"
+      printf '%-6s %-5s %-14s %10.0f %8.2f %8.2f %8.2f %8s %7.3f\n' "$round" "$conns" \
+        "${names[$i]}" "$rps" "$p50" "$p99" "$max" "$errors" \
+        "$(python3 -c "print($rps / $ceiling)")"
+    done
+  done
+done

@@ -1,0 +1,213 @@
+#include "nbo/json/writer.hpp"
+
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/detail/conversions/to_chars.hpp>
+
+namespace nbo::json {
+namespace {
+
+constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";  // U+FFFD in UTF-8
+
+// Length of the well-formed UTF-8 sequence starting at `text[i]` (RFC 3629, the same table as
+// the DFA nlohmann uses: no overlong forms, no surrogates, nothing above U+10FFFF). On an
+// ill-formed sequence returns 0 and sets `valid_prefix` to the number of bytes that were still
+// acceptable (0 when the lead byte itself is invalid).
+std::size_t utf8_sequence_length(std::string_view text, std::size_t i, std::size_t& valid_prefix) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char lead = byte(i);
+  std::size_t length = 0;
+  unsigned char second_low = 0x80;
+  unsigned char second_high = 0xBF;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    if (lead == 0xE0) second_low = 0xA0;
+    if (lead == 0xED) second_high = 0x9F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    if (lead == 0xF0) second_low = 0x90;
+    if (lead == 0xF4) second_high = 0x8F;
+  } else {
+    valid_prefix = 0;
+    return 0;
+  }
+  for (std::size_t k = 1; k < length; ++k) {
+    const bool in_text = i + k < text.size();
+    const unsigned char low = k == 1 ? second_low : 0x80;
+    const unsigned char high = k == 1 ? second_high : 0xBF;
+    if (!in_text || byte(i + k) < low || byte(i + k) > high) {
+      valid_prefix = k;
+      return 0;
+    }
+  }
+  return length;
+}
+
+void append_escaped_control(std::string& out, unsigned char c) {
+  switch (c) {
+    case '\b':
+      out += "\\b";
+      return;
+    case '\t':
+      out += "\\t";
+      return;
+    case '\n':
+      out += "\\n";
+      return;
+    case '\f':
+      out += "\\f";
+      return;
+    case '\r':
+      out += "\\r";
+      return;
+    default: {
+      std::array<char, 8> buffer{};
+      std::snprintf(buffer.data(), buffer.size(), "\\u%04x", static_cast<unsigned>(c));
+      out.append(buffer.data(), 6);
+    }
+  }
+}
+
+}  // namespace
+
+void append_string(std::string& out, std::string_view value) {
+  out.push_back('"');
+  std::size_t run_start = 0;  // start of the bytes not yet copied
+  std::size_t i = 0;
+  const auto flush = [&](std::size_t end) {
+    out.append(value.data() + run_start, end - run_start);
+  };
+  while (i < value.size()) {
+    const auto c = static_cast<unsigned char>(value[i]);
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+      ++i;
+      continue;
+    }
+    if (c < 0x80) {
+      flush(i);
+      if (c == '"') {
+        out += "\\\"";
+      } else if (c == '\\') {
+        out += "\\\\";
+      } else {
+        append_escaped_control(out, c);
+      }
+      run_start = ++i;
+      continue;
+    }
+    std::size_t valid_prefix = 0;
+    const std::size_t length = utf8_sequence_length(value, i, valid_prefix);
+    if (length != 0) {
+      i += length;
+      continue;
+    }
+    // nlohmann's "replace": one U+FFFD for the ill-formed bytes; a byte that broke a sequence
+    // begun before it is read again as the start of the next one.
+    flush(i);
+    out += kReplacementCharacter;
+    i += valid_prefix == 0 ? 1 : valid_prefix;
+    run_start = i;
+  }
+  flush(i);
+  out.push_back('"');
+}
+
+void append_number(std::string& out, double value) {
+  if (!std::isfinite(value)) {
+    out += "null";
+    return;
+  }
+  std::array<char, 64> buffer{};
+  // The very routine nlohmann::json::dump() uses (Grisu2, then its own layout), so a value
+  // written here reads the same as one dumped from a document.
+  const char* end = nlohmann::detail::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
+  out.append(buffer.data(), static_cast<std::size_t>(end - buffer.data()));
+}
+
+void Writer::before_value() {
+  if (after_key_) {
+    after_key_ = false;
+    return;
+  }
+  if (!has_items_.empty()) {
+    if (has_items_.back()) out_.push_back(',');
+    has_items_.back() = true;
+  }
+}
+
+void Writer::begin_object() {
+  before_value();
+  out_.push_back('{');
+  has_items_.push_back(false);
+}
+
+void Writer::end_object() {
+  out_.push_back('}');
+  has_items_.pop_back();
+}
+
+void Writer::begin_array() {
+  before_value();
+  out_.push_back('[');
+  has_items_.push_back(false);
+}
+
+void Writer::end_array() {
+  out_.push_back(']');
+  has_items_.pop_back();
+}
+
+void Writer::key(std::string_view name) {
+  if (!has_items_.empty()) {
+    if (has_items_.back()) out_.push_back(',');
+    has_items_.back() = true;
+  }
+  append_string(out_, name);
+  out_.push_back(':');
+  after_key_ = true;
+}
+
+void Writer::string(std::string_view value) {
+  before_value();
+  append_string(out_, value);
+}
+
+void Writer::number(double value) {
+  before_value();
+  append_number(out_, value);
+}
+
+void Writer::integer(std::int64_t value) {
+  before_value();
+  std::array<char, 24> buffer{};
+  const auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
+  out_.append(buffer.data(), result.ptr);
+}
+
+void Writer::unsigned_integer(std::uint64_t value) {
+  before_value();
+  std::array<char, 24> buffer{};
+  const auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
+  out_.append(buffer.data(), result.ptr);
+}
+
+void Writer::boolean(bool value) {
+  before_value();
+  out_ += value ? "true" : "false";
+}
+
+void Writer::null() {
+  before_value();
+  out_ += "null";
+}
+
+void Writer::raw(std::string_view json_text) {
+  before_value();
+  out_.append(json_text);
+}
+
+}  // namespace nbo::json

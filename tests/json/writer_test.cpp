@@ -1,0 +1,130 @@
+// json::Writer writes what nlohmann::json::dump() (error handler "replace") writes for the same
+// values: the API's answers keep their exact text after the move to the direct writer.
+#include "nbo/json/writer.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+
+namespace nbo::json {
+namespace {
+
+std::string dumped(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string written_number(double value) {
+  std::string out;
+  Writer writer(out);
+  writer.number(value);
+  return out;
+}
+
+std::string written_string(std::string_view value) {
+  std::string out;
+  Writer writer(out);
+  writer.string(value);
+  return out;
+}
+
+TEST(JsonWriter, NumbersReadAsNlohmannDumpsThem) {
+  const double cases[] = {0.0,
+                          -0.0,
+                          1.0,
+                          100.0,
+                          0.1,
+                          1e-5,
+                          1e-4,
+                          0.0001234,
+                          123456789012345.0,
+                          1e15,
+                          1e16,
+                          1e17,
+                          1.5e300,
+                          -2.5e-300,
+                          4.9e-324,
+                          std::numeric_limits<double>::max(),
+                          0.98412345678901234,
+                          9007199254740993.0};
+  for (const double value : cases) {
+    EXPECT_EQ(written_number(value), dumped(value)) << value;
+  }
+  std::mt19937_64 random(42);
+  std::uniform_real_distribution<double> mantissa(-1.0, 1.0);
+  std::uniform_int_distribution<int> exponent(-30, 30);
+  for (int i = 0; i < 20000; ++i) {
+    const double value = std::ldexp(mantissa(random), exponent(random) * 10);
+    ASSERT_EQ(written_number(value), dumped(value)) << value;
+  }
+}
+
+TEST(JsonWriter, NonFiniteNumbersAreNull) {
+  EXPECT_EQ(written_number(std::numeric_limits<double>::infinity()), "null");
+  EXPECT_EQ(written_number(std::nan("")), "null");
+}
+
+TEST(JsonWriter, StringsAreEscapedAsNlohmannDoes) {
+  const std::string cases[] = {
+      "",
+      "plain",
+      "quote \" and backslash \\",
+      std::string("controls \b\f\n\r\t \x01 \x1f \x7f", 24),
+      std::string("nul \0 inside", 12),
+      "кириллица «В один клик»",
+      "emoji \xF0\x9F\x98\x80",
+      "bad lead \xFF byte",
+      "truncated \xD0",
+      "broken \xE2\x82 sequence",
+      "overlong \xC0\xAF",
+      "surrogate \xED\xA0\x80 half",
+      "above max \xF4\x90\x80\x80",
+      "\xE2\x82\xAC\xE2\x82",
+      "\x80\x80\x80",
+  };
+  for (const auto& value : cases) {
+    EXPECT_EQ(written_string(value), dumped(value)) << value;
+  }
+  // Random bytes: every ill-formed sequence is replaced the way dump() replaces it.
+  std::mt19937_64 random(7);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::uniform_int_distribution<int> length(0, 24);
+  for (int i = 0; i < 20000; ++i) {
+    std::string value(static_cast<std::size_t>(length(random)), '\0');
+    for (auto& c : value) c = static_cast<char>(byte(random));
+    ASSERT_EQ(written_string(value), dumped(value)) << i;
+  }
+}
+
+TEST(JsonWriter, NestedContainersGetTheirCommas) {
+  std::string out;
+  Writer writer(out);
+  writer.begin_object();
+  writer.member("a", 1.5);
+  writer.key("list");
+  writer.begin_array();
+  writer.integer(-3);
+  writer.begin_object();
+  writer.end_object();
+  writer.begin_array();
+  writer.end_array();
+  writer.null();
+  writer.boolean(false);
+  writer.unsigned_integer(18446744073709551615ULL);
+  writer.raw(R"({"x":[1]})");
+  writer.end_array();
+  writer.member("s", "text");
+  writer.member_integer("n", 7);
+  writer.end_object();
+  EXPECT_EQ(
+      out,
+      R"({"a":1.5,"list":[-3,{},[],null,false,18446744073709551615,{"x":[1]}],"s":"text","n":7})");
+  EXPECT_TRUE(nlohmann::json::accept(out));
+}
+
+}  // namespace
+}  // namespace nbo::json
