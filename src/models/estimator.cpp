@@ -4,7 +4,6 @@
 #include <cmath>
 #include <stdexcept>
 
-#include <Eigen/Core>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -51,24 +50,34 @@ double LogisticRegression::margin(std::span<const double> row) const {
 }
 
 void LogisticRegression::batch_margins(std::span<const double> rows, std::span<double> out) const {
-  // 64 rows of a column stay in a few cache lines and fill whole SIMD registers.
-  constexpr std::size_t kBlock = 64;
   const std::size_t columns = weights_.size();
-  // Column-major: column j of row r at [j * kBlock + r].
-  std::vector<double> block(columns * kBlock);
-  for (std::size_t begin = 0; begin < out.size(); begin += kBlock) {
-    const std::size_t count = std::min(kBlock, out.size() - begin);
-    const double* first = rows.data() + begin * columns;
-    for (std::size_t r = 0; r < count; ++r) {
-      for (std::size_t j = 0; j < columns; ++j) block[j * kBlock + r] = first[r * columns + j];
-    }
-    Eigen::Map<Eigen::ArrayXd> sums(out.data() + begin, static_cast<Eigen::Index>(count));
-    sums.setConstant(intercept_);
+  const double* weights = weights_.data();
+  std::size_t i = 0;
+  // Four rows at a time: four independent sums, each in margin()'s order, which the compiler may
+  // pair in SIMD lanes. Eigen's GEMV would reassociate the sums; a transposed block summed column
+  // by column is bit-identical but its transposition cost more than it saved (10.4 against 5.0
+  // ns per 21-column row).
+  for (; i + 4 <= out.size(); i += 4) {
+    const double* row0 = rows.data() + i * columns;
+    const double* row1 = row0 + columns;
+    const double* row2 = row1 + columns;
+    const double* row3 = row2 + columns;
+    double sum0 = intercept_;
+    double sum1 = intercept_;
+    double sum2 = intercept_;
+    double sum3 = intercept_;
     for (std::size_t j = 0; j < columns; ++j) {
-      sums += weights_[j] * Eigen::Map<const Eigen::ArrayXd>(block.data() + j * kBlock,
-                                                             static_cast<Eigen::Index>(count));
+      sum0 += weights[j] * row0[j];
+      sum1 += weights[j] * row1[j];
+      sum2 += weights[j] * row2[j];
+      sum3 += weights[j] * row3[j];
     }
+    out[i] = sum0;
+    out[i + 1] = sum1;
+    out[i + 2] = sum2;
+    out[i + 3] = sum3;
   }
+  for (; i < out.size(); ++i) out[i] = margin(rows.subspan(i * columns, columns));
 }
 
 double LogisticRegression::contributions(std::span<const double> row,

@@ -75,9 +75,8 @@ class LogisticRegression final : public Estimator {
   const std::vector<std::string>& column_names() const noexcept { return column_names_; }
 
  protected:
-  // Blocks of rows transposed to column-major, then one column at a time across the block
-  // (the matrix-vector product), so each row's sum still runs intercept first, then column 0,
-  // 1, ... as in margin(). Eigen's own GEMV would reassociate the sum.
+  // Four rows at a time, their sums interleaved, each still intercept first, then column 0,
+  // 1, ... as in margin() (Eigen's GEMV would reassociate the sums; see estimator.cpp).
   void batch_margins(std::span<const double> rows, std::span<double> out) const override;
 
  private:
