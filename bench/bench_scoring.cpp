@@ -16,6 +16,13 @@
 //                          (few distinct values per column) or continuous (all distinct, the
 //                          slow case: one exp per support vector and column)
 //   BM_SvcOcclusion        the same by occlusion_contributions()
+//   BM_Margins             margins of 1024 synthetic model rows (21 columns) per family:
+//                          batch:0 calls margin() per row, batch:1 one Estimator::margins() call
+//                          (the blocked pass); the two lines of a family are side by side and
+//                          `time/row` is the CPU time per row. Families: 0 logistic regression,
+//                          1 tree ensemble (300 synthetic trees of depth 6), 2 k-NN (the BM_Knn*
+//                          model, distance-weighted), 3 RBF SVC (the BM_Svc* model, rounded),
+//                          4 ensemble of those four
 // The model is models/churn.json, or the file given as --model=PATH (e.g. one made with
 // `nbo train churn --candidate gradient_boosting`), so families can be compared.
 // Customers are the real store export (NBO_TEST_DATA_DIR/market) when present, taken
@@ -46,9 +53,11 @@
 #include "nbo/json/document.hpp"
 #include "nbo/json/writer.hpp"
 #include "nbo/models/churn_model.hpp"
+#include "nbo/models/ensemble.hpp"
 #include "nbo/models/estimator.hpp"
 #include "nbo/models/neighbors.hpp"
 #include "nbo/models/support_vector.hpp"
+#include "nbo/models/tree_ensemble.hpp"
 
 namespace {
 
@@ -307,6 +316,111 @@ void BM_SvcOcclusion(benchmark::State& state) {
   });
 }
 BENCHMARK(BM_SvcOcclusion)->ArgName("continuous")->Arg(0)->Arg(1);
+
+// Weights in [-1, 1) drawn from the raw generator output, so every standard library agrees.
+double signed_unit(std::mt19937_64& random) {
+  return static_cast<double>(random() >> 11) * 0x1.0p-52 - 1.0;
+}
+
+std::unique_ptr<const nbo::models::Estimator> bench_linear() {
+  std::mt19937_64 random(29);
+  std::vector<double> weights(kModelColumns);
+  for (double& weight : weights) weight = signed_unit(random);
+  return std::make_unique<nbo::models::LogisticRegression>(synthetic_model_rows(1, 1).columns,
+                                                           std::move(weights), -0.2);
+}
+
+// A full binary tree of the given depth over random columns, thresholds near the numeric
+// columns' values (one-hot columns split at 0.5).
+nbo::models::Tree bench_tree(std::mt19937_64& random, int depth) {
+  nbo::models::Tree tree;
+  const std::size_t internal = (std::size_t{1} << depth) - 1;
+  tree.nodes.resize(2 * internal + 1);
+  for (std::size_t i = 0; i < tree.nodes.size(); ++i) {
+    auto& node = tree.nodes[i];
+    node.cover = 1.0;
+    if (i >= internal) {
+      node.value = 0.1 * signed_unit(random);
+      continue;
+    }
+    node.left = static_cast<std::int32_t>(2 * i + 1);
+    node.right = static_cast<std::int32_t>(2 * i + 2);
+    node.feature = static_cast<std::int32_t>(random() % kModelColumns);
+    node.threshold = node.feature < static_cast<std::int32_t>(kNumericColumns)
+                         ? static_cast<float>(signed_unit(random))
+                         : 0.5f;
+  }
+  return tree;
+}
+
+std::unique_ptr<const nbo::models::Estimator> bench_trees() {
+  std::mt19937_64 random(31);
+  std::vector<nbo::models::Tree> trees;
+  for (int t = 0; t < 300; ++t) trees.push_back(bench_tree(random, 6));
+  return std::make_unique<nbo::models::TreeEnsemble>(synthetic_model_rows(1, 1).columns,
+                                                     std::move(trees), -0.4, "gradient_boosting");
+}
+
+// The estimator a BM_Margins family number stands for.
+const nbo::models::Estimator& margin_family(std::int64_t family) {
+  static const auto linear = bench_linear();
+  static const auto trees = bench_trees();
+  static const auto ensemble = [] {
+    std::vector<nbo::models::EnsembleMember> members;
+    members.push_back({"linear", 0.25, 1.0, 0.0, bench_linear()});
+    members.push_back({"trees", 0.25, 1.0, 0.0, bench_trees()});
+    members.push_back({"knn", 0.25, 1.0, 0.0,
+                       std::make_unique<nbo::models::NearestNeighbors>(
+                           knn(nbo::models::NearestNeighbors::Weighting::kDistance))});
+    members.push_back({"svc", 0.25, 1.0, 0.0,
+                       std::make_unique<nbo::models::SupportVectorClassifier>(svc(false))});
+    return std::make_unique<nbo::models::Ensemble>(synthetic_model_rows(1, 1).columns,
+                                                   std::move(members));
+  }();
+  switch (family) {
+    case 0:
+      return *linear;
+    case 1:
+      return *trees;
+    case 2:
+      return knn(nbo::models::NearestNeighbors::Weighting::kDistance);
+    case 3:
+      return svc(false);
+    default:
+      return *ensemble;
+  }
+}
+
+void BM_Margins(benchmark::State& state) {
+  const nbo::models::Estimator& model = margin_family(state.range(0));
+  const bool batch = state.range(1) != 0;
+  static const SyntheticRows rows = synthetic_model_rows(1024, 37);
+  std::vector<double> out(rows.count);
+  for (auto _ : state) {
+    if (batch) {
+      model.margins(rows.values, out);
+    } else {
+      for (std::size_t i = 0; i < rows.count; ++i) {
+        out[i] = model.margin(
+            std::span<const double>(rows.values.data() + i * kModelColumns, kModelColumns));
+      }
+    }
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  const auto scored = static_cast<double>(state.iterations() * rows.count);
+  state.SetItemsProcessed(static_cast<std::int64_t>(scored));
+  // Seconds per row, printed with an SI prefix ("12.3u" = 12.3 µs).
+  state.counters["time/row"] =
+      benchmark::Counter(scored, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.SetLabel(std::string(model.type()) + (batch ? " margins()" : " margin() per row"));
+}
+// Per family, the per-row line and then the batch line.
+BENCHMARK(BM_Margins)->ArgNames({"family", "batch"})->Apply([](benchmark::internal::Benchmark* b) {
+  for (int family = 0; family < 5; ++family) {
+    for (int batch = 0; batch < 2; ++batch) b->Args({family, batch});
+  }
+});
 
 // Largest |contributions() - occlusion_contributions()| over the query rows, baseline included.
 double largest_difference_from_occlusion(const nbo::models::Estimator& model,

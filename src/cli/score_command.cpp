@@ -11,6 +11,8 @@
 #include <iostream>
 #include <optional>
 #include <sstream>
+#include <variant>
+#include <vector>
 
 #include "nbo/cli/commands.hpp"
 #include "nbo/train/csv.hpp"
@@ -49,32 +51,67 @@ std::string number_text(double value) {
   return fmt::format("{:.17g}", value);
 }
 
-// Writes the output row of one customer and tells whether it scored.
-bool score_one(const models::ChurnModel& model, const std::string& customer_id,
-               const features::RawCustomer* customer, const features::ValidationError* problem,
-               std::size_t reasons, std::ostream& out) {
+// Writes the output row of one customer: its prediction, or its error when `error` is set.
+void write_result(std::ostream& out, const std::string& customer_id,
+                  const models::Prediction& prediction,
+                  const std::optional<features::ValidationError>& error, std::size_t reasons) {
   std::vector<std::string> cells(score_output_header(reasons).size());
   cells[0] = customer_id;
-  std::optional<features::ValidationError> error;
-  if (problem != nullptr) error = *problem;
-  if (!error) {
-    try {
-      const auto prediction = model.predict(*customer, reasons);
-      cells[1] = number_text(prediction.probability);
-      cells[2] = prediction.label ? "1" : "0";
-      cells[3] = prediction.risk_band != nullptr ? prediction.risk_band->name : "";
-      for (std::size_t k = 0; k < prediction.reasons.size() && k < reasons; ++k) {
-        cells[4 + 2 * k] = std::string(features::store_field(prediction.reasons[k].field).api_name);
-        cells[5 + 2 * k] = number_text(prediction.reasons[k].contribution);
-      }
-    } catch (const features::ValidationError& failure) {
-      error = failure;
+  if (error) {
+    cells.back() = fmt::format("{}: {}", error->code(), error->what());
+  } else {
+    cells[1] = number_text(prediction.probability);
+    cells[2] = prediction.label ? "1" : "0";
+    cells[3] = prediction.risk_band != nullptr ? prediction.risk_band->name : "";
+    for (std::size_t k = 0; k < prediction.reasons.size() && k < reasons; ++k) {
+      cells[4 + 2 * k] = std::string(features::store_field(prediction.reasons[k].field).api_name);
+      cells[5 + 2 * k] = number_text(prediction.reasons[k].contribution);
     }
   }
-  if (error) cells.back() = fmt::format("{}: {}", error->code(), error->what());
   write_row(out, cells);
   if (!out) throw std::runtime_error("cannot write the scores");
-  return !error;
+}
+
+// One input row: the customer read from it, or the problem reading it.
+struct ScoreItem {
+  std::string customer_id;
+  const features::RawCustomer* customer = nullptr;
+  std::optional<features::ValidationError> problem;
+};
+
+// Scores and writes the items in order. Without reasons the margins come from one batch
+// (ChurnModel::predict_many); with reasons each customer is explained by predict().
+void score_items(const models::ChurnModel& model, const std::vector<ScoreItem>& items,
+                 std::size_t reasons, std::ostream& out, ScoreSummary& summary) {
+  std::vector<models::ChurnModel::BatchResult> batch;
+  if (reasons == 0) {
+    std::vector<const features::RawCustomer*> customers;
+    for (const auto& item : items) {
+      if (!item.problem) customers.push_back(item.customer);
+    }
+    batch = model.predict_many(customers);
+  }
+  std::size_t next = 0;
+  for (const auto& item : items) {
+    models::Prediction prediction;
+    std::optional<features::ValidationError> error = item.problem;
+    if (!error && reasons == 0) {
+      auto& result = batch[next++];
+      if (auto* scored = std::get_if<models::Prediction>(&result)) {
+        prediction = std::move(*scored);
+      } else {
+        error = std::get<features::ValidationError>(result);
+      }
+    } else if (!error) {
+      try {
+        prediction = model.predict(*item.customer, reasons);
+      } catch (const features::ValidationError& failure) {
+        error = failure;
+      }
+    }
+    write_result(out, item.customer_id, prediction, error, reasons);
+    (error ? summary.rows_failed : summary.rows_scored) += 1;
+  }
 }
 
 // Which store field each input column feeds; nullopt for the id column and ignored columns.
@@ -235,27 +272,29 @@ ScoreSummary score_csv(const models::ChurnModel& model, std::istream& in,
   ScoreSummary summary;
   summary.ignored_columns = layout.ignored;
   write_header(out, reasons);
-  for (const auto& row : table.rows) {
-    const std::string& customer_id = row.fields[layout.id_column];
-    features::RawCustomer customer;
-    std::optional<features::ValidationError> problem;
+  std::vector<features::RawCustomer> customers(table.rows.size());
+  std::vector<ScoreItem> items;
+  items.reserve(table.rows.size());
+  for (std::size_t r = 0; r < table.rows.size(); ++r) {
+    const auto& row = table.rows[r];
+    ScoreItem& item = items.emplace_back();
+    item.customer_id = row.fields[layout.id_column];
+    item.customer = &customers[r];
     try {
-      if (customer_id.empty()) {
+      if (item.customer_id.empty()) {
         throw features::ValidationError("missing_field", std::string(kCustomerIdColumn),
                                         fmt::format("line {}: the customer id is empty", row.line));
       }
       for (std::size_t c = 0; c < row.fields.size(); ++c) {
         if (layout.fields[c] && !row.fields[c].empty()) {
-          set_cell(customer, *layout.fields[c], row.fields[c], decimal_comma_allowed);
+          set_cell(customers[r], *layout.fields[c], row.fields[c], decimal_comma_allowed);
         }
       }
     } catch (const features::ValidationError& error) {
-      problem = error;
+      item.problem = error;
     }
-    const bool scored =
-        score_one(model, customer_id, &customer, problem ? &*problem : nullptr, reasons, out);
-    (scored ? summary.rows_scored : summary.rows_failed) += 1;
   }
+  score_items(model, items, reasons, out, summary);
   return summary;
 }
 
@@ -263,11 +302,12 @@ ScoreSummary score_export(const models::ChurnModel& model, const train::MarketDa
                           std::ostream& out, std::size_t reasons) {
   ScoreSummary summary;
   write_header(out, reasons);
+  std::vector<ScoreItem> items;
+  items.reserve(data.customers.size());
   for (const auto& labeled : data.customers) {
-    const bool scored =
-        score_one(model, labeled.customer_id, &labeled.customer, nullptr, reasons, out);
-    (scored ? summary.rows_scored : summary.rows_failed) += 1;
+    items.push_back({labeled.customer_id, &labeled.customer, std::nullopt});
   }
+  score_items(model, items, reasons, out, summary);
   return summary;
 }
 

@@ -117,16 +117,7 @@ Prediction ChurnModel::predict(const features::RawCustomer& customer,
   const std::span<double> contributions = contribution_buffer.span();
   const double margin = max_reasons == 0 ? estimator_->margin(row)
                                          : estimator_->explain(row, contributions).margin;
-  prediction.probability = sigmoid(calibration_.slope * margin + calibration_.offset);
-  prediction.label = prediction.probability >= decision_.threshold;
-  prediction.risk_band = &decision_.bands.back();
-  for (const auto& band : decision_.bands) {
-    if (prediction.probability < band.upper) {
-      prediction.risk_band = &band;
-      break;
-    }
-  }
-
+  decide(margin, prediction);
   if (max_reasons == 0) return prediction;
   // Column contributions summed per input field (one-hot columns belong to one field), on the
   // calibrated log-odds scale.
@@ -150,6 +141,49 @@ Prediction ChurnModel::predict(const features::RawCustomer& customer,
                     });
   prediction.reasons.resize(keep);
   return prediction;
+}
+
+void ChurnModel::decide(double margin, Prediction& prediction) const {
+  prediction.probability = sigmoid(calibration_.slope * margin + calibration_.offset);
+  prediction.label = prediction.probability >= decision_.threshold;
+  prediction.risk_band = &decision_.bands.back();
+  for (const auto& band : decision_.bands) {
+    if (prediction.probability < band.upper) {
+      prediction.risk_band = &band;
+      break;
+    }
+  }
+}
+
+std::vector<ChurnModel::BatchResult> ChurnModel::predict_many(
+    std::span<const features::RawCustomer* const> customers) const {
+  const std::size_t columns = pipeline_.column_count();
+  std::vector<BatchResult> results;
+  results.reserve(customers.size());
+  // The rows of the customers that pass validation, in order, and which result each is.
+  std::vector<double> rows;
+  std::vector<std::size_t> scored;
+  for (std::size_t i = 0; i < customers.size(); ++i) {
+    Prediction prediction;
+    rows.resize((scored.size() + 1) * columns);
+    try {
+      pipeline_.transform(*customers[i],
+                          std::span<double>(rows.data() + scored.size() * columns, columns),
+                          &prediction.imputed);
+    } catch (const features::ValidationError& error) {
+      results.emplace_back(error);
+      continue;
+    }
+    scored.push_back(i);
+    results.emplace_back(std::move(prediction));
+  }
+  rows.resize(scored.size() * columns);
+  std::vector<double> margins(scored.size());
+  estimator_->margins(rows, margins);
+  for (std::size_t r = 0; r < scored.size(); ++r) {
+    decide(margins[r], std::get<Prediction>(results[scored[r]]));
+  }
+  return results;
 }
 
 nlohmann::json ChurnModel::to_json() const {

@@ -1,5 +1,7 @@
 #include "nbo/models/ensemble.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <stdexcept>
 
@@ -58,6 +60,25 @@ double Ensemble::margin(std::span<const double> row) const {
     sum += member.weight * (member.slope * member.estimator->margin(row) + member.offset);
   }
   return sum;
+}
+
+void Ensemble::batch_margins(std::span<const double> rows, std::span<double> out) const {
+  // Rows per block: the members' margins of a block fit a stack buffer.
+  constexpr std::size_t kBlock = 256;
+  const std::size_t columns = column_names_.size();
+  std::array<double, kBlock> member_margins;
+  for (std::size_t begin = 0; begin < out.size(); begin += kBlock) {
+    const std::size_t count = std::min(kBlock, out.size() - begin);
+    const auto block = rows.subspan(begin * columns, count * columns);
+    const std::span<double> sums = out.subspan(begin, count);
+    std::fill(sums.begin(), sums.end(), 0.0);
+    for (const auto& member : members_) {
+      member.estimator->margins(block, std::span<double>(member_margins.data(), count));
+      for (std::size_t r = 0; r < count; ++r) {
+        sums[r] += member.weight * (member.slope * member_margins[r] + member.offset);
+      }
+    }
+  }
 }
 
 Estimator::Explanation Ensemble::explain(std::span<const double> row,

@@ -1,5 +1,6 @@
 #include "nbo/models/estimator.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -12,6 +13,19 @@
 #include "nbo/models/tree_ensemble.hpp"
 
 namespace nbo::models {
+
+void Estimator::margins(std::span<const double> rows, std::span<double> out) const {
+  if (rows.size() != out.size() * column_count()) {
+    throw std::invalid_argument(fmt::format("{}: {} values are not {} rows of {} columns", type(),
+                                            rows.size(), out.size(), column_count()));
+  }
+  batch_margins(rows, out);
+}
+
+void Estimator::batch_margins(std::span<const double> rows, std::span<double> out) const {
+  const std::size_t columns = column_count();
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = margin(rows.subspan(i * columns, columns));
+}
 
 LogisticRegression::LogisticRegression(std::vector<std::string> column_names,
                                        std::vector<double> weights, double intercept)
@@ -33,6 +47,37 @@ double LogisticRegression::margin(std::span<const double> row) const {
   double sum = intercept_;
   for (std::size_t i = 0; i < weights_.size(); ++i) sum += weights_[i] * row[i];
   return sum;
+}
+
+void LogisticRegression::batch_margins(std::span<const double> rows, std::span<double> out) const {
+  const std::size_t columns = weights_.size();
+  const double* weights = weights_.data();
+  std::size_t i = 0;
+  // Four rows at a time: four independent sums, each in margin()'s order, which the compiler may
+  // pair in SIMD lanes. Eigen's GEMV would reassociate the sums; a transposed block summed column
+  // by column is bit-identical but its transposition cost more than it saved (10.4 against 5.0
+  // ns per 21-column row).
+  for (; i + 4 <= out.size(); i += 4) {
+    const double* row0 = rows.data() + i * columns;
+    const double* row1 = row0 + columns;
+    const double* row2 = row1 + columns;
+    const double* row3 = row2 + columns;
+    double sum0 = intercept_;
+    double sum1 = intercept_;
+    double sum2 = intercept_;
+    double sum3 = intercept_;
+    for (std::size_t j = 0; j < columns; ++j) {
+      sum0 += weights[j] * row0[j];
+      sum1 += weights[j] * row1[j];
+      sum2 += weights[j] * row2[j];
+      sum3 += weights[j] * row3[j];
+    }
+    out[i] = sum0;
+    out[i + 1] = sum1;
+    out[i + 2] = sum2;
+    out[i + 3] = sum3;
+  }
+  for (; i < out.size(); ++i) out[i] = margin(rows.subspan(i * columns, columns));
 }
 
 double LogisticRegression::contributions(std::span<const double> row,

@@ -22,34 +22,6 @@ struct Neighbor {
   std::size_t index;
 };
 
-}  // namespace detail
-
-namespace {
-
-using detail::Neighbor;
-
-// A function object rather than a function, so the standard algorithms inline it.
-constexpr auto closer = [](const Neighbor& a, const Neighbor& b) {
-  if (a.squared_distance != b.squared_distance) return a.squared_distance < b.squared_distance;
-  return a.index < b.index;
-};
-
-// Offers `candidate` to `heap`, a max-heap (by closer()) of the at most k closest rows offered so
-// far. `worst` becomes the squared distance of the k-th closest once there are k: a row farther
-// than it cannot enter.
-void offer(std::vector<Neighbor>& heap, std::size_t k, const Neighbor& candidate, double& worst) {
-  if (heap.size() < k) {
-    heap.push_back(candidate);
-    std::push_heap(heap.begin(), heap.end(), closer);
-    if (heap.size() == k) worst = heap.front().squared_distance;
-  } else if (closer(candidate, heap.front())) {
-    std::pop_heap(heap.begin(), heap.end(), closer);
-    heap.back() = candidate;
-    std::push_heap(heap.begin(), heap.end(), closer);
-    worst = heap.front().squared_distance;
-  }
-}
-
 // A reference row's estimated squared distance to an occluded row, up to a per-column constant.
 struct Estimate {
   double value;
@@ -80,6 +52,57 @@ struct ContributionScratch {
   std::vector<double> weighted;        // the row times the column weights
   std::vector<double> occluded;        // that, with one column set to its weighted mean
 };
+
+// Rows within reach bucketed by base distance: bucket b holds the rows whose squared distance
+// falls in the b-th of kReachBuckets equal slices of [closest, reach].
+struct ReachOrder {
+  double closest = 0.0;
+  double buckets_per_distance = 0.0;
+  // After order_by_distance(): the start of each bucket in ContributionScratch::reachable, and
+  // the end of the last bucket within reach.
+  std::array<std::size_t, kReachBuckets + 1> starts{};
+
+  std::size_t bucket(double squared_distance) const {
+    // Clamped as a double, so the conversion is a plain truncation.
+    const double position = std::clamp((squared_distance - closest) * buckets_per_distance, 0.0,
+                                       static_cast<double>(kReachBuckets - 1));
+    return static_cast<std::size_t>(static_cast<int>(position));
+  }
+  // How many rows of ContributionScratch::reachable a column of this reach scans.
+  std::size_t reachable_count(double reach) const { return starts[bucket(reach) + 1]; }
+};
+
+}  // namespace detail
+
+namespace {
+
+using detail::ColumnPlan;
+using detail::ContributionScratch;
+using detail::Estimate;
+using detail::Neighbor;
+using detail::ReachOrder;
+
+// A function object rather than a function, so the standard algorithms inline it.
+constexpr auto closer = [](const Neighbor& a, const Neighbor& b) {
+  if (a.squared_distance != b.squared_distance) return a.squared_distance < b.squared_distance;
+  return a.index < b.index;
+};
+
+// Offers `candidate` to `heap`, a max-heap (by closer()) of the at most k closest rows offered so
+// far. `worst` becomes the squared distance of the k-th closest once there are k: a row farther
+// than it cannot enter.
+void offer(std::vector<Neighbor>& heap, std::size_t k, const Neighbor& candidate, double& worst) {
+  if (heap.size() < k) {
+    heap.push_back(candidate);
+    std::push_heap(heap.begin(), heap.end(), closer);
+    if (heap.size() == k) worst = heap.front().squared_distance;
+  } else if (closer(candidate, heap.front())) {
+    std::pop_heap(heap.begin(), heap.end(), closer);
+    heap.back() = candidate;
+    std::push_heap(heap.begin(), heap.end(), closer);
+    worst = heap.front().squared_distance;
+  }
+}
 
 double square(double value) {
   return value * value;
@@ -218,8 +241,7 @@ Estimator::Explanation NearestNeighbors::explain(std::span<const double> row,
                                                 std::span<double> out) const {
   const std::size_t rows = labels_.size();
   const std::size_t columns = column_names_.size();
-  const auto k = static_cast<std::size_t>(k_);
-  // The rounding slack below assumes finite values; anything else takes the definition itself.
+  // The rounding slack of the bounds assumes finite values; anything else takes the definition.
   if (!std::all_of(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(columns),
                    [](double value) { return std::isfinite(value); })) {
     return {margin(row), occlusion_contributions(*this, row, column_means_, out)};
@@ -227,13 +249,38 @@ Estimator::Explanation NearestNeighbors::explain(std::span<const double> row,
   thread_local ContributionScratch scratch;
   // Everything below is in the weighted space, where the row and the means are multiplied by the
   // column weights exactly as margin() multiplies the row, so the distances are margin()'s.
-  std::vector<double>& weighted = scratch.weighted;
-  weigh(row, weighted);
+  weigh(row, scratch.weighted);
+  const double full = nearest_of_all(scratch);
+  const double farthest =
+      Eigen::Map<const Eigen::ArrayXd>(scratch.distances.data(), static_cast<Eigen::Index>(rows))
+          .maxCoeff();
+  // Distances that overflowed leave no room for the bounds.
+  if (!std::isfinite(farthest)) {
+    return {full, occlusion_contributions(*this, row, column_means_, out)};
+  }
+  const double reach = plan_occlusions(farthest, scratch);
+  const ReachOrder order = order_by_distance(reach, scratch);
+  scratch.occluded.assign(scratch.weighted.begin(), scratch.weighted.end());
+  scratch.estimates.resize(rows);
+  double sum = 0.0;
+  for (std::size_t j = 0; j < columns; ++j) {
+    if (!scratch.plans[j].occluded) {
+      out[j] = 0.0;
+      continue;
+    }
+    out[j] = full - occluded_margin(j, order, scratch);
+    sum += out[j];
+  }
+  return {full, full - sum};
+}
+
+double NearestNeighbors::nearest_of_all(ContributionScratch& scratch) const {
+  const std::size_t rows = labels_.size();
   std::vector<double>& distances = scratch.distances;
   distances.resize(rows);
   for (std::size_t begin = 0; begin < rows; begin += detail::kDistanceBlock) {
     const std::size_t count = std::min(detail::kDistanceBlock, rows - begin);
-    detail::squared_distances(weighted, column_major_, rows, begin, count,
+    detail::squared_distances(scratch.weighted, column_major_, rows, begin, count,
                               distances.data() + begin);
   }
   std::vector<Neighbor>& nearest = scratch.nearest;
@@ -241,23 +288,20 @@ Estimator::Explanation NearestNeighbors::explain(std::span<const double> row,
   double worst = std::numeric_limits<double>::infinity();
   for (std::size_t i = 0; i < rows; ++i) {
     if (distances[i] > worst) continue;
-    offer(nearest, k, Neighbor{distances[i], i}, worst);
+    offer(nearest, static_cast<std::size_t>(k_), Neighbor{distances[i], i}, worst);
   }
-  const double full = vote_margin(nearest);
+  return vote_margin(nearest);
+}
 
+double NearestNeighbors::plan_occlusions(double farthest, ContributionScratch& scratch) const {
+  const std::size_t rows = labels_.size();
+  const std::size_t columns = column_names_.size();
   // Occluding column j (value x, mean m) moves the squared distance d_i to reference row i, of
   // value t_i there, to d_i + (m - x) (m + x - 2 t_i): an estimate d_i - 2 (m - x) t_i plus a
   // constant, computed in another order than margin() would and so off by a few ulps of the
   // terms' magnitudes. `tolerance` times their largest possible size bounds that generously.
   const double tolerance =
       8.0 * static_cast<double>(columns + 8) * std::numeric_limits<double>::epsilon();
-  const double farthest =
-      Eigen::Map<const Eigen::ArrayXd>(distances.data(), static_cast<Eigen::Index>(rows))
-          .maxCoeff();
-  // Distances that overflowed leave no room for the bounds below.
-  if (!std::isfinite(farthest)) {
-    return {full, occlusion_contributions(*this, row, column_means_, out)};
-  }
   // Per column: the estimate a row must not exceed to be kept (see below), and the base
   // distance none of the kept rows can exceed, as estimate = d_i - slope t_i with t_i inside
   // the column's range.
@@ -265,7 +309,7 @@ Estimator::Explanation NearestNeighbors::explain(std::span<const double> row,
   plans.assign(columns, ColumnPlan{});
   double reach = -std::numeric_limits<double>::infinity();
   for (std::size_t j = 0; j < columns; ++j) {
-    const double value = weighted[j];
+    const double value = scratch.weighted[j];
     const double mean = weighted_means_[j];
     // Equal: the occluded row is the row itself, its contribution 0.
     if (value == mean) continue;
@@ -281,9 +325,9 @@ Estimator::Explanation NearestNeighbors::explain(std::span<const double> row,
     // at hand. A row whose estimate exceeds that bound by more than twice the slack is farther.
     const double* column = column_major_.data() + j * rows;
     double nearest_bound = -std::numeric_limits<double>::infinity();
-    for (const Neighbor& neighbor : nearest) {
-      nearest_bound =
-          std::max(nearest_bound, distances[neighbor.index] - plan.slope * column[neighbor.index]);
+    for (const Neighbor& neighbor : scratch.nearest) {
+      nearest_bound = std::max(
+          nearest_bound, scratch.distances[neighbor.index] - plan.slope * column[neighbor.index]);
     }
     plan.threshold = nearest_bound + 2.0 * plan.slack;
     const double largest_slope_term =
@@ -291,79 +335,75 @@ Estimator::Explanation NearestNeighbors::explain(std::span<const double> row,
     plan.reach = plan.threshold + largest_slope_term + plan.slack;
     reach = std::max(reach, plan.reach);
   }
+  return reach;
+}
+
+ReachOrder NearestNeighbors::order_by_distance(double reach, ContributionScratch& scratch) const {
   // The rows any column can keep, ordered by base distance in buckets, so that each column
   // scans only the buckets up to its own reach: typically a small share of the rows.
-  const double closest = nearest.front().squared_distance;
-  const double buckets_per_distance =
-      reach > closest ? static_cast<double>(kReachBuckets) / (reach - closest) : 0.0;
-  const auto bucket_of = [closest, buckets_per_distance](double squared_distance) {
-    // Clamped as a double, so the conversion is a plain truncation.
-    const double position = std::clamp((squared_distance - closest) * buckets_per_distance, 0.0,
-                                       static_cast<double>(kReachBuckets - 1));
-    return static_cast<std::size_t>(static_cast<int>(position));
-  };
+  const std::size_t rows = labels_.size();
+  const std::vector<double>& distances = scratch.distances;
+  ReachOrder order;
+  order.closest = scratch.nearest.front().squared_distance;
+  order.buckets_per_distance =
+      reach > order.closest ? static_cast<double>(detail::kReachBuckets) / (reach - order.closest)
+                            : 0.0;
   std::vector<std::size_t>& buckets = scratch.buckets;
   buckets.resize(rows);
-  std::array<std::size_t, kReachBuckets + 1> bucket_ends{};
+  auto& ends = order.starts;
   for (std::size_t i = 0; i < rows; ++i) {
-    buckets[i] = distances[i] <= reach ? bucket_of(distances[i]) : kReachBuckets;
-    ++bucket_ends[buckets[i]];
+    buckets[i] = distances[i] <= reach ? order.bucket(distances[i]) : detail::kReachBuckets;
+    ++ends[buckets[i]];
   }
   std::size_t running = 0;
-  for (std::size_t& end : bucket_ends) {
+  for (std::size_t& end : ends) {
     running += end;
     end = running;
   }
   std::vector<std::size_t>& reachable = scratch.reachable;
   reachable.resize(rows);
-  // Filled from the back of each bucket, so bucket_ends ends up holding each bucket's start;
-  // the rows out of reach go last, unconditionally, as a branch on them would be mispredicted.
-  for (std::size_t i = rows; i-- > 0;) reachable[--bucket_ends[buckets[i]]] = i;
+  // Filled from the back of each bucket, so the ends end up holding each bucket's start; the
+  // rows out of reach go last, unconditionally, as a branch on them would be mispredicted.
+  for (std::size_t i = rows; i-- > 0;) reachable[--ends[buckets[i]]] = i;
+  return order;
+}
 
-  std::vector<double>& occluded = scratch.occluded;
-  occluded.assign(weighted.begin(), weighted.end());
-  std::vector<Estimate>& estimates = scratch.estimates;
-  estimates.resize(rows);
-  std::vector<Neighbor>& candidates = scratch.candidates;
-  double sum = 0.0;
-  for (std::size_t j = 0; j < columns; ++j) {
-    const ColumnPlan& plan = plans[j];
-    if (!plan.occluded) {
-      out[j] = 0.0;
-      continue;
-    }
-    const double* column = column_major_.data() + j * rows;
-    Estimate* const kept_begin = estimates.data();
-    Estimate* kept_end = kept_begin;
-    const std::size_t reachable_count = bucket_ends[bucket_of(plan.reach) + 1];
-    for (std::size_t r = 0; r < reachable_count; ++r) {
-      const std::size_t i = reachable[r];
-      const double estimate = distances[i] - plan.slope * column[i];
-      *kept_end = Estimate{estimate, i};
-      kept_end += estimate <= plan.threshold ? 1 : 0;
-    }
-    // The k smallest estimates give a tighter bound the same way; only rows within twice the
-    // slack of it need their exact distance, bit for bit margin()'s, so ties fall as there.
-    Estimate* const kth_estimate = kept_begin + (k - 1);
-    std::nth_element(kept_begin, kth_estimate, kept_end,
-                     [](const Estimate& a, const Estimate& b) { return a.value < b.value; });
-    const double exact_threshold = kth_estimate->value + 2.0 * plan.slack;
-    const double value = weighted[j];
-    occluded[j] = weighted_means_[j];
-    candidates.clear();
-    for (const Estimate* estimate = kept_begin; estimate != kept_end; ++estimate) {
-      if (estimate->value <= exact_threshold) {
-        candidates.push_back(Neighbor{
-            detail::squared_distance(occluded, weighted_rows_, estimate->index), estimate->index});
-      }
-    }
-    occluded[j] = value;
-    const auto kth = candidates.begin() + static_cast<std::ptrdiff_t>(k - 1);
-    std::nth_element(candidates.begin(), kth, candidates.end(), closer);
-    out[j] = full - vote_margin(std::span<Neighbor>(candidates.data(), k));
-    sum += out[j];
+double NearestNeighbors::occluded_margin(std::size_t j, const ReachOrder& order,
+                                         ContributionScratch& scratch) const {
+  const std::size_t rows = labels_.size();
+  const auto k = static_cast<std::size_t>(k_);
+  const ColumnPlan& plan = scratch.plans[j];
+  const double* column = column_major_.data() + j * rows;
+  Estimate* const kept_begin = scratch.estimates.data();
+  Estimate* kept_end = kept_begin;
+  const std::size_t reachable_count = order.reachable_count(plan.reach);
+  for (std::size_t r = 0; r < reachable_count; ++r) {
+    const std::size_t i = scratch.reachable[r];
+    const double estimate = scratch.distances[i] - plan.slope * column[i];
+    *kept_end = Estimate{estimate, i};
+    kept_end += estimate <= plan.threshold ? 1 : 0;
   }
-  return {full, full - sum};
+  // The k smallest estimates give a tighter bound the same way; only rows within twice the
+  // slack of it need their exact distance, bit for bit margin()'s, so ties fall as there.
+  Estimate* const kth_estimate = kept_begin + (k - 1);
+  std::nth_element(kept_begin, kth_estimate, kept_end,
+                   [](const Estimate& a, const Estimate& b) { return a.value < b.value; });
+  const double exact_threshold = kth_estimate->value + 2.0 * plan.slack;
+  std::vector<double>& occluded = scratch.occluded;
+  const double value = occluded[j];
+  occluded[j] = weighted_means_[j];
+  std::vector<Neighbor>& candidates = scratch.candidates;
+  candidates.clear();
+  for (const Estimate* estimate = kept_begin; estimate != kept_end; ++estimate) {
+    if (estimate->value <= exact_threshold) {
+      candidates.push_back(Neighbor{
+          detail::squared_distance(occluded, weighted_rows_, estimate->index), estimate->index});
+    }
+  }
+  occluded[j] = value;
+  const auto kth = candidates.begin() + static_cast<std::ptrdiff_t>(k - 1);
+  std::nth_element(candidates.begin(), kth, candidates.end(), closer);
+  return vote_margin(std::span<Neighbor>(candidates.data(), k));
 }
 
 nlohmann::json NearestNeighbors::to_json() const {

@@ -626,6 +626,31 @@ double TreeEnsemble::margin(std::span<const double> row) const {
   return sum;
 }
 
+void TreeEnsemble::batch_margins(std::span<const double> rows, std::span<double> out) const {
+  constexpr std::size_t kBlock = 64;
+  const std::size_t columns = column_names_.size();
+  std::vector<float> block(kBlock * columns);  // the block's rows, row-major, as margin() compares
+  const TreeNode* nodes = flat_nodes_.data();
+  for (std::size_t begin = 0; begin < out.size(); begin += kBlock) {
+    const std::size_t count = std::min(kBlock, out.size() - begin);
+    const double* first = rows.data() + begin * columns;
+    for (std::size_t v = 0; v < count * columns; ++v) block[v] = static_cast<float>(first[v]);
+    double* sums = out.data() + begin;
+    std::fill(sums, sums + count, base_margin_);
+    for (const std::int32_t root : roots_) {
+      for (std::size_t r = 0; r < count; ++r) {
+        const float* row = block.data() + r * columns;
+        std::int32_t index = root;
+        while (nodes[index].left >= 0) {
+          const TreeNode& node = nodes[index];
+          index = row[node.feature] < node.threshold ? node.left : node.right;
+        }
+        sums[r] += nodes[index].value;
+      }
+    }
+  }
+}
+
 double TreeEnsemble::contributions(std::span<const double> row, std::span<double> out) const {
   if (row.size() != column_names_.size() || out.size() != column_names_.size()) {
     throw std::invalid_argument(

@@ -30,11 +30,9 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 std::vector<double> margins_of(const models::Estimator& estimator, const Eigen::MatrixXd& x) {
   const RowMajorMatrix rows = x;
-  const auto columns = static_cast<std::size_t>(rows.cols());
   std::vector<double> margins(static_cast<std::size_t>(rows.rows()));
-  for (std::size_t r = 0; r < margins.size(); ++r) {
-    margins[r] = estimator.margin(std::span<const double>(rows.data() + r * columns, columns));
-  }
+  estimator.margins(std::span<const double>(rows.data(), static_cast<std::size_t>(rows.size())),
+                    margins);
   return margins;
 }
 

@@ -236,6 +236,22 @@ TEST(ScoreCommandTest, ReasonCountSetsTheColumns) {
   expect_scores_match_predict(five.table, 5);
 }
 
+TEST(ScoreCommandTest, BatchScoringWithoutReasonsKeepsBadRowsInPlace) {
+  const auto three = score_fixture("customers_api.csv", 3);
+  const auto none = score_fixture("customers_api.csv", 0);
+  EXPECT_EQ(none.summary.rows_scored, three.summary.rows_scored);
+  EXPECT_EQ(none.summary.rows_failed, three.summary.rows_failed);
+  EXPECT_GT(none.summary.rows_failed, 0U);
+  ASSERT_EQ(none.table.rows.size(), three.table.rows.size());
+  for (std::size_t r = 0; r < none.table.rows.size(); ++r) {
+    const auto& batch = none.table.rows[r].fields;
+    const auto& single = three.table.rows[r].fields;
+    EXPECT_EQ(batch[0], single[0]);
+    for (std::size_t c = 1; c <= 3; ++c) EXPECT_EQ(batch[c], single[c]) << "row " << r;
+    EXPECT_EQ(batch.back(), single.back()) << "row " << r;
+  }
+}
+
 TEST(ScoreCommandTest, CellSyntax) {
   const std::string header =
       "id,service_type,allow_messages,marketing_activity_6m,marketing_activity_current,"
@@ -315,6 +331,17 @@ TEST(ScoreCommandTest, RawExportScoresEveryKeptCustomer) {
   options.delimiter = ',';
   const auto table = train::parse_csv(out.str(), "scores.csv", options);
   ASSERT_EQ(table.rows.size(), 1296U);
+  // Without reasons the batch path gives every customer the same probability, label and band.
+  std::ostringstream batch_out;
+  const auto batch_summary = score_export(model(), data, batch_out, 0);
+  EXPECT_EQ(batch_summary.rows_scored, 1296U);
+  const auto batch = train::parse_csv(batch_out.str(), "batch.csv", options);
+  ASSERT_EQ(batch.rows.size(), 1296U);
+  for (std::size_t i = 0; i < batch.rows.size(); ++i) {
+    for (std::size_t c = 0; c < 4; ++c) {
+      ASSERT_EQ(batch.rows[i].fields[c], table.rows[i].fields[c]) << "row " << i << " cell " << c;
+    }
+  }
   // Spot-check against predict() in the dataset's own order.
   for (std::size_t i = 0; i < data.customers.size(); i += 97) {
     const auto& customer = data.customers[i];

@@ -20,6 +20,8 @@
 // row per input data row in input order:
 //   customer_id, probability, label, risk_band, reason_1, contribution_1, ..., reason_N,
 //   contribution_N, error
+// Without reason columns (reasons = 0) the rows' margins are computed in one batch
+// (ChurnModel::predict_many), bit for bit the probabilities predict() gives.
 // probability and contributions are printed with 17 significant digits ("%.17g"), so they
 // parse back to exactly the doubles predict() returned; label is 0/1; reason_k is the API name
 // of the k-th reason (reasons sorted by |contribution| descending), empty when the model gave

@@ -12,7 +12,9 @@
 
 #include <filesystem>
 #include <memory>
+#include <span>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -81,6 +83,13 @@ class ChurnModel {
   // the model requires or has a level the model rejects. `max_reasons` = 0 skips explanations.
   Prediction predict(const features::RawCustomer& customer, std::size_t max_reasons = 3) const;
 
+  // predict(customer, 0) of many customers, their margins from one Estimator::margins() call
+  // (bit for bit predict()'s). results[i] is customers[i]'s prediction, or the ValidationError
+  // predict() would throw for it. `customers` must not hold null pointers.
+  using BatchResult = std::variant<Prediction, features::ValidationError>;
+  std::vector<BatchResult> predict_many(
+      std::span<const features::RawCustomer* const> customers) const;
+
   const ModelMetadata& metadata() const noexcept { return metadata_; }
   const features::Pipeline& pipeline() const noexcept { return pipeline_; }
   const Estimator& estimator() const noexcept { return *estimator_; }
@@ -93,6 +102,9 @@ class ChurnModel {
   static ChurnModel from_json(const nlohmann::json& model);
 
  private:
+  // Probability, label and risk band of a margin, as predict() sets them.
+  void decide(double margin, Prediction& prediction) const;
+
   ModelMetadata metadata_;
   features::Pipeline pipeline_;
   std::unique_ptr<const Estimator> estimator_;

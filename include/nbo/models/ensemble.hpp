@@ -56,6 +56,11 @@ class Ensemble final : public Estimator {
   static std::unique_ptr<const Ensemble> from_json(const nlohmann::json& estimator,
                                                    const std::vector<std::string>& columns);
 
+ protected:
+  // Each member's margins() over a block of rows, pooled per row in member order as margin()
+  // pools them.
+  void batch_margins(std::span<const double> rows, std::span<double> out) const override;
+
  private:
   std::vector<std::string> column_names_;
   std::vector<EnsembleMember> members_;

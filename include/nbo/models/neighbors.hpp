@@ -35,6 +35,8 @@ namespace nbo::models {
 
 namespace detail {
 struct Neighbor;
+struct ContributionScratch;
+struct ReachOrder;
 }  // namespace detail
 
 class NearestNeighbors final : public Estimator {
@@ -72,6 +74,17 @@ class NearestNeighbors final : public Estimator {
   // The margin of the vote of `nearest`, the k selected rows in any order; sorts them nearest
   // first so the sums run in a fixed order. margin() and contributions() share it.
   double vote_margin(std::span<detail::Neighbor> nearest) const;
+  // The steps of explain(), in order, on the row weighed into scratch.weighted:
+  // its squared distance to every reference row and its k nearest, returning its margin;
+  double nearest_of_all(detail::ContributionScratch& scratch) const;
+  // per column, the bounds that rule reference rows out of the occluded row's k nearest
+  // (scratch.plans), returning the largest base distance a kept row can have (the reach);
+  double plan_occlusions(double farthest, detail::ContributionScratch& scratch) const;
+  // the rows within reach ordered by base distance in buckets (scratch.reachable);
+  detail::ReachOrder order_by_distance(double reach, detail::ContributionScratch& scratch) const;
+  // the margin with column j at its mean, from the few rows its bounds keep.
+  double occluded_margin(std::size_t j, const detail::ReachOrder& order,
+                         detail::ContributionScratch& scratch) const;
 
   std::vector<std::string> column_names_;
   std::vector<double> reference_rows_;

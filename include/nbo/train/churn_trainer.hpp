@@ -14,15 +14,16 @@
 //      refitted on all of them: that is the model. Its decision threshold (maximum F1) and risk
 //      bands (where the observed decline rate, fitted monotone in the probability, crosses 20%
 //      and 70%) come from the chosen candidate's outer out-of-fold probabilities.
-// Outer folds run on options.threads threads; results do not depend on the thread count.
+// Outer folds run on options.threads threads; results do not depend on the thread count. The
+// steps are the reusable ones of nested_cv.hpp (run_nested_cv, summarize_candidates,
+// choose_candidate, assemble_chosen_estimator) and decision_rule.hpp; only the rows (store
+// customers through the fitted pipeline) and the model file's metadata are churn's own.
 //
 // Thread safety: train_churn_model is reentrant. Failure: std::invalid_argument for unusable
 // data or options (too few customers, one class only, an unknown family or candidate).
 #pragma once
 
 #include <cstdint>
-#include <functional>
-#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -31,6 +32,7 @@
 #include "nbo/features/pipeline.hpp"
 #include "nbo/models/churn_model.hpp"
 #include "nbo/train/market_export.hpp"
+#include "nbo/train/nested_cv.hpp"
 
 namespace nbo::train {
 
@@ -47,28 +49,6 @@ struct ChurnTrainingOptions {
   int threads = 0;            // outer folds in parallel; 0 = the hardware's thread count
   std::string model_version;  // required: recorded in the model file
   std::string trained_at;     // ISO-8601 UTC; recorded as is (tests pass a fixed one)
-};
-
-// How one candidate did in the outer loop. Probabilities are Platt-calibrated inside the CV.
-struct CandidateResult {
-  std::string name;  // a family name or "ensemble"
-  double auc_mean = 0.0;
-  double auc_std = 0.0;  // over the repeats x folds outer folds
-  double log_loss_mean = 0.0;
-  double brier_mean = 0.0;
-  double brier_isotonic_mean = 0.0;  // the same margins calibrated isotonically instead
-  double fit_seconds = 0.0;  // all fits of all outer folds (inner search included); not in the file
-  std::map<std::string, int> chosen_settings;  // hyperparameter label -> outer folds choosing it
-  std::vector<double> out_of_fold;             // per customer, mean over the repeats
-};
-
-// The inner search run on every customer (what the final model was chosen by).
-struct FamilySearch {
-  std::string family;
-  std::vector<std::string> labels;  // grid point labels
-  std::vector<double> inner_auc;    // mean inner-fold ROC-AUC per grid point
-  std::size_t chosen_point = 0;
-  double ensemble_weight = 0.0;
 };
 
 struct ChurnTrainingResult {
@@ -90,9 +70,7 @@ struct ChurnTrainingResult {
 features::Pipeline fit_churn_pipeline(const std::vector<LabeledCustomer>& customers,
                                       const std::vector<LabeledCustomer>* level_source = nullptr);
 
-// Called from several threads, one call at a time (the trainer serializes the calls).
-using ProgressCallback = std::function<void(const std::string& line)>;
-
+// Progress lines go to `progress` (one call at a time, from any thread; see nested_cv.hpp).
 ChurnTrainingResult train_churn_model(const MarketDataset& data,
                                       const ChurnTrainingOptions& options,
                                       const ProgressCallback& progress = {});

@@ -98,7 +98,7 @@ Selection select_models(const Eigen::MatrixXd& x, const Eigen::VectorXd& y,
                         const std::vector<std::string>& columns,
                         const std::vector<ModelFamily>& families, const SelectionOptions& options);
 
-// estimator.margin() of every row of x (rows = customers).
+// estimator.margin() of every row of x (rows = customers), computed by estimator.margins().
 std::vector<double> margins_of(const models::Estimator& estimator, const Eigen::MatrixXd& x);
 
 // Pooled margin of the ensemble: sum_f weight_f * calibrated log-odds_f.
