@@ -477,7 +477,9 @@ TEST(TreeEnsembleTest, XgboostConversionNamesThePathOfTheProblem) {
               }),
               HasSubstr("trees[0].sum_hessian: is required"));
   EXPECT_THAT(error([](json& m) { m.erase("learner"); }),
-              HasSubstr("estimator.model.learner: must be an object"));
+              HasSubstr("estimator.model.learner: is required"));
+  EXPECT_THAT(error([](json& m) { m["learner"] = json::array(); }),
+              HasSubstr("estimator.model.learner: must be an object, got []"));
 }
 
 }  // namespace
