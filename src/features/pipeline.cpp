@@ -184,6 +184,7 @@ constexpr std::array<std::pair<std::string_view, UnseenPolicy>, 2> kUnseenPolici
 }  // namespace
 
 Pipeline Pipeline::read(const models::JsonReader& pipeline) {
+  pipeline.only_keys({"features"});
   const JsonReader features = pipeline["features"];
   const std::size_t count = features.array_size();
   std::vector<FeatureSpec> specs;
@@ -199,12 +200,19 @@ Pipeline Pipeline::read(const models::JsonReader& pipeline) {
     const JsonReader missing = item["missing"];
     missing.expect_object();
     spec.missing = missing["policy"].one_of(kMissingPolicies);
+    if (spec.missing == MissingPolicy::kImpute) {
+      missing.only_keys({"policy", "value"});
+    } else {
+      missing.only_keys({"policy"});
+    }
     if (spec.encoding == Encoding::kNumeric) {
+      item.only_keys({"name", "encoding", "transform", "center", "scale", "missing"});
       spec.transform = item["transform"].one_of(kTransforms);
       spec.center = item["center"].number();
       spec.scale = item["scale"].number();
       if (spec.missing == MissingPolicy::kImpute) spec.impute_number = missing["value"].number();
     } else {
+      item.only_keys({"name", "encoding", "levels", "unseen", "missing"});
       spec.levels = item["levels"].strings();
       spec.unseen = item["unseen"].one_of(kUnseenPolicies);
       if (spec.missing == MissingPolicy::kImpute) spec.impute_level = missing["value"].string();

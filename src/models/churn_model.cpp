@@ -162,6 +162,9 @@ nlohmann::json ChurnModel::to_json() const {
 ChurnModel ChurnModel::from_json(const nlohmann::json& model) {
   const JsonReader root(model);
   if (!model.is_object()) root.fail("the model file must hold a JSON object");
+  // Keys are a closed set, so a misspelt optional key ("calibraton") cannot go unnoticed.
+  root.only_keys(
+      {"format", "format_version", "metadata", "pipeline", "estimator", "calibration", "decision"});
   const JsonReader format = root["format"];
   if (format.string() != kChurnModelFormat) {
     format.fail(fmt::format("is \"{}\", expected \"{}\"", format.string(), kChurnModelFormat));
@@ -174,7 +177,8 @@ ChurnModel ChurnModel::from_json(const nlohmann::json& model) {
   }
 
   const JsonReader meta = root["metadata"];
-  meta.expect_object();
+  meta.only_keys({"name", "version", "trained_at", "training_data_fingerprint", "trainer",
+                  "metrics", "extra"});
   ModelMetadata metadata;
   metadata.name = meta["name"].string();
   metadata.version = meta["version"].string();
@@ -194,14 +198,17 @@ ChurnModel ChurnModel::from_json(const nlohmann::json& model) {
     const JsonReader& calibration_json = *found;
     calibration_json.expect_object();
     calibration.type = calibration_json["type"].string();
-    if (calibration.type != "none") {
+    if (calibration.type == "none") {
+      calibration_json.only_keys({"type"});
+    } else {
+      calibration_json.only_keys({"type", "slope", "offset"});
       calibration.slope = calibration_json["slope"].number();
       calibration.offset = calibration_json["offset"].number();
     }
   }
 
   const JsonReader decision_json = root["decision"];
-  decision_json.expect_object();
+  decision_json.only_keys({"threshold", "risk_bands", "rationale"});
   Decision decision;
   decision.threshold = decision_json["threshold"].number();
   if (const auto rationale = decision_json.find("rationale")) {
@@ -211,7 +218,7 @@ ChurnModel ChurnModel::from_json(const nlohmann::json& model) {
   const std::size_t band_count = bands.array_size();
   for (std::size_t i = 0; i < band_count; ++i) {
     const JsonReader band = bands[i];
-    band.expect_object();
+    band.only_keys({"name", "upper"});
     decision.bands.push_back({band["name"].string(), band["upper"].number()});
   }
 

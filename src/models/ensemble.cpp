@@ -79,17 +79,18 @@ nlohmann::json Ensemble::to_json() const {
 
 std::unique_ptr<const Ensemble> Ensemble::read(const JsonReader& estimator,
                                                const std::vector<std::string>& columns) {
+  estimator.only_keys({"type", "members"});
   const JsonReader members = estimator["members"];
   const std::size_t count = members.array_size(1, std::numeric_limits<std::size_t>::max());
   std::vector<EnsembleMember> parsed;
   for (std::size_t i = 0; i < count; ++i) {
     const JsonReader entry = members[i];
-    entry.expect_object();
+    entry.only_keys({"name", "weight", "calibration", "estimator"});
     EnsembleMember member;
     member.name = entry["name"].string();
     member.weight = entry["weight"].finite_number();
     const JsonReader calibration = entry["calibration"];
-    calibration.expect_object();
+    calibration.only_keys({"slope", "offset"});
     member.slope = calibration["slope"].finite_number();
     member.offset = calibration["offset"].finite_number();
     const JsonReader inner = entry["estimator"];

@@ -70,6 +70,7 @@ namespace {
 
 std::unique_ptr<const Estimator> read_logistic(const JsonReader& estimator,
                                                const std::vector<std::string>& expected) {
+  estimator.only_keys({"type", "intercept", "coefficients"});
   const double intercept = estimator["intercept"].number();
   const JsonReader coefficients = estimator["coefficients"];
   const std::size_t count = coefficients.array_size();
@@ -81,7 +82,7 @@ std::unique_ptr<const Estimator> read_logistic(const JsonReader& estimator,
   std::vector<double> weights;
   for (std::size_t i = 0; i < count; ++i) {
     const JsonReader entry = coefficients[i];
-    entry.expect_object();
+    entry.only_keys({"column", "weight"});
     const JsonReader column = entry["column"];
     if (column.string() != expected[i]) {
       column.fail(fmt::format("is '{}', the pipeline's column {} is '{}'", column.string(), i,
@@ -96,6 +97,7 @@ std::unique_ptr<const Estimator> read_logistic(const JsonReader& estimator,
 // {"type": "xgboost", "model": <XGBoost JSON model>, "kind": optional string}.
 std::unique_ptr<const Estimator> read_xgboost_estimator(const JsonReader& estimator,
                                                         const std::vector<std::string>& expected) {
+  estimator.only_keys({"type", "model", "kind"});
   const JsonReader model = estimator["model"];
   if (!model.json().is_object()) model.fail("must be an object (an XGBoost JSON model)");
   std::string kind = "gradient_boosting";

@@ -384,7 +384,7 @@ nlohmann::json NearestNeighbors::to_json() const {
 
 std::unique_ptr<const NearestNeighbors> NearestNeighbors::read(
     const JsonReader& estimator, const std::vector<std::string>& columns) {
-  estimator.expect_object();
+  estimator.only_keys({"type", "k", "weighting", "columns", "labels", "rows", "column_weights"});
   const JsonReader k_json = estimator["k"];
   const int k = k_json.integer<int>(1, 1'000'000'000);
   const Weighting weighting =

@@ -190,7 +190,8 @@ nlohmann::json SupportVectorClassifier::to_json() const {
 
 std::unique_ptr<const SupportVectorClassifier> SupportVectorClassifier::read(
     const JsonReader& estimator, const std::vector<std::string>& columns) {
-  estimator.expect_object();
+  estimator.only_keys(
+      {"type", "gamma", "bias", "columns", "column_means", "coefficients", "support_vectors"});
   const JsonReader gamma_json = estimator["gamma"];
   const double gamma = gamma_json.number();
   if (!(gamma > 0)) gamma_json.fail(fmt::format("must be > 0, got {}", gamma));

@@ -629,7 +629,7 @@ nlohmann::json TreeEnsemble::to_json() const {
 
 std::unique_ptr<const TreeEnsemble> TreeEnsemble::read(const JsonReader& estimator,
                                                        const std::vector<std::string>& columns) {
-  estimator.expect_object();
+  estimator.only_keys({"type", "kind", "base_margin", "columns", "trees"});
   std::string kind = estimator["kind"].string();
   const double base_margin = estimator["base_margin"].number();
   detail::read_columns(estimator["columns"], columns);
@@ -639,7 +639,7 @@ std::unique_ptr<const TreeEnsemble> TreeEnsemble::read(const JsonReader& estimat
   trees.reserve(tree_count);
   for (std::size_t t = 0; t < tree_count; ++t) {
     const JsonReader tree = trees_json[t];
-    tree.expect_object();
+    tree.only_keys({"left", "right", "feature", "threshold", "value", "cover"});
     const JsonReader left = tree["left"];
     const std::size_t size = left.array_size();
     // The other five arrays have one entry per node too.
