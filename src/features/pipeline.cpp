@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "nbo/models/json_reader.hpp"
+
 namespace nbo::features {
 namespace {
 
@@ -168,99 +170,60 @@ nlohmann::json Pipeline::to_json() const {
 
 namespace {
 
-const nlohmann::json& member(const nlohmann::json& object, std::string_view key,
-                             const std::string& path) {
-  const auto it = object.find(key);
-  if (it == object.end()) {
-    throw std::invalid_argument(fmt::format("{}.{}: is required", path, key));
-  }
-  return *it;
-}
+using models::JsonReader;
 
-double number_member(const nlohmann::json& object, std::string_view key,
-                     const std::string& path) {
-  const auto& value = member(object, key, path);
-  if (!value.is_number()) {
-    throw std::invalid_argument(fmt::format("{}.{}: must be a number", path, key));
-  }
-  return value.get<double>();
-}
-
-std::string string_member(const nlohmann::json& object, std::string_view key,
-                          const std::string& path) {
-  const auto& value = member(object, key, path);
-  if (!value.is_string()) {
-    throw std::invalid_argument(fmt::format("{}.{}: must be a string", path, key));
-  }
-  return value.get<std::string>();
-}
-
-template <typename Enum, std::size_t N>
-Enum enum_member(const nlohmann::json& object, std::string_view key, const std::string& path,
-                 const std::array<std::pair<std::string_view, Enum>, N>& names) {
-  const std::string text = string_member(object, key, path);
-  for (const auto& [name, value] : names) {
-    if (name == text) return value;
-  }
-  std::string allowed;
-  for (const auto& [name, value] : names) allowed += fmt::format("{}\"{}\"", allowed.empty() ? "" : ", ", name);
-  throw std::invalid_argument(
-      fmt::format("{}.{}: unknown value \"{}\" (expected {})", path, key, text, allowed));
-}
+constexpr std::array<std::pair<std::string_view, Encoding>, 2> kEncodings{
+    {{"numeric", Encoding::kNumeric}, {"one_hot", Encoding::kOneHot}}};
+constexpr std::array<std::pair<std::string_view, MissingPolicy>, 2> kMissingPolicies{
+    {{"reject", MissingPolicy::kReject}, {"impute", MissingPolicy::kImpute}}};
+constexpr std::array<std::pair<std::string_view, Transform>, 2> kTransforms{
+    {{"identity", Transform::kIdentity}, {"log1p", Transform::kLog1p}}};
+constexpr std::array<std::pair<std::string_view, UnseenPolicy>, 2> kUnseenPolicies{
+    {{"reject", UnseenPolicy::kReject}, {"zeros", UnseenPolicy::kZeros}}};
 
 }  // namespace
 
-Pipeline Pipeline::from_json(const nlohmann::json& pipeline) {
-  if (!pipeline.is_object()) throw std::invalid_argument("pipeline: must be an object");
-  const auto& features = member(pipeline, "features", "pipeline");
-  if (!features.is_array()) throw std::invalid_argument("pipeline.features: must be an array");
+Pipeline Pipeline::read(const models::JsonReader& pipeline) {
+  pipeline.only_keys({"features"});
+  const JsonReader features = pipeline["features"];
+  const std::size_t count = features.array_size();
   std::vector<FeatureSpec> specs;
-  for (std::size_t i = 0; i < features.size(); ++i) {
-    const std::string path = fmt::format("pipeline.features[{}]", i);
-    const auto& item = features[i];
-    if (!item.is_object()) throw std::invalid_argument(path + ": must be an object");
+  for (std::size_t i = 0; i < count; ++i) {
+    const JsonReader item = features[i];
+    item.expect_object();
     FeatureSpec spec;
-    const std::string name = string_member(item, "name", path);
-    const auto field = find_field(name);
-    if (!field) throw std::invalid_argument(fmt::format("{}.name: unknown field '{}'", path, name));
+    const JsonReader name = item["name"];
+    const auto field = find_field(name.string());
+    if (!field) name.fail(fmt::format("unknown field '{}'", name.string()));
     spec.field = *field;
-    spec.encoding = enum_member(item, "encoding", path,
-                                std::array<std::pair<std::string_view, Encoding>, 2>{
-                                    {{"numeric", Encoding::kNumeric}, {"one_hot", Encoding::kOneHot}}});
-    const auto& missing = member(item, "missing", path);
-    if (!missing.is_object()) throw std::invalid_argument(path + ".missing: must be an object");
-    spec.missing = enum_member(missing, "policy", path + ".missing",
-                               std::array<std::pair<std::string_view, MissingPolicy>, 2>{
-                                   {{"reject", MissingPolicy::kReject},
-                                    {"impute", MissingPolicy::kImpute}}});
-    if (spec.encoding == Encoding::kNumeric) {
-      spec.transform = enum_member(item, "transform", path,
-                                   std::array<std::pair<std::string_view, Transform>, 2>{
-                                       {{"identity", Transform::kIdentity},
-                                        {"log1p", Transform::kLog1p}}});
-      spec.center = number_member(item, "center", path);
-      spec.scale = number_member(item, "scale", path);
-      if (spec.missing == MissingPolicy::kImpute) {
-        spec.impute_number = number_member(missing, "value", path + ".missing");
-      }
+    spec.encoding = item["encoding"].one_of(kEncodings);
+    const JsonReader missing = item["missing"];
+    missing.expect_object();
+    spec.missing = missing["policy"].one_of(kMissingPolicies);
+    if (spec.missing == MissingPolicy::kImpute) {
+      missing.only_keys({"policy", "value"});
     } else {
-      const auto& levels = member(item, "levels", path);
-      if (!levels.is_array()) throw std::invalid_argument(path + ".levels: must be an array");
-      for (const auto& level : levels) {
-        if (!level.is_string()) throw std::invalid_argument(path + ".levels: must hold strings");
-        spec.levels.push_back(level.get<std::string>());
-      }
-      spec.unseen = enum_member(item, "unseen", path,
-                                std::array<std::pair<std::string_view, UnseenPolicy>, 2>{
-                                    {{"reject", UnseenPolicy::kReject},
-                                     {"zeros", UnseenPolicy::kZeros}}});
-      if (spec.missing == MissingPolicy::kImpute) {
-        spec.impute_level = string_member(missing, "value", path + ".missing");
-      }
+      missing.only_keys({"policy"});
+    }
+    if (spec.encoding == Encoding::kNumeric) {
+      item.only_keys({"name", "encoding", "transform", "center", "scale", "missing"});
+      spec.transform = item["transform"].one_of(kTransforms);
+      spec.center = item["center"].number();
+      spec.scale = item["scale"].number();
+      if (spec.missing == MissingPolicy::kImpute) spec.impute_number = missing["value"].number();
+    } else {
+      item.only_keys({"name", "encoding", "levels", "unseen", "missing"});
+      spec.levels = item["levels"].strings();
+      spec.unseen = item["unseen"].one_of(kUnseenPolicies);
+      if (spec.missing == MissingPolicy::kImpute) spec.impute_level = missing["value"].string();
     }
     specs.push_back(std::move(spec));
   }
   return Pipeline(std::move(specs));
+}
+
+Pipeline Pipeline::from_json(const nlohmann::json& pipeline) {
+  return read(JsonReader(pipeline, "pipeline"));
 }
 
 }  // namespace nbo::features

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "column_buffer.hpp"
+#include "nbo/models/json_reader.hpp"
 
 namespace nbo::models {
 namespace {
@@ -62,31 +63,6 @@ void validate(const features::Pipeline& pipeline, const Estimator* estimator,
   if (decision.bands.back().upper != 1.0) {
     throw std::invalid_argument("decision.risk_bands: the last band's upper must be 1");
   }
-}
-
-const nlohmann::json& required(const nlohmann::json& object, std::string_view key,
-                               std::string_view path) {
-  const auto it = object.find(key);
-  if (it == object.end()) throw std::invalid_argument(fmt::format("{}{}: is required", path, key));
-  return *it;
-}
-
-std::string required_string(const nlohmann::json& object, std::string_view key,
-                            std::string_view path) {
-  const auto& value = required(object, key, path);
-  if (!value.is_string()) {
-    throw std::invalid_argument(fmt::format("{}{}: must be a string", path, key));
-  }
-  return value.get<std::string>();
-}
-
-double required_number(const nlohmann::json& object, std::string_view key,
-                       std::string_view path) {
-  const auto& value = required(object, key, path);
-  if (!value.is_number()) {
-    throw std::invalid_argument(fmt::format("{}{}: must be a number", path, key));
-  }
-  return value.get<double>();
 }
 
 }  // namespace
@@ -218,57 +194,66 @@ nlohmann::json ChurnModel::to_json() const {
 }
 
 ChurnModel ChurnModel::from_json(const nlohmann::json& model) {
-  if (!model.is_object()) throw std::invalid_argument("the model file must hold a JSON object");
-  const std::string format = required_string(model, "format", "");
-  if (format != kChurnModelFormat) {
-    throw std::invalid_argument(
-        fmt::format("format: is \"{}\", expected \"{}\"", format, kChurnModelFormat));
+  const JsonReader root(model);
+  if (!model.is_object()) root.fail("the model file must hold a JSON object");
+  // Keys are a closed set, so a misspelt optional key ("calibraton") cannot go unnoticed.
+  root.only_keys(
+      {"format", "format_version", "metadata", "pipeline", "estimator", "calibration", "decision"});
+  const JsonReader format = root["format"];
+  if (format.string() != kChurnModelFormat) {
+    format.fail(fmt::format("is \"{}\", expected \"{}\"", format.string(), kChurnModelFormat));
   }
-  const auto& version = required(model, "format_version", "");
-  if (!version.is_number_integer() || version.get<std::int64_t>() != kChurnModelFormatVersion) {
-    throw std::invalid_argument(fmt::format("format_version: is {}, this server reads version {}",
-                                            version.dump(), kChurnModelFormatVersion));
+  const JsonReader version = root["format_version"];
+  if (!version.json().is_number_integer() ||
+      version.json().get<std::int64_t>() != kChurnModelFormatVersion) {
+    version.fail(fmt::format("is {}, this server reads version {}", version.json().dump(),
+                             kChurnModelFormatVersion));
   }
 
-  const auto& meta = required(model, "metadata", "");
-  if (!meta.is_object()) throw std::invalid_argument("metadata: must be an object");
+  const JsonReader meta = root["metadata"];
+  meta.only_keys({"name", "version", "trained_at", "training_data_fingerprint", "trainer",
+                  "metrics", "extra"});
   ModelMetadata metadata;
-  metadata.name = required_string(meta, "name", "metadata.");
-  metadata.version = required_string(meta, "version", "metadata.");
-  metadata.trained_at = required_string(meta, "trained_at", "metadata.");
-  metadata.training_data_fingerprint =
-      required_string(meta, "training_data_fingerprint", "metadata.");
-  metadata.trainer = meta.value("trainer", std::string{});
-  metadata.metrics = meta.value("metrics", nlohmann::json::object());
-  metadata.extra = meta.value("extra", nlohmann::json::object());
+  metadata.name = meta["name"].string();
+  metadata.version = meta["version"].string();
+  metadata.trained_at = meta["trained_at"].string();
+  metadata.training_data_fingerprint = meta["training_data_fingerprint"].string();
+  if (const auto trainer = meta.find("trainer")) metadata.trainer = trainer->string();
+  metadata.metrics = nlohmann::json::object();
+  if (const auto metrics = meta.find("metrics")) metadata.metrics = metrics->json();
+  metadata.extra = nlohmann::json::object();
+  if (const auto extra = meta.find("extra")) metadata.extra = extra->json();
 
-  auto pipeline = features::Pipeline::from_json(required(model, "pipeline", ""));
-  auto estimator = estimator_from_json(required(model, "estimator", ""), pipeline.column_names());
+  auto pipeline = features::Pipeline::read(root["pipeline"]);
+  auto estimator = read_estimator(root["estimator"], pipeline.column_names());
 
   Calibration calibration;
-  if (const auto it = model.find("calibration"); it != model.end()) {
-    if (!it->is_object()) throw std::invalid_argument("calibration: must be an object");
-    calibration.type = required_string(*it, "type", "calibration.");
-    if (calibration.type != "none") {
-      calibration.slope = required_number(*it, "slope", "calibration.");
-      calibration.offset = required_number(*it, "offset", "calibration.");
+  if (const auto found = root.find("calibration")) {
+    const JsonReader& calibration_json = *found;
+    calibration_json.expect_object();
+    calibration.type = calibration_json["type"].string();
+    if (calibration.type == "none") {
+      calibration_json.only_keys({"type"});
+    } else {
+      calibration_json.only_keys({"type", "slope", "offset"});
+      calibration.slope = calibration_json["slope"].number();
+      calibration.offset = calibration_json["offset"].number();
     }
   }
 
-  const auto& decision_json = required(model, "decision", "");
-  if (!decision_json.is_object()) throw std::invalid_argument("decision: must be an object");
+  const JsonReader decision_json = root["decision"];
+  decision_json.only_keys({"threshold", "risk_bands", "rationale"});
   Decision decision;
-  decision.threshold = required_number(decision_json, "threshold", "decision.");
-  decision.rationale = decision_json.value("rationale", std::string{});
-  const auto& bands = required(decision_json, "risk_bands", "decision.");
-  if (!bands.is_array()) throw std::invalid_argument("decision.risk_bands: must be an array");
-  for (std::size_t i = 0; i < bands.size(); ++i) {
-    const std::string path = fmt::format("decision.risk_bands[{}].", i);
-    if (!bands[i].is_object()) {
-      throw std::invalid_argument(fmt::format("decision.risk_bands[{}]: must be an object", i));
-    }
-    decision.bands.push_back(
-        {required_string(bands[i], "name", path), required_number(bands[i], "upper", path)});
+  decision.threshold = decision_json["threshold"].number();
+  if (const auto rationale = decision_json.find("rationale")) {
+    decision.rationale = rationale->string();
+  }
+  const JsonReader bands = decision_json["risk_bands"];
+  const std::size_t band_count = bands.array_size();
+  for (std::size_t i = 0; i < band_count; ++i) {
+    const JsonReader band = bands[i];
+    band.only_keys({"name", "upper"});
+    decision.bands.push_back({band["name"].string(), band["upper"].number()});
   }
 
   return ChurnModel(std::move(metadata), std::move(pipeline), std::move(estimator),

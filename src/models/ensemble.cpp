@@ -3,28 +3,16 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "column_buffer.hpp"
+#include "nbo/models/json_reader.hpp"
 
 namespace nbo::models {
-namespace {
-
-double number_at(const nlohmann::json& object, const char* key, const std::string& path) {
-  const auto found = object.find(key);
-  if (found == object.end() || !found->is_number()) {
-    throw std::invalid_argument(fmt::format("{}.{}: must be a number", path, key));
-  }
-  const double value = found->get<double>();
-  if (!std::isfinite(value)) throw std::invalid_argument(fmt::format("{}.{}: must be finite", path, key));
-  return value;
-}
-
-}  // namespace
-
 Ensemble::Ensemble(std::vector<std::string> column_names, std::vector<EnsembleMember> members)
     : column_names_(std::move(column_names)), members_(std::move(members)) {
   if (members_.empty()) throw std::invalid_argument("an ensemble needs at least one member");
@@ -110,48 +98,40 @@ nlohmann::json Ensemble::to_json() const {
   return {{"type", type()}, {"members", std::move(members)}};
 }
 
-std::unique_ptr<const Ensemble> Ensemble::from_json(const nlohmann::json& estimator,
-                                                    const std::vector<std::string>& columns) {
-  const auto members = estimator.find("members");
-  if (members == estimator.end() || !members->is_array() || members->empty()) {
-    throw std::invalid_argument("estimator.members: must be a non-empty array");
-  }
+std::unique_ptr<const Ensemble> Ensemble::read(const JsonReader& estimator,
+                                               const std::vector<std::string>& columns) {
+  estimator.only_keys({"type", "members"});
+  const JsonReader members = estimator["members"];
+  const std::size_t count = members.array_size(1, std::numeric_limits<std::size_t>::max());
   std::vector<EnsembleMember> parsed;
-  for (std::size_t i = 0; i < members->size(); ++i) {
-    const auto& entry = (*members)[i];
-    const std::string path = fmt::format("estimator.members[{}]", i);
-    if (!entry.is_object()) throw std::invalid_argument(path + ": must be an object");
+  for (std::size_t i = 0; i < count; ++i) {
+    const JsonReader entry = members[i];
+    entry.only_keys({"name", "weight", "calibration", "estimator"});
     EnsembleMember member;
-    const auto name = entry.find("name");
-    if (name == entry.end() || !name->is_string()) {
-      throw std::invalid_argument(path + ".name: must be a string");
+    member.name = entry["name"].string();
+    member.weight = entry["weight"].finite_number();
+    const JsonReader calibration = entry["calibration"];
+    calibration.only_keys({"slope", "offset"});
+    member.slope = calibration["slope"].finite_number();
+    member.offset = calibration["offset"].finite_number();
+    const JsonReader inner = entry["estimator"];
+    inner.expect_object();
+    if (const auto type = inner.find("type"); type && type->json() == "ensemble") {
+      inner.fail("an ensemble cannot contain an ensemble");
     }
-    member.name = name->get<std::string>();
-    member.weight = number_at(entry, "weight", path);
-    const auto calibration = entry.find("calibration");
-    if (calibration == entry.end() || !calibration->is_object()) {
-      throw std::invalid_argument(path + ".calibration: must be an object");
-    }
-    member.slope = number_at(*calibration, "slope", path + ".calibration");
-    member.offset = number_at(*calibration, "offset", path + ".calibration");
-    const auto inner = entry.find("estimator");
-    if (inner == entry.end()) throw std::invalid_argument(path + ".estimator: is required");
-    if (inner->is_object() && inner->value("type", "") == "ensemble") {
-      throw std::invalid_argument(path + ".estimator: an ensemble cannot contain an ensemble");
-    }
-    try {
-      member.estimator = estimator_from_json(*inner, columns);
-    } catch (const std::invalid_argument& error) {
-      // Member errors name their path inside the member: "estimator.x" -> "<path>.estimator.x".
-      throw std::invalid_argument(path + "." + error.what());
-    }
+    member.estimator = read_estimator(inner, columns);
     parsed.push_back(std::move(member));
   }
   try {
     return std::make_unique<const Ensemble>(columns, std::move(parsed));
   } catch (const std::invalid_argument& error) {
-    throw std::invalid_argument(std::string("estimator.members: ") + error.what());
+    members.fail(error.what());
   }
+}
+
+std::unique_ptr<const Ensemble> Ensemble::from_json(const nlohmann::json& estimator,
+                                                    const std::vector<std::string>& columns) {
+  return read(JsonReader(estimator, "estimator"), columns);
 }
 
 }  // namespace nbo::models

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nbo/models/ensemble.hpp"
+#include "nbo/models/json_reader.hpp"
 #include "nbo/models/neighbors.hpp"
 #include "nbo/models/support_vector.hpp"
 #include "nbo/models/tree_ensemble.hpp"
@@ -112,86 +113,70 @@ double occlusion_contributions(const Estimator& estimator, std::span<const doubl
 
 namespace {
 
-std::unique_ptr<const Estimator> logistic_from_json(const nlohmann::json& estimator,
-                                                    const std::vector<std::string>& expected) {
-  const auto intercept = estimator.find("intercept");
-  if (intercept == estimator.end() || !intercept->is_number()) {
-    throw std::invalid_argument("estimator.intercept: must be a number");
-  }
-  const auto coefficients = estimator.find("coefficients");
-  if (coefficients == estimator.end() || !coefficients->is_array()) {
-    throw std::invalid_argument("estimator.coefficients: must be an array");
-  }
-  if (coefficients->size() != expected.size()) {
-    throw std::invalid_argument(
-        fmt::format("estimator.coefficients: has {} entries, the pipeline makes {} columns",
-                    coefficients->size(), expected.size()));
+std::unique_ptr<const Estimator> read_logistic(const JsonReader& estimator,
+                                               const std::vector<std::string>& expected) {
+  estimator.only_keys({"type", "intercept", "coefficients"});
+  const double intercept = estimator["intercept"].number();
+  const JsonReader coefficients = estimator["coefficients"];
+  const std::size_t count = coefficients.array_size();
+  if (count != expected.size()) {
+    coefficients.fail(
+        fmt::format("has {} entries, the pipeline makes {} columns", count, expected.size()));
   }
   std::vector<std::string> names;
   std::vector<double> weights;
-  for (std::size_t i = 0; i < coefficients->size(); ++i) {
-    const auto& entry = (*coefficients)[i];
-    const std::string path = fmt::format("estimator.coefficients[{}]", i);
-    if (!entry.is_object() || !entry.contains("column") || !entry["column"].is_string() ||
-        !entry.contains("weight") || !entry["weight"].is_number()) {
-      throw std::invalid_argument(path + ": must be {\"column\": string, \"weight\": number}");
+  for (std::size_t i = 0; i < count; ++i) {
+    const JsonReader entry = coefficients[i];
+    entry.only_keys({"column", "weight"});
+    const JsonReader column = entry["column"];
+    if (column.string() != expected[i]) {
+      column.fail(fmt::format("is '{}', the pipeline's column {} is '{}'", column.string(), i,
+                              expected[i]));
     }
-    const auto name = entry["column"].get<std::string>();
-    if (name != expected[i]) {
-      throw std::invalid_argument(fmt::format("{}.column: is '{}', the pipeline's column {} is '{}'",
-                                              path, name, i, expected[i]));
-    }
-    names.push_back(name);
-    weights.push_back(entry["weight"].get<double>());
+    names.push_back(column.string());
+    weights.push_back(entry["weight"].number());
   }
-  return std::make_unique<LogisticRegression>(std::move(names), std::move(weights),
-                                              intercept->get<double>());
+  return std::make_unique<LogisticRegression>(std::move(names), std::move(weights), intercept);
 }
 
 // {"type": "xgboost", "model": <XGBoost JSON model>, "kind": optional string}.
-std::unique_ptr<const Estimator> xgboost_from_json(const nlohmann::json& estimator,
-                                                   const std::vector<std::string>& expected) {
-  const auto model = estimator.find("model");
-  if (model == estimator.end() || !model->is_object()) {
-    throw std::invalid_argument("estimator.model: must be an object (an XGBoost JSON model)");
-  }
+std::unique_ptr<const Estimator> read_xgboost_estimator(const JsonReader& estimator,
+                                                        const std::vector<std::string>& expected) {
+  estimator.only_keys({"type", "model", "kind"});
+  const JsonReader model = estimator["model"];
+  if (!model.json().is_object()) model.fail("must be an object (an XGBoost JSON model)");
   std::string kind = "gradient_boosting";
-  if (const auto it = estimator.find("kind"); it != estimator.end()) {
-    if (!it->is_string()) throw std::invalid_argument("estimator.kind: must be a string");
-    kind = it->get<std::string>();
-  }
-  try {
-    return TreeEnsemble::from_xgboost_json(*model, expected, std::move(kind));
-  } catch (const std::invalid_argument& error) {
-    throw std::invalid_argument(fmt::format("estimator.model.{}", error.what()));
-  }
+  if (const auto found = estimator.find("kind")) kind = found->string();
+  return TreeEnsemble::read_xgboost(model, expected, std::move(kind));
 }
 
 }  // namespace
 
-std::unique_ptr<const Estimator> estimator_from_json(
-    const nlohmann::json& estimator, const std::vector<std::string>& expected_columns) {
-  if (!estimator.is_object()) throw std::invalid_argument("estimator: must be an object");
-  const auto type = estimator.find("type");
-  if (type == estimator.end() || !type->is_string()) {
-    throw std::invalid_argument("estimator.type: must be a string");
-  }
-  const auto& name = type->get_ref<const std::string&>();
-  if (name == "logistic_regression") return logistic_from_json(estimator, expected_columns);
-  if (name == "tree_ensemble") return TreeEnsemble::from_json(estimator, expected_columns);
-  if (name == "xgboost") return xgboost_from_json(estimator, expected_columns);
+std::unique_ptr<const Estimator> read_estimator(const JsonReader& estimator,
+                                                const std::vector<std::string>& expected_columns) {
+  estimator.expect_object();
+  const JsonReader type = estimator["type"];
+  const std::string& name = type.string();
+  if (name == "logistic_regression") return read_logistic(estimator, expected_columns);
+  if (name == "tree_ensemble") return TreeEnsemble::read(estimator, expected_columns);
+  if (name == "xgboost") return read_xgboost_estimator(estimator, expected_columns);
   if (name == "k_nearest_neighbors") {
-    return NearestNeighbors::from_json(estimator, expected_columns);
+    return NearestNeighbors::read(estimator, expected_columns);
   }
   if (name == "support_vector_classifier") {
-    return SupportVectorClassifier::from_json(estimator, expected_columns);
+    return SupportVectorClassifier::read(estimator, expected_columns);
   }
-  if (name == "ensemble") return Ensemble::from_json(estimator, expected_columns);
-  throw std::invalid_argument(
-      fmt::format("estimator.type: unsupported estimator \"{}\" (supported: "
+  if (name == "ensemble") return Ensemble::read(estimator, expected_columns);
+  type.fail(
+      fmt::format("unsupported estimator \"{}\" (supported: "
                   "\"logistic_regression\", \"tree_ensemble\", \"xgboost\", "
                   "\"k_nearest_neighbors\", \"support_vector_classifier\", \"ensemble\")",
                   name));
+}
+
+std::unique_ptr<const Estimator> estimator_from_json(
+    const nlohmann::json& estimator, const std::vector<std::string>& expected_columns) {
+  return read_estimator(JsonReader(estimator, "estimator"), expected_columns);
 }
 
 }  // namespace nbo::models

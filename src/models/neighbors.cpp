@@ -422,60 +422,54 @@ nlohmann::json NearestNeighbors::to_json() const {
   return estimator;
 }
 
-std::unique_ptr<const NearestNeighbors> NearestNeighbors::from_json(
-    const nlohmann::json& estimator, const std::vector<std::string>& columns) {
-  if (!estimator.is_object()) throw std::invalid_argument("estimator: must be an object");
-  const auto& k = detail::estimator_field(estimator, "k");
-  if (!k.is_number_integer() || k.get<long long>() < 1 || k.get<long long>() > 1'000'000'000) {
-    throw std::invalid_argument("estimator.k: must be an integer >= 1");
-  }
-  const auto& weighting_json = detail::estimator_field(estimator, "weighting");
-  Weighting weighting = Weighting::kUniform;
-  if (weighting_json == "distance") {
-    weighting = Weighting::kDistance;
-  } else if (weighting_json != "uniform") {
-    throw std::invalid_argument("estimator.weighting: must be \"uniform\" or \"distance\"");
-  }
-  auto names = detail::estimator_columns(estimator, columns);
+std::unique_ptr<const NearestNeighbors> NearestNeighbors::read(
+    const JsonReader& estimator, const std::vector<std::string>& columns) {
+  estimator.only_keys({"type", "k", "weighting", "columns", "labels", "rows", "column_weights"});
+  const JsonReader k_json = estimator["k"];
+  const int k = k_json.integer<int>(1, 1'000'000'000);
+  const Weighting weighting =
+      estimator["weighting"].one_of(std::array<std::pair<std::string_view, Weighting>, 2>{
+          {{"uniform", Weighting::kUniform}, {"distance", Weighting::kDistance}}});
+  auto names = detail::read_columns(estimator["columns"], columns);
   std::size_t row_count = 0;
-  auto rows = detail::estimator_rows(estimator, "rows", names.size(), row_count);
-  const auto& labels_json = detail::estimator_field(estimator, "labels");
-  if (!labels_json.is_array()) throw std::invalid_argument("estimator.labels: must be an array");
-  if (labels_json.size() != row_count) {
-    throw std::invalid_argument(
-        fmt::format("estimator.labels: has {} entries for {} rows", labels_json.size(), row_count));
+  auto rows = detail::read_rows(estimator["rows"], names.size(), row_count);
+  const JsonReader labels_json = estimator["labels"];
+  if (labels_json.array_size() != row_count) {
+    labels_json.fail(
+        fmt::format("has {} entries for {} rows", labels_json.array_size(), row_count));
   }
   std::vector<std::uint8_t> labels;
   labels.reserve(row_count);
-  for (std::size_t i = 0; i < labels_json.size(); ++i) {
-    const auto& label = labels_json[i];
+  for (std::size_t i = 0; i < row_count; ++i) {
+    const auto& label = labels_json.json()[i];
     if (!label.is_number_integer() || (label != 0 && label != 1)) {
-      throw std::invalid_argument(fmt::format("estimator.labels[{}]: must be 0 or 1", i));
+      labels_json[i].fail(fmt::format("must be 0 or 1, got {}", JsonReader::quote(label)));
     }
     labels.push_back(label == 1 ? 1 : 0);
   }
-  if (k.get<long long>() > static_cast<long long>(row_count)) {
-    throw std::invalid_argument(
-        fmt::format("estimator.k: is {}, more than the {} rows", k.get<long long>(), row_count));
+  if (static_cast<std::size_t>(k) > row_count) {
+    k_json.fail(fmt::format("is {}, more than the {} rows", k, row_count));
   }
   std::vector<double> column_weights;
-  if (const auto found = estimator.find("column_weights"); found != estimator.end()) {
-    if (!found->is_array() || found->size() != names.size()) {
-      throw std::invalid_argument(fmt::format(
-          "estimator.column_weights: must be an array of {} numbers, one per column",
-          names.size()));
+  if (const auto found = estimator.find("column_weights")) {
+    const JsonReader& weights = *found;
+    if (!weights.json().is_array() || weights.json().size() != names.size()) {
+      weights.fail(fmt::format("must be an array of {} numbers, one per column", names.size()));
     }
-    for (std::size_t j = 0; j < found->size(); ++j) {
-      const auto& weight = (*found)[j];
-      if (!weight.is_number() || !std::isfinite(weight.get<double>()) || weight.get<double>() < 0) {
-        throw std::invalid_argument(
-            fmt::format("estimator.column_weights[{}]: must be a finite number >= 0", j));
-      }
-      column_weights.push_back(weight.get<double>());
+    for (std::size_t j = 0; j < names.size(); ++j) {
+      const JsonReader weight = weights[j];
+      const double value = weight.finite_number();
+      if (value < 0) weight.fail(fmt::format("must be >= 0, got {}", value));
+      column_weights.push_back(value);
     }
   }
-  return std::make_unique<NearestNeighbors>(std::move(names), std::move(rows), std::move(labels),
-                                            k.get<int>(), weighting, std::move(column_weights));
+  return std::make_unique<NearestNeighbors>(std::move(names), std::move(rows), std::move(labels), k,
+                                            weighting, std::move(column_weights));
+}
+
+std::unique_ptr<const NearestNeighbors> NearestNeighbors::from_json(
+    const nlohmann::json& estimator, const std::vector<std::string>& columns) {
+  return read(JsonReader(estimator, "estimator"), columns);
 }
 
 }  // namespace nbo::models

@@ -188,20 +188,27 @@ nlohmann::json SupportVectorClassifier::to_json() const {
            detail::rows_to_json(support_vectors_, coefficients_.size(), column_names_.size())}};
 }
 
-std::unique_ptr<const SupportVectorClassifier> SupportVectorClassifier::from_json(
-    const nlohmann::json& estimator, const std::vector<std::string>& columns) {
-  if (!estimator.is_object()) throw std::invalid_argument("estimator: must be an object");
-  const double gamma = detail::estimator_number(estimator, "gamma");
-  if (!(gamma > 0)) throw std::invalid_argument("estimator.gamma: must be > 0");
-  const double bias = detail::estimator_number(estimator, "bias");
-  auto names = detail::estimator_columns(estimator, columns);
-  auto means = detail::estimator_vector(estimator, "column_means", names.size());
+std::unique_ptr<const SupportVectorClassifier> SupportVectorClassifier::read(
+    const JsonReader& estimator, const std::vector<std::string>& columns) {
+  estimator.only_keys(
+      {"type", "gamma", "bias", "columns", "column_means", "coefficients", "support_vectors"});
+  const JsonReader gamma_json = estimator["gamma"];
+  const double gamma = gamma_json.number();
+  if (!(gamma > 0)) gamma_json.fail(fmt::format("must be > 0, got {}", gamma));
+  const double bias = estimator["bias"].number();
+  auto names = detail::read_columns(estimator["columns"], columns);
+  auto means = estimator["column_means"].numbers(names.size());
   std::size_t count = 0;
-  auto support_vectors = detail::estimator_rows(estimator, "support_vectors", names.size(), count);
-  auto coefficients = detail::estimator_vector(estimator, "coefficients", count);
+  auto support_vectors = detail::read_rows(estimator["support_vectors"], names.size(), count);
+  auto coefficients = estimator["coefficients"].numbers(count);
   return std::make_unique<SupportVectorClassifier>(std::move(names), std::move(support_vectors),
                                                    std::move(coefficients), bias, gamma,
                                                    std::move(means));
+}
+
+std::unique_ptr<const SupportVectorClassifier> SupportVectorClassifier::from_json(
+    const nlohmann::json& estimator, const std::vector<std::string>& columns) {
+  return read(JsonReader(estimator, "estimator"), columns);
 }
 
 }  // namespace nbo::models

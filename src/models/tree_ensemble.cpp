@@ -12,6 +12,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "estimator_json.hpp"
+#include "nbo/models/json_reader.hpp"
+
 namespace nbo::models {
 namespace {
 
@@ -412,88 +415,41 @@ json threshold_json(float threshold) {
   return static_cast<double>(threshold);
 }
 
-const json& member(const json& object, const char* key, const std::string& path) {
-  const auto it = object.find(key);
-  if (it == object.end()) throw std::invalid_argument(fmt::format("{}.{}: is required", path, key));
-  return *it;
-}
-
-const json& array_member(const json& object, const char* key, const std::string& path,
-                         std::size_t expected_size) {
-  const json& value = member(object, key, path);
-  if (!value.is_array()) {
-    throw std::invalid_argument(fmt::format("{}.{}: must be an array", path, key));
-  }
-  if (value.size() != expected_size) {
-    throw std::invalid_argument(
-        fmt::format("{}.{}: has {} entries, expected {}", path, key, value.size(), expected_size));
-  }
-  return value;
-}
-
-std::int32_t index_at(const json& array, std::size_t i, const std::string& path, const char* key) {
-  const json& value = array[i];
-  if (!value.is_number_integer() || value.get<std::int64_t>() < -1 ||
-      value.get<std::int64_t>() > std::numeric_limits<std::int32_t>::max()) {
-    throw std::invalid_argument(
-        fmt::format("{}.{}[{}]: must be an integer >= -1, got {}", path, key, i, value.dump()));
-  }
-  return static_cast<std::int32_t>(value.get<std::int64_t>());
-}
-
-double number_at(const json& array, std::size_t i, const std::string& path, const char* key) {
-  const json& value = array[i];
-  if (!value.is_number()) {
-    throw std::invalid_argument(
-        fmt::format("{}.{}[{}]: must be a number, got {}", path, key, i, value.dump()));
-  }
-  return value.get<double>();
-}
-
-std::string string_member(const json& object, const char* key, const std::string& path) {
-  const json& value = member(object, key, path);
-  if (!value.is_string())
-    throw std::invalid_argument(fmt::format("{}.{}: must be a string", path, key));
-  return value.get<std::string>();
-}
-
 // XGBoost writes its parameters as strings ("5E-1", "22").
-double xgboost_number(const json& object, const char* key, const std::string& path) {
-  const std::string text = string_member(object, key, path);
+double xgboost_number(const JsonReader& parameter) {
+  const std::string& text = parameter.string();
   double value = 0.0;
   const auto result = std::from_chars(text.data(), text.data() + text.size(), value);
   if (result.ec != std::errc{} || result.ptr != text.data() + text.size() ||
       !std::isfinite(value)) {
-    throw std::invalid_argument(
-        fmt::format("{}.{}: \"{}\" is not a finite number", path, key, text));
+    parameter.fail(fmt::format("\"{}\" is not a finite number", text));
   }
   return value;
 }
 
 // Converts one XGBoost tree; nodes are renumbered in depth-first order (children after parents)
 // and nodes the root does not reach (pruned, "deleted" in XGBoost) are dropped.
-Tree convert_xgboost_tree(const json& tree, std::size_t column_count, const std::string& path) {
-  if (!tree.is_object()) throw std::invalid_argument(path + ": must be an object");
-  const json& left = member(tree, "left_children", path);
-  if (!left.is_array() || left.empty()) {
-    throw std::invalid_argument(path + ".left_children: must be a non-empty array");
-  }
-  const std::size_t size = left.size();
-  const json& right = array_member(tree, "right_children", path, size);
-  const json& split_indices = array_member(tree, "split_indices", path, size);
-  const json& split_conditions = array_member(tree, "split_conditions", path, size);
-  array_member(tree, "default_left", path, size);
-  array_member(tree, "base_weights", path, size);
-  const json& sum_hessian = array_member(tree, "sum_hessian", path, size);
-  if (const auto split_type = tree.find("split_type"); split_type != tree.end()) {
-    if (!split_type->is_array() || split_type->size() != size) {
-      throw std::invalid_argument(
-          fmt::format("{}.split_type: must be an array of {} entries", path, size));
-    }
+Tree convert_xgboost_tree(const JsonReader& tree, std::size_t column_count) {
+  tree.expect_object();
+  const JsonReader left = tree["left_children"];
+  const std::size_t size = left.array_size(1, std::numeric_limits<std::size_t>::max());
+  // The other arrays have one entry per node too.
+  const auto per_node = [&](std::string_view key) {
+    JsonReader array = tree[key];
+    array.array_size(size, size);
+    return array;
+  };
+  const JsonReader right = per_node("right_children");
+  const JsonReader split_indices = per_node("split_indices");
+  const JsonReader split_conditions = per_node("split_conditions");
+  per_node("default_left");
+  per_node("base_weights");
+  const JsonReader sum_hessian = per_node("sum_hessian");
+  if (const auto split_type = tree.find("split_type")) {
+    split_type->array_size(size, size);
     for (std::size_t i = 0; i < size; ++i) {
-      if ((*split_type)[i] != 0) {
-        throw std::invalid_argument(
-            fmt::format("{}.split_type[{}]: categorical splits are not supported", path, i));
+      if (split_type->json()[i] != 0) {
+        (*split_type)[i].fail("categorical splits are not supported");
       }
     }
   }
@@ -511,10 +467,7 @@ Tree convert_xgboost_tree(const json& tree, std::size_t column_count, const std:
     const Pending pending = stack.back();
     stack.pop_back();
     const std::size_t i = pending.node;
-    if (visited[i] != 0) {
-      throw std::invalid_argument(
-          fmt::format("{}: node {} is reached twice (not a tree)", path, i));
-    }
+    if (visited[i] != 0) tree.fail(fmt::format("node {} is reached twice (not a tree)", i));
     visited[i] = 1;
     const auto index = static_cast<std::int32_t>(converted.nodes.size());
     if (pending.parent >= 0) {
@@ -522,37 +475,31 @@ Tree convert_xgboost_tree(const json& tree, std::size_t column_count, const std:
       (pending.is_left ? parent.left : parent.right) = index;
     }
     TreeNode node;
-    node.cover = number_at(sum_hessian, i, path, "sum_hessian");
-    if (!(node.cover > 0)) {
-      throw std::invalid_argument(
-          fmt::format("{}.sum_hessian[{}]: must be > 0, got {}", path, i, node.cover));
-    }
-    const std::int32_t left_child = index_at(left, i, path, "left_children");
-    const std::int32_t right_child = index_at(right, i, path, "right_children");
+    node.cover = sum_hessian[i].number();
+    if (!(node.cover > 0)) sum_hessian[i].fail(fmt::format("must be > 0, got {}", node.cover));
+    const auto left_child = left[i].integer<std::int32_t>(-1);
+    const auto right_child = right[i].integer<std::int32_t>(-1);
     // XGBoost stores and sums leaf values and compares thresholds in single precision.
-    const auto condition =
-        static_cast<float>(number_at(split_conditions, i, path, "split_conditions"));
+    const auto condition = static_cast<float>(split_conditions[i].number());
     if (left_child == -1 || right_child == -1) {
       if (left_child != right_child) {
-        throw std::invalid_argument(
-            fmt::format("{}: node {} has one child, a node has none or two", path, i));
+        tree.fail(fmt::format("node {} has one child, a node has none or two", i));
       }
       node.value = condition;
       converted.nodes.push_back(node);
       continue;
     }
-    for (const auto& [key, child] :
-         {std::pair{"left_children", left_child}, std::pair{"right_children", right_child}}) {
-      if (static_cast<std::size_t>(child) >= size) {
-        throw std::invalid_argument(fmt::format("{}.{}[{}]: child index {} out of range ({} nodes)",
-                                                path, key, i, child, size));
+    for (const JsonReader* children : {&left, &right}) {
+      const JsonReader child = (*children)[i];
+      const auto child_index = static_cast<std::size_t>(child.integer<std::int32_t>(-1));
+      if (child_index >= size) {
+        child.fail(fmt::format("child index {} out of range ({} nodes)", child_index, size));
       }
     }
-    const std::int32_t feature = index_at(split_indices, i, path, "split_indices");
+    const JsonReader split_index = split_indices[i];
+    const auto feature = split_index.integer<std::int32_t>(-1);
     if (feature < 0 || static_cast<std::size_t>(feature) >= column_count) {
-      throw std::invalid_argument(
-          fmt::format("{}.split_indices[{}]: feature {} out of range ({} columns)", path, i,
-                      feature, column_count));
+      split_index.fail(fmt::format("feature {} out of range ({} columns)", feature, column_count));
     }
     node.feature = feature;
     node.threshold = condition;
@@ -705,176 +652,152 @@ nlohmann::json TreeEnsemble::to_json() const {
           {"trees", std::move(trees)}};
 }
 
-std::unique_ptr<const TreeEnsemble> TreeEnsemble::from_json(
-    const nlohmann::json& estimator, const std::vector<std::string>& columns) {
-  const std::string root = "estimator";
-  if (!estimator.is_object()) throw std::invalid_argument("estimator: must be an object");
-  const std::string kind = string_member(estimator, "kind", root);
-  const json& base_margin = member(estimator, "base_margin", root);
-  if (!base_margin.is_number()) {
-    throw std::invalid_argument("estimator.base_margin: must be a number");
-  }
-  const json& names = member(estimator, "columns", root);
-  if (!names.is_array()) throw std::invalid_argument("estimator.columns: must be an array");
-  if (names.size() != columns.size()) {
-    throw std::invalid_argument(
-        fmt::format("estimator.columns: has {} entries, the pipeline makes {} columns",
-                    names.size(), columns.size()));
-  }
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    if (!names[i].is_string() || names[i].get_ref<const std::string&>() != columns[i]) {
-      throw std::invalid_argument(
-          fmt::format("estimator.columns[{}]: is {}, the pipeline's column {} is '{}'", i,
-                      names[i].dump(), i, columns[i]));
-    }
-  }
-  const json& trees_json = member(estimator, "trees", root);
-  if (!trees_json.is_array()) throw std::invalid_argument("estimator.trees: must be an array");
+std::unique_ptr<const TreeEnsemble> TreeEnsemble::read(const JsonReader& estimator,
+                                                       const std::vector<std::string>& columns) {
+  estimator.only_keys({"type", "kind", "base_margin", "columns", "trees"});
+  std::string kind = estimator["kind"].string();
+  const double base_margin = estimator["base_margin"].number();
+  detail::read_columns(estimator["columns"], columns);
+  const JsonReader trees_json = estimator["trees"];
+  const std::size_t tree_count = trees_json.array_size();
   std::vector<Tree> trees;
-  trees.reserve(trees_json.size());
-  for (std::size_t t = 0; t < trees_json.size(); ++t) {
-    const std::string path = fmt::format("estimator.trees[{}]", t);
-    const json& tree = trees_json[t];
-    if (!tree.is_object()) throw std::invalid_argument(path + ": must be an object");
-    const json& left = member(tree, "left", path);
-    if (!left.is_array()) throw std::invalid_argument(path + ".left: must be an array");
-    const std::size_t size = left.size();
-    const json& right = array_member(tree, "right", path, size);
-    const json& feature = array_member(tree, "feature", path, size);
-    const json& threshold = array_member(tree, "threshold", path, size);
-    const json& value = array_member(tree, "value", path, size);
-    const json& cover = array_member(tree, "cover", path, size);
+  trees.reserve(tree_count);
+  for (std::size_t t = 0; t < tree_count; ++t) {
+    const JsonReader tree = trees_json[t];
+    tree.only_keys({"left", "right", "feature", "threshold", "value", "cover"});
+    const JsonReader left = tree["left"];
+    const std::size_t size = left.array_size();
+    // The other five arrays have one entry per node too.
+    const auto per_node = [&](std::string_view key) {
+      JsonReader array = tree[key];
+      array.array_size(size, size);
+      return array;
+    };
+    const JsonReader right = per_node("right");
+    const JsonReader feature = per_node("feature");
+    const JsonReader threshold = per_node("threshold");
+    const JsonReader value = per_node("value");
+    const JsonReader cover = per_node("cover");
     Tree& parsed = trees.emplace_back();
     parsed.nodes.resize(size);
     for (std::size_t i = 0; i < size; ++i) {
       TreeNode& node = parsed.nodes[i];
-      node.left = index_at(left, i, path, "left");
-      node.right = index_at(right, i, path, "right");
-      node.feature = index_at(feature, i, path, "feature");
-      const double threshold_value = number_at(threshold, i, path, "threshold");
+      node.left = left[i].integer<std::int32_t>(-1);
+      node.right = right[i].integer<std::int32_t>(-1);
+      node.feature = feature[i].integer<std::int32_t>(-1);
+      const double threshold_value = threshold[i].number();
       node.threshold = static_cast<float>(threshold_value);
       if (std::isfinite(threshold_value) && !std::isfinite(node.threshold)) {
-        throw std::invalid_argument(fmt::format(
-            "{}.threshold[{}]: {} is out of single-precision range", path, i, threshold_value));
+        threshold[i].fail(fmt::format("{} is out of single-precision range", threshold_value));
       }
-      node.value = number_at(value, i, path, "value");
-      node.cover = number_at(cover, i, path, "cover");
+      node.value = value[i].number();
+      node.cover = cover[i].number();
     }
   }
   try {
-    return std::make_unique<const TreeEnsemble>(columns, std::move(trees),
-                                                base_margin.get<double>(), kind);
+    return std::make_unique<const TreeEnsemble>(columns, std::move(trees), base_margin,
+                                                std::move(kind));
   } catch (const std::invalid_argument& error) {
-    throw std::invalid_argument(fmt::format("estimator.{}", error.what()));
+    // The constructor names fields relative to the estimator ("trees[3].left[7]: ...").
+    estimator.fail_relative(error.what());
+  }
+}
+
+std::unique_ptr<const TreeEnsemble> TreeEnsemble::from_json(
+    const nlohmann::json& estimator, const std::vector<std::string>& columns) {
+  return read(JsonReader(estimator, "estimator"), columns);
+}
+
+std::unique_ptr<const TreeEnsemble> TreeEnsemble::read_xgboost(
+    const JsonReader& xgboost_model, const std::vector<std::string>& columns, std::string kind) {
+  const JsonReader learner = xgboost_model["learner"];
+  learner.expect_object();
+
+  const JsonReader objective_name = learner["objective"]["name"];
+  const std::string& objective = objective_name.string();
+  if (objective != "binary:logistic" && objective != "reg:logistic" &&
+      objective != "binary:logitraw") {
+    objective_name.fail(fmt::format(
+        "unsupported objective \"{}\" (supported: \"binary:logistic\", \"reg:logistic\", "
+        "\"binary:logitraw\")",
+        objective));
+  }
+
+  const JsonReader model_param = learner["learner_model_param"];
+  if (const auto num_class = model_param.find("num_class")) {
+    const double classes = xgboost_number(*num_class);
+    if (classes != 0 && classes != 1) {
+      num_class->fail(fmt::format("is {}, only binary models are supported", classes));
+    }
+  }
+  const JsonReader num_feature = model_param["num_feature"];
+  const double feature_count = xgboost_number(num_feature);
+  if (feature_count != static_cast<double>(columns.size())) {
+    num_feature.fail(
+        fmt::format("is {}, the pipeline makes {} columns", feature_count, columns.size()));
+  }
+  // base_score is a probability for the logistic objectives; XGBoost reads it in single
+  // precision and starts every margin at its logit.
+  const JsonReader base_score_json = model_param["base_score"];
+  const auto base_score = static_cast<double>(static_cast<float>(xgboost_number(base_score_json)));
+  double base_margin = base_score;
+  if (objective != "binary:logitraw") {
+    if (!(base_score > 0 && base_score < 1)) {
+      base_score_json.fail(fmt::format("must be in (0, 1) for {}, got {}", objective, base_score));
+    }
+    base_margin = std::log(base_score / (1.0 - base_score));
+  }
+
+  if (const auto names = learner.find("feature_names")) {
+    const std::size_t count = names->array_size();
+    if (count != 0) {
+      if (count != columns.size()) {
+        names->fail(
+            fmt::format("has {} entries, the pipeline makes {} columns", count, columns.size()));
+      }
+      for (std::size_t i = 0; i < count; ++i) {
+        const json& name = names->json()[i];
+        if (!name.is_string() || name.get_ref<const std::string&>() != columns[i]) {
+          (*names)[i].fail(fmt::format("is {}, the pipeline's column {} is '{}'",
+                                       JsonReader::quote(name), i, columns[i]));
+        }
+      }
+    }
+  }
+
+  const JsonReader booster = learner["gradient_booster"];
+  const JsonReader booster_name = booster["name"];
+  if (booster_name.string() != "gbtree") {
+    booster_name.fail(
+        fmt::format("is \"{}\", only \"gbtree\" is supported", booster_name.string()));
+  }
+  const JsonReader model = booster["model"];
+  const JsonReader trees_json = model["trees"];
+  const std::size_t tree_count = trees_json.array_size();
+  const JsonReader tree_info = model["tree_info"];
+  tree_info.array_size(tree_count, tree_count);
+  std::vector<Tree> trees;
+  trees.reserve(tree_count);
+  for (std::size_t t = 0; t < tree_count; ++t) {
+    if (tree_info.json()[t] != 0) {
+      tree_info[t].fail(fmt::format("is {}, a binary model's trees all belong to group 0",
+                                    JsonReader::quote(tree_info.json()[t])));
+    }
+    trees.push_back(convert_xgboost_tree(trees_json[t], columns.size()));
+  }
+  try {
+    return std::make_unique<const TreeEnsemble>(columns, std::move(trees), base_margin,
+                                                std::move(kind));
+  } catch (const std::invalid_argument& error) {
+    // Named in the converted trees, whose nodes are numbered differently from the document's.
+    xgboost_model.fail(fmt::format("converted XGBoost model: {}", error.what()));
   }
 }
 
 std::unique_ptr<const TreeEnsemble> TreeEnsemble::from_xgboost_json(
     const nlohmann::json& xgboost_model, const std::vector<std::string>& columns,
     std::string kind) {
-  const auto learner_it =
-      xgboost_model.is_object() ? xgboost_model.find("learner") : xgboost_model.end();
-  if (!xgboost_model.is_object() || learner_it == xgboost_model.end() || !learner_it->is_object()) {
-    throw std::invalid_argument("learner: must be an object (not an XGBoost JSON model document)");
-  }
-  const json& learner = *learner_it;
-  const std::string learner_path = "learner";
-
-  const json& objective = member(learner, "objective", learner_path);
-  if (!objective.is_object()) throw std::invalid_argument("learner.objective: must be an object");
-  const std::string objective_name = string_member(objective, "name", "learner.objective");
-  if (objective_name != "binary:logistic" && objective_name != "reg:logistic" &&
-      objective_name != "binary:logitraw") {
-    throw std::invalid_argument(fmt::format(
-        "learner.objective.name: unsupported objective \"{}\" (supported: \"binary:logistic\", "
-        "\"reg:logistic\", \"binary:logitraw\")",
-        objective_name));
-  }
-
-  const json& model_param = member(learner, "learner_model_param", learner_path);
-  if (!model_param.is_object()) {
-    throw std::invalid_argument("learner.learner_model_param: must be an object");
-  }
-  const std::string param_path = "learner.learner_model_param";
-  if (model_param.contains("num_class")) {
-    const double classes = xgboost_number(model_param, "num_class", param_path);
-    if (classes != 0 && classes != 1) {
-      throw std::invalid_argument(fmt::format(
-          "learner.learner_model_param.num_class: is {}, only binary models are supported",
-          classes));
-    }
-  }
-  const double feature_count = xgboost_number(model_param, "num_feature", param_path);
-  if (feature_count != static_cast<double>(columns.size())) {
-    throw std::invalid_argument(
-        fmt::format("learner.learner_model_param.num_feature: is {}, the pipeline makes {} columns",
-                    feature_count, columns.size()));
-  }
-  // base_score is a probability for the logistic objectives; XGBoost reads it in single
-  // precision and starts every margin at its logit.
-  const auto base_score = static_cast<double>(
-      static_cast<float>(xgboost_number(model_param, "base_score", param_path)));
-  double base_margin = base_score;
-  if (objective_name != "binary:logitraw") {
-    if (!(base_score > 0 && base_score < 1)) {
-      throw std::invalid_argument(
-          fmt::format("learner.learner_model_param.base_score: must be in (0, 1) for {}, got {}",
-                      objective_name, base_score));
-    }
-    base_margin = std::log(base_score / (1.0 - base_score));
-  }
-
-  if (const auto names = learner.find("feature_names"); names != learner.end()) {
-    if (!names->is_array()) throw std::invalid_argument("learner.feature_names: must be an array");
-    if (!names->empty()) {
-      if (names->size() != columns.size()) {
-        throw std::invalid_argument(
-            fmt::format("learner.feature_names: has {} entries, the pipeline makes {} columns",
-                        names->size(), columns.size()));
-      }
-      for (std::size_t i = 0; i < columns.size(); ++i) {
-        const json& name = (*names)[i];
-        if (!name.is_string() || name.get_ref<const std::string&>() != columns[i]) {
-          throw std::invalid_argument(
-              fmt::format("learner.feature_names[{}]: is {}, the pipeline's column {} is '{}'", i,
-                          name.dump(), i, columns[i]));
-        }
-      }
-    }
-  }
-
-  const json& booster = member(learner, "gradient_booster", learner_path);
-  if (!booster.is_object()) {
-    throw std::invalid_argument("learner.gradient_booster: must be an object");
-  }
-  const std::string booster_name = string_member(booster, "name", "learner.gradient_booster");
-  if (booster_name != "gbtree") {
-    throw std::invalid_argument(fmt::format(
-        "learner.gradient_booster.name: is \"{}\", only \"gbtree\" is supported", booster_name));
-  }
-  const std::string model_path = "learner.gradient_booster.model";
-  const json& model = member(booster, "model", "learner.gradient_booster");
-  if (!model.is_object()) throw std::invalid_argument(model_path + ": must be an object");
-  const json& trees_json = member(model, "trees", model_path);
-  if (!trees_json.is_array()) throw std::invalid_argument(model_path + ".trees: must be an array");
-  const json& tree_info = array_member(model, "tree_info", model_path, trees_json.size());
-  std::vector<Tree> trees;
-  trees.reserve(trees_json.size());
-  for (std::size_t t = 0; t < trees_json.size(); ++t) {
-    if (tree_info[t] != 0) {
-      throw std::invalid_argument(
-          fmt::format("{}.tree_info[{}]: is {}, a binary model's trees all belong to group 0",
-                      model_path, t, tree_info[t].dump()));
-    }
-    trees.push_back(convert_xgboost_tree(trees_json[t], columns.size(),
-                                         fmt::format("{}.trees[{}]", model_path, t)));
-  }
-  try {
-    return std::make_unique<const TreeEnsemble>(columns, std::move(trees), base_margin,
-                                                std::move(kind));
-  } catch (const std::invalid_argument& error) {
-    throw std::invalid_argument(fmt::format("converted XGBoost model: {}", error.what()));
-  }
+  return read_xgboost(JsonReader(xgboost_model), columns, std::move(kind));
 }
 
 }  // namespace nbo::models

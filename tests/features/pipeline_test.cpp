@@ -384,7 +384,9 @@ TEST(PipelineJsonTest, FromJsonErrorsCarryAJsonPath) {
   mutate("no scale", [](json& f) { f[1].erase("scale"); }, "pipeline.features[1].scale: is required");
   mutate("impute without value", [](json& f) { f[5]["missing"].erase("value"); }, "pipeline.features[5].missing.value: is required");
   mutate("levels not array", [](json& f) { f[0]["levels"] = "стандарт"; }, "pipeline.features[0].levels: must be an array");
-  mutate("levels not strings", [](json& f) { f[0]["levels"][1] = 2; }, "pipeline.features[0].levels: must hold strings");
+  mutate(
+      "levels not strings", [](json& f) { f[0]["levels"][1] = 2; },
+      "pipeline.features[0].levels[1]: must be a string, got 2");
   mutate("bad unseen", [](json& f) { f[2]["unseen"] = "ignore"; }, "pipeline.features[2].unseen: unknown value \"ignore\"");
   mutate("zero scale", [](json& f) { f[3]["scale"] = 0; }, "pipeline.features[3]");
   mutate("unknown level", [](json& f) { f[2]["levels"][0] = "Книги"; }, "pipeline.features[2]");

@@ -3,6 +3,7 @@
 // model-file round trip and the constructor's checks.
 #include "nbo/models/ensemble.hpp"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -17,6 +18,8 @@
 
 namespace nbo::models {
 namespace {
+
+using ::testing::HasSubstr;
 
 const std::vector<std::string> kColumns = {"a", "b"};
 
@@ -98,6 +101,51 @@ TEST(EnsembleTest, JsonRoundTrip) {
   const auto loaded = estimator_from_json(written, kColumns);
   EXPECT_EQ(loaded->to_json(), written);
   for (const auto& row : kRows) EXPECT_EQ(loaded->margin(row), ensemble.margin(row));
+}
+
+// The message of estimator_from_json on `estimator`.
+std::string load_error(const nlohmann::json& estimator) {
+  try {
+    estimator_from_json(estimator, kColumns);
+    ADD_FAILURE() << "loaded " << estimator.dump();
+  } catch (const std::invalid_argument& error) {
+    return error.what();
+  }
+  return {};
+}
+
+TEST(EnsembleTest, FromJsonNamesThePathInsideAMember) {
+  const nlohmann::json valid = three_members().to_json();
+  ASSERT_NO_THROW(estimator_from_json(valid, kColumns));
+  nlohmann::json broken = valid;
+  broken["members"][1]["estimator"]["k"] = 2.5;
+  EXPECT_THAT(load_error(broken),
+              HasSubstr("estimator.members[1].estimator.k: must be an integer in [1, 1000000000], "
+                        "got 2.5"));
+  broken = valid;
+  broken["members"][2]["estimator"]["support_vectors"][1][0] = "x";
+  EXPECT_THAT(load_error(broken),
+              HasSubstr("estimator.members[2].estimator.support_vectors[1][0]: must be a number"));
+  broken = valid;
+  broken["members"][0]["calibration"]["slope"] = "1";
+  EXPECT_THAT(load_error(broken), HasSubstr("estimator.members[0].calibration.slope: must be a "
+                                            "number, got \"1\""));
+  broken = valid;
+  broken["members"][0]["calibration"]["ofset"] = 0.0;
+  EXPECT_THAT(load_error(broken), HasSubstr("estimator.members[0].calibration.ofset: unknown key"));
+  broken = valid;
+  broken["members"][0]["wieght"] = 0.5;
+  EXPECT_THAT(load_error(broken), HasSubstr("estimator.members[0].wieght: unknown key"));
+  broken = valid;
+  broken["members"][1]["estimator"] = valid;
+  EXPECT_THAT(load_error(broken),
+              HasSubstr("estimator.members[1].estimator: an ensemble cannot contain an ensemble"));
+  broken = valid;
+  broken["members"][1]["weight"] = 0.0;
+  EXPECT_THAT(load_error(broken), HasSubstr("estimator.members: ensemble weights sum to"));
+  broken = valid;
+  broken["members"] = nlohmann::json::array();
+  EXPECT_THAT(load_error(broken), HasSubstr("estimator.members: must not be empty"));
 }
 
 TEST(EnsembleTest, ConstructorRejectsInconsistentMembers) {

@@ -192,6 +192,48 @@ std::vector<BrokenModel> broken_models() {
        {"calibration.offset"}},
       {"no decision", [] { return mutated([](json& m) { m.erase("decision"); }); },
        {"decision: is required"}},
+      // Keys are a closed set: a misspelt optional key would otherwise change the model quietly.
+      {"misspelt calibration",
+       [] {
+         return mutated([](json& m) {
+           m["calibraton"] = m["calibration"];
+           m.erase("calibration");
+         });
+       },
+       {"calibraton: unknown key (allowed: \"format\", \"format_version\", \"metadata\","}},
+      {"misspelt metadata key",
+       [] { return mutated([](json& m) { m["metadata"]["trainr"] = "me"; }); },
+       {"metadata.trainr: unknown key"}},
+      {"platt key on calibration none",
+       [] {
+         return mutated([](json& m) { m["calibration"] = {{"type", "none"}, {"slope", 2.0}}; });
+       },
+       {"calibration.slope: unknown key (allowed: \"type\")"}},
+      {"misspelt platt key",
+       [] { return mutated([](json& m) { m["calibration"]["ofset"] = 0.1; }); },
+       {"calibration.ofset: unknown key"}},
+      {"numeric key on a one_hot feature",
+       [] { return mutated([](json& m) { m["pipeline"]["features"][0]["scale"] = 1.0; }); },
+       {"pipeline.features[0].scale: unknown key"}},
+      {"imputed value under reject",
+       [] {
+         return mutated([](json& m) { m["pipeline"]["features"][1]["missing"]["value"] = 0.5; });
+       },
+       {"pipeline.features[1].missing.value: unknown key (allowed: \"policy\")"}},
+      {"misspelt coefficient key",
+       [] {
+         return mutated([](json& m) {
+           m["estimator"]["coefficients"][4]["weigth"] =
+               m["estimator"]["coefficients"][4]["weight"];
+         });
+       },
+       {"estimator.coefficients[4].weigth: unknown key"}},
+      {"unknown decision key",
+       [] { return mutated([](json& m) { m["decision"]["threshold_low"] = 0.2; }); },
+       {"decision.threshold_low: unknown key"}},
+      {"unknown band key",
+       [] { return mutated([](json& m) { m["decision"]["risk_bands"][1]["lower"] = 0.25; }); },
+       {"decision.risk_bands[1].lower: unknown key"}},
   };
 }
 
@@ -247,6 +289,15 @@ TEST(ModelFileTest, BandThatIsNotAnObjectNamesItsPath) {
   const std::string message = load_error(file);
   EXPECT_THAT(message, HasSubstr(file.string()));
   EXPECT_THAT(message, HasSubstr("decision.risk_bands[1]: must be an object"));
+}
+
+TEST(ModelFileTest, FreeFormMetadataKeepsAnyKeys) {
+  json document = valid_model_json();
+  document["metadata"]["metrics"] = {{"roc_auc", {{"mean", 0.9}}}, {"anything", "goes"}};
+  document["metadata"]["extra"] = {{"seed", 42}, {"candidates", json::array({1, 2})}};
+  const ChurnModel model = ChurnModel::from_json(document);
+  EXPECT_EQ(model.metadata().metrics, document["metadata"]["metrics"]);
+  EXPECT_EQ(model.metadata().extra, document["metadata"]["extra"]);
 }
 
 TEST(ModelFileTest, MissingFileIsAModelLoadError) {

@@ -378,6 +378,11 @@ TEST(NearestNeighborsTest, InvalidFilesAreRejectedNamingThePath) {
   EXPECT_THAT(broken([](json& e) { e["column_weights"] = {"1", 1.0}; }),
               HasSubstr("estimator.column_weights[0]:"));
   EXPECT_THAT(broken([](json& e) { e["column_weights"] = {0.0, 0.0}; }), HasSubstr("all 0"));
+  // A misspelt optional key is refused, not read as "all weights 1".
+  EXPECT_THAT(broken([](json& e) {
+                e["column_weight"] = {1.0, 0.5};
+              }),
+              HasSubstr("estimator.column_weight: unknown key (allowed: \"type\", \"k\","));
   // Through the model-file dispatch, and other columns than the pipeline's.
   EXPECT_THROW(estimator_from_json(valid, {"a", "c"}), std::invalid_argument);
 }

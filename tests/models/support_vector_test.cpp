@@ -201,6 +201,8 @@ TEST(SupportVectorTest, InvalidFilesAreRejectedNamingThePath) {
                 e["support_vectors"][0] = {0, 0, 0};
               }),
               HasSubstr("estimator.support_vectors[0]:"));
+  EXPECT_THAT(broken([](json& e) { e["kernel"] = "rbf"; }),
+              HasSubstr("estimator.kernel: unknown key"));
   EXPECT_THROW(estimator_from_json(valid, {"a"}), std::invalid_argument);
 }
 

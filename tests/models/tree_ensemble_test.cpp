@@ -366,6 +366,12 @@ TEST(TreeEnsembleTest, FromJsonNamesThePathOfTheProblem) {
   broken["trees"] = json::array();
   EXPECT_THAT(load_error(broken), HasSubstr("estimator.trees: must not be empty"));
   broken = valid;
+  broken["trees"][1]["default_left"] = json::array({1, 0, 0, 0, 0});
+  EXPECT_THAT(load_error(broken), HasSubstr("estimator.trees[1].default_left: unknown key"));
+  broken = valid;
+  broken["learning_rate"] = 0.1;
+  EXPECT_THAT(load_error(broken), HasSubstr("estimator.learning_rate: unknown key"));
+  broken = valid;
   broken["type"] = "forest";
   EXPECT_THAT(load_error(broken), HasSubstr("\"tree_ensemble\", \"xgboost\""));
 }
@@ -476,8 +482,15 @@ TEST(TreeEnsembleTest, XgboostConversionNamesThePathOfTheProblem) {
                 m["learner"]["gradient_booster"]["model"]["trees"][0].erase("sum_hessian");
               }),
               HasSubstr("trees[0].sum_hessian: is required"));
+  // The XGBoost document is XGBoost's own format: keys nbo does not read are left alone.
+  json extra_keys{{"type", "xgboost"}, {"model", xgboost_document()}};
+  extra_keys["model"]["learner"]["attributes"]["best_iteration"] = "3";
+  extra_keys["model"]["learner"]["gradient_booster"]["model"]["trees"][0]["new_field"] = 1;
+  EXPECT_NO_THROW(estimator_from_json(extra_keys, names(2)));
   EXPECT_THAT(error([](json& m) { m.erase("learner"); }),
-              HasSubstr("estimator.model.learner: must be an object"));
+              HasSubstr("estimator.model.learner: is required"));
+  EXPECT_THAT(error([](json& m) { m["learner"] = json::array(); }),
+              HasSubstr("estimator.model.learner: must be an object, got []"));
 }
 
 }  // namespace

@@ -18,6 +18,10 @@
 
 #include "nbo/features/customer.hpp"
 
+namespace nbo::models {
+class JsonReader;  // nbo/models/json_reader.hpp
+}  // namespace nbo::models
+
 namespace nbo::features {
 
 enum class Encoding {
@@ -75,9 +79,12 @@ class Pipeline {
                  std::vector<FieldId>* imputed = nullptr) const;
 
   // Serialization; the layout is documented in docs/model-format.md. from_json throws
-  // std::invalid_argument with a JSON path ("pipeline.features[3] (tenure_days): scale must
-  // be > 0").
+  // std::invalid_argument with a JSON path: models::JsonError from the reader
+  // ("pipeline.features[3].scale: must be a number, got \"2\""), or the constructor's message
+  // ("pipeline.features[3] (tenure_days): scale must be > 0"). read reads at the reader's path,
+  // from_json reads `pipeline` as the model file's "pipeline".
   nlohmann::json to_json() const;
+  static Pipeline read(const models::JsonReader& pipeline);
   static Pipeline from_json(const nlohmann::json& pipeline);
 
  private:

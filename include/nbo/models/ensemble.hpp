@@ -53,6 +53,11 @@ class Ensemble final : public Estimator {
 
   const std::vector<EnsembleMember>& members() const noexcept { return members_; }
 
+  // Reads the "estimator" object of the layout above at the reader's path; throws JsonError
+  // naming the path of the problem ("estimator.members[1].estimator.k: ..."). from_json reads
+  // `estimator` as the model file's "estimator".
+  static std::unique_ptr<const Ensemble> read(const JsonReader& estimator,
+                                              const std::vector<std::string>& columns);
   static std::unique_ptr<const Ensemble> from_json(const nlohmann::json& estimator,
                                                    const std::vector<std::string>& columns);
 

@@ -15,6 +15,8 @@
 
 namespace nbo::models {
 
+class JsonReader;  // json_reader.hpp
+
 class Estimator {
  public:
   virtual ~Estimator() = default;
@@ -93,8 +95,12 @@ double occlusion_contributions(const Estimator& estimator, std::span<const doubl
                                std::span<const double> reference, std::span<double> out);
 
 // Builds an estimator from the model file's "estimator" object. `expected_columns` are the
-// pipeline's column names; an estimator over other columns is rejected. Throws
-// std::invalid_argument with a JSON path.
+// pipeline's column names; an estimator over other columns is rejected. Throws JsonError (a
+// std::invalid_argument) naming the JSON path of the problem. read_estimator reads at the
+// reader's path ("estimator.members[0].estimator.k: ..."); estimator_from_json reads `estimator`
+// as the model file's "estimator".
+std::unique_ptr<const Estimator> read_estimator(const JsonReader& estimator,
+                                                const std::vector<std::string>& expected_columns);
 std::unique_ptr<const Estimator> estimator_from_json(
     const nlohmann::json& estimator, const std::vector<std::string>& expected_columns);
 

@@ -65,6 +65,11 @@ class NearestNeighbors final : public Estimator {
   Weighting weighting() const noexcept { return weighting_; }
   const std::vector<double>& column_weights() const noexcept { return column_weights_; }
 
+  // Reads a "k_nearest_neighbors" estimator object at the reader's path; throws JsonError
+  // naming the path of the problem. from_json reads `estimator` as the model file's
+  // "estimator".
+  static std::unique_ptr<const NearestNeighbors> read(const JsonReader& estimator,
+                                                      const std::vector<std::string>& columns);
   static std::unique_ptr<const NearestNeighbors> from_json(const nlohmann::json& estimator,
                                                            const std::vector<std::string>& columns);
 

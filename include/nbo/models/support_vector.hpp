@@ -51,6 +51,11 @@ class SupportVectorClassifier final : public Estimator {
   std::size_t support_vector_count() const noexcept { return coefficients_.size(); }
   double gamma() const noexcept { return gamma_; }
 
+  // Reads a "support_vector_classifier" estimator object at the reader's path; throws
+  // JsonError naming the path of the problem. from_json reads `estimator` as the model file's
+  // "estimator".
+  static std::unique_ptr<const SupportVectorClassifier> read(
+      const JsonReader& estimator, const std::vector<std::string>& columns);
   static std::unique_ptr<const SupportVectorClassifier> from_json(
       const nlohmann::json& estimator, const std::vector<std::string>& columns);
 

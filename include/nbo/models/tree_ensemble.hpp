@@ -77,13 +77,23 @@ class TreeEnsemble final : public Estimator {
   double base_margin() const noexcept { return base_margin_; }
   const std::string& kind() const noexcept { return kind_; }
 
-  // Parses nbo's compact layout. Throws std::invalid_argument with a JSON path.
+  // Parses nbo's compact layout at the reader's path. Throws JsonError (a
+  // std::invalid_argument) naming the JSON path of the problem; structural problems found by
+  // the constructor are named the same way. from_json reads `estimator` as the model file's
+  // "estimator".
+  static std::unique_ptr<const TreeEnsemble> read(const JsonReader& estimator,
+                                                  const std::vector<std::string>& columns);
   static std::unique_ptr<const TreeEnsemble> from_json(const nlohmann::json& estimator,
                                                        const std::vector<std::string>& columns);
   // Converts an XGBoost JSON model (the whole document XGBoost saves). Its feature_names, when
   // present, must equal `columns`; otherwise it must use exactly columns.size() features.
   // Only binary:logistic (or reg:logistic / binary:logitraw) gbtree models are accepted.
-  // Throws std::invalid_argument naming the JSON path and the problem.
+  // Throws JsonError naming the JSON path and the problem: under the reader's path for
+  // read_xgboost (the model file's "estimator.model"), from the document's root for
+  // from_xgboost_json ("learner.objective.name").
+  static std::unique_ptr<const TreeEnsemble> read_xgboost(const JsonReader& xgboost_model,
+                                                          const std::vector<std::string>& columns,
+                                                          std::string kind = "gradient_boosting");
   static std::unique_ptr<const TreeEnsemble> from_xgboost_json(
       const nlohmann::json& xgboost_model, const std::vector<std::string>& columns,
       std::string kind = "gradient_boosting");
