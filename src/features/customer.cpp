@@ -1,10 +1,10 @@
 #include "nbo/features/customer.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "nbo/json/document.hpp"
@@ -16,39 +16,124 @@ namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 constexpr std::array<StoreField, kFieldCount> kStoreFields{{
-    {FieldId::kServiceType, "service_type", FieldType::kCategory, -kInf, kInf, true,
+    {FieldId::kServiceType,
+     "service_type",
+     FieldType::kCategory,
+     -kInf,
+     kInf,
+     true,
      {"market_file.csv", "Тип сервиса", ""}},
-    {FieldId::kAllowMessages, "allow_messages", FieldType::kBoolean, 0, 1, true,
+    {FieldId::kAllowMessages,
+     "allow_messages",
+     FieldType::kBoolean,
+     0,
+     1,
+     true,
      {"market_file.csv", "Разрешить сообщать", ""}},
-    {FieldId::kMarketingActivity6m, "marketing_activity_6m", FieldType::kNumber, 0, kInf, true,
+    {FieldId::kMarketingActivity6m,
+     "marketing_activity_6m",
+     FieldType::kNumber,
+     0,
+     kInf,
+     true,
      {"market_file.csv", "Маркет_актив_6_мес", ""}},
-    {FieldId::kMarketingActivityCurrent, "marketing_activity_current", FieldType::kInteger, 0,
-     kInf, true, {"market_file.csv", "Маркет_актив_тек_мес", ""}},
-    {FieldId::kTenureDays, "tenure_days", FieldType::kInteger, 0, kInf, true,
+    {FieldId::kMarketingActivityCurrent,
+     "marketing_activity_current",
+     FieldType::kInteger,
+     0,
+     kInf,
+     true,
+     {"market_file.csv", "Маркет_актив_тек_мес", ""}},
+    {FieldId::kTenureDays,
+     "tenure_days",
+     FieldType::kInteger,
+     0,
+     kInf,
+     true,
      {"market_file.csv", "Длительность", ""}},
-    {FieldId::kPromoShare, "promo_share", FieldType::kNumber, 0, 1, true,
+    {FieldId::kPromoShare,
+     "promo_share",
+     FieldType::kNumber,
+     0,
+     1,
+     true,
      {"market_file.csv", "Акционные_покупки", ""}},
-    {FieldId::kPopularCategory, "popular_category", FieldType::kCategory, -kInf, kInf, true,
+    {FieldId::kPopularCategory,
+     "popular_category",
+     FieldType::kCategory,
+     -kInf,
+     kInf,
+     true,
      {"market_file.csv", "Популярная_категория", ""}},
-    {FieldId::kAvgCategoriesPerVisit, "avg_categories_per_visit", FieldType::kInteger, 0, kInf,
-     true, {"market_file.csv", "Средний_просмотр_категорий_за_визит", ""}},
-    {FieldId::kUnpaidItemsQuarter, "unpaid_items_quarter", FieldType::kInteger, 0, kInf, true,
+    {FieldId::kAvgCategoriesPerVisit,
+     "avg_categories_per_visit",
+     FieldType::kInteger,
+     0,
+     kInf,
+     true,
+     {"market_file.csv", "Средний_просмотр_категорий_за_визит", ""}},
+    {FieldId::kUnpaidItemsQuarter,
+     "unpaid_items_quarter",
+     FieldType::kInteger,
+     0,
+     kInf,
+     true,
      {"market_file.csv", "Неоплаченные_продукты_штук_квартал", ""}},
-    {FieldId::kServiceErrors, "service_errors", FieldType::kInteger, 0, kInf, true,
+    {FieldId::kServiceErrors,
+     "service_errors",
+     FieldType::kInteger,
+     0,
+     kInf,
+     true,
      {"market_file.csv", "Ошибка_сервиса", ""}},
-    {FieldId::kPagesPerVisit, "pages_per_visit", FieldType::kInteger, 0, kInf, true,
+    {FieldId::kPagesPerVisit,
+     "pages_per_visit",
+     FieldType::kInteger,
+     0,
+     kInf,
+     true,
      {"market_file.csv", "Страниц_за_визит", ""}},
-    {FieldId::kRevenue2MonthsAgo, "revenue_2_months_ago", FieldType::kNumber, 0, kInf, true,
+    {FieldId::kRevenue2MonthsAgo,
+     "revenue_2_months_ago",
+     FieldType::kNumber,
+     0,
+     kInf,
+     true,
      {"market_money.csv", "Выручка", "препредыдущий_месяц"}},
-    {FieldId::kRevenueLastMonth, "revenue_last_month", FieldType::kNumber, 0, kInf, true,
+    {FieldId::kRevenueLastMonth,
+     "revenue_last_month",
+     FieldType::kNumber,
+     0,
+     kInf,
+     true,
      {"market_money.csv", "Выручка", "предыдущий_месяц"}},
-    {FieldId::kRevenueThisMonth, "revenue_this_month", FieldType::kNumber, 0, kInf, true,
+    {FieldId::kRevenueThisMonth,
+     "revenue_this_month",
+     FieldType::kNumber,
+     0,
+     kInf,
+     true,
      {"market_money.csv", "Выручка", "текущий_месяц"}},
-    {FieldId::kMinutesLastMonth, "minutes_last_month", FieldType::kInteger, 0, kInf, true,
+    {FieldId::kMinutesLastMonth,
+     "minutes_last_month",
+     FieldType::kInteger,
+     0,
+     kInf,
+     true,
      {"market_time.csv", "минут", "предыдущий_месяц"}},
-    {FieldId::kMinutesThisMonth, "minutes_this_month", FieldType::kInteger, 0, kInf, true,
+    {FieldId::kMinutesThisMonth,
+     "minutes_this_month",
+     FieldType::kInteger,
+     0,
+     kInf,
+     true,
      {"market_time.csv", "минут", "текущий_месяц"}},
-    {FieldId::kProfit, "profit", FieldType::kNumber, -kInf, kInf, false,
+    {FieldId::kProfit,
+     "profit",
+     FieldType::kNumber,
+     -kInf,
+     kInf,
+     false,
      {"money.csv", "Прибыль", ""}},
 }};
 
@@ -114,9 +199,13 @@ std::string range_text(const StoreField& field) {
 
 }  // namespace
 
-std::span<const StoreField> store_fields() { return kStoreFields; }
+std::span<const StoreField> store_fields() {
+  return kStoreFields;
+}
 
-const StoreField& store_field(FieldId id) { return kStoreFields[index_of(id)]; }
+const StoreField& store_field(FieldId id) {
+  return kStoreFields[index_of(id)];
+}
 
 std::optional<FieldId> find_field(std::string_view api_name) {
   for (const auto& field : kStoreFields) {
@@ -162,9 +251,9 @@ void RawCustomer::set_number(FieldId id, double value) {
         fmt::format("field '{}' must be an integer, got {}", field.api_name, value));
   }
   if (value < field.min_value || value > field.max_value) {
-    throw ValidationError("out_of_range", std::string(field.api_name),
-                          fmt::format("field '{}' must be {}, got {}", field.api_name,
-                                      range_text(field), value));
+    throw ValidationError(
+        "out_of_range", std::string(field.api_name),
+        fmt::format("field '{}' must be {}, got {}", field.api_name, range_text(field), value));
   }
   auto& slot = values_[index_of(id)];
   slot.present = true;
@@ -175,9 +264,9 @@ void RawCustomer::set_number(FieldId id, double value) {
 void RawCustomer::set_boolean(FieldId id, bool value) {
   const StoreField& field = store_field(id);
   if (field.type != FieldType::kBoolean) {
-    throw ValidationError("invalid_type", std::string(field.api_name),
-                          fmt::format("field '{}' must be {}, got a boolean", field.api_name,
-                                      type_name(field.type)));
+    throw ValidationError(
+        "invalid_type", std::string(field.api_name),
+        fmt::format("field '{}' must be {}, got a boolean", field.api_name, type_name(field.type)));
   }
   set_number(id, value ? 1.0 : 0.0);
 }
@@ -185,9 +274,9 @@ void RawCustomer::set_boolean(FieldId id, bool value) {
 void RawCustomer::set_category(FieldId id, std::string_view raw_value) {
   const StoreField& field = store_field(id);
   if (field.type != FieldType::kCategory) {
-    throw ValidationError("invalid_type", std::string(field.api_name),
-                          fmt::format("field '{}' must be {}, got a string", field.api_name,
-                                      type_name(field.type)));
+    throw ValidationError(
+        "invalid_type", std::string(field.api_name),
+        fmt::format("field '{}' must be {}, got a string", field.api_name, type_name(field.type)));
   }
   const auto level = normalize_category(id, raw_value);
   if (!level) {
@@ -208,20 +297,8 @@ void RawCustomer::set_category(FieldId id, std::string_view raw_value) {
 
 namespace {
 
-// One JSON value of a customer field, whichever reader found it.
-struct FieldInput {
-  std::string_view type_name;  // nlohmann's name of the JSON type ("number", "string", ...)
-  bool is_null = false;
-  bool is_number = false;
-  bool is_boolean = false;
-  bool is_string = false;
-  double number = 0.0;
-  bool boolean = false;
-  std::string_view text;
-};
-
-// Checks `key` and the JSON type of `input` and stores it: the rules every reader shares.
-void set_from_json(RawCustomer& customer, std::string_view key, const FieldInput& input) {
+// Checks `key` and the JSON type of `value` and stores it: the rules every reader shares.
+void set_from_json(RawCustomer& customer, std::string_view key, json::Value value) {
   const auto id = find_field(key);
   if (!id) {
     throw ValidationError("unknown_field", std::string(key),
@@ -230,32 +307,32 @@ void set_from_json(RawCustomer& customer, std::string_view key, const FieldInput
                                       key));
   }
   const StoreField& field = store_field(*id);
-  if (input.is_null) return;  // explicit null means absent
+  if (value.is_null()) return;  // explicit null means absent
   switch (field.type) {
     case FieldType::kNumber:
     case FieldType::kInteger:
-      if (!input.is_number) {
+      if (!value.is_number()) {
         throw ValidationError("invalid_type", std::string(key),
                               fmt::format("field '{}' must be {}, got {}", key,
-                                          type_name(field.type), input.type_name));
+                                          type_name(field.type), value.type_name()));
       }
-      customer.set_number(*id, input.number);
+      customer.set_number(*id, value.number());
       break;
     case FieldType::kBoolean:
-      if (!input.is_boolean) {
-        throw ValidationError("invalid_type", std::string(key),
-                              fmt::format("field '{}' must be a boolean, got {}", key,
-                                          input.type_name));
+      if (!value.is_boolean()) {
+        throw ValidationError(
+            "invalid_type", std::string(key),
+            fmt::format("field '{}' must be a boolean, got {}", key, value.type_name()));
       }
-      customer.set_boolean(*id, input.boolean);
+      customer.set_boolean(*id, value.boolean());
       break;
     case FieldType::kCategory:
-      if (!input.is_string) {
-        throw ValidationError("invalid_type", std::string(key),
-                              fmt::format("field '{}' must be a string, got {}", key,
-                                          input.type_name));
+      if (!value.is_string()) {
+        throw ValidationError(
+            "invalid_type", std::string(key),
+            fmt::format("field '{}' must be a string, got {}", key, value.type_name()));
       }
-      customer.set_category(*id, input.text);
+      customer.set_category(*id, value.string());
       break;
   }
 }
@@ -263,23 +340,11 @@ void set_from_json(RawCustomer& customer, std::string_view key, const FieldInput
 }  // namespace
 
 RawCustomer customer_from_json(const nlohmann::json& features) {
-  if (!features.is_object()) {
-    throw ValidationError("invalid_type", "features", "'features' must be a JSON object");
-  }
-  RawCustomer customer;
-  for (const auto& [key, value] : features.items()) {
-    FieldInput input{.type_name = value.type_name(),
-                     .is_null = value.is_null(),
-                     .is_number = value.is_number(),
-                     .is_boolean = value.is_boolean(),
-                     .is_string = value.is_string(),
-                     .text = {}};
-    if (input.is_number) input.number = value.get<double>();
-    if (input.is_boolean) input.boolean = value.get<bool>();
-    if (input.is_string) input.text = value.get_ref<const std::string&>();
-    set_from_json(customer, key, input);
-  }
-  return customer;
+  // Tools and tests hold documents; the service reads tapes. One set of rules: the document is
+  // read through its text (the depth is already bounded by the document itself).
+  const std::string text = features.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  const auto document = json::Document::parse(text, std::numeric_limits<std::size_t>::max());
+  return customer_from_json(document.root());
 }
 
 RawCustomer customer_from_json(json::Value features) {
@@ -288,16 +353,7 @@ RawCustomer customer_from_json(json::Value features) {
   }
   RawCustomer customer;
   features.for_each_member([&customer](std::string_view key, json::Value value) {
-    FieldInput input{.type_name = value.type_name(),
-                     .is_null = value.is_null(),
-                     .is_number = value.is_number(),
-                     .is_boolean = value.is_boolean(),
-                     .is_string = value.is_string(),
-                     .text = {}};
-    if (input.is_number) input.number = value.number();
-    if (input.is_boolean) input.boolean = value.boolean();
-    if (input.is_string) input.text = value.string();
-    set_from_json(customer, key, input);
+    set_from_json(customer, key, value);
   });
   return customer;
 }
