@@ -2,7 +2,8 @@
 # Configures and builds nbo into a build directory.
 #   scripts/build.sh [release|test]
 #   release: optimized (build/release), what `scripts/serve.sh` runs and bench/ measures
-#   test:    AddressSanitizer + UndefinedBehaviorSanitizer (build/test), what the test suite runs
+#   test:    AddressSanitizer + UndefinedBehaviorSanitizer, warnings as errors (build/test), what
+#            the test suite runs
 # Compiles go through ccache when it is installed (scripts/install-deps.sh installs it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +29,7 @@ case "$flavour" in
     # -O1 -g1 (line tables only): compiles in about half the time of -O2 -g, which dominates a
     # clean CI run, while sanitizer reports still name files and lines.
     cmake -S . -B build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-      -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DNBO_SANITIZE=ON -DNBO_WERROR=OFF \
+      -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DNBO_SANITIZE=ON -DNBO_WERROR=ON \
       -DNBO_BUILD_TESTS=ON -DNBO_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
     cmake --build build/test -j "$jobs"
     ;;
