@@ -8,7 +8,7 @@ RUN apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --
       libsqlite3-dev sqlite3 libeigen3-dev \
       libgtest-dev libgmock-dev libbenchmark-dev \
       libxgboost-dev libsvm-dev \
-      libssl-dev curl \
+      libssl-dev curl ccache \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

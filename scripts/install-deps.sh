@@ -11,7 +11,7 @@ packages=(
   libsqlite3-dev sqlite3 libeigen3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libxgboost-dev libsvm-dev
-  libssl-dev curl
+  libssl-dev curl ccache
 )
 
 missing=()

@@ -10,12 +10,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <optional>
-#include <regex>
 #include <set>
 #include <string>
 #include <thread>
@@ -150,13 +150,16 @@ std::vector<std::string> serve_args(const std::filesystem::path& db,
 // Reads `log` until the start-up line names the port; 0 when the child exits or time runs out.
 unsigned short wait_for_port(ChildProcess& child, const std::filesystem::path& log,
                              std::chrono::milliseconds max) {
-  static const std::regex kListening(R"(listening on http://127\.0\.0\.1:(\d+))");
+  static const std::string kListening = "listening on http://127.0.0.1:";
   const auto deadline = Clock::now() + max;
   while (Clock::now() < deadline) {
-    std::smatch match;
     const std::string text = read_text(log);
-    if (std::regex_search(text, match, kListening)) {
-      return static_cast<unsigned short>(std::stoul(match[1].str()));
+    for (auto at = text.find(kListening); at != std::string::npos;
+         at = text.find(kListening, at + 1)) {
+      const std::size_t digits = at + kListening.size();
+      if (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) {
+        return static_cast<unsigned short>(std::stoul(text.substr(digits)));
+      }
     }
     if (child.exited()) return 0;
     std::this_thread::sleep_for(10ms);

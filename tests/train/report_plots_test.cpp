@@ -4,13 +4,25 @@
 
 #include <cctype>
 #include <cmath>
-#include <regex>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace nbo::train {
 namespace {
+
+// True when an XML entity (&amp; &lt; &gt; &quot; &apos; or &#digits;) of at most 8 characters
+// starts at `svg[at]`.
+bool entity_at(const std::string& svg, std::size_t at) {
+  const std::string rest = svg.substr(at, 8);
+  for (const char* named : {"&amp;", "&lt;", "&gt;", "&quot;", "&apos;"}) {
+    if (rest.rfind(named, 0) == 0) return true;
+  }
+  if (rest.rfind("&#", 0) != 0) return false;
+  std::size_t end = 2;
+  while (end < rest.size() && std::isdigit(static_cast<unsigned char>(rest[end]))) ++end;
+  return end > 2 && end < rest.size() && rest[end] == ';';
+}
 
 // Checks that every element opened in `svg` is closed in order, that there is exactly one root
 // <svg> element and nothing but whitespace after it, and that text content holds no raw '<' or
@@ -21,9 +33,7 @@ std::string tag_balance_problem(const std::string& svg) {
   std::size_t i = 0;
   while (i < svg.size()) {
     if (svg[i] == '&') {
-      static const std::regex kEntity("&(amp|lt|gt|quot|apos|#[0-9]+);");
-      const std::string rest = svg.substr(i, 8);
-      if (!std::regex_search(rest, kEntity, std::regex_constants::match_continuous)) {
+      if (!entity_at(svg, i)) {
         return "stray '&' at offset " + std::to_string(i);
       }
       ++i;
@@ -70,10 +80,18 @@ void expect_document(const std::string& svg) {
 
 // The `points` attribute of every <polyline class="<klass>">, in document order.
 std::vector<std::string> polyline_points(const std::string& svg, const std::string& klass) {
-  const std::regex polyline("<polyline class=\"" + klass + "\"[^>]* points=\"([^\"]*)\"");
+  const std::string open = "<polyline class=\"" + klass + "\"";
+  const std::string points = " points=\"";
   std::vector<std::string> out;
-  for (std::sregex_iterator it(svg.begin(), svg.end(), polyline), end; it != end; ++it) {
-    out.push_back((*it)[1].str());
+  for (auto at = svg.find(open); at != std::string::npos; at = svg.find(open, at + 1)) {
+    const std::size_t tag_end = svg.find('>', at);
+    const std::size_t attribute = svg.find(points, at + open.size());
+    if (attribute == std::string::npos || attribute > tag_end) continue;
+    const std::size_t value = attribute + points.size();
+    const std::size_t value_end = svg.find('"', value);
+    if (value_end == std::string::npos) continue;
+    out.push_back(svg.substr(value, value_end - value));
+    at = value_end;
   }
   return out;
 }
