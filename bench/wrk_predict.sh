@@ -10,7 +10,9 @@
 # round-robin with a unique X-Request-Id each, so every request is scored with 3 reasons and
 # logged. Targets run one after another, `--rounds` times in alternation, so that a noisy
 # neighbour hurts every target alike; the table gives each round's figures and the ratio to the
-# nginx ceiling of the same round. Needs wrk and nginx (nginx-light), both Debian packages
+# nginx ceiling of the same round, and the CPU the server itself spent per request (user + system
+# time of its processes over the run, from /proc: less noisy than req/s on a shared machine, and
+# what the hardware's pace comes down to). Needs wrk and nginx (nginx-light), both Debian packages
 # (scripts/install-deps.sh --bench installs them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -109,8 +111,21 @@ CONF
 pids+=($!)
 wait_ready "http://127.0.0.1:$nginx_port/"
 
+# CPU seconds (user + system) of a process and its children processes so far.
+cpu_seconds() {  # pid...
+  local ticks=0 pid
+  for pid in "$@"; do
+    for task in $pid $(pgrep -P "$pid"); do
+      read -r -a stat < "/proc/$task/stat" || continue
+      ticks=$((ticks + stat[13] + stat[14]))
+    done
+  done
+  python3 -c "print($ticks / $(getconf CLK_TCK))"
+}
+
 names=(nginx)
 urls=("http://127.0.0.1:$nginx_port")
+server_pids=("${pids[0]}")
 for target in "${targets[@]}"; do
   name="${target%%=*}"
   binary="${target#*=}"
@@ -120,23 +135,27 @@ for target in "${targets[@]}"; do
     >"$work/$name.log" 2>&1 &
   pids+=($!)
   wait_ready "http://127.0.0.1:$port/ready"
+  server_pids+=($!)
   names+=("$name")
   urls+=("http://127.0.0.1:$port")
 done
 
-printf '%-6s %-5s %-14s %10s %8s %8s %8s %8s %7s\n' round conns target "req/s" "p50 ms" "p99 ms" \
-  "max ms" "errors" "x nginx"
+printf '%-6s %-5s %-10s %10s %8s %8s %8s %7s %7s %12s\n' round conns target "req/s" "p50 ms" \
+  "p99 ms" "max ms" "errors" "x nginx" "server us/req"
 for round in $(seq 1 "$rounds"); do
   for conns in $connections; do
     ceiling=""
     for i in "${!names[@]}"; do
+      cpu_before="$(cpu_seconds "${server_pids[$i]}")"
       result="$(wrk -t "$threads" -c "$conns" -d "${duration}s" --latency -s "$work/predict.lua" \
         "${urls[$i]}/predict" | grep '^RESULT')"
+      cpu_after="$(cpu_seconds "${server_pids[$i]}")"
       read -r _ rps p50 p99 max errors requests <<<"$result"
       [ -n "$ceiling" ] || ceiling="$rps"
-      printf '%-6s %-5s %-14s %10.0f %8.2f %8.2f %8.2f %8s %7.3f\n' "$round" "$conns" \
+      printf '%-6s %-5s %-10s %10.0f %8.2f %8.2f %8.2f %7s %7.3f %12.1f\n' "$round" "$conns" \
         "${names[$i]}" "$rps" "$p50" "$p99" "$max" "$errors" \
-        "$(python3 -c "print($rps / $ceiling)")"
+        "$(python3 -c "print($rps / $ceiling)")" \
+        "$(python3 -c "print(($cpu_after - $cpu_before) * 1e6 / max($requests, 1))")"
     done
   done
 done

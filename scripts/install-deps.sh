@@ -2,6 +2,8 @@
 # Installs every build and test dependency of nbo from Debian's archive.
 # Idempotent: packages already present are skipped, and nothing runs apt when all are there.
 # The Dockerfile installs exactly the same list (keep them in sync).
+#   scripts/install-deps.sh           build and test dependencies
+#   scripts/install-deps.sh --bench   also the load-test peers of bench/wrk_predict.sh (wrk, nginx)
 set -euo pipefail
 
 packages=(
@@ -13,6 +15,9 @@ packages=(
   libxgboost-dev libsvm-dev
   libssl-dev curl ccache
 )
+if [ "${1:-}" = "--bench" ]; then
+  packages+=(wrk nginx-light python3)
+fi
 
 missing=()
 for package in "${packages[@]}"; do

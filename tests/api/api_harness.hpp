@@ -71,6 +71,8 @@ struct HarnessOptions {
   ServiceLimits limits{};
   std::size_t max_body_bytes = 16 * 1024;
   unsigned threads = 2;
+  // How long the client waits for one answer (large batches under the sanitizers take seconds).
+  std::chrono::seconds client_timeout{5};
 };
 
 struct RowCounts {
@@ -111,7 +113,7 @@ class ApiHarness {
         [this](const http::Request& request) { return service_->dispatch(request); });
     server_->start();
     client_ = std::make_unique<test::HttpClient>("127.0.0.1", server_->port(),
-                                                 std::chrono::seconds(5));
+                                                 options_.client_timeout);
   }
 
   ~ApiHarness() {

@@ -14,6 +14,8 @@
 namespace nbo::json {
 namespace {
 
+using namespace std::string_literals;
+
 std::string dumped(const nlohmann::json& value) {
   return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -73,8 +75,8 @@ TEST(JsonWriter, StringsAreEscapedAsNlohmannDoes) {
       "",
       "plain",
       "quote \" and backslash \\",
-      std::string("controls \b\f\n\r\t \x01 \x1f \x7f", 24),
-      std::string("nul \0 inside", 12),
+      "controls \b\f\n\r\t \x01 \x1f \x7f"s,
+      "nul \0 inside"s,
       "кириллица «В один клик»",
       "emoji \xF0\x9F\x98\x80",
       "bad lead \xFF byte",

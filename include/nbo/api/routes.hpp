@@ -44,9 +44,9 @@ class PathParameters {
 using RouteHandler = std::function<http::Response(const http::Request&, const PathParameters&)>;
 
 struct Route {
-  std::string method;  // "GET", "POST", "PUT", ...
-  std::string path;    // template, e.g. "/customers/{id}"
-  RouteHandler handler;
+  std::string method{};  // "GET", "POST", "PUT", ...
+  std::string path{};    // template, e.g. "/customers/{id}"
+  RouteHandler handler{};
   // Where the handler runs. Given the request (its body unparsed) so that a route may run small
   // requests inline and send large or database-bound ones to the workers; must be cheap.
   std::function<http::Dispatch(const http::Request&)> dispatch{};
