@@ -18,11 +18,21 @@
 // those of the server AND the load generator sharing the machine.
 //
 // Output: a human-readable report, then one line "RESULT {json}".
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/program_options.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -35,25 +45,15 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/program_options.hpp>
-#include <nlohmann/json.hpp>
-#include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/spdlog.h>
-
 #include "common.hpp"
+#include "in_process_server.hpp"
 #include "nbo/api/service.hpp"
 #include "nbo/config/serve_config.hpp"
 #include "nbo/http/logging.hpp"
@@ -89,7 +89,7 @@ struct Options {
   std::uint64_t max_requests = 2'000'000;
   std::size_t batch = 0;  // 0 = one customer per request
   std::string data_dir = std::string(NBO_TEST_DATA_DIR) + "/market";
-  std::string server_log;              // "" = <temp dir>/server.log
+  std::string server_log;  // "" = <temp dir>/server.log
   std::string server_log_level = "info";
   bool keep_db = false;
 };
@@ -243,8 +243,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     stream_.socket().close(ignored);
     buffer_.clear();
     if (++reconnects_ > kMaxReconnects || run_.phase.load() == kStop) return;
-    auto timer = std::make_shared<asio::steady_timer>(stream_.get_executor(),
-                                                      std::chrono::milliseconds(50));
+    auto timer =
+        std::make_shared<asio::steady_timer>(stream_.get_executor(), std::chrono::milliseconds(50));
     timer->async_wait([self = shared_from_this(), timer](beast::error_code) { self->connect(); });
   }
 
@@ -268,7 +268,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   ConnectionStats stats_;
 };
 
-// ---- helpers ----------------------------------------------------------------------------------------
+// ---- helpers
+// ----------------------------------------------------------------------------------------
 
 struct MemoryStatus {
   long rss_kb = -1;
@@ -284,33 +285,6 @@ MemoryStatus read_memory_status() {
     if (line.starts_with("VmHWM:")) status.hwm_kb = std::strtol(line.c_str() + 6, nullptr, 10);
   }
   return status;
-}
-
-// One synchronous request on a fresh connection (sanity check, /metrics scrape).
-bhttp::response<bhttp::string_body> one_request(const tcp::endpoint& endpoint,
-                                                const std::string& host_header, bhttp::verb verb,
-                                                const std::string& target,
-                                                const std::string& body) {
-  asio::io_context ioc;
-  beast::tcp_stream stream(ioc);
-  stream.expires_after(kIoTimeout);
-  stream.connect(endpoint);
-  bhttp::request<bhttp::string_body> request{verb, target, 11};
-  request.set(bhttp::field::host, host_header);
-  request.set("X-Request-Id", "load-predict-check");
-  if (!body.empty()) {
-    request.set(bhttp::field::content_type, "application/json");
-    request.body() = body;
-  }
-  request.prepare_payload();
-  bhttp::write(stream, request);
-  beast::flat_buffer buffer;
-  bhttp::response_parser<bhttp::string_body> parser;
-  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-  bhttp::read(stream, buffer, parser);
-  beast::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  return parser.release();
 }
 
 // Value of an unlabelled sample in a Prometheus text body; NaN when absent.
@@ -388,9 +362,8 @@ std::optional<Options> parse_options(int argc, char** argv) {
       "connections", po::value(&o.connections)->default_value(o.connections),
       "keep-alive connections, one request in flight on each")(
       "duration", po::value(&o.duration_s)->default_value(o.duration_s),
-      "measured seconds (at most 120)")(
-      "warmup", po::value(&o.warmup_s)->default_value(o.warmup_s),
-      "seconds of unmeasured load first (at most 30)")(
+      "measured seconds (at most 120)")("warmup", po::value(&o.warmup_s)->default_value(o.warmup_s),
+                                        "seconds of unmeasured load first (at most 30)")(
       "max-requests", po::value(&o.max_requests)->default_value(o.max_requests),
       "stop after this many measured requests")(
       "batch", po::value(&o.batch)->default_value(o.batch),
@@ -430,66 +403,6 @@ std::optional<Options> parse_options(int argc, char** argv) {
   return o;
 }
 
-// The in-process server, built like src/cli/serve_command.cpp.
-struct InProcessServer {
-  std::filesystem::path dir;
-  std::filesystem::path db_path;
-  std::optional<nbo::store::Database> database;
-  std::mutex probe_mutex;
-  std::optional<nbo::store::CustomerStore> customers;
-  std::optional<nbo::store::RequestLogWriter> request_log;
-  nbo::models::ModelRegistry models;
-  nbo::metrics::Registry metrics;
-  std::optional<nbo::api::Service> service;
-  std::optional<nbo::http::Server> server;
-
-  void start(const Options& options, const nbo::config::ServeConfig& config) {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "nbo-load-predict-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    dir = pattern;
-    db_path = dir / "nbo.db";
-    database.emplace(nbo::store::Database::open(db_path));
-    database->apply_migrations(std::string(NBO_SOURCE_DIR) + "/migrations");
-    customers.emplace(db_path);
-    request_log.emplace(db_path, nbo::store::RequestLogOptions{
-                                     .capacity = config.request_log_capacity});
-    service.emplace(nbo::api::ServiceDependencies{models, *customers, *request_log, metrics,
-                                                  [this] {
-                                                    std::lock_guard lock(probe_mutex);
-                                                    return database->writable();
-                                                  }},
-                    config.limits);
-    nbo::http::ServerOptions server_options = config.server;
-    server_options.host = "127.0.0.1";
-    server_options.port = 0;
-    server_options.threads = options.server_threads;
-    server.emplace(server_options,
-                   [this](const nbo::http::Request& request) { return service->handle(request); },
-                   &*service,
-                   [this](const nbo::http::Request& request) { return service->dispatch(request); });
-    metrics.gauge_callback("nbo_http_in_flight_requests", "HTTP requests being handled right now",
-                           [this] { return static_cast<double>(server->in_flight()); });
-    server->start();
-    models.load_directory(std::string(NBO_SOURCE_DIR) + "/models");
-  }
-
-  void stop(bool keep) {
-    if (server) server->stop();
-    if (request_log) request_log->stop();
-    metrics.remove_callback("nbo_http_in_flight_requests");
-    server.reset();
-    service.reset();
-    request_log.reset();
-    customers.reset();
-    database.reset();
-    if (!keep && !dir.empty()) {
-      std::error_code ec;
-      std::filesystem::remove_all(dir, ec);
-    }
-  }
-};
-
 int run(int argc, char** argv) {
   std::string command_line;
   for (int i = 0; i < argc; ++i) command_line += (i == 0 ? "" : " ") + quote_arg(argv[i]);
@@ -514,8 +427,8 @@ int run(int argc, char** argv) {
     for (std::size_t i = 0; i < customers.size(); ++i) run.bodies.push_back(item(i).dump());
   } else {
     // Enough distinct batches to cycle through every customer (at most 16 bodies kept).
-    const std::size_t count = std::clamp<std::size_t>(
-        (customers.size() + options.batch - 1) / options.batch, 1, 16);
+    const std::size_t count =
+        std::clamp<std::size_t>((customers.size() + options.batch - 1) / options.batch, 1, 16);
     for (std::size_t b = 0; b < count; ++b) {
       json list = json::array();
       for (std::size_t k = 0; k < options.batch; ++k) list.push_back(item(b * options.batch + k));
@@ -527,7 +440,7 @@ int run(int argc, char** argv) {
 
   // The server.
   nbo::config::ServeConfig config;  // nbo serve's defaults
-  InProcessServer local;
+  nbo::bench::InProcessServer local;
   tcp::endpoint endpoint;
   std::string server_log_path;
   if (in_process) {
@@ -541,7 +454,7 @@ int run(int argc, char** argv) {
     server_log_path = options.server_log.empty() ? tmp_log : options.server_log;
     spdlog::set_default_logger(spdlog::basic_logger_mt("nbo", server_log_path, true));
     nbo::http::configure_logging(false, options.server_log_level);
-    local.start(options, config);
+    local.start(options.server_threads, config);
     endpoint = tcp::endpoint(asio::ip::make_address("127.0.0.1"), local.server->port());
     run.host_header = "127.0.0.1:" + std::to_string(endpoint.port());
   } else {
@@ -564,8 +477,9 @@ int run(int argc, char** argv) {
 
   // Sanity check: the first body must score.
   {
-    const auto response = one_request(endpoint, run.host_header, bhttp::verb::post, "/predict",
-                                      run.bodies.front());
+    const auto response =
+        nbo::bench::one_request(endpoint, run.host_header, bhttp::verb::post, "/predict",
+                                run.bodies.front(), kIoTimeout, "load-predict-check");
     if (response.result_int() != 200) {
       std::cerr << "load_predict: the check request got " << response.result_int() << ": "
                 << response.body() << '\n';
@@ -575,8 +489,9 @@ int run(int argc, char** argv) {
   }
   std::string metrics_before;
   if (!in_process) {
-    metrics_before =
-        one_request(endpoint, run.host_header, bhttp::verb::get, "/metrics", "").body();
+    metrics_before = nbo::bench::one_request(endpoint, run.host_header, bhttp::verb::get,
+                                             "/metrics", "", kIoTimeout, "load-predict-check")
+                         .body();
   }
 
   std::cout << "load_predict: POST /predict on " << endpoint << " ("
@@ -691,16 +606,18 @@ int run(int argc, char** argv) {
                         {"flushed", true}};
   } else {
     const std::string metrics_after =
-        one_request(endpoint, run.host_header, bhttp::verb::get, "/metrics", "").body();
+        nbo::bench::one_request(endpoint, run.host_header, bhttp::verb::get, "/metrics", "",
+                                kIoTimeout, "load-predict-check")
+            .body();
     auto delta = [&](const std::string& name) {
       return metric_value(metrics_after, name) - metric_value(metrics_before, name);
     };
-    request_log_json = {{"written_delta", delta("nbo_request_log_written_total")},
-                        {"dropped_delta", delta("nbo_request_log_dropped_total")},
-                        {"write_errors_delta", delta("nbo_request_log_write_errors_total")},
-                        {"queue_depth_now", metric_value(metrics_after,
-                                                         "nbo_request_log_queue_depth")},
-                        {"flushed", false}};
+    request_log_json = {
+        {"written_delta", delta("nbo_request_log_written_total")},
+        {"dropped_delta", delta("nbo_request_log_dropped_total")},
+        {"write_errors_delta", delta("nbo_request_log_write_errors_total")},
+        {"queue_depth_now", metric_value(metrics_after, "nbo_request_log_queue_depth")},
+        {"flushed", false}};
   }
 
   std::cout << "\n--- results (measured window " << fixed(elapsed_s, 2) << " s) ---\n"
@@ -755,9 +672,9 @@ int run(int argc, char** argv) {
       {"command", command_line},
       {"hardware_concurrency", hardware},
       {"client_and_server_share_cores", in_process},
-      {"server_threads", in_process ? json(options.server_threads == 0 ? hardware
-                                                                       : options.server_threads)
-                                    : json(nullptr)},
+      {"server_threads", in_process
+                             ? json(options.server_threads == 0 ? hardware : options.server_threads)
+                             : json(nullptr)},
       {"client_threads", options.client_threads},
       {"connections", options.connections},
       {"batch", options.batch},

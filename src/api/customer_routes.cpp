@@ -2,8 +2,12 @@
 // they run on the workers.
 #include <fmt/format.h>
 
+#include <optional>
+
 #include "nbo/api/errors.hpp"
+#include "nbo/api/segment_io.hpp"
 #include "nbo/json/writer.hpp"
+#include "nbo/models/registry.hpp"
 #include "nbo/store/customer_store.hpp"
 #include "service_context.hpp"
 
@@ -72,8 +76,23 @@ void add_customer_routes(RouteTable& table, const ServiceContext& context) {
                        validated_customer_id(parameters.get("id"), "customer_id");
                    const auto body = read_json_body(request, ctx->limits.max_json_depth);
                    const features::RawCustomer customer = read_put_body(body.root());
+                   // With segments loaded, the customer's segment row is written with it, so
+                   // campaign lists need not segment it later.
+                   const auto set = ctx->model_set();
+                   std::optional<store::CustomerSegment> segment;
+                   if (set->churn && set->segments) {
+                     try {
+                       // nullopt for a probability that is not finite: stored without a segment.
+                       segment =
+                           customer_segment(*set->churn, *set->segments,
+                                            set->churn->predict(customer, 0).probability, customer);
+                     } catch (const features::ValidationError&) {
+                       // Stored all the same: these are raw features, scored when complete.
+                     }
+                   }
                    // Answered only once committed; the answer shows what was stored.
-                   const std::string updated_at = ctx->deps.customers.upsert(id, customer);
+                   const std::string updated_at =
+                       ctx->deps.customers.upsert(id, customer, segment ? &*segment : nullptr);
                    return json_response(200, customer_body(id, customer, updated_at));
                  },
              .dispatch = always(http::Dispatch::kWorker),

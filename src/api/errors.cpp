@@ -24,8 +24,10 @@ constexpr std::array kTable{
     errors::kInvalidValue,
     errors::kNotFound,
     errors::kCustomerNotFound,
+    errors::kSegmentNotFound,
     errors::kMethodNotAllowed,
     errors::kModelNotLoaded,
+    errors::kSegmentsRefreshing,
     errors::kOverloaded,
     errors::kInternalError,
 };

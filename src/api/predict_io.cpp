@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <optional>
+
+#include "nbo/api/segment_io.hpp"
 #include "service_context.hpp"
 
 namespace nbo::api {
@@ -119,7 +122,7 @@ void write_model_summary(json::Writer& writer, const models::ChurnModel& model) 
 
 void write_prediction(json::Writer& writer, const models::ChurnModel& model,
                       const models::Prediction& prediction, const features::RawCustomer& customer,
-                      std::string_view customer_id) {
+                      std::string_view customer_id, const segments::SegmentModel* segments) {
   // Members in byte order of their names, as the API has always written them.
   writer.begin_object();
   if (!customer_id.empty()) writer.member("customer_id", customer_id);
@@ -153,7 +156,21 @@ void write_prediction(json::Writer& writer, const models::ChurnModel& model,
   }
   writer.end_array();
   writer.member("risk_band", std::string_view(prediction.risk_band->name));
+  std::optional<segments::Assignment> assignment;
+  if (segments != nullptr) {
+    assignment = segments->assign(prediction.probability, customer);
+    writer.key("segment");
+    write_segment(writer, *segments, *assignment->segment);
+  }
   writer.member("threshold", model.decision().threshold);
+  if (assignment) {
+    writer.key("value_at_risk");
+    if (assignment->value_at_risk) {
+      writer.number(*assignment->value_at_risk);
+    } else {
+      writer.null();
+    }
+  }
   writer.end_object();
 }
 

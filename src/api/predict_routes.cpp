@@ -1,195 +1,29 @@
-// The churn area's route: POST /predict.
-#include <fmt/format.h>
-
-#include <chrono>
-#include <string_view>
-
-#include "nbo/api/errors.hpp"
+// The churn area's route: POST /predict (the shared machinery is scoring_route.cpp). With
+// segments loaded, each answer also carries the customer's segment and value at risk.
 #include "nbo/api/predict_io.hpp"
-#include "nbo/metrics/registry.hpp"
 #include "nbo/models/registry.hpp"
-#include "nbo/store/customer_store.hpp"
-#include "nbo/store/request_log.hpp"
-#include "nbo/store/timestamp.hpp"
 #include "service_context.hpp"
 
 namespace nbo::api {
-namespace {
-
-constexpr std::string_view kRoutePredict = "/predict";
-
-class PredictHandler {
- public:
-  explicit PredictHandler(const ServiceContext& context)
-      : context_(context),
-        predictions_(context.deps.metrics.counter("nbo_predictions_total",
-                                                  "Customers scored, by outcome", {"outcome"})),
-        scored_(predictions_.with({"scored"})),
-        rejected_(predictions_.with({"rejected"})) {}
-
-  // Small bodies with the customer's features are pure CPU: scored on the I/O thread. Batches
-  // and stored-customer lookups (a database read) go to the workers.
-  http::Dispatch dispatch(const http::Request& request) const {
-    const bool small = request.body.size() <= context_.limits.max_inline_body_bytes;
-    const bool has_features = request.body.find("\"features\"") != std::string::npos;
-    const bool batch = request.body.find("\"customers\"") != std::string::npos;
-    return small && has_features && !batch ? http::Dispatch::kInline : http::Dispatch::kWorker;
-  }
-
-  http::Response operator()(const http::Request& request, const PathParameters&) const {
-    const auto body = read_json_body(request, context_.limits.max_json_depth);
-    const auto model_set = context_.model_set();
-    if (!model_set->churn) {
-      throw ApiError(errors::kModelNotLoaded, "", "the churn model is not loaded yet");
-    }
-    const models::ChurnModel& model = *model_set->churn;
-    PredictRequest predict = read_predict_request(body.root(), context_.limits.max_batch);
-    resolve_stored(predict);
-    return predict.batch ? answer_batch(request, model, predict)
-                         : answer_one(request, model, predict);
-  }
-
- private:
-  // Reads the stored features of every item that named only its customer_id, in one snapshot.
-  void resolve_stored(PredictRequest& predict) const {
-    std::vector<std::string> ids;
-    std::vector<std::size_t> positions;
-    for (std::size_t i = 0; i < predict.items.size(); ++i) {
-      const auto& item = predict.items[i];
-      if (!item.error && !item.customer) {
-        ids.push_back(item.customer_id);
-        positions.push_back(i);
-      }
-    }
-    if (ids.empty()) return;
-    const auto stored = context_.deps.customers.find_many(ids);
-    for (std::size_t k = 0; k < positions.size(); ++k) {
-      const std::size_t i = positions[k];
-      auto& item = predict.items[i];
-      if (!stored[k]) {
-        const std::string prefix = predict.batch ? fmt::format("customers[{}].", i) : "";
-        item.error = ApiError(errors::kCustomerNotFound, prefix + "customer_id",
-                              fmt::format("no stored features for customer '{}'; send "
-                                          "'features' or PUT /customers/{}",
-                                          item.customer_id, item.customer_id));
-        continue;
-      }
-      item.customer = stored[k]->features;
-      item.from_store = true;
-    }
-  }
-
-  // Scores `item` and writes its answer to `out`. Throws features::ValidationError when the
-  // customer lacks a field the model requires.
-  void score(const models::ChurnModel& model, const PredictItem& item, std::string& out) const {
-    const models::Prediction prediction =
-        model.predict(*item.customer, context_.limits.max_reasons);
-    json::Writer writer(out);
-    write_prediction(writer, model, prediction, *item.customer, item.customer_id);
-  }
-
-  void log(const http::Request& request, const models::ChurnModel& model, const PredictItem& item,
-           std::string output) const {
-    store::RequestLogEntry entry;
-    entry.request_id = request.request_id;
-    entry.received_at = store::utc_now_iso8601();
-    entry.route = std::string(kRoutePredict);
-    entry.customer_id = item.customer_id;
-    entry.model_name = model.metadata().name;
-    entry.model_version = model.metadata().version;
-    json::Writer input(entry.input);
-    write_logged_input(input, item);
-    entry.output = std::move(output);
-    entry.status = 200;
-    entry.latency_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                                 request.received_at)
-                           .count();
-    context_.deps.request_log.enqueue(std::move(entry));
-  }
-
-  http::Response answer_one(const http::Request& request, const models::ChurnModel& model,
-                            PredictRequest& predict) const {
-    const PredictItem& item = predict.items[0];
-    if (item.error) throw *item.error;
-    std::string body;
-    try {
-      score(model, item, body);
-    } catch (const features::ValidationError& error) {
-      rejected_.inc();
-      throw features_error(error, "features");
-    }
-    scored_.inc();
-    log(request, model, item, body);
-    return json_response(200, std::move(body));
-  }
-
-  http::Response answer_batch(const http::Request& request, const models::ChurnModel& model,
-                              PredictRequest& predict) const {
-    std::string body;
-    json::Writer writer(body);
-    // Members in byte order of their names, as the API has always written them.
-    writer.begin_object();
-    std::size_t scored = 0;
-    std::string result;
-    // "failed" comes first but is known only at the end: results are written to a buffer.
-    std::string results;
-    json::Writer results_writer(results);
-    results_writer.begin_array();
-    for (std::size_t i = 0; i < predict.items.size(); ++i) {
-      auto& item = predict.items[i];
-      if (!item.error) {
-        result.clear();
-        try {
-          score(model, item, result);
-          results_writer.raw(result);
-          log(request, model, item, result);
-          ++scored;
-          continue;
-        } catch (const features::ValidationError& error) {
-          item.error = features_error(error, fmt::format("customers[{}].features", i));
-        }
-      }
-      results_writer.begin_object();
-      if (!item.customer_id.empty()) results_writer.member("customer_id", item.customer_id);
-      results_writer.key("error");
-      item.error->write(results_writer);
-      results_writer.member_integer("status", item.error->status());
-      results_writer.end_object();
-    }
-    results_writer.end_array();
-    const std::size_t rejected = predict.items.size() - scored;
-    scored_.inc(static_cast<double>(scored));
-    rejected_.inc(static_cast<double>(rejected));
-
-    writer.member_integer("failed", static_cast<std::int64_t>(rejected));
-    writer.key("model");
-    write_model_summary(writer, model);
-    writer.member("request_id", request.request_id);
-    writer.key("results");
-    writer.raw(results);
-    writer.member_integer("scored", static_cast<std::int64_t>(scored));
-    writer.end_object();
-    return json_response(200, std::move(body));
-  }
-
-  const ServiceContext& context_;
-  metrics::CounterFamily& predictions_;
-  metrics::Counter& scored_;
-  metrics::Counter& rejected_;
-};
-
-}  // namespace
 
 void add_predict_routes(RouteTable& table, const ServiceContext& context) {
-  auto handler = std::make_shared<const PredictHandler>(context);
-  table.add(
-      {.method = "POST",
-       .path = std::string(kRoutePredict),
-       .handler = [handler](
-                      const http::Request& request,
-                      const PathParameters& parameters) { return (*handler)(request, parameters); },
-       .dispatch = [handler](const http::Request& request) { return handler->dispatch(request); },
-       .summary = "score one customer or a batch"});
+  add_scoring_route(table, context,
+                    {.path = "/predict",
+                     .summary = "score one customer or a batch",
+                     .metric_name = "nbo_predictions_total",
+                     .metric_help = "Customers scored, by outcome",
+                     .explain = true,
+                     .needs_segments = false,
+                     .write_item =
+                         [](json::Writer& writer, const models::ModelSet& set,
+                            const models::Prediction& prediction, const PredictItem& item) {
+                           write_prediction(writer, *set.churn, prediction, *item.customer,
+                                            item.customer_id, set.segments.get());
+                         },
+                     .write_model =
+                         [](json::Writer& writer, const models::ModelSet& set) {
+                           write_model_summary(writer, *set.churn);
+                         }});
 }
 
 }  // namespace nbo::api

@@ -2,11 +2,13 @@
 // helpers every handler uses. Private to src/api.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "nbo/api/errors.hpp"
+#include "nbo/api/predict_io.hpp"
 #include "nbo/api/routes.hpp"
 #include "nbo/api/service.hpp"
 #include "nbo/features/customer.hpp"
@@ -44,9 +46,27 @@ ApiError features_error(const features::ValidationError& error, std::string_view
 std::string validated_customer_id(std::string_view id, std::string_view field);
 inline constexpr std::size_t kMaxCustomerIdLength = 128;
 
+// A POST route that scores customers with the churn model in /predict's request shapes (one
+// customer or a batch, by features or by stored id; see predict_io.hpp) and writes each scored
+// customer with `write_item`. /predict and /segment are such routes (scoring_route.cpp).
+struct ScoringRoute {
+  std::string path;
+  std::string summary;
+  std::string metric_name;  // counter of customers answered, by outcome (scored, rejected)
+  std::string metric_help;
+  bool explain = false;         // compute up to limits.max_reasons reasons per customer
+  bool needs_segments = false;  // 503 model_not_loaded when the set has no segments
+  std::function<void(json::Writer&, const models::ModelSet&, const models::Prediction&,
+                     const PredictItem&)>
+      write_item;
+  std::function<void(json::Writer&, const models::ModelSet&)> write_model;  // batch "model"
+};
+void add_scoring_route(RouteTable& table, const ServiceContext& context, ScoringRoute route);
+
 // Each area adds its routes (one call per area, from the Service's constructor).
 void add_predict_routes(RouteTable& table, const ServiceContext& context);
 void add_customer_routes(RouteTable& table, const ServiceContext& context);
 void add_operations_routes(RouteTable& table, const ServiceContext& context);
+void add_segment_routes(RouteTable& table, const ServiceContext& context);
 
 }  // namespace nbo::api

@@ -1,12 +1,11 @@
 #include <pthread.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 
 #include <cstring>
 #include <iostream>
 #include <mutex>
 #include <thread>
-
-#include <spdlog/spdlog.h>
 
 #include "nbo/api/service.hpp"
 #include "nbo/cli/commands.hpp"
@@ -67,9 +66,8 @@ int run_serve(const std::vector<std::string>& args) {
       return database.writable();
     };
     store::CustomerStore customers(config.db_path);
-    store::RequestLogWriter request_log(config.db_path,
-                                        store::RequestLogOptions{
-                                            .capacity = config.request_log_capacity});
+    store::RequestLogWriter request_log(
+        config.db_path, store::RequestLogOptions{.capacity = config.request_log_capacity});
 
     models::ModelRegistry models;
     metrics::Registry metrics;
@@ -102,10 +100,11 @@ int run_serve(const std::vector<std::string>& args) {
                  config.server.shutdown_deadline.count());
     const bool drained = server.stop();
     request_log.stop();
-    spdlog::info("shutdown complete: in-flight requests {}, request log rows written {}, "
-                 "dropped {}",
-                 drained ? "finished" : "cut at the deadline", request_log.written_total(),
-                 request_log.dropped_total());
+    spdlog::info(
+        "shutdown complete: in-flight requests {}, request log rows written {}, "
+        "dropped {}",
+        drained ? "finished" : "cut at the deadline", request_log.written_total(),
+        request_log.dropped_total());
     spdlog::default_logger()->flush();
     return 0;
   } catch (const std::exception& error) {
@@ -117,9 +116,10 @@ int run_serve(const std::vector<std::string>& args) {
 std::string main_help() {
   return "Usage: nbo <command> [options]\n\n"
          "Commands:\n"
-         "  serve   serve the churn model over HTTP/JSON (nbo serve --help)\n"
-         "  train   train a model from a raw export (nbo train churn --help)\n"
+         "  serve   serve the models over HTTP/JSON (nbo serve --help)\n"
+         "  train   train a model from a raw export (nbo train churn|segments --help)\n"
          "  score   score a CSV of customers or a raw export offline (nbo score --help)\n"
+         "  import  load an export into the service database (nbo import customers --help)\n"
          "\n"
          "Options:\n"
          "  --help      this help\n"

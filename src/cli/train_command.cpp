@@ -1,3 +1,6 @@
+#include <fmt/format.h>
+
+#include <boost/program_options.hpp>
 #include <cctype>
 #include <chrono>
 #include <ctime>
@@ -5,9 +8,6 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
-
-#include <boost/program_options.hpp>
-#include <fmt/format.h>
 
 #include "nbo/cli/commands.hpp"
 #include "nbo/models/churn_model.hpp"
@@ -25,8 +25,8 @@ std::string export_time(const std::filesystem::path& dir) {
   // file_clock's epoch is not the system epoch (libstdc++ counts from 2174), so start from the
   // smallest time rather than a default-constructed one.
   auto newest = std::filesystem::file_time_type::min();
-  for (const auto name : {train::kMarketFile, train::kMarketMoneyFile, train::kMarketTimeFile,
-                          train::kMoneyFile}) {
+  for (const auto name :
+       {train::kMarketFile, train::kMarketMoneyFile, train::kMarketTimeFile, train::kMoneyFile}) {
     newest = std::max(newest, std::filesystem::last_write_time(dir / name));
   }
   const auto system_time = std::chrono::file_clock::to_sys(newest);
@@ -44,7 +44,8 @@ bool is_iso_utc_time(const std::string& text) {
   if (text.size() != 20) return false;
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char expected = "dddd-dd-ddTdd:dd:ddZ"[i];
-    if (expected == 'd' ? !std::isdigit(static_cast<unsigned char>(text[i])) : text[i] != expected) {
+    if (expected == 'd' ? !std::isdigit(static_cast<unsigned char>(text[i]))
+                        : text[i] != expected) {
       return false;
     }
   }
@@ -83,10 +84,11 @@ void write_report(const std::filesystem::path& dir, const train::MarketDataset& 
      << "Produced by `" << command << "` in " << fmt::format("{:.1f}", result.seconds) << " s.\n\n"
      << "- training data fingerprint: `" << model.metadata().training_data_fingerprint << "`\n"
      << "- trained_at (the export's time): " << model.metadata().trained_at << "\n"
-     << fmt::format("- evaluation: nested cross-validation, {}x{} repeated stratified k-fold "
-                    "outside (seed {}), {}-fold inside for hyperparameters, Platt calibration "
-                    "and ensemble weights\n",
-                    options.repeats, options.folds, options.seed, options.inner_folds)
+     << fmt::format(
+            "- evaluation: nested cross-validation, {}x{} repeated stratified k-fold "
+            "outside (seed {}), {}-fold inside for hyperparameters, Platt calibration "
+            "and ensemble weights\n",
+            options.repeats, options.folds, options.seed, options.inner_folds)
      << fmt::format("- chosen: **{}**, ROC-AUC {:.4f} ± {:.4f} over the outer folds\n\n",
                     chosen.name, chosen.auc_mean, chosen.auc_std)
      << "## Ingestion\n\n```\n"
@@ -122,21 +124,23 @@ void write_report(const std::filesystem::path& dir, const train::MarketDataset& 
   }
   md << "## The model\n\n```json\n"
      << model.metadata().extra.at("estimator_composition").dump(2) << "\n```\n\n"
-     << fmt::format("Calibration: {} (slope {:.4f}, offset {:.4f}).\n\n",
-                    model.calibration().type, model.calibration().slope,
-                    model.calibration().offset);
+     << fmt::format("Calibration: {} (slope {:.4f}, offset {:.4f}).\n\n", model.calibration().type,
+                    model.calibration().slope, model.calibration().offset);
   md << "## Calibration (chosen candidate, out-of-fold)\n\n![reliability](reliability.svg)\n\n"
-     << "| probability bin | customers | mean predicted | observed decline rate |\n|---|---|---|---|\n";
+     << "| probability bin | customers | mean predicted | observed decline rate "
+        "|\n|---|---|---|---|\n";
   const auto bins = train::reliability_table(result.out_of_fold, result.labels, 10);
   for (const auto& bin : bins) {
     if (bin.count == 0) continue;
     md << fmt::format("| [{:.1f}, {:.1f}) | {} | {:.3f} | {:.3f} |\n", bin.lower, bin.upper,
                       bin.count, bin.mean_predicted, bin.observed_rate);
   }
-  md << "\n## Decision rule\n\n" << model.decision().rationale << "\n\n"
+  md << "\n## Decision rule\n\n"
+     << model.decision().rationale << "\n\n"
      << format_probability_band(model.decision());
   md << "\n## Global importance (mean |contribution to the log-odds| over the training "
-        "customers)\n\n![importance](importance.svg)\n\n| field | mean abs contribution |\n|---|---|\n";
+        "customers)\n\n![importance](importance.svg)\n\n| field | mean abs contribution "
+        "|\n|---|---|\n";
   std::vector<train::Importance> importance;
   for (const auto& [field, value] : result.importance) {
     const std::string name(features::store_field(field).api_name);
@@ -163,8 +167,7 @@ void write_report(const std::filesystem::path& dir, const train::MarketDataset& 
     curves.push_back({result.candidates[i].name + (i == result.chosen ? " (chosen)" : ""),
                       result.candidates[i].out_of_fold, result.labels});
   }
-  write_file(dir / "roc.svg",
-             train::roc_curve_svg(curves, "ROC, out-of-fold (mean over repeats)"));
+  write_file(dir / "roc.svg", train::roc_curve_svg(curves, "ROC, out-of-fold (mean over repeats)"));
   write_file(dir / "reliability.svg",
              train::reliability_svg({{chosen.name, bins}},
                                     "Reliability of the chosen candidate, out-of-fold"));
@@ -176,8 +179,9 @@ void write_report(const std::filesystem::path& dir, const train::MarketDataset& 
 }  // namespace
 
 int run_train(const std::vector<std::string>& args) {
+  if (!args.empty() && args[0] == "segments") return run_train_segments(args);
   if (args.empty() || args[0] != "churn") {
-    std::cerr << "Usage: nbo train churn [options]   (nbo train churn --help)\n";
+    std::cerr << "Usage: nbo train churn|segments [options]   (nbo train churn --help)\n";
     return 2;
   }
   std::string data_dir;
@@ -192,9 +196,9 @@ int run_train(const std::vector<std::string>& args) {
       "data", po::value(&data_dir)->default_value("../shared/data/market"),
       "directory of the store export (market_file.csv, market_money.csv, market_time.csv, "
       "money.csv)")("out", po::value(&out_file)->default_value("models/churn.json"),
-                    "model file to write")(
-      "report", po::value(&report_dir)->default_value("reports/churn"),
-      "directory for the model report (churn_report.md)")(
+                    "model file to write")("report",
+                                           po::value(&report_dir)->default_value("reports/churn"),
+                                           "directory for the model report (churn_report.md)")(
       "seed", po::value(&options.seed)->default_value(options.seed), "random seed of the folds")(
       "folds", po::value(&options.folds)->default_value(options.folds), "k of k-fold CV")(
       "repeats", po::value(&options.repeats)->default_value(options.repeats),

@@ -4,12 +4,26 @@
 
 #include <chrono>
 
+#include "nbo/segments/segment_model.hpp"
+
 namespace nbo::models {
 
 std::shared_ptr<const ModelSet> load_model_set(const std::filesystem::path& directory) {
   auto set = std::make_shared<ModelSet>();
   set->directory = directory;
   set->churn = load_churn_model(directory / kChurnModelFile);
+  const auto segments_file = directory / kSegmentsFile;
+  if (std::filesystem::exists(segments_file)) {
+    set->segments = segments::load_segment_model(segments_file);
+    const std::string& derived_from = set->segments->metadata().churn_model_version;
+    if (derived_from != set->churn->metadata().version) {
+      throw ModelLoadError(fmt::format(
+          "segments file {}: derived from churn model '{}' but {} is '{}': its probability "
+          "threshold would not mean what it says; retrain it with `nbo train segments`",
+          segments_file.string(), derived_from, (directory / kChurnModelFile).string(),
+          set->churn->metadata().version));
+    }
+  }
   set->loaded_at = fmt::format(
       "{:%FT%TZ}", std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
   return set;

@@ -454,3 +454,100 @@ std::string importance_svg(const std::vector<Importance>& items, const std::stri
 }
 
 }  // namespace nbo::train
+
+namespace nbo::train {
+
+std::string scatter_svg(const std::vector<ScatterPoint>& points,
+                        const std::vector<std::string>& group_labels, double x_cut, double y_cut,
+                        const std::string& title, const std::string& x_title,
+                        const std::string& y_title) {
+  constexpr std::array<std::string_view, 12> kGroupPalette{
+      "#d62728", "#ff7f0e", "#bcbd22", "#e377c2", "#8c564b", "#9467bd",
+      "#17becf", "#1f77b4", "#7f7f7f", "#2ca02c", "#98df8a", "#aec7e8"};
+  double y_max = y_cut;
+  std::vector<std::size_t> counts(group_labels.size(), 0);
+  for (const ScatterPoint& point : points) {
+    if (!std::isfinite(point.x) || !std::isfinite(point.y) || point.x < 0.0 || point.x > 1.0 ||
+        point.y < 0.0) {
+      throw std::invalid_argument(
+          fmt::format("scatter point ({}, {}): x must be in [0, 1] and y >= 0", point.x, point.y));
+    }
+    if (point.group >= group_labels.size()) {
+      throw std::invalid_argument(fmt::format("scatter point group {} has no label ({} labels)",
+                                              point.group, group_labels.size()));
+    }
+    ++counts[point.group];
+    y_max = std::max(y_max, point.y);
+  }
+  const double step = nice_step(y_max > 0.0 ? y_max : 1.0);
+  const double y_top = std::max(step, std::ceil(y_max / step) * step);
+  const auto sx = [](double x) { return plot_x(x); };
+  const auto sy = [&](double y) { return plot_y(y / y_top); };
+
+  std::string svg;
+  svg += fmt::format(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" "
+      "viewBox=\"0 0 {0} {1}\" font-family=\"DejaVu Sans, Arial, sans-serif\" "
+      "font-size=\"12\">\n",
+      kScatterWidth, kSvgHeight);
+  svg += fmt::format("<title>{}</title>\n", xml_escape(title));
+  svg += "<rect x=\"0\" y=\"0\" width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  svg += fmt::format(
+      "<text x=\"{}\" y=\"30.00\" text-anchor=\"middle\" font-size=\"16\" "
+      "font-weight=\"bold\">{}</text>\n",
+      px((kPlotLeft + kPlotRight) / 2.0), xml_escape(title));
+  svg += fmt::format(
+      "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"black\"/>\n",
+      px(kPlotLeft), px(kPlotTop), px(kPlotRight - kPlotLeft), px(kPlotBottom - kPlotTop));
+  for (int k = 0; k <= 5; ++k) {
+    const double f = k / 5.0;
+    svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{:.1f}</text>\n", px(sx(f)),
+                       px(kPlotBottom + 19.0), f);
+  }
+  for (double y = 0.0; y <= y_top + step / 2.0; y += step) {
+    svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{:g}</text>\n",
+                       px(kPlotLeft - 8.0), px(sy(y) + 4.0), y);
+  }
+  svg +=
+      fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
+                  px((kPlotLeft + kPlotRight) / 2.0), px(kPlotBottom + 42.0), xml_escape(x_title));
+  const double y_middle = (kPlotTop + kPlotBottom) / 2.0;
+  svg += fmt::format(
+      "<text x=\"{0}\" y=\"{1}\" text-anchor=\"middle\" transform=\"rotate(-90 {0} {1})\">{2}"
+      "</text>\n",
+      px(kPlotLeft - 45.0), px(y_middle), xml_escape(y_title));
+  svg += "<g fill-opacity=\"0.7\">\n";
+  for (const ScatterPoint& point : points) {
+    svg += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"2.50\" fill=\"{}\"/>\n", px(sx(point.x)),
+                       px(sy(point.y)), kGroupPalette[point.group % kGroupPalette.size()]);
+  }
+  svg += "</g>\n";
+  svg += fmt::format(
+      "<line x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\" stroke=\"black\" "
+      "stroke-dasharray=\"6 4\"/>\n",
+      px(sx(x_cut)), px(kPlotTop), px(kPlotBottom));
+  svg += fmt::format("<text x=\"{}\" y=\"{}\">{:.3f}</text>\n", px(sx(x_cut) + 4.0),
+                     px(kPlotTop + 14.0), x_cut);
+  svg += fmt::format(
+      "<line x1=\"{1}\" y1=\"{0}\" x2=\"{2}\" y2=\"{0}\" stroke=\"black\" "
+      "stroke-dasharray=\"6 4\"/>\n",
+      px(sy(y_cut)), px(kPlotLeft), px(kPlotRight));
+  svg += fmt::format("<text x=\"{}\" y=\"{}\">{:.2f}</text>\n", px(kPlotLeft + 4.0),
+                     px(sy(y_cut) - 4.0), y_cut);
+  constexpr double kRow = 18.0;
+  const double legend_left = kPlotRight + 20.0;
+  svg += "<g class=\"legend\">\n";
+  for (std::size_t g = 0; g < group_labels.size(); ++g) {
+    const double y = kPlotTop + 10.0 + kRow * static_cast<double>(g);
+    svg += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"5.00\" fill=\"{}\"/>\n",
+                       px(legend_left + 5.0), px(y), kGroupPalette[g % kGroupPalette.size()]);
+    svg += fmt::format(
+        "<text x=\"{}\" y=\"{}\">{}</text>\n", px(legend_left + 16.0), px(y + 4.0),
+        xml_escape(fmt::format("{} (n = {})", truncate_text(group_labels[g], 40), counts[g])));
+  }
+  svg += "</g>\n";
+  close_document(svg);
+  return svg;
+}
+
+}  // namespace nbo::train

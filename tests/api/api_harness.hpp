@@ -4,9 +4,8 @@
 // the real stores, model registry, metrics registry, api::Service and a real http::Server on
 // 127.0.0.1 (port 0) with the Service as handler and observer. Tests talk real HTTP to it.
 
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -15,14 +14,13 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <utility>
-
-#include <nlohmann/json.hpp>
 
 #include "nbo/api/service.hpp"
 #include "nbo/http/server.hpp"
@@ -40,9 +38,15 @@ using Json = nlohmann::json;
 using nbo::test::HttpHeaders;
 using nbo::test::HttpResponse;
 
-inline std::filesystem::path fixtures_dir() { return std::filesystem::path(NBO_FIXTURES_DIR) / "api"; }
-inline std::filesystem::path models_dir() { return NBO_MODELS_DIR; }
-inline std::filesystem::path migrations_dir() { return NBO_MIGRATIONS_DIR; }
+inline std::filesystem::path fixtures_dir() {
+  return std::filesystem::path(NBO_FIXTURES_DIR) / "api";
+}
+inline std::filesystem::path models_dir() {
+  return NBO_MODELS_DIR;
+}
+inline std::filesystem::path migrations_dir() {
+  return NBO_MIGRATIONS_DIR;
+}
 
 inline std::string read_text(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
@@ -92,15 +96,16 @@ class ApiHarness {
         db_path_(dir_ / "nbo.db"),
         database_(open_and_migrate(db_path_)),
         customers_(db_path_),
-        request_log_(db_path_, store::RequestLogOptions{.flush_interval = std::chrono::milliseconds(5)}) {
+        request_log_(db_path_,
+                     store::RequestLogOptions{.flush_interval = std::chrono::milliseconds(5)}) {
     if (options_.load_models) models_.load_directory(options_.models_directory);
-    service_ = std::make_unique<Service>(
-        ServiceDependencies{models_, customers_, request_log_, metrics_,
-                            [this] {
-                              std::lock_guard lock(probe_mutex_);
-                              return database_.writable();
-                            }},
-        options_.limits);
+    service_ =
+        std::make_unique<Service>(ServiceDependencies{models_, customers_, request_log_, metrics_,
+                                                      [this] {
+                                                        std::lock_guard lock(probe_mutex_);
+                                                        return database_.writable();
+                                                      }},
+                                  options_.limits);
     http::ServerOptions server_options;
     server_options.host = "127.0.0.1";
     server_options.port = 0;
@@ -112,8 +117,8 @@ class ApiHarness {
         service_.get(),
         [this](const http::Request& request) { return service_->dispatch(request); });
     server_->start();
-    client_ = std::make_unique<test::HttpClient>("127.0.0.1", server_->port(),
-                                                 options_.client_timeout);
+    client_ =
+        std::make_unique<test::HttpClient>("127.0.0.1", server_->port(), options_.client_timeout);
   }
 
   ~ApiHarness() {
@@ -138,10 +143,12 @@ class ApiHarness {
     if (!request_id.empty()) headers.emplace_back("X-Request-Id", std::string(request_id));
     return client_->request(method, target, body, headers);
   }
-  HttpResponse post_json(std::string_view target, const Json& body, std::string_view request_id = {}) {
+  HttpResponse post_json(std::string_view target, const Json& body,
+                         std::string_view request_id = {}) {
     return send_json("POST", target, body.dump(), request_id);
   }
-  HttpResponse put_json(std::string_view target, const Json& body, std::string_view request_id = {}) {
+  HttpResponse put_json(std::string_view target, const Json& body,
+                        std::string_view request_id = {}) {
     return send_json("PUT", target, body.dump(), request_id);
   }
   HttpResponse get(std::string_view target, std::string_view request_id = {}) {
@@ -181,6 +188,7 @@ class ApiHarness {
     models_.publish(std::move(set));
   }
   const Service& service() const { return *service_; }
+  store::CustomerStore& customers() { return customers_; }
   metrics::Registry& metrics() { return metrics_; }
   store::RequestLogWriter& request_log() { return request_log_; }
   test::HttpClient& client() { return *client_; }
@@ -235,7 +243,8 @@ inline void expect_error(const HttpResponse& response, unsigned status, std::str
   ASSERT_TRUE(error.contains("message") && error["message"].is_string());
   EXPECT_FALSE(error["message"].get<std::string>().empty());
   if (field.empty()) {
-    EXPECT_FALSE(error.contains("field")) << "unexpected field " << error.value("field", Json()).dump();
+    EXPECT_FALSE(error.contains("field"))
+        << "unexpected field " << error.value("field", Json()).dump();
   } else {
     ASSERT_TRUE(error.contains("field") && error["field"].is_string());
     EXPECT_EQ(error["field"].get<std::string>(), field);

@@ -56,11 +56,16 @@ inline constexpr ErrorCode kInvalidValue{"invalid_value", 422,
 inline constexpr ErrorCode kNotFound{"not_found", 404, "no route has this path"};
 inline constexpr ErrorCode kCustomerNotFound{"customer_not_found", 404,
                                              "no customer is stored under this id"};
+inline constexpr ErrorCode kSegmentNotFound{"segment_not_found", 404,
+                                            "no segment has this id (see GET /segments)"};
 inline constexpr ErrorCode kMethodNotAllowed{"method_not_allowed", 405,
                                              "the route does not accept this method (see Allow)"};
 // The service's own state (5xx).
 inline constexpr ErrorCode kModelNotLoaded{"model_not_loaded", 503,
                                            "the model this route needs is not loaded"};
+inline constexpr ErrorCode kSegmentsRefreshing{
+    "segments_refreshing", 503,
+    "stored customers are being segmented by newly loaded models; retry after Retry-After"};
 inline constexpr ErrorCode kOverloaded{"overloaded", 503,
                                        "too many requests in flight; retry after Retry-After"};
 inline constexpr ErrorCode kInternalError{"internal_error", 500,

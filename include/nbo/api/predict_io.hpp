@@ -21,6 +21,7 @@
 #include "nbo/json/document.hpp"
 #include "nbo/json/writer.hpp"
 #include "nbo/models/churn_model.hpp"
+#include "nbo/segments/segment_model.hpp"
 
 namespace nbo::api {
 
@@ -48,9 +49,12 @@ void write_model_summary(json::Writer& writer, const models::ChurnModel& model);
 // One prediction, as POST /predict answers it: {"customer_id"?, "imputed"?, "label", "model",
 // "probability", "reasons": [{"contribution", "direction", "feature", "value"}], "risk_band",
 // "threshold"}. A reason's value is the customer's raw value of that field (null when imputed).
+// With `segments` (loaded segments), also "segment" (see segment_io.hpp) and "value_at_risk"
+// (probability x profit, null when the customer has no profit).
 void write_prediction(json::Writer& writer, const models::ChurnModel& model,
                       const models::Prediction& prediction, const features::RawCustomer& customer,
-                      std::string_view customer_id);
+                      std::string_view customer_id,
+                      const segments::SegmentModel* segments = nullptr);
 
 // What the request log keeps as an item's input: {"customer_id"?, "features": the customer's
 // fields (normalized), "features_source": "store" when read from the store}.

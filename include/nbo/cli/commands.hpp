@@ -11,6 +11,13 @@ namespace nbo::cli {
 int run_serve(const std::vector<std::string>& args);
 // `nbo train churn`: trains the activity-decline model from a store export.
 int run_train(const std::vector<std::string>& args);
+// `nbo train segments` (args[0] is "segments"): the store's segments from an export and its churn
+// model. Exit status: 0 written, 1 a file cannot be read, 2 bad usage or a churn model that was
+// not trained on the export.
+int run_train_segments(const std::vector<std::string>& args);
+// `nbo import customers`: a store export's customers into the service database. Exit status: 0
+// stored, 1 the export or database cannot be used, 2 bad usage.
+int run_import(const std::vector<std::string>& args);
 // `nbo score`: scores a CSV of customers or a raw store export offline (cli/score_command.hpp).
 // Exit status: 0 every row scored, 3 some rows failed validation (their error column says why),
 // 1 the model, input or output file cannot be used, 2 bad usage.

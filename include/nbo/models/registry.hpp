@@ -18,11 +18,19 @@
 
 #include "nbo/models/churn_model.hpp"
 
+namespace nbo::segments {
+class SegmentModel;
+}
+
 namespace nbo::models {
 
 struct ModelSet {
   // The activity-decline model (models/churn.json). Required: a set without it is not ready.
   std::shared_ptr<const ChurnModel> churn;
+  // The store's segments (models/segments.json). Optional: without it /predict answers without
+  // a segment and /segment and the campaign lists answer 503 segments_not_loaded. When present it
+  // must have been derived from this churn model (its rules compare that model's probabilities).
+  std::shared_ptr<const segments::SegmentModel> segments;
   std::filesystem::path directory;  // where the files were read from; empty for a built set
   std::string loaded_at;            // ISO-8601 UTC; empty for a built set
 
@@ -32,9 +40,11 @@ struct ModelSet {
 
 // The model files of a directory, by name: loading reads these and only these.
 inline constexpr std::string_view kChurnModelFile = "churn.json";
+inline constexpr std::string_view kSegmentsFile = "segments.json";
 
 // Reads and validates every model file of `directory` into a new set. Throws ModelLoadError
-// naming the file and the problem (a required file that is absent included).
+// naming the file and the problem (a required file that is absent included, and a segments file
+// derived from another churn model than the directory's).
 std::shared_ptr<const ModelSet> load_model_set(const std::filesystem::path& directory);
 
 class ModelRegistry {

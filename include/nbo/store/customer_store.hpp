@@ -1,12 +1,14 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "nbo/features/customer.hpp"
@@ -18,6 +20,42 @@ struct StoredCustomer {
   std::string customer_id;
   features::RawCustomer features;  // as given to upsert()
   std::string updated_at;          // ISO-8601 UTC with milliseconds, set by upsert()
+};
+
+// A customer's segment as one model set computed it: a row of customer_segments, what the
+// campaign lists read (migrations/0002_segments.sql).
+struct CustomerSegment {
+  std::string scored_by{};  // the model set's key ("<churn version>+<segments version>")
+  std::string segment_id{};
+  double probability = 0.0;
+  std::optional<double> profit;
+  std::optional<double> value_at_risk;
+  std::optional<bool> allow_messages;  // nullopt when unknown; only true is contactable
+};
+
+// One line of a campaign list.
+struct CampaignEntry {
+  std::string customer_id;
+  std::string segment_id;
+  double probability = 0.0;
+  std::optional<double> profit;
+  std::optional<double> value_at_risk;
+  std::optional<bool> allow_messages;
+};
+
+struct CampaignQuery {
+  std::string scored_by{};   // only rows computed by this model set
+  std::string segment_id{};  // empty: every segment
+  bool contactable = true;   // allow_messages true, or (false) false / unknown
+  std::size_t limit = 100;
+  std::size_t offset = 0;
+};
+
+// Stored customers without a segment row of one model set, in storage order.
+struct CustomersToSegment {
+  std::vector<StoredCustomer> customers;
+  std::int64_t last_rowid = 0;  // pass as `after_rowid` for the next batch
+  bool done = false;            // no customer after last_rowid needs a segment
 };
 
 // The customers table: the latest features of each store customer, keyed by customer_id.
@@ -41,7 +79,33 @@ class CustomerStore {
   // Inserts or replaces the customer's features and sets updated_at to now (UTC), which it
   // returns. The row is committed when this returns (see Synchronous in database.hpp for what
   // survives a power loss).
-  std::string upsert(std::string_view customer_id, const features::RawCustomer& features);
+  // With `segment`, the customer's customer_segments row is written in the same transaction;
+  // without, an existing row is left as it was (campaign refreshes replace it later).
+  std::string upsert(std::string_view customer_id, const features::RawCustomer& features,
+                     const CustomerSegment* segment = nullptr);
+
+  // Many customers in one transaction (bulk loads); `segments` empty or one per customer.
+  // All or nothing: on failure nothing is written.
+  void upsert_many(std::span<const std::pair<std::string, features::RawCustomer>> customers,
+                   std::span<const CustomerSegment> segments = {});
+
+  // ---- segments (campaign lists)
+
+  // Up to `limit` stored customers with rowid > after_rowid that have no customer_segments row
+  // scored by `scored_by` (none at all, or one of another model set). Throws StoreError for a
+  // stored customer that is not valid, like find().
+  CustomersToSegment customers_to_segment(std::string_view scored_by, std::int64_t after_rowid,
+                                          std::size_t limit) const;
+  // Writes the rows (insert or replace), one transaction.
+  void record_segments(std::span<const std::pair<std::string, CustomerSegment>> rows);
+  // Remembers that every stored customer has a row scored by `scored_by` (the caller has just
+  // checked); upsert() without a segment, or with another scored_by, forgets it.
+  void mark_segments_complete(std::string_view scored_by);
+  bool segments_complete(std::string_view scored_by) const;
+  // A page of one campaign list, by value at risk (highest first, unknown last), then id.
+  std::vector<CampaignEntry> campaign(const CampaignQuery& query) const;
+  // How many rows the list has in all (limit and offset ignored).
+  std::size_t campaign_size(const CampaignQuery& query) const;
 
   // The stored customer, or std::nullopt if there is none. Throws StoreError if the stored
   // features are not a valid customer (a corrupted row), naming the customer.
@@ -62,6 +126,9 @@ class CustomerStore {
 
  private:
   std::optional<StoredCustomer> find_locked(std::string_view customer_id) const;
+  void upsert_locked(std::string_view customer_id, const std::string& features_text,
+                     const std::string& now, const CustomerSegment* segment);
+  void record_segment_locked(std::string_view customer_id, const CustomerSegment& segment);
 
   mutable std::mutex mutex_;
   // Declared before the statements: they must be finalized first (reverse order).
@@ -69,6 +136,13 @@ class CustomerStore {
   mutable Statement upsert_;
   mutable Statement find_;
   mutable Statement count_;
+  mutable Statement record_segment_;
+  mutable Statement to_segment_;
+  mutable Statement campaign_one_;
+  mutable Statement campaign_all_;
+  mutable Statement campaign_size_one_;
+  mutable Statement campaign_size_all_;
+  std::string segments_complete_for_;  // guarded by mutex_
 };
 
 }  // namespace nbo::store

@@ -88,6 +88,25 @@ struct Importance {
 std::string importance_svg(const std::vector<Importance>& items, const std::string& title,
                            const std::string& value_label);
 
+// One point of a scatter plot, in data units; `group` indexes the plot's group labels.
+struct ScatterPoint {
+  double x;
+  double y;
+  std::size_t group;
+};
+
+// Scatter plot of points coloured by group (a 12-colour palette, cycled), x in [0, 1] (a
+// probability) and y from 0 to the largest y rounded up to a nice tick, with a dashed vertical
+// line at `x_cut` and a dashed horizontal line at `y_cut`, each labelled; the legend (one entry
+// per group, "<label> (n = <points>)") sits right of the plot, on a canvas wider than kSvgWidth
+// (kScatterWidth). Throws std::invalid_argument for non-finite coordinates, x outside [0, 1],
+// y < 0, or a group index past the labels.
+inline constexpr int kScatterWidth = 1000;
+std::string scatter_svg(const std::vector<ScatterPoint>& points,
+                        const std::vector<std::string>& group_labels, double x_cut, double y_cut,
+                        const std::string& title, const std::string& x_title,
+                        const std::string& y_title);
+
 // `text` with & < > " ' replaced by XML entities (valid in text and in quoted attributes).
 std::string xml_escape(std::string_view text);
 
