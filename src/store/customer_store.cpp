@@ -73,6 +73,7 @@ CustomerStore::~CustomerStore() = default;
 
 void CustomerStore::record_segment_locked(std::string_view customer_id,
                                           const CustomerSegment& segment) {
+  campaign_sizes_.clear();
   ResetGuard reset(record_segment_);
   record_segment_.bind(1, customer_id).bind(2, segment.scored_by).bind(3, segment.segment_id);
   record_segment_.bind(4, segment.probability);
@@ -209,13 +210,19 @@ std::vector<CampaignEntry> CustomerStore::campaign(const CampaignQuery& query) c
 
 std::size_t CustomerStore::campaign_size(const CampaignQuery& query) const {
   const std::lock_guard lock(mutex_);
+  const auto key = std::make_tuple(query.scored_by, query.segment_id, query.contactable);
+  if (const auto found = campaign_sizes_.find(key); found != campaign_sizes_.end()) {
+    return found->second;
+  }
   Statement& statement = query.segment_id.empty() ? campaign_size_all_ : campaign_size_one_;
   ResetGuard reset(statement);
   statement.bind(1, query.scored_by);
   if (!query.segment_id.empty()) statement.bind(2, query.segment_id);
   statement.bind(3, query.contactable);
-  if (!statement.step()) return 0;
-  return static_cast<std::size_t>(statement.column_int64(0));
+  const std::size_t size =
+      statement.step() ? static_cast<std::size_t>(statement.column_int64(0)) : 0;
+  campaign_sizes_.emplace(key, size);
+  return size;
 }
 
 std::optional<StoredCustomer> CustomerStore::find_locked(std::string_view customer_id) const {

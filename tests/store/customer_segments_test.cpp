@@ -74,6 +74,19 @@ TEST_F(CustomerSegmentsTest, ListsAreByValueAtRiskThenIdWithUnknownValueLast) {
   EXPECT_DOUBLE_EQ(*entries[0].profit, 10.0);
 }
 
+TEST_F(CustomerSegmentsTest, SizesFollowEveryWrite) {
+  put("a", segment("s1", 1.0, true));
+  EXPECT_EQ(store.campaign_size({.scored_by = "m1", .segment_id = "s1"}), 1U);
+  put("b", segment("s1", 2.0, true));
+  EXPECT_EQ(store.campaign_size({.scored_by = "m1", .segment_id = "s1"}), 2U);
+  put("a", segment("s2", 1.0, true));
+  EXPECT_EQ(store.campaign_size({.scored_by = "m1", .segment_id = "s1"}), 1U);
+  store.record_segments(
+      std::vector<std::pair<std::string, CustomerSegment>>{{"a", segment("s1", 1.0, true)}});
+  EXPECT_EQ(store.campaign_size({.scored_by = "m1", .segment_id = "s1"}), 2U);
+  EXPECT_EQ(store.campaign_size({.scored_by = "m1", .segment_id = "s1", .contactable = false}), 0U);
+}
+
 TEST_F(CustomerSegmentsTest, OnlyConsentedCustomersAreContactable) {
   put("yes", segment("s1", 1.0, true));
   put("no", segment("s1", 3.0, false));
