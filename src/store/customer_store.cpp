@@ -67,13 +67,49 @@ CustomerStore::CustomerStore(const std::filesystem::path& db_file, const OpenOpt
           "AND contactable = ?3")),
       campaign_size_all_(prepare_with_hint(
           db_,
-          "SELECT COUNT(*) FROM customer_segments WHERE scored_by = ?1 AND contactable = ?3")) {}
+          "SELECT COUNT(*) FROM customer_segments WHERE scored_by = ?1 AND contactable = ?3")),
+      current_segment_(prepare_with_hint(
+          db_,
+          "SELECT scored_by, segment_id, contactable FROM customer_segments "
+          "WHERE customer_id = ?1")) {}
 
 CustomerStore::~CustomerStore() = default;
 
+template <typename Write>
+void CustomerStore::write_transaction(Write&& write) {
+  try {
+    Transaction tx(db_);
+    write();
+    tx.commit();
+  } catch (...) {
+    campaign_sizes_.clear();  // adjusted for rows that were rolled back
+    throw;
+  }
+}
+
+void CustomerStore::adjust_campaign_sizes(const std::string& scored_by,
+                                          const std::string& segment_id, bool contactable,
+                                          long delta) {
+  for (const std::string& list : {segment_id, std::string()}) {
+    const auto found = campaign_sizes_.find(std::make_tuple(scored_by, list, contactable));
+    if (found != campaign_sizes_.end()) {
+      found->second = static_cast<std::size_t>(static_cast<long>(found->second) + delta);
+    }
+  }
+}
+
 void CustomerStore::record_segment_locked(std::string_view customer_id,
                                           const CustomerSegment& segment) {
-  campaign_sizes_.clear();
+  if (!campaign_sizes_.empty()) {
+    ResetGuard reset(current_segment_);
+    current_segment_.bind(1, customer_id);
+    if (current_segment_.step()) {
+      adjust_campaign_sizes(current_segment_.column_text(0), current_segment_.column_text(1),
+                            current_segment_.column_int64(2) != 0, -1);
+    }
+    adjust_campaign_sizes(segment.scored_by, segment.segment_id,
+                          segment.allow_messages.value_or(false), +1);
+  }
   ResetGuard reset(record_segment_);
   record_segment_.bind(1, customer_id).bind(2, segment.scored_by).bind(3, segment.segment_id);
   record_segment_.bind(4, segment.probability);
@@ -118,9 +154,7 @@ std::string CustomerStore::upsert(std::string_view customer_id,
 
   const std::lock_guard lock(mutex_);
   // The customer and its segment row commit together, or neither does.
-  Transaction tx(db_);
-  upsert_locked(customer_id, text, now, segment);
-  tx.commit();
+  write_transaction([&] { upsert_locked(customer_id, text, now, segment); });
   return now;
 }
 
@@ -138,11 +172,11 @@ void CustomerStore::upsert_many(
   }
   const std::string now = utc_now_iso8601();
   const std::lock_guard lock(mutex_);
-  Transaction tx(db_);
-  for (std::size_t i = 0; i < customers.size(); ++i) {
-    upsert_locked(customers[i].first, texts[i], now, segments.empty() ? nullptr : &segments[i]);
-  }
-  tx.commit();
+  write_transaction([&] {
+    for (std::size_t i = 0; i < customers.size(); ++i) {
+      upsert_locked(customers[i].first, texts[i], now, segments.empty() ? nullptr : &segments[i]);
+    }
+  });
 }
 
 CustomersToSegment CustomerStore::customers_to_segment(std::string_view scored_by,
@@ -172,9 +206,9 @@ CustomersToSegment CustomerStore::customers_to_segment(std::string_view scored_b
 
 void CustomerStore::record_segments(std::span<const std::pair<std::string, CustomerSegment>> rows) {
   const std::lock_guard lock(mutex_);
-  Transaction tx(db_);
-  for (const auto& [id, segment] : rows) record_segment_locked(id, segment);
-  tx.commit();
+  write_transaction([&] {
+    for (const auto& [id, segment] : rows) record_segment_locked(id, segment);
+  });
 }
 
 void CustomerStore::mark_segments_complete(std::string_view scored_by) {

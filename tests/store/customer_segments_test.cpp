@@ -85,6 +85,19 @@ TEST_F(CustomerSegmentsTest, SizesFollowEveryWrite) {
       std::vector<std::pair<std::string, CustomerSegment>>{{"a", segment("s1", 1.0, true)}});
   EXPECT_EQ(store.campaign_size({.scored_by = "m1", .segment_id = "s1"}), 2U);
   EXPECT_EQ(store.campaign_size({.scored_by = "m1", .segment_id = "s1", .contactable = false}), 0U);
+  EXPECT_EQ(store.campaign_size({.scored_by = "m1"}), 2U);
+  put("c", segment("s2", 1.0, false));
+  put("a", segment("s1", 1.0, false));  // moves to the other list of its segment
+  EXPECT_EQ(store.campaign_size({.scored_by = "m1"}), 1U);
+  EXPECT_EQ(store.campaign_size({.scored_by = "m1", .contactable = false}), 2U);
+  EXPECT_EQ(store.campaign_size({.scored_by = "m1", .segment_id = "s1", .contactable = false}), 1U);
+  // A refused batch leaves the sizes as they were.
+  std::vector<std::pair<std::string, features::RawCustomer>> bad{{"d", some_customer()},
+                                                                 {"", some_customer()}};
+  EXPECT_THROW(store.upsert_many(bad, std::vector<CustomerSegment>{segment("s1", 1.0, true),
+                                                                   segment("s1", 1.0, true)}),
+               std::invalid_argument);
+  EXPECT_EQ(store.campaign_size({.scored_by = "m1"}), 1U);
 }
 
 TEST_F(CustomerSegmentsTest, OnlyConsentedCustomersAreContactable) {

@@ -106,9 +106,10 @@ class CustomerStore {
   bool segments_complete(std::string_view scored_by) const;
   // A page of one campaign list, by value at risk (highest first, unknown last), then id.
   std::vector<CampaignEntry> campaign(const CampaignQuery& query) const;
-  // How many rows the list has in all (limit and offset ignored). Counted once, then remembered
-  // until the next write to customer_segments on this store (a count over a million rows takes
-  // tens of milliseconds; a mailing asks for page after page of one list).
+  // How many rows the list has in all (limit and offset ignored). Counted once, then kept up to
+  // date by this store's own writes (a count over a million rows takes tens of milliseconds; a
+  // mailing asks for page after page of one list). Assumes no other connection writes
+  // customer_segments (nbo import customers writes only customers).
   std::size_t campaign_size(const CampaignQuery& query) const;
 
   // The stored customer, or std::nullopt if there is none. Throws StoreError if the stored
@@ -133,6 +134,13 @@ class CustomerStore {
   void upsert_locked(std::string_view customer_id, const std::string& features_text,
                      const std::string& now, const CustomerSegment* segment);
   void record_segment_locked(std::string_view customer_id, const CustomerSegment& segment);
+  // Adds `delta` to the remembered sizes of the lists a row (scored_by, segment_id, contactable)
+  // belongs to: its segment's and "all".
+  void adjust_campaign_sizes(const std::string& scored_by, const std::string& segment_id,
+                             bool contactable, long delta);
+  // Runs `write` in one immediate transaction; forgets the remembered sizes if it fails.
+  template <typename Write>
+  void write_transaction(Write&& write);
 
   mutable std::mutex mutex_;
   // Declared before the statements: they must be finalized first (reverse order).
@@ -146,8 +154,9 @@ class CustomerStore {
   mutable Statement campaign_all_;
   mutable Statement campaign_size_one_;
   mutable Statement campaign_size_all_;
+  mutable Statement current_segment_;
   std::string segments_complete_for_;  // guarded by mutex_
-  // campaign_size() answers by (scored_by, segment_id, contactable); cleared by every write to
+  // campaign_size() answers by (scored_by, segment_id, contactable), adjusted by every write to
   // customer_segments. Guarded by mutex_.
   mutable std::map<std::tuple<std::string, std::string, bool>, std::size_t> campaign_sizes_;
 };
