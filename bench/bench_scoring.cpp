@@ -3,7 +3,9 @@
 //   BM_Predict/reasons:0   ChurnModel::predict(customer, 0)   (no explanations)
 //   BM_RawPathText         request body text -> json::Document -> api::read_predict_request
 //                          -> predict(3) -> api::write_prediction -> response text: exactly
-//                          what POST /predict does with one customer (the same functions)
+//                          what POST /predict does with one customer (the same functions);
+//                          segments:0 without segments, segments:1 with models/segments.json
+//                          (the answer's segment and value at risk), side by side
 //   BM_RawPathTextDom      the same through an nlohmann DOM (json::parse, customer_from_json,
 //                          a json object of the answer, dump()), as the handler did before the
 //                          direct reader and writer: the peer of BM_RawPathText
@@ -31,6 +33,7 @@
 // The estimator benches use synthetic model rows shaped like the pipeline's (standardized numeric
 // columns and 0/1 one-hot groups), seeded, so they run without the export or a trained model.
 #include <benchmark/benchmark.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
@@ -38,14 +41,12 @@
 #include <cstdint>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "common.hpp"
 #include "nbo/api/predict_io.hpp"
@@ -58,14 +59,16 @@
 #include "nbo/models/neighbors.hpp"
 #include "nbo/models/support_vector.hpp"
 #include "nbo/models/tree_ensemble.hpp"
+#include "nbo/segments/segment_model.hpp"
 
 namespace {
 
-using nlohmann::json;
 using nbo::bench::BenchCustomers;
+using nlohmann::json;
 
 struct Fixture {
   std::shared_ptr<const nbo::models::ChurnModel> model;
+  std::shared_ptr<const nbo::segments::SegmentModel> segments;
   BenchCustomers data;
   std::vector<std::string> bodies;  // {"customer_id": ..., "features": {...}} as sent by a client
 };
@@ -80,6 +83,8 @@ Fixture& fixture() {
   static Fixture instance = [] {
     Fixture f;
     f.model = nbo::models::load_churn_model(model_path());
+    f.segments =
+        nbo::segments::load_segment_model(std::string(NBO_SOURCE_DIR) + "/models/segments.json");
     f.data = nbo::bench::load_bench_customers(std::string(NBO_TEST_DATA_DIR) + "/market");
     for (const auto& c : f.data.customers) {
       f.bodies.push_back(json{{"customer_id", c.id}, {"features", c.features}}.dump());
@@ -92,8 +97,9 @@ Fixture& fixture() {
 // The response object of one scored customer, as src/api/service.cpp score() builds it.
 // The answer as an nlohmann object, the way the handler built it before the direct writer: kept
 // only as the peer of BM_RawPathText.
-json score_like_api(const nbo::models::ChurnModel& model, const nbo::features::RawCustomer& customer,
-                    const std::string& customer_id, std::size_t max_reasons) {
+json score_like_api(const nbo::models::ChurnModel& model,
+                    const nbo::features::RawCustomer& customer, const std::string& customer_id,
+                    std::size_t max_reasons) {
   const nbo::models::Prediction prediction = model.predict(customer, max_reasons);
   json reasons = json::array();
   const json raw =
@@ -115,8 +121,7 @@ json score_like_api(const nbo::models::ChurnModel& model, const nbo::features::R
               {"label", prediction.label},
               {"threshold", model.decision().threshold},
               {"risk_band", prediction.risk_band->name},
-              {"model",
-               {{"name", model.metadata().name}, {"version", model.metadata().version}}},
+              {"model", {{"name", model.metadata().name}, {"version", model.metadata().version}}},
               {"reasons", std::move(reasons)}};
   if (!customer_id.empty()) result["customer_id"] = customer_id;
   if (!imputed.empty()) result["imputed"] = std::move(imputed);
@@ -151,7 +156,8 @@ void BM_RawPathText(benchmark::State& state) {
     const auto prediction = f.model->predict(*item.customer, 3);
     std::string text;
     nbo::json::Writer writer(text);
-    nbo::api::write_prediction(writer, *f.model, prediction, *item.customer, item.customer_id);
+    nbo::api::write_prediction(writer, *f.model, prediction, *item.customer, item.customer_id,
+                               state.range(0) != 0 ? f.segments.get() : nullptr);
     bytes += body.size() + text.size();
     benchmark::DoNotOptimize(text);
     if (++i == customers.size()) i = 0;
@@ -160,7 +166,7 @@ void BM_RawPathText(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<std::int64_t>(bytes));
   state.SetLabel(f.data.synthetic ? "synthetic customers" : "real customers");
 }
-BENCHMARK(BM_RawPathText);
+BENCHMARK(BM_RawPathText)->ArgName("segments")->Arg(0)->Arg(1);
 
 void BM_RawPathTextDom(benchmark::State& state) {
   const Fixture& f = fixture();
@@ -460,8 +466,8 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   try {
     const Fixture& f = fixture();
-    std::cerr << "model file: " << model_path() << "\nmodel: " << f.model->metadata().name << ' ' << f.model->metadata().version << " ("
-              << f.model->estimator().type() << ")\n";
+    std::cerr << "model file: " << model_path() << "\nmodel: " << f.model->metadata().name << ' '
+              << f.model->metadata().version << " (" << f.model->estimator().type() << ")\n";
     // Sanity: every customer scores (an exception would abort the timed loops).
     for (const auto& c : f.data.customers) (void)f.model->predict(c.customer, 3);
   } catch (const std::exception& error) {

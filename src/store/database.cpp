@@ -323,6 +323,8 @@ Database Database::open(const std::filesystem::path& file, const OpenOptions& op
                                                                : "PRAGMA synchronous=NORMAL");
   }
   database.execute("PRAGMA foreign_keys=ON");
+  // PRAGMA arguments cannot be bound; the value is an int of the options.
+  database.execute("PRAGMA cache_size=-" + std::to_string(std::max(1, options.cache_kib)));
   return database;
 }
 

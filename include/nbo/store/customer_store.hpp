@@ -73,7 +73,12 @@ struct CustomersToSegment {
 // std::invalid_argument.
 class CustomerStore {
  public:
-  explicit CustomerStore(const std::filesystem::path& db_file, const OpenOptions& options = {});
+  // The page cache bound of the store's connection when the caller sets none: refreshing the
+  // segments of a million customers inserts into indexes far larger than SQLite's 2 MiB default,
+  // which then rereads pages through the kernel.
+  static constexpr int kDefaultCacheKib = 32 * 1024;
+  explicit CustomerStore(const std::filesystem::path& db_file,
+                         const OpenOptions& options = OpenOptions{.cache_kib = kDefaultCacheKib});
   CustomerStore(const CustomerStore&) = delete;
   CustomerStore& operator=(const CustomerStore&) = delete;
   ~CustomerStore();

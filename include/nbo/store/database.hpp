@@ -45,6 +45,9 @@ struct OpenOptions {
   // SQLITE_BUSY, in milliseconds.
   int busy_timeout_ms = 5000;
   Synchronous synchronous = Synchronous::kNormal;
+  // SQLite's page cache of this connection, in KiB (PRAGMA cache_size=-N); SQLite's default is
+  // 2000. Memory is taken only as pages are read, up to this bound.
+  int cache_kib = 2000;
 };
 
 class Database;
