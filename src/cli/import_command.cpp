@@ -11,6 +11,7 @@
 #include "nbo/store/customer_store.hpp"
 #include "nbo/store/database.hpp"
 #include "nbo/train/market_export.hpp"
+#include "options.hpp"
 
 namespace nbo::cli {
 namespace po = boost::program_options;
@@ -31,23 +32,13 @@ int run_import(const std::vector<std::string>& args) {
       "migrations", po::value(&migrations_dir)->default_value("migrations"),
       "migrations applied first, as nbo serve does");
   po::variables_map values;
-  try {
-    po::store(po::command_line_parser(std::vector<std::string>(args.begin() + 1, args.end()))
-                  .options(description)
-                  .run(),
-              values);
-    po::notify(values);
-  } catch (const po::error& error) {
-    std::cerr << "nbo import customers: " << error.what() << "\n";
-    return 2;
-  }
-  if (values.count("help") != 0) {
-    std::cout << "Usage: nbo import customers [options]\n\nStores every customer the export's "
-                 "ingestion keeps (fixes and rejections as for training), replacing stored "
-                 "customers with the same id. Their segments are computed by the server when a "
-                 "campaign list is first asked for.\n\n"
-              << description;
-    return 0;
+  if (const auto status = parse_command_options(
+          args, description, values, "nbo import customers",
+          "Usage: nbo import customers [options]\n\nStores every customer the export's "
+          "ingestion keeps (fixes and rejections as for training), replacing stored customers "
+          "with the same id. Their segments are computed by the server when a campaign list is "
+          "first asked for.")) {
+    return *status;
   }
   const auto started = std::chrono::steady_clock::now();
   train::MarketDataset data;

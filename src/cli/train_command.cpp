@@ -14,6 +14,7 @@
 #include "nbo/train/churn_trainer.hpp"
 #include "nbo/train/market_export.hpp"
 #include "nbo/train/report_plots.hpp"
+#include "options.hpp"
 
 namespace nbo::cli {
 namespace po = boost::program_options;
@@ -219,21 +220,11 @@ int run_train(const std::vector<std::string>& args) {
       "modification time of the export's files; pass it to reproduce a model file byte for byte "
       "on another copy of the export)");
   po::variables_map values;
-  try {
-    po::store(po::command_line_parser(std::vector<std::string>(args.begin() + 1, args.end()))
-                  .options(description)
-                  .run(),
-              values);
-    po::notify(values);
-  } catch (const po::error& error) {
-    std::cerr << "nbo train churn: " << error.what() << "\n";
-    return 2;
-  }
-  if (values.count("help") != 0) {
-    std::cout << "Usage: nbo train churn [options]\n\nTrains the activity-decline model from a raw "
-                 "store export and writes the model file and a report.\n\n"
-              << description;
-    return 0;
+  if (const auto status = parse_command_options(
+          args, description, values, "nbo train churn",
+          "Usage: nbo train churn [options]\n\nTrains the activity-decline model from a raw store "
+          "export and writes the model file and a report.")) {
+    return *status;
   }
   if (options.folds < 2 || options.repeats < 1 || options.inner_folds < 2) {
     std::cerr << "nbo train churn: --folds and --inner-folds must be >= 2 and --repeats >= 1\n";

@@ -14,6 +14,7 @@
 #include "nbo/train/market_export.hpp"
 #include "nbo/train/report_plots.hpp"
 #include "nbo/train/segments_trainer.hpp"
+#include "options.hpp"
 
 namespace nbo::cli {
 namespace po = boost::program_options;
@@ -213,22 +214,12 @@ int run_train_segments(const std::vector<std::string>& args) {
       "segments-version", po::value(&version),
       "version recorded in the file (default: the churn model's version + '-segments')");
   po::variables_map values;
-  try {
-    po::store(po::command_line_parser(std::vector<std::string>(args.begin() + 1, args.end()))
-                  .options(description)
-                  .run(),
-              values);
-    po::notify(values);
-  } catch (const po::error& error) {
-    std::cerr << "nbo train segments: " << error.what() << "\n";
-    return 2;
-  }
-  if (values.count("help") != 0) {
-    std::cout << "Usage: nbo train segments [options]\n\nDerives the store's segments (value-at-"
-                 "risk grid, behavioural sub-groups, actions) from the export and its churn "
-                 "model, and writes the segments file and a report.\n\n"
-              << description;
-    return 0;
+  if (const auto status = parse_command_options(
+          args, description, values, "nbo train segments",
+          "Usage: nbo train segments [options]\n\nDerives the store's segments (value-at-risk "
+          "grid, behavioural sub-groups, actions) from the export and its churn model, and writes "
+          "the segments file and a report.")) {
+    return *status;
   }
   if (options.max_subgroups < 0 || !(options.min_lift >= 1.0)) {
     std::cerr << "nbo train segments: --max-subgroups must be >= 0 and --min-lift >= 1\n";

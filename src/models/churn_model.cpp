@@ -1,5 +1,7 @@
 #include "nbo/models/churn_model.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -7,8 +9,6 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-
-#include <fmt/format.h>
 
 #include "column_buffer.hpp"
 #include "nbo/models/json_reader.hpp"
@@ -51,7 +51,8 @@ void validate(const features::Pipeline& pipeline, const Estimator* estimator,
   for (std::size_t i = 0; i < decision.bands.size(); ++i) {
     const auto& band = decision.bands[i];
     if (band.name.empty()) {
-      throw std::invalid_argument(fmt::format("decision.risk_bands[{}].name: must not be empty", i));
+      throw std::invalid_argument(
+          fmt::format("decision.risk_bands[{}].name: must not be empty", i));
     }
     if (!(band.upper > previous && band.upper <= 1.0)) {
       throw std::invalid_argument(fmt::format(
@@ -91,8 +92,8 @@ Prediction ChurnModel::predict(const features::RawCustomer& customer,
   // Reasons need the contributions, and explain() gives the margin with them in one pass.
   detail::ColumnBuffer contribution_buffer(columns);
   const std::span<double> contributions = contribution_buffer.span();
-  const double margin = max_reasons == 0 ? estimator_->margin(row)
-                                         : estimator_->explain(row, contributions).margin;
+  const double margin =
+      max_reasons == 0 ? estimator_->margin(row) : estimator_->explain(row, contributions).margin;
   decide(margin, prediction);
   if (max_reasons == 0) return prediction;
   // Column contributions summed per input field (one-hot columns belong to one field), on the
@@ -261,20 +262,7 @@ ChurnModel ChurnModel::from_json(const nlohmann::json& model) {
 }
 
 std::shared_ptr<const ChurnModel> load_churn_model(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    throw ModelLoadError(fmt::format("model file {}: cannot be opened ({})", file.string(),
-                                     std::error_code(errno, std::generic_category()).message()));
-  }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  nlohmann::json document;
-  try {
-    document = nlohmann::json::parse(buffer.str());
-  } catch (const nlohmann::json::exception& error) {
-    throw ModelLoadError(
-        fmt::format("model file {}: not valid JSON: {}", file.string(), error.what()));
-  }
+  const nlohmann::json document = read_json_file(file, "model file");
   try {
     return std::make_shared<const ChurnModel>(ChurnModel::from_json(document));
   } catch (const std::exception& error) {
@@ -283,19 +271,7 @@ std::shared_ptr<const ChurnModel> load_churn_model(const std::filesystem::path& 
 }
 
 void save_churn_model(const ChurnModel& model, const std::filesystem::path& file) {
-  if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path());
-  const auto temporary = std::filesystem::path(file.string() + ".tmp");
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    if (!out) {
-      throw std::runtime_error(fmt::format("cannot write model file {}", temporary.string()));
-    }
-    out << model.to_json().dump(2) << '\n';
-    if (!out.flush()) {
-      throw std::runtime_error(fmt::format("cannot write model file {}", temporary.string()));
-    }
-  }
-  std::filesystem::rename(temporary, file);
+  write_json_file(model.to_json(), file, "model file");
 }
 
 }  // namespace nbo::models

@@ -9,7 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "nbo/models/churn_model.hpp"
+#include "nbo/models/json_file.hpp"
 #include "nbo/models/json_reader.hpp"
 
 namespace nbo::segments {
@@ -430,21 +430,7 @@ SegmentModel SegmentModel::from_json(const nlohmann::json& document) {
 }
 
 std::shared_ptr<const SegmentModel> load_segment_model(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    throw models::ModelLoadError(
-        fmt::format("segments file {}: cannot be opened ({})", file.string(),
-                    std::error_code(errno, std::generic_category()).message()));
-  }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  nlohmann::json document;
-  try {
-    document = nlohmann::json::parse(buffer.str());
-  } catch (const nlohmann::json::exception& error) {
-    throw models::ModelLoadError(
-        fmt::format("segments file {}: not valid JSON: {}", file.string(), error.what()));
-  }
+  const nlohmann::json document = models::read_json_file(file, "segments file");
   try {
     return std::make_shared<const SegmentModel>(SegmentModel::from_json(document));
   } catch (const std::exception& error) {
@@ -453,19 +439,7 @@ std::shared_ptr<const SegmentModel> load_segment_model(const std::filesystem::pa
 }
 
 void save_segment_model(const SegmentModel& model, const std::filesystem::path& file) {
-  if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path());
-  const auto temporary = std::filesystem::path(file.string() + ".tmp");
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    if (!out) {
-      throw std::runtime_error(fmt::format("cannot write segments file {}", temporary.string()));
-    }
-    out << model.to_json().dump(2) << '\n';
-    if (!out.flush()) {
-      throw std::runtime_error(fmt::format("cannot write segments file {}", temporary.string()));
-    }
-  }
-  std::filesystem::rename(temporary, file);
+  models::write_json_file(model.to_json(), file, "segments file");
 }
 
 }  // namespace nbo::segments

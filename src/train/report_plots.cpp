@@ -60,18 +60,18 @@ std::string truncate_text(std::string_view text, std::size_t max_points) {
   return std::string(text.substr(0, end)) + "\xE2\x80\xA6";
 }
 
-void open_document(std::string& svg, int height, const std::string& title) {
+void open_document(std::string& svg, int height, const std::string& title, int width = kSvgWidth) {
   svg += fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" "
       "viewBox=\"0 0 {0} {1}\" font-family=\"DejaVu Sans, Arial, sans-serif\" "
       "font-size=\"12\">\n",
-      kSvgWidth, height);
+      width, height);
   svg += fmt::format("<title>{}</title>\n", xml_escape(title));
   svg += "<rect x=\"0\" y=\"0\" width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   svg += fmt::format(
       "<text x=\"{}\" y=\"30.00\" text-anchor=\"middle\" font-size=\"16\" "
       "font-weight=\"bold\">{}</text>\n",
-      px(kSvgWidth / 2.0), xml_escape(title));
+      px(width / 2.0), xml_escape(title));
 }
 
 void close_document(std::string& svg) {
@@ -485,17 +485,7 @@ std::string scatter_svg(const std::vector<ScatterPoint>& points,
   const auto sy = [&](double y) { return plot_y(y / y_top); };
 
   std::string svg;
-  svg += fmt::format(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" "
-      "viewBox=\"0 0 {0} {1}\" font-family=\"DejaVu Sans, Arial, sans-serif\" "
-      "font-size=\"12\">\n",
-      kScatterWidth, kSvgHeight);
-  svg += fmt::format("<title>{}</title>\n", xml_escape(title));
-  svg += "<rect x=\"0\" y=\"0\" width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-  svg += fmt::format(
-      "<text x=\"{}\" y=\"30.00\" text-anchor=\"middle\" font-size=\"16\" "
-      "font-weight=\"bold\">{}</text>\n",
-      px((kPlotLeft + kPlotRight) / 2.0), xml_escape(title));
+  open_document(svg, kSvgHeight, title, kScatterWidth);
   svg += fmt::format(
       "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"black\"/>\n",
       px(kPlotLeft), px(kPlotTop), px(kPlotRight - kPlotLeft), px(kPlotBottom - kPlotTop));

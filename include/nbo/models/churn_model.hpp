@@ -12,16 +12,16 @@
 
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <variant>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "nbo/features/customer.hpp"
 #include "nbo/features/pipeline.hpp"
 #include "nbo/models/estimator.hpp"
+#include "nbo/models/json_file.hpp"
 
 namespace nbo::models {
 
@@ -29,11 +29,11 @@ inline constexpr std::string_view kChurnModelFormat = "nbo.churn_model";
 inline constexpr int kChurnModelFormatVersion = 1;
 
 struct ModelMetadata {
-  std::string name;        // e.g. "churn"
-  std::string version;     // free-form, e.g. "2026.11.23-lr"
-  std::string trained_at;  // ISO-8601 UTC
-  std::string training_data_fingerprint;  // e.g. "sha256:..."
-  std::string trainer;     // what produced the file, with its version
+  std::string name;                                   // e.g. "churn"
+  std::string version;                                // free-form, e.g. "2026.11.23-lr"
+  std::string trained_at;                             // ISO-8601 UTC
+  std::string training_data_fingerprint;              // e.g. "sha256:..."
+  std::string trainer;                                // what produced the file, with its version
   nlohmann::json metrics = nlohmann::json::object();  // quality figures, free-form object
   nlohmann::json extra = nlohmann::json::object();    // anything else the trainer recorded
 };
@@ -110,12 +110,6 @@ class ChurnModel {
   std::unique_ptr<const Estimator> estimator_;
   Calibration calibration_;
   Decision decision_;
-};
-
-// Raised when a model file cannot be used; the message names the file and the problem.
-class ModelLoadError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
 };
 
 // Reads, parses and validates a model file. Throws ModelLoadError.
