@@ -11,6 +11,10 @@ namespace nbo::cli {
 int run_serve(const std::vector<std::string>& args);
 // `nbo train churn`: trains the activity-decline model from a store export.
 int run_train(const std::vector<std::string>& args);
+// `nbo train offers`: trains the next-best-offer model from a school export (called by run_train).
+int run_train_offers(const std::vector<std::string>& args);
+// `nbo import offers`: loads a school export's catalog, users and events into the database.
+int run_import(const std::vector<std::string>& args);
 // `nbo score`: scores a CSV of customers or a raw store export offline (cli/score_command.hpp).
 // Exit status: 0 every row scored, 3 some rows failed validation (their error column says why),
 // 1 the model, input or output file cannot be used, 2 bad usage.

@@ -17,12 +17,16 @@
 #include <string>
 
 #include "nbo/models/churn_model.hpp"
+#include "nbo/offers/offer_model.hpp"
 
 namespace nbo::models {
 
 struct ModelSet {
   // The activity-decline model (models/churn.json). Required: a set without it is not ready.
   std::shared_ptr<const ChurnModel> churn;
+  // The next-best-offer model (models/offers.json). Optional: without it the service still
+  // serves churn, and POST /next-best-offer answers 503 model_not_loaded.
+  std::shared_ptr<const offers::OfferModel> offers;
   std::filesystem::path directory;  // where the files were read from; empty for a built set
   std::string loaded_at;            // ISO-8601 UTC; empty for a built set
 
@@ -32,9 +36,11 @@ struct ModelSet {
 
 // The model files of a directory, by name: loading reads these and only these.
 inline constexpr std::string_view kChurnModelFile = "churn.json";
+inline constexpr std::string_view kOffersModelFile = "offers.json";
 
 // Reads and validates every model file of `directory` into a new set. Throws ModelLoadError
-// naming the file and the problem (a required file that is absent included).
+// naming the file and the problem (a required file that is absent included). An optional file
+// (offers.json) that is absent leaves its member null; present, it must be valid.
 std::shared_ptr<const ModelSet> load_model_set(const std::filesystem::path& directory);
 
 class ModelRegistry {
