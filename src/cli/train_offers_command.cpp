@@ -142,7 +142,10 @@ int run_train_offers(const std::vector<std::string>& args) {
       "days after a cutoff in which a purchase is a positive label")(
       "training-cutoffs",
       po::value(&options.training_cutoffs)->default_value(options.training_cutoffs),
-      "training cutoffs, one horizon apart, before the evaluation cutoff")(
+      "training cutoffs before the evaluation cutoff")(
+      "cutoff-step-days",
+      po::value(&options.cutoff_step_days)->default_value(options.cutoff_step_days),
+      "days between training cutoffs")(
       "negative-rate", po::value(&options.negative_rate)->default_value(options.negative_rate),
       "share of negative candidate rows kept for training")(
       "trees",

@@ -69,11 +69,17 @@ MarketContext market_context(std::span<const std::vector<Event>> users, Seconds 
   market.purchases_90d.assign(courses, 0.0);
   market.owners.assign(courses, 0.0);
   std::vector<std::vector<double>> pairs(courses, std::vector<double>(courses, 0.0));
+  market.touchers.assign(courses, 0.0);
+  std::vector<std::vector<double>> touch_pairs(courses, std::vector<double>(courses, 0.0));
   std::vector<char> owned(courses, 0);
+  std::vector<char> touched(courses, 0);
   std::vector<std::int32_t> owned_list;
+  std::vector<std::int32_t> touched_list;
   for (const auto& events : users) {
     std::fill(owned.begin(), owned.end(), 0);
+    std::fill(touched.begin(), touched.end(), 0);
     owned_list.clear();
+    touched_list.clear();
     for (const auto& event : events) {
       if (event.time >= cutoff) break;
       if (event.course < 0 || static_cast<std::size_t>(event.course) >= courses) continue;
@@ -89,6 +95,18 @@ MarketContext market_context(std::span<const std::vector<Event>> users, Seconds 
         owned[c] = 1;
         owned_list.push_back(event.course);
       }
+      if ((event.kind == EventKind::kView || event.kind == EventKind::kTrial ||
+           event.kind == EventKind::kCart) &&
+          !touched[c]) {
+        touched[c] = 1;
+        touched_list.push_back(event.course);
+      }
+    }
+    for (const auto t : touched_list) {
+      market.touchers[static_cast<std::size_t>(t)] += 1;
+      for (const auto b : owned_list) {
+        if (t != b) touch_pairs[static_cast<std::size_t>(t)][static_cast<std::size_t>(b)] += 1;
+      }
     }
     for (const auto a : owned_list) {
       market.owners[static_cast<std::size_t>(a)] += 1;
@@ -98,8 +116,12 @@ MarketContext market_context(std::span<const std::vector<Event>> users, Seconds 
     }
   }
   market.co_purchase.resize(courses);
+  market.touch_purchase.resize(courses);
   for (std::size_t a = 0; a < courses; ++a) {
     for (std::size_t b = 0; b < courses; ++b) {
+      if (touch_pairs[a][b] > 0) {
+        market.touch_purchase[a].emplace_back(static_cast<std::int32_t>(b), touch_pairs[a][b]);
+      }
       if (pairs[a][b] > 0)
         market.co_purchase[a].emplace_back(static_cast<std::int32_t>(b), pairs[a][b]);
     }
@@ -221,7 +243,7 @@ const std::vector<std::string>& candidate_feature_names() {
       "owns_previous_level",      // owns a course of its direction one level below
       "studied_previous_level",   // lessons completed in that lower level
       "owns_same_level",          // owns another course of its direction and level
-      "co_purchase",              // association with the owned courses (see co_purchase_scores)
+      "co_purchase",              // association with the owned courses (see associations())
       "popularity_30d",           // its share of all purchases in the last 30 days
       "trend",                    // (purchases 30 d + 1) / (purchases 90 d / 3 + 1)
       "log_price",                // log(price in roubles)
@@ -247,6 +269,7 @@ const std::vector<std::string>& candidate_feature_names() {
       "direction=soft",
       "direction=kids",
       "direction=english",
+      "touch_purchase",  // bought by users who looked at the user's courses (associations)
   };
   return names;
 }
@@ -273,24 +296,42 @@ const std::vector<std::string>& propensity_feature_names() {
   return names;
 }
 
-std::vector<double> co_purchase_scores(const UserState& user, const MarketContext& market) {
-  std::vector<double> scores(user.courses.size(), 0.0);
-  for (std::size_t o = 0; o < user.courses.size() && o < market.co_purchase.size(); ++o) {
+Associations associations(const UserState& user, const MarketContext& market) {
+  Associations out;
+  const std::size_t n = user.courses.size();
+  out.co_purchase.assign(n, 0.0);
+  out.touch_purchase.assign(n, 0.0);
+  for (std::size_t o = 0; o < n && o < market.co_purchase.size(); ++o) {
     if (!user.courses[o].owned) continue;
     const double denominator = market.owners[o] + 5.0;
     for (const auto& [c, count] : market.co_purchase[o]) {
-      if (static_cast<std::size_t>(c) < scores.size()) {
-        scores[static_cast<std::size_t>(c)] += count / denominator;
+      if (static_cast<std::size_t>(c) < n)
+        out.co_purchase[static_cast<std::size_t>(c)] += count / denominator;
+    }
+  }
+  double touched = 0;
+  for (std::size_t t = 0; t < n && t < market.touch_purchase.size(); ++t) {
+    if (user.courses[t].last_touch < 0) continue;
+    touched += 1;
+    const double denominator = market.touchers[t] + 5.0;
+    for (const auto& [c, count] : market.touch_purchase[t]) {
+      if (static_cast<std::size_t>(c) < n) {
+        out.touch_purchase[static_cast<std::size_t>(c)] += count / denominator;
       }
     }
   }
-  return scores;
+  if (touched > 0) {
+    for (auto& value : out.touch_purchase) value /= touched;
+  }
+  return out;
 }
 
 void candidate_row(const UserState& user, const Catalog& catalog, const MarketContext& market,
-                   std::span<const double> co_purchase, std::size_t course, std::span<double> out) {
+                   const Associations& associations, std::size_t course, std::span<double> out) {
   if (out.size() != candidate_feature_names().size() || course >= catalog.size() ||
-      co_purchase.size() != catalog.size() || user.courses.size() != catalog.size()) {
+      associations.co_purchase.size() != catalog.size() ||
+      associations.touch_purchase.size() != catalog.size() ||
+      user.courses.size() != catalog.size()) {
     throw std::invalid_argument("candidate_row: sizes do not match the catalog");
   }
   const auto& touch = user.courses[course];
@@ -327,7 +368,7 @@ void candidate_row(const UserState& user, const Catalog& catalog, const MarketCo
   out[i++] = previous_owned;
   out[i++] = previous_studied;
   out[i++] = same_level;
-  out[i++] = co_purchase[course];
+  out[i++] = associations.co_purchase[course];
   out[i++] = market.total_purchases_30d > 0 ? p30 / market.total_purchases_30d : 0.0;
   out[i++] = (p30 + 1.0) / (p90 / 3.0 + 1.0);
   out[i++] = std::log(std::max(1.0, info.price_rub));
@@ -367,6 +408,7 @@ void candidate_row(const UserState& user, const Catalog& catalog, const MarketCo
                  : 0.0;
   out[i++] = user.age_band;
   for (const auto name : kDirections) out[i++] = info.direction == name ? 1.0 : 0.0;
+  out[i++] = associations.touch_purchase[course];
 }
 
 void propensity_row(const UserState& user, std::span<double> out) {

@@ -59,7 +59,8 @@ OfferModel::OfferModel(OfferModelParts parts) : parts_(std::move(parts)) {
       throw std::invalid_argument(
           fmt::format("market.courses[{}].course_id: duplicate '{}'", i, id));
     }
-    if (!(market.purchases_30d >= 0) || !(market.purchases_90d >= 0) || !(market.owners >= 0)) {
+    if (!(market.purchases_30d >= 0) || !(market.purchases_90d >= 0) || !(market.owners >= 0) ||
+        !(market.touchers >= 0)) {
       throw std::invalid_argument(fmt::format("market.courses[{}]: counts must be >= 0", i));
     }
   }
@@ -68,6 +69,13 @@ OfferModel::OfferModel(OfferModelParts parts) : parts_(std::move(parts)) {
     if (!course_index_.contains(a) || !course_index_.contains(b) || a == b || !(count > 0)) {
       throw std::invalid_argument(fmt::format(
           "market.co_purchase[{}]: two different courses of market.courses and a count > 0", i));
+    }
+  }
+  for (std::size_t i = 0; i < parts_.touch_purchase.size(); ++i) {
+    const auto& [a, b, count] = parts_.touch_purchase[i];
+    if (!course_index_.contains(a) || !course_index_.contains(b) || a == b || !(count > 0)) {
+      throw std::invalid_argument(fmt::format(
+          "market.touch_purchase[{}]: two different courses of market.courses and a count > 0", i));
     }
   }
   for (std::size_t i = 0; i < parts_.popular.size(); ++i) {
@@ -85,6 +93,8 @@ MarketContext OfferModel::market_for(const Catalog& catalog) const {
   market.purchases_90d.assign(n, 0.0);
   market.owners.assign(n, 0.0);
   market.co_purchase.assign(n, {});
+  market.touchers.assign(n, 0.0);
+  market.touch_purchase.assign(n, {});
   for (const auto& [id, figures] : parts_.courses)
     market.total_purchases_30d += figures.purchases_30d;
   for (std::size_t c = 0; c < n; ++c) {
@@ -94,6 +104,7 @@ MarketContext OfferModel::market_for(const Catalog& catalog) const {
     market.purchases_30d[c] = figures.purchases_30d;
     market.purchases_90d[c] = figures.purchases_90d;
     market.owners[c] = figures.owners;
+    market.touchers[c] = figures.touchers;
   }
   for (const auto& [a, b, count] : parts_.co_purchase) {
     const auto ia = catalog.find(a);
@@ -101,7 +112,15 @@ MarketContext OfferModel::market_for(const Catalog& catalog) const {
     if (ia >= 0 && ib >= 0)
       market.co_purchase[static_cast<std::size_t>(ia)].emplace_back(ib, count);
   }
+  for (const auto& [a, b, count] : parts_.touch_purchase) {
+    const auto ia = catalog.find(a);
+    const auto ib = catalog.find(b);
+    if (ia >= 0 && ib >= 0) {
+      market.touch_purchase[static_cast<std::size_t>(ia)].emplace_back(ib, count);
+    }
+  }
   for (auto& row : market.co_purchase) std::sort(row.begin(), row.end());
+  for (auto& row : market.touch_purchase) std::sort(row.begin(), row.end());
   return market;
 }
 
@@ -121,10 +140,13 @@ nlohmann::json OfferModel::to_json() const {
     courses.push_back({{"course_id", id},
                        {"purchases_30d", market.purchases_30d},
                        {"purchases_90d", market.purchases_90d},
-                       {"owners", market.owners}});
+                       {"owners", market.owners},
+                       {"touchers", market.touchers}});
   }
   nlohmann::json pairs = nlohmann::json::array();
   for (const auto& [a, b, count] : parts_.co_purchase) pairs.push_back({a, b, count});
+  nlohmann::json touch_pairs = nlohmann::json::array();
+  for (const auto& [a, b, count] : parts_.touch_purchase) touch_pairs.push_back({a, b, count});
   return {
       {"format", kOfferModelFormat},
       {"format_version", kOfferModelFormatVersion},
@@ -152,6 +174,7 @@ nlohmann::json OfferModel::to_json() const {
        {{"as_of", parts_.market_as_of},
         {"courses", std::move(courses)},
         {"co_purchase", std::move(pairs)},
+        {"touch_purchase", std::move(touch_pairs)},
         {"popular", parts_.popular}}},
   };
 }
@@ -217,20 +240,22 @@ OfferModel OfferModel::from_json(const nlohmann::json& document) {
   ranking["buy_again_probability"].string();
 
   const JsonReader market = root["market"];
-  market.only_keys({"as_of", "courses", "co_purchase", "popular"});
+  market.only_keys({"as_of", "courses", "co_purchase", "touch_purchase", "popular"});
   parts.market_as_of = market["as_of"].string();
   if (!parse_time(parts.market_as_of)) market["as_of"].fail("must be an ISO-8601 UTC time");
   const JsonReader courses = market["courses"];
   for (std::size_t i = 0, n = courses.array_size(0, 100000); i < n; ++i) {
     const JsonReader course = courses[i];
-    course.only_keys({"course_id", "purchases_30d", "purchases_90d", "owners"});
+    course.only_keys({"course_id", "purchases_30d", "purchases_90d", "owners", "touchers"});
     CourseMarket figures;
     figures.purchases_30d = course["purchases_30d"].finite_number();
     figures.purchases_90d = course["purchases_90d"].finite_number();
     figures.owners = course["owners"].finite_number();
+    figures.touchers = course["touchers"].finite_number();
     for (const auto& [name, value] :
          {std::pair{"purchases_30d", figures.purchases_30d},
-          std::pair{"purchases_90d", figures.purchases_90d}, std::pair{"owners", figures.owners}}) {
+          std::pair{"purchases_90d", figures.purchases_90d}, std::pair{"owners", figures.owners},
+          std::pair{"touchers", figures.touchers}}) {
       if (value < 0) course[name].fail(fmt::format("must be >= 0, got {}", value));
     }
     const std::string& id = course["course_id"].string();
@@ -246,6 +271,14 @@ OfferModel OfferModel::from_json(const nlohmann::json& document) {
     const double count = pair[2].finite_number();
     if (!(count > 0)) pair[2].fail(fmt::format("must be > 0, got {}", count));
     parts.co_purchase.emplace_back(pair[0].string(), pair[1].string(), count);
+  }
+  const JsonReader touch_pairs = market["touch_purchase"];
+  for (std::size_t i = 0, n = touch_pairs.array_size(0, 10000000); i < n; ++i) {
+    const JsonReader pair = touch_pairs[i];
+    pair.array_size(3, 3);
+    const double count = pair[2].finite_number();
+    if (!(count > 0)) pair[2].fail(fmt::format("must be > 0, got {}", count));
+    parts.touch_purchase.emplace_back(pair[0].string(), pair[1].string(), count);
   }
   parts.popular = market["popular"].strings();
   try {

@@ -150,8 +150,12 @@ OffersTrainingResult train_offers_model(const SchoolDataset& data,
   const Seconds end = data.report.period_end;
   const Seconds evaluation_cutoff = end - horizon;
   std::vector<Seconds> cutoffs;
-  for (int i = 1; i <= options.training_cutoffs; ++i) {
-    const Seconds cutoff = evaluation_cutoff - i * horizon;
+  if (options.cutoff_step_days < 1 || options.cutoff_step_days > 180) {
+    throw std::invalid_argument("cutoff_step_days: must be in [1, 180]");
+  }
+  const Seconds step = options.cutoff_step_days * offers::kSecondsPerDay;
+  for (int i = 0; i < options.training_cutoffs; ++i) {
+    const Seconds cutoff = evaluation_cutoff - horizon - i * step;
     if (cutoff <= data.report.period_start + horizon) break;
     cutoffs.push_back(cutoff);
   }
@@ -179,7 +183,7 @@ OffersTrainingResult train_offers_model(const SchoolDataset& data,
       offers::propensity_row(state, user_row);
       propensity_x.insert(propensity_x.end(), user_row.begin(), user_row.end());
       propensity_y.push_back(buys ? 1.0 : 0.0);
-      const auto co = offers::co_purchase_scores(state, market);
+      const auto co = offers::associations(state, market);
       for (std::size_t c = 0; c < courses; ++c) {
         if (!eligible(state, catalog, c)) continue;
         const bool positive = bought[c] != 0;
@@ -254,13 +258,19 @@ OffersTrainingResult train_offers_model(const SchoolDataset& data,
     parts.courses.emplace_back(catalog[c].course_id,
                                offers::CourseMarket{.purchases_30d = final_market.purchases_30d[c],
                                                     .purchases_90d = final_market.purchases_90d[c],
-                                                    .owners = final_market.owners[c]});
+                                                    .owners = final_market.owners[c],
+                                                    .touchers = final_market.touchers[c]});
+    for (const auto& [b, count] : final_market.touch_purchase[c]) {
+      parts.touch_purchase.emplace_back(catalog[c].course_id,
+                                        catalog[static_cast<std::size_t>(b)].course_id, count);
+    }
     for (const auto& [b, count] : final_market.co_purchase[c]) {
       parts.co_purchase.emplace_back(catalog[c].course_id,
                                      catalog[static_cast<std::size_t>(b)].course_id, count);
     }
   }
   std::sort(parts.co_purchase.begin(), parts.co_purchase.end());
+  std::sort(parts.touch_purchase.begin(), parts.touch_purchase.end());
   std::vector<std::size_t> by_popularity = by_id;
   std::stable_sort(by_popularity.begin(), by_popularity.end(), [&](std::size_t a, std::size_t b) {
     if (final_market.purchases_30d[a] != final_market.purchases_30d[b]) {
@@ -318,7 +328,7 @@ OffersTrainingResult train_offers_model(const SchoolDataset& data,
       for (const auto& [c, count] : market.co_purchase[o]) co[static_cast<std::size_t>(c)] += count;
     }
     for (std::size_t c = 0; c < courses; ++c) co[c] += 0.5 * pop[c] * pop_scale;
-    const auto co_scores = offers::co_purchase_scores(state, market);
+    const auto co_scores = offers::associations(state, market);
     rows.assign(candidates.size() * candidate_columns, 0.0);
     for (std::size_t i = 0; i < candidates.size(); ++i) {
       offers::candidate_row(
@@ -373,6 +383,7 @@ OffersTrainingResult train_offers_model(const SchoolDataset& data,
                             {"buy_again_users", evaluation.propensity_users},
                             {"buy_again_positive_rate", evaluation.propensity_positive_rate}};
   parts.metadata.extra = {{"seed", options.seed},
+                          {"cutoff_step_days", options.cutoff_step_days},
                           {"negative_rate", options.negative_rate},
                           {"training_cutoffs", result.training_cutoffs},
                           {"candidate_rows", result.candidate_rows},

@@ -38,7 +38,7 @@ std::vector<double> all_rows(const std::vector<Event>& events, const Catalog& ca
                              const MarketContext& market) {
   const UserState state = summarize(events, kCutoff, catalog, 0, true);
   std::vector<double> out;
-  const auto co = co_purchase_scores(state, market);
+  const auto co = associations(state, market);
   std::vector<double> row(candidate_feature_names().size());
   for (std::size_t c = 0; c < catalog.size(); ++c) {
     candidate_row(state, catalog, market, co, c, row);
@@ -93,7 +93,7 @@ TEST(OfferFeatures, FunnelRecencyAndLevelProgression) {
   EXPECT_EQ(state.purchases, 1);
   const MarketContext market =
       market_context(std::vector<std::vector<Event>>{history()}, kCutoff, 3);
-  const auto co = co_purchase_scores(state, market);
+  const auto co = associations(state, market);
   std::vector<double> row(candidate_feature_names().size());
   candidate_row(state, catalog, market, co, 1, row);
   const auto& names = candidate_feature_names();
@@ -129,9 +129,9 @@ TEST(OfferFeatures, CoPurchaseCountsUsersOwningBoth) {
   EXPECT_EQ(market.co_purchase[0][0], (std::pair<std::int32_t, double>{2, 2.0}));
   const UserState owner_of_a1 = summarize(
       std::vector<Event>{{.time = 5, .kind = EventKind::kPurchase, .course = 0}}, kCutoff, catalog);
-  const auto scores = co_purchase_scores(owner_of_a1, market);
-  EXPECT_DOUBLE_EQ(scores[2], 2.0 / (2.0 + 5.0));
-  EXPECT_DOUBLE_EQ(scores[1], 0.0);
+  const auto scores = associations(owner_of_a1, market);
+  EXPECT_DOUBLE_EQ(scores.co_purchase[2], 2.0 / (2.0 + 5.0));
+  EXPECT_DOUBLE_EQ(scores.co_purchase[1], 0.0);
 }
 
 TEST(OfferTime, ParsesAndFormatsUtc) {

@@ -66,6 +66,9 @@ struct MarketContext {
   std::vector<double> owners;         // users owning the course at the cutoff
   // co_purchase[a]: (b, users owning both a and b), b != a, ascending b.
   std::vector<std::vector<std::pair<std::int32_t, double>>> co_purchase;
+  std::vector<double> touchers;  // users who viewed, tried or carted the course
+  // touch_purchase[t]: (c, users who touched t and bought c), c != t, ascending c.
+  std::vector<std::vector<std::pair<std::int32_t, double>>> touch_purchase;
   double total_purchases_30d = 0;
 };
 
@@ -135,12 +138,18 @@ const std::vector<std::string>& candidate_feature_names();
 const std::vector<std::string>& propensity_feature_names();
 
 // Fills `out` (candidate_feature_names().size() entries) for course `course`.
+// The association of every catalog course with the user's courses (one entry per course):
+//   co_purchase(c) = Σ over owned o of co_purchase(o, c) / (owners(o) + 5);
+//   touch_purchase(c) = mean over touched t != c of touch_purchase(t, c) / (touchers(t) + 5):
+//     how often the users who looked at the same courses as this user bought c.
+struct Associations {
+  std::vector<double> co_purchase;
+  std::vector<double> touch_purchase;
+};
+Associations associations(const UserState& user, const MarketContext& market);
+
 void candidate_row(const UserState& user, const Catalog& catalog, const MarketContext& market,
-                   std::span<const double> co_purchase_scores, std::size_t course,
-                   std::span<double> out);
-// The co-purchase association of every catalog course with the courses the user owns:
-// Σ over owned o of co_purchase(o, c) / (owners(o) + 5); one entry per catalog course.
-std::vector<double> co_purchase_scores(const UserState& user, const MarketContext& market);
+                   const Associations& associations, std::size_t course, std::span<double> out);
 
 // Fills `out` (propensity_feature_names().size() entries).
 void propensity_row(const UserState& user, std::span<double> out);

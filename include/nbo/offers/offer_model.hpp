@@ -39,6 +39,7 @@ struct CourseMarket {
   double purchases_30d = 0;
   double purchases_90d = 0;
   double owners = 0;
+  double touchers = 0;
 };
 
 struct OfferModelParts {
@@ -51,6 +52,8 @@ struct OfferModelParts {
   std::vector<std::pair<std::string, CourseMarket>> courses;  // by course id, ascending
   // (a, b, users owning both), a != b, both in `courses`; sorted.
   std::vector<std::tuple<std::string, std::string, double>> co_purchase;
+  // (t, c, users who viewed, tried or carted t and own c), t != c, both in `courses`; sorted.
+  std::vector<std::tuple<std::string, std::string, double>> touch_purchase;
   // Course ids, most purchased first: the cold-start order among eligible courses.
   std::vector<std::string> popular;
 };

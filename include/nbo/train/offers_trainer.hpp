@@ -4,8 +4,9 @@
 // Time split. With horizon h (28 days by default) and the export's period end E:
 //   evaluation cutoff  T_e = E - h: features from events before T_e, labels = first purchases
 //                      in [T_e, E);
-//   training cutoffs   T_e - h, T_e - 2h, ..., (`training_cutoffs` of them): features before
-//                      each, labels in [T, T + h), so no training label lies at or after T_e.
+//   training cutoffs   T_e - h, T_e - h - s, T_e - h - 2s, ... (`training_cutoffs` of them, s =
+//                      `cutoff_step_days`): features before each, labels in [T, T + h), so no
+//                      training label lies at or after T_e.
 // Candidate rows: every (user with history before T, active course the user does not own at T);
 // label 1 when the user buys the course in the window. Negative rows are kept with probability
 // `negative_rate` (a seeded hash of user, course and cutoff), and the model file's margin offset
@@ -41,8 +42,9 @@ namespace nbo::train {
 
 struct OffersTrainingOptions {
   int horizon_days = 28;
-  int training_cutoffs = 6;
-  double negative_rate = 0.1;  // share of negative candidate rows kept, (0, 1]
+  int training_cutoffs = 24;
+  int cutoff_step_days = 7;     // days between training cutoffs (windows overlap when < horizon)
+  double negative_rate = 0.05;  // share of negative candidate rows kept, (0, 1]
   std::uint64_t seed = 42;
   XgboostParams candidate_params{};
   XgboostParams propensity_params{};
