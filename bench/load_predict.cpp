@@ -61,6 +61,7 @@
 #include "nbo/metrics/registry.hpp"
 #include "nbo/models/registry.hpp"
 #include "nbo/store/customer_store.hpp"
+#include "nbo/store/offer_store.hpp"
 #include "nbo/store/database.hpp"
 #include "nbo/store/request_log.hpp"
 
@@ -437,6 +438,7 @@ struct InProcessServer {
   std::optional<nbo::store::Database> database;
   std::mutex probe_mutex;
   std::optional<nbo::store::CustomerStore> customers;
+  std::optional<nbo::store::OfferStore> offer_store;
   std::optional<nbo::store::RequestLogWriter> request_log;
   nbo::models::ModelRegistry models;
   nbo::metrics::Registry metrics;
@@ -452,9 +454,10 @@ struct InProcessServer {
     database.emplace(nbo::store::Database::open(db_path));
     database->apply_migrations(std::string(NBO_SOURCE_DIR) + "/migrations");
     customers.emplace(db_path);
+    offer_store.emplace(db_path);
     request_log.emplace(db_path, nbo::store::RequestLogOptions{
                                      .capacity = config.request_log_capacity});
-    service.emplace(nbo::api::ServiceDependencies{models, *customers, *request_log, metrics,
+    service.emplace(nbo::api::ServiceDependencies{models, *customers, *offer_store, *request_log, metrics,
                                                   [this] {
                                                     std::lock_guard lock(probe_mutex);
                                                     return database->writable();

@@ -88,6 +88,7 @@ struct Service::Impl {
     add_predict_routes(table, context);
     add_customer_routes(table, context);
     add_operations_routes(table, context);
+    add_offers_routes(table, context);
 
     for (const auto& route : table.routes()) add_route_metrics(route.path);
     add_route_metrics(std::string(kUnmatchedRoute));

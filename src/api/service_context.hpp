@@ -48,5 +48,6 @@ inline constexpr std::size_t kMaxCustomerIdLength = 128;
 void add_predict_routes(RouteTable& table, const ServiceContext& context);
 void add_customer_routes(RouteTable& table, const ServiceContext& context);
 void add_operations_routes(RouteTable& table, const ServiceContext& context);
+void add_offers_routes(RouteTable& table, const ServiceContext& context);
 
 }  // namespace nbo::api

@@ -16,6 +16,7 @@
 #include "nbo/metrics/registry.hpp"
 #include "nbo/models/registry.hpp"
 #include "nbo/store/customer_store.hpp"
+#include "nbo/store/offer_store.hpp"
 #include "nbo/store/database.hpp"
 #include "nbo/store/request_log.hpp"
 
@@ -67,13 +68,14 @@ int run_serve(const std::vector<std::string>& args) {
       return database.writable();
     };
     store::CustomerStore customers(config.db_path);
+    store::OfferStore offer_store(config.db_path);
     store::RequestLogWriter request_log(config.db_path,
                                         store::RequestLogOptions{
                                             .capacity = config.request_log_capacity});
 
     models::ModelRegistry models;
     metrics::Registry metrics;
-    api::Service service({models, customers, request_log, metrics, database_writable},
+    api::Service service({models, customers, offer_store, request_log, metrics, database_writable},
                          config.limits);
     http::Server server(
         config.server, [&service](const http::Request& request) { return service.handle(request); },
@@ -118,7 +120,8 @@ std::string main_help() {
   return "Usage: nbo <command> [options]\n\n"
          "Commands:\n"
          "  serve   serve the churn model over HTTP/JSON (nbo serve --help)\n"
-         "  train   train a model from a raw export (nbo train churn --help)\n"
+         "  train   train a model from a raw export (nbo train churn|offers --help)\n"
+         "  import  load a school export into the database (nbo import offers --help)\n"
          "  score   score a CSV of customers or a raw export offline (nbo score --help)\n"
          "\n"
          "Options:\n"

@@ -29,6 +29,7 @@
 #include "nbo/metrics/registry.hpp"
 #include "nbo/models/registry.hpp"
 #include "nbo/store/customer_store.hpp"
+#include "nbo/store/offer_store.hpp"
 #include "nbo/store/database.hpp"
 #include "nbo/store/request_log.hpp"
 #include "support/http_client.hpp"
@@ -92,10 +93,11 @@ class ApiHarness {
         db_path_(dir_ / "nbo.db"),
         database_(open_and_migrate(db_path_)),
         customers_(db_path_),
+        offer_store_(db_path_),
         request_log_(db_path_, store::RequestLogOptions{.flush_interval = std::chrono::milliseconds(5)}) {
     if (options_.load_models) models_.load_directory(options_.models_directory);
     service_ = std::make_unique<Service>(
-        ServiceDependencies{models_, customers_, request_log_, metrics_,
+        ServiceDependencies{models_, customers_, offer_store_, request_log_, metrics_,
                             [this] {
                               std::lock_guard lock(probe_mutex_);
                               return database_.writable();
@@ -181,6 +183,7 @@ class ApiHarness {
     models_.publish(std::move(set));
   }
   const Service& service() const { return *service_; }
+  store::OfferStore& offer_store() { return offer_store_; }
   metrics::Registry& metrics() { return metrics_; }
   store::RequestLogWriter& request_log() { return request_log_; }
   test::HttpClient& client() { return *client_; }
@@ -204,6 +207,7 @@ class ApiHarness {
   store::Database database_;
   std::mutex probe_mutex_;
   store::CustomerStore customers_;
+  store::OfferStore offer_store_;
   store::RequestLogWriter request_log_;
   models::ModelRegistry models_;
   metrics::Registry metrics_;
