@@ -38,7 +38,9 @@ const Columns& columns() {
 
 // Up to three readable reasons from the candidate row: the signals the model's features carry,
 // strongest funnel step first.
-std::vector<std::string> reasons_for(std::span<const double> row, const Course& course) {
+std::vector<std::string> reasons_for(std::span<const double> row, const UserState& user,
+                                     const Catalog& catalog, std::size_t index) {
+  const Course& course = catalog[index];
   const Columns& c = columns();
   std::vector<std::string> reasons;
   const auto days = [](double value) { return static_cast<long>(value); };
@@ -52,7 +54,15 @@ std::vector<std::string> reasons_for(std::span<const double> row, const Course& 
     reasons.push_back(fmt::format("viewed {}x, last {} days ago", days(row[c.views]),
                                   days(row[c.days_since_touch])));
   }
-  if (row[c.owns_previous_level] > 0) {
+  // The owned course of the same track one level below, when there is one.
+  std::string previous;
+  for (const auto other : catalog.track_of(index)) {
+    const auto o = static_cast<std::size_t>(other);
+    if (user.courses[o].owned && catalog[o].level == course.level - 1) previous = catalog[o].title;
+  }
+  if (!previous.empty()) {
+    reasons.push_back(fmt::format("next level after \"{}\" (owned)", previous));
+  } else if (row[c.owns_previous_level] > 0) {
     reasons.push_back(fmt::format("next level after an owned {} course", course.direction));
   } else if (row[c.direction_owned] > 0) {
     reasons.push_back(
@@ -194,7 +204,7 @@ Recommendation recommend(const OfferModel& model, const Catalog& catalog,
       offer.reasons = {"cold start: no history before as_of; popular course"};
     } else {
       offer.reasons =
-          reasons_for(std::span<const double>(rows).subspan(c * width, width), catalog[c]);
+          reasons_for(std::span<const double>(rows).subspan(c * width, width), state, catalog, c);
     }
     answer.offers.push_back(std::move(offer));
   }

@@ -131,8 +131,8 @@ OffersTrainingResult train_offers_model(const SchoolDataset& data,
   const auto say = [&](const std::string& line) {
     if (log) log(line);
   };
-  if (options.horizon_days < 1 || options.horizon_days > 180) {
-    throw std::invalid_argument("horizon_days: must be in [1, 180]");
+  if (options.horizon_days < 1 || options.horizon_days > 365) {
+    throw std::invalid_argument("horizon_days: must be in [1, 365]");
   }
   if (options.training_cutoffs < 1 || options.training_cutoffs > 24) {
     throw std::invalid_argument("training_cutoffs: must be in [1, 24]");

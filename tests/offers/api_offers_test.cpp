@@ -460,7 +460,9 @@ TEST_F(OffersApi, BadInputOnEveryRouteIsA4xxJsonErrorAndWritesNothing) {
     const Json error = Json::parse(response.body, nullptr, false);
     ASSERT_TRUE(error.is_object()) << response.body;
     EXPECT_EQ(error["error"]["code"], bad.code) << bad.body;
-    if (!bad.field.empty()) EXPECT_EQ(error["error"]["field"], bad.field) << bad.body;
+    if (!bad.field.empty()) {
+      EXPECT_EQ(error["error"]["field"], bad.field) << bad.body;
+    }
     EXPECT_TRUE(error.contains("request_id")) << response.body;
   }
   EXPECT_EQ(rows(harness), before);

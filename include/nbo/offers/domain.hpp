@@ -51,9 +51,9 @@ inline constexpr int kMinLevel = 1;
 inline constexpr int kMaxLevel = 3;
 
 struct Course {
-  std::string course_id;
-  std::string title;
-  std::string direction;  // programming, data, design, ...
+  std::string course_id{};
+  std::string title{};
+  std::string direction{};  // programming, data, design, ...
   int level = 1;          // kMinLevel..kMaxLevel
   double price_rub = 0;   // > 0
   int duration_months = 1;
@@ -61,10 +61,10 @@ struct Course {
 };
 
 struct User {
-  std::string user_id;
+  std::string user_id{};
   Seconds registered_at = 0;  // midnight UTC of the registration day
-  std::string age_group;
-  std::string region;
+  std::string age_group{};
+  std::string region{};
   bool allow_email = false;  // consent to e-mail offers
 };
 

@@ -51,11 +51,11 @@ class Catalog {
   }
 
  private:
-  std::vector<Course> courses_;
-  std::vector<std::int32_t> direction_;
+  std::vector<Course> courses_{};
+  std::vector<std::int32_t> direction_{};
   std::size_t direction_count_ = 0;
-  std::vector<std::int32_t> track_;
-  std::vector<std::vector<std::int32_t>> tracks_;
+  std::vector<std::int32_t> track_{};
+  std::vector<std::vector<std::int32_t>> tracks_{};
   std::unordered_map<std::string, std::int32_t> by_id_;
 };
 
@@ -63,12 +63,12 @@ class Catalog {
 struct MarketContext {
   std::vector<double> purchases_30d;  // purchases in [cutoff - 30 d, cutoff)
   std::vector<double> purchases_90d;  // purchases in [cutoff - 90 d, cutoff)
-  std::vector<double> owners;         // users owning the course at the cutoff
+  std::vector<double> owners{};         // users owning the course at the cutoff
   // co_purchase[a]: (b, users owning both a and b), b != a, ascending b.
-  std::vector<std::vector<std::pair<std::int32_t, double>>> co_purchase;
-  std::vector<double> touchers;  // users who viewed, tried or carted the course
+  std::vector<std::vector<std::pair<std::int32_t, double>>> co_purchase{};
+  std::vector<double> touchers{};  // users who viewed, tried or carted the course
   // touch_purchase[t]: (c, users who touched t and bought c), c != t, ascending c.
-  std::vector<std::vector<std::pair<std::int32_t, double>>> touch_purchase;
+  std::vector<std::vector<std::pair<std::int32_t, double>>> touch_purchase{};
   double total_purchases_30d = 0;
 };
 
@@ -96,7 +96,7 @@ struct UserState {
   Seconds registered_at = -1;  // -1 unknown
   bool allow_email = true;
   int age_band = -1;                 // see age_band()
-  std::vector<CourseTouch> courses;  // one per catalog course
+  std::vector<CourseTouch> courses{};  // one per catalog course
   std::array<std::int32_t, kEventKindCount> events_7d{};
   std::array<std::int32_t, kEventKindCount> events_30d{};
   std::array<std::int32_t, kEventKindCount> events_90d{};
@@ -109,13 +109,13 @@ struct UserState {
   std::int32_t owned_count = 0;
   std::int32_t touched_courses = 0;             // distinct courses viewed, tried or carted
   std::int32_t course_touches = 0;              // all view/trial/cart events
-  std::vector<std::int32_t> touch_rank;         // per course: 0 = most recently touched; -1 never
-  std::vector<std::int32_t> direction_touches;  // per direction: view/trial/cart events
-  std::vector<std::int32_t> direction_owned;    // per direction: owned courses
-  std::vector<std::int32_t> direction_studies;  // per direction: lessons completed
+  std::vector<std::int32_t> touch_rank{};         // per course: 0 = most recently touched; -1 never
+  std::vector<std::int32_t> direction_touches{};  // per direction: view/trial/cart events
+  std::vector<std::int32_t> direction_owned{};    // per direction: owned courses
+  std::vector<std::int32_t> direction_studies{};  // per direction: lessons completed
   // Per direction and level (index direction * 3 + level - 1): owned, lessons completed.
-  std::vector<std::int32_t> level_owned;
-  std::vector<std::int32_t> level_studies;
+  std::vector<std::int32_t> level_owned{};
+  std::vector<std::int32_t> level_studies{};
   bool has_history() const noexcept { return first_event >= 0; }
 };
 
@@ -143,8 +143,8 @@ const std::vector<std::string>& propensity_feature_names();
 //   touch_purchase(c) = mean over touched t != c of touch_purchase(t, c) / (touchers(t) + 5):
 //     how often the users who looked at the same courses as this user bought c.
 struct Associations {
-  std::vector<double> co_purchase;
-  std::vector<double> touch_purchase;
+  std::vector<double> co_purchase{};
+  std::vector<double> touch_purchase{};
 };
 Associations associations(const UserState& user, const MarketContext& market);
 

@@ -45,17 +45,17 @@ struct CourseMarket {
 struct OfferModelParts {
   models::ModelMetadata metadata;
   int horizon_days = 28;     // the window the probabilities refer to
-  std::string market_as_of;  // ISO-8601 UTC: when the market figures were taken
+  std::string market_as_of{};  // ISO-8601 UTC: when the market figures were taken
   std::unique_ptr<const models::Estimator> candidate;         // over candidate_feature_names()
   double candidate_margin_offset = 0;                         // added to the candidate margin
   std::unique_ptr<const models::Estimator> propensity;        // over propensity_feature_names()
-  std::vector<std::pair<std::string, CourseMarket>> courses;  // by course id, ascending
+  std::vector<std::pair<std::string, CourseMarket>> courses{};  // by course id, ascending
   // (a, b, users owning both), a != b, both in `courses`; sorted.
-  std::vector<std::tuple<std::string, std::string, double>> co_purchase;
+  std::vector<std::tuple<std::string, std::string, double>> co_purchase{};
   // (t, c, users who viewed, tried or carted t and own c), t != c, both in `courses`; sorted.
-  std::vector<std::tuple<std::string, std::string, double>> touch_purchase;
+  std::vector<std::tuple<std::string, std::string, double>> touch_purchase{};
   // Course ids, most purchased first: the cold-start order among eligible courses.
-  std::vector<std::string> popular;
+  std::vector<std::string> popular{};
 };
 
 class OfferModel {

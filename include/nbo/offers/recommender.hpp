@@ -66,8 +66,8 @@ struct OfferRequest {
 };
 
 struct RecentOffer {
-  std::string course_id;
-  std::string channel;
+  std::string course_id{};
+  std::string channel{};
   Seconds offered_at = 0;
 };
 
@@ -76,21 +76,21 @@ struct RankedOffer {
   double score = 0;        // probability, or expected value with RankBy::kExpectedValue
   double probability = 0;  // of buying the course within the model's horizon
   double expected_value_rub = 0;
-  std::vector<std::string> reasons;
+  std::vector<std::string> reasons{};
 };
 
 struct Suppression {
   std::size_t course = 0;
-  std::string reason;  // owned, inactive, no_consent, cool_down, cap_reached
+  std::string reason{};  // owned, inactive, no_consent, cool_down, cap_reached
   double score = 0;
 };
 
 struct Recommendation {
-  std::vector<RankedOffer> offers;
-  std::vector<Suppression> suppressed;
+  std::vector<RankedOffer> offers{};
+  std::vector<Suppression> suppressed{};
   double buy_again_probability = 0;
   bool cold_start = false;
-  std::string notice;  // e.g. why there is no offer; empty when nothing to say
+  std::string notice{};  // e.g. why there is no offer; empty when nothing to say
 };
 
 Recommendation recommend(const OfferModel& model, const Catalog& catalog,

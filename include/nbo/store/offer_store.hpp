@@ -29,14 +29,14 @@
 namespace nbo::store {
 
 struct OfferRecord {
-  std::string offer_id;
-  std::string course_id;
-  std::string channel;
+  std::string offer_id{};
+  std::string course_id{};
+  std::string channel{};
   offers::Seconds offered_at = 0;
 };
 
 struct NewOffer {
-  std::string course_id;
+  std::string course_id{};
   int rank = 0;  // 1-based position in the answer
   double score = 0;
 };
@@ -45,7 +45,7 @@ struct NewOffer {
 struct NewEvent {
   offers::Seconds time = 0;
   offers::EventKind kind = offers::EventKind::kVisit;
-  std::string course_id;
+  std::string course_id{};
   double amount_rub = 0;  // purchases only; > 0
 };
 

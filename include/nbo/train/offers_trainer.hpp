@@ -48,14 +48,14 @@ struct OffersTrainingOptions {
   std::uint64_t seed = 42;
   XgboostParams candidate_params{};
   XgboostParams propensity_params{};
-  std::string model_version;  // required
-  std::string trained_at;     // required, ISO-8601 UTC
+  std::string model_version{};  // required
+  std::string trained_at{};     // required, ISO-8601 UTC
   std::string trainer = "nbo train offers";
 };
 
 // Ranking quality of one ranker at the evaluation cutoff.
 struct RankingMetrics {
-  std::string name;
+  std::string name{};
   double hit_rate_1 = 0;
   double hit_rate_3 = 0;
   double ndcg_3 = 0;
@@ -76,19 +76,19 @@ class RankingAccumulator {
 };
 
 struct OffersEvaluation {
-  std::string cutoff;                   // T_e, ISO-8601
-  std::vector<RankingMetrics> rankers;  // popularity, most_engaged, co_occurrence, model
+  std::string cutoff{};                   // T_e, ISO-8601
+  std::vector<RankingMetrics> rankers{};  // popularity, most_engaged, co_occurrence, model
   double propensity_auc = 0;
   double recency_auc = 0;
   std::size_t propensity_users = 0;
   double propensity_positive_rate = 0;
   // For the report's ROC plot.
-  std::vector<double> propensity_scores;
-  std::vector<double> recency_scores;
-  std::vector<int> propensity_labels;
+  std::vector<double> propensity_scores{};
+  std::vector<double> recency_scores{};
+  std::vector<int> propensity_labels{};
   // Model NDCG@3 / the best baseline's.
   double ndcg_lift = 0;
-  std::string best_baseline;
+  std::string best_baseline{};
 };
 
 struct OffersTrainingResult {
@@ -98,9 +98,9 @@ struct OffersTrainingResult {
   std::size_t candidate_positives = 0;
   std::size_t propensity_rows = 0;
   std::size_t propensity_positives = 0;
-  std::vector<std::string> training_cutoffs;  // ISO-8601
+  std::vector<std::string> training_cutoffs{};  // ISO-8601
   // Total gain per candidate feature over the candidate model's trees (feature importance).
-  std::vector<std::pair<std::string, double>> candidate_importance;
+  std::vector<std::pair<std::string, double>> candidate_importance{};
 };
 
 OffersTrainingResult train_offers_model(const SchoolDataset& data,
