@@ -61,8 +61,8 @@
 #include "nbo/metrics/registry.hpp"
 #include "nbo/models/registry.hpp"
 #include "nbo/store/customer_store.hpp"
-#include "nbo/store/offer_store.hpp"
 #include "nbo/store/database.hpp"
+#include "nbo/store/offer_store.hpp"
 #include "nbo/store/request_log.hpp"
 
 namespace {
@@ -457,7 +457,8 @@ struct InProcessServer {
     offer_store.emplace(db_path);
     request_log.emplace(db_path, nbo::store::RequestLogOptions{
                                      .capacity = config.request_log_capacity});
-    service.emplace(nbo::api::ServiceDependencies{models, *customers, *offer_store, *request_log, metrics,
+    service.emplace(nbo::api::ServiceDependencies{models, *customers, *offer_store, *request_log,
+                                                  metrics,
                                                   [this] {
                                                     std::lock_guard lock(probe_mutex);
                                                     return database->writable();
