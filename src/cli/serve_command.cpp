@@ -97,6 +97,12 @@ int run_serve(const std::vector<std::string>& args) {
     const auto model = models.current()->churn;
     spdlog::info("model {} version {} loaded from {}; ready", model->metadata().name,
                  model->metadata().version, config.models_dir.string());
+    if (const auto offers = models.current()->offers) {
+      spdlog::info("offers model version {} loaded", offers->metadata().version);
+    } else {
+      spdlog::warn("no offers.json in {}: POST /next-best-offer answers 503",
+                   config.models_dir.string());
+    }
 
     int signal_number = 0;
     sigwait(&signals, &signal_number);
