@@ -188,7 +188,9 @@ http::Response next_best_offer(const ServiceContext& ctx, MarketCache& cache,
       store.events_before(parsed.user_id, as_of, *catalog, ctx.limits.max_user_events);
   const auto lookback = ctx.limits.offer_policy.lookback_days() * offers::kSecondsPerDay;
   std::vector<offers::RecentOffer> recent;
-  for (auto& record : store.offers_between(parsed.user_id, as_of - lookback, as_of)) {
+  // Live requests see the offers made up to this second; a replay only those before as_of.
+  const Seconds log_end = parsed.replay ? as_of : as_of + 1;
+  for (auto& record : store.offers_between(parsed.user_id, as_of - lookback, log_end)) {
     recent.push_back({.course_id = std::move(record.course_id),
                       .channel = std::move(record.channel),
                       .offered_at = record.offered_at});

@@ -51,7 +51,10 @@ void write_report(const std::filesystem::path& dir, const train::SchoolDataset& 
                     model.metadata().name, model.metadata().version, model.metadata().trained_at,
                     model.metadata().training_data_fingerprint, model_file.string());
   md << "Reproduce: `" << command << "` (same export and seed: byte-identical model file).\n\n";
-  md << "## Ingestion\n\n```\n" << data.report.summary(30) << "```\n\n";
+  md << "## Ingestion\n\n```\n" << data.report.summary(10) << "```\n\n";
+  md << fmt::format("Every rejected row, with file, line, column and reason: `rejected_rows.csv` "
+                    "({} rows).\n\n",
+                    data.report.rejected.size());
   md << "## Time split\n\n";
   md << fmt::format(
       "Horizon {} days. Training cutoffs (features before each, labels = purchases in the "
@@ -90,6 +93,20 @@ void write_report(const std::filesystem::path& dir, const train::SchoolDataset& 
         "trees: which features the trees lean on, not a signed effect.\n\n";
   md << "![feature cover](candidate_features.svg)\n";
   write_text_file(dir / "offers_report.md", md.str());
+  std::string rejected = "file,line,column,reason,user_id\n";
+  const auto quoted = [](std::string text) {
+    std::string out = "\"";
+    for (const char c : text) {
+      if (c == '"') out += '"';
+      out += c;
+    }
+    return out + "\"";
+  };
+  for (const auto& issue : data.report.rejected) {
+    rejected += fmt::format("{},{},{},{},{}\n", issue.file, issue.line, quoted(issue.column),
+                            quoted(issue.reason), quoted(issue.customer_id));
+  }
+  write_text_file(dir / "rejected_rows.csv", rejected);
 
   std::vector<train::Importance> ndcg;
   for (const auto& ranker : evaluation.rankers) ndcg.push_back({ranker.name, ranker.ndcg_3});

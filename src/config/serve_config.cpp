@@ -83,14 +83,16 @@ po::options_description describe(RawOptions& raw, const ServeConfig& defaults) {
            ->default_value(defaults.limits.offer_policy.email.cooldown_days),
        "a course offered by e-mail is not offered by e-mail again within this many days")
       ("offer-email-max-offers",
-       po::value(&raw.email_max_offers)->default_value(defaults.limits.offer_policy.email.max_offers),
+       po::value(&raw.email_max_offers)
+           ->default_value(defaults.limits.offer_policy.email.max_offers),
        "e-mail offers per user within --offer-email-window-days")
       ("offer-email-window-days",
        po::value(&raw.email_window_days)
            ->default_value(defaults.limits.offer_policy.email.window_days),
        "the window of the e-mail cap, in days")
       ("offer-crm-cooldown-days",
-       po::value(&raw.crm_cooldown_days)->default_value(defaults.limits.offer_policy.crm.cooldown_days),
+       po::value(&raw.crm_cooldown_days)
+           ->default_value(defaults.limits.offer_policy.crm.cooldown_days),
        "a course offered in the CRM is not offered there again within this many days")
       ("offer-crm-max-offers",
        po::value(&raw.crm_max_offers)->default_value(defaults.limits.offer_policy.crm.max_offers),
@@ -198,12 +200,13 @@ ParsedServeConfig parse_serve_config(const std::vector<std::string>& args,
     return fail("--read-timeout-ms and --idle-timeout-ms must be at least 1");
   }
   if (raw.request_log_capacity == 0) return fail("--request-log-capacity must be at least 1");
-  for (const auto& [value, flag] : {std::pair{raw.email_cooldown_days, "--offer-email-cooldown-days"},
-                                    std::pair{raw.email_max_offers, "--offer-email-max-offers"},
-                                    std::pair{raw.email_window_days, "--offer-email-window-days"},
-                                    std::pair{raw.crm_cooldown_days, "--offer-crm-cooldown-days"},
-                                    std::pair{raw.crm_max_offers, "--offer-crm-max-offers"},
-                                    std::pair{raw.crm_window_days, "--offer-crm-window-days"}}) {
+  for (const auto& [value, flag] :
+       {std::pair{raw.email_cooldown_days, "--offer-email-cooldown-days"},
+        std::pair{raw.email_max_offers, "--offer-email-max-offers"},
+        std::pair{raw.email_window_days, "--offer-email-window-days"},
+        std::pair{raw.crm_cooldown_days, "--offer-crm-cooldown-days"},
+        std::pair{raw.crm_max_offers, "--offer-crm-max-offers"},
+        std::pair{raw.crm_window_days, "--offer-crm-window-days"}}) {
     if (value < 0 || value > 3650) return fail(fmt::format("{} must be in [0, 3650]", flag));
   }
 

@@ -144,7 +144,9 @@ Recommendation recommend(const OfferModel& model, const Catalog& catalog,
   std::size_t in_window = 0;
   std::vector<char> cooling(n, 0);
   for (const auto& offer : recent) {
-    if (offer.channel != request.channel || offer.offered_at >= request.as_of) continue;
+    // An offer made in the same second as this request (as_of = now) counts: two quick calls
+    // must not both fill the cap. A replay is given only offers before its as_of.
+    if (offer.channel != request.channel || offer.offered_at > request.as_of) continue;
     if (offer.offered_at >= window_start) ++in_window;
     if (offer.offered_at >= cooldown_start) {
       const auto c = catalog.find(offer.course_id);

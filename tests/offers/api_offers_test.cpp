@@ -198,6 +198,23 @@ TEST_F(OffersApi, OffersAreRankedRecordedWithTheRequestIdAndExplained) {
   EXPECT_FALSE(select.step());
 }
 
+TEST_F(OffersApi, BackToBackLiveRequestsSeeEachOthersOffers) {
+  // crm: cap 5 per 7 days, 7-day cool-down; the buyer has three eligible courses.
+  const Json first =
+      body_of(harness.post_json("/next-best-offer", Json{{"user_id", "buyer"}, {"k", 2}}));
+  const Json second =
+      body_of(harness.post_json("/next-best-offer", Json{{"user_id", "buyer"}, {"k", 2}}));
+  ASSERT_EQ(first["offers"].size(), 2U);
+  ASSERT_EQ(second["offers"].size(), 1U);  // the third course; the first two cool down
+  for (const auto& offer : first["offers"]) {
+    EXPECT_EQ(suppression(second, offer["course_id"].get<std::string>()), "cool_down");
+    EXPECT_NE(second["offers"][0]["course_id"], offer["course_id"]);
+  }
+  const Json third = body_of(harness.post_json("/next-best-offer", Json{{"user_id", "buyer"}}));
+  EXPECT_TRUE(third["offers"].empty());
+  EXPECT_EQ(harness.offer_store().count("offer_log"), 3);
+}
+
 TEST_F(OffersApi, OwnedAndInactiveCoursesAreNeverOffered) {
   const Json answer = replay(harness, "buyer", "crm", 5);
   const auto ids = offered(answer);
