@@ -289,7 +289,8 @@ int evaluate() {
     const auto result = nbo::train::evaluate_oulad(oulad);
     std::cout << fmt::format(
         "\nTime split at {} ({:.1f} s):\n"
-        "buy-again (registers for another module within {} days) ROC-AUC: model {:.4f}, baseline "
+        "buy-again (registers again, any module, retakes included, within {} days) ROC-AUC: "
+        "model {:.4f}, baseline "
         "(recency and count of past registrations) {:.4f}, over {} students (positive rate "
         "{:.3f})\n"
         "next new module HitRate@1: model {:.4f}, baseline (most common next module after the "
