@@ -502,3 +502,38 @@ TEST(OffersApiWithoutModel, NextBestOfferIs503AndChurnStillServes) {
 
 }  // namespace
 }  // namespace nbo::api::testing
+
+namespace nbo::api::testing {
+namespace {
+
+// A reload publishes a new offers model through the same registry as churn; requests after it
+// answer with the new version, and a bad offers file leaves the published set untouched.
+TEST(OffersApiReload, OffersModelIsHotSwappedThroughTheRegistry) {
+  if (!std::filesystem::exists(models_dir() / "offers.json")) {
+    GTEST_SKIP() << "models/offers.json is not there";
+  }
+  ApiHarness harness;
+  seed(harness);
+  const auto version_of = [&] {
+    const auto response = harness.post_json("/next-best-offer", Json{{"user_id", "buyer"}});
+    EXPECT_EQ(response.status, 200) << response.body;
+    return Json::parse(response.body)["model"]["version"].get<std::string>();
+  };
+  const std::string before = version_of();
+  TempDir swapped_dir;
+  std::filesystem::copy_file(models_dir() / "churn.json", swapped_dir / "churn.json");
+  Json document = Json::parse(read_text(models_dir() / "offers.json"));
+  document["metadata"]["version"] = "swapped";
+  write_text(swapped_dir / "offers.json", document.dump());
+  harness.models().load_directory(swapped_dir.path());
+  EXPECT_EQ(version_of(), "swapped");
+
+  document["candidate"]["margin_offset"] = "x";
+  write_text(swapped_dir / "offers.json", document.dump());
+  EXPECT_THROW(harness.models().load_directory(swapped_dir.path()), models::ModelLoadError);
+  EXPECT_EQ(version_of(), "swapped");
+  EXPECT_NE(before, "swapped");
+}
+
+}  // namespace
+}  // namespace nbo::api::testing
