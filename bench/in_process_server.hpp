@@ -26,6 +26,7 @@
 #include "nbo/models/registry.hpp"
 #include "nbo/store/customer_store.hpp"
 #include "nbo/store/database.hpp"
+#include "nbo/store/offer_store.hpp"
 #include "nbo/store/request_log.hpp"
 
 namespace nbo::bench {
@@ -36,6 +37,7 @@ struct InProcessServer {
   std::optional<store::Database> database;
   std::mutex probe_mutex;
   std::optional<store::CustomerStore> customers;
+  std::optional<store::OfferStore> offer_store;
   std::optional<store::RequestLogWriter> request_log;
   models::ModelRegistry models;
   metrics::Registry metrics;
@@ -57,13 +59,15 @@ struct InProcessServer {
     database.emplace(store::Database::open(db_path));
     database->apply_migrations(std::string(NBO_SOURCE_DIR) + "/migrations");
     customers.emplace(db_path);
+    offer_store.emplace(db_path);
     request_log.emplace(db_path, store::RequestLogOptions{.capacity = config.request_log_capacity});
-    service.emplace(api::ServiceDependencies{models, *customers, *request_log, metrics,
-                                             [this] {
-                                               std::lock_guard lock(probe_mutex);
-                                               return database->writable();
-                                             }},
-                    config.limits);
+    service.emplace(
+        api::ServiceDependencies{models, *customers, *offer_store, *request_log, metrics,
+                                 [this] {
+                                   std::lock_guard lock(probe_mutex);
+                                   return database->writable();
+                                 }},
+        config.limits);
     http::ServerOptions server_options = config.server;
     server_options.host = "127.0.0.1";
     server_options.port = 0;
@@ -85,6 +89,7 @@ struct InProcessServer {
     server.reset();
     service.reset();
     request_log.reset();
+    offer_store.reset();
     customers.reset();
     database.reset();
     if (!keep && !dir.empty()) {

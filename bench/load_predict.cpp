@@ -62,6 +62,7 @@
 #include "nbo/models/registry.hpp"
 #include "nbo/store/customer_store.hpp"
 #include "nbo/store/database.hpp"
+#include "nbo/store/offer_store.hpp"
 #include "nbo/store/request_log.hpp"
 
 namespace {

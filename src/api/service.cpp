@@ -89,6 +89,7 @@ struct Service::Impl {
     add_customer_routes(table, context);
     add_operations_routes(table, context);
     add_segment_routes(table, context);
+    add_offers_routes(table, context);
 
     for (const auto& route : table.routes()) add_route_metrics(route.path);
     add_route_metrics(std::string(kUnmatchedRoute));

@@ -68,5 +68,6 @@ void add_predict_routes(RouteTable& table, const ServiceContext& context);
 void add_customer_routes(RouteTable& table, const ServiceContext& context);
 void add_operations_routes(RouteTable& table, const ServiceContext& context);
 void add_segment_routes(RouteTable& table, const ServiceContext& context);
+void add_offers_routes(RouteTable& table, const ServiceContext& context);
 
 }  // namespace nbo::api

@@ -1,3 +1,4 @@
+// `nbo import`: `customers` here, `offers` in import_offers_command.cpp.
 // `nbo import customers`: loads a store export's customers into the service database, as
 // PUT /customers/{id} would store them, so that /predict by id, /segment by id and the campaign
 // lists answer for every one of them.
@@ -17,10 +18,13 @@ namespace nbo::cli {
 namespace po = boost::program_options;
 
 int run_import(const std::vector<std::string>& args) {
-  if (args.empty() || args[0] != "customers") {
-    std::cerr << "Usage: nbo import customers [options]   (nbo import customers --help)\n";
-    return 2;
-  }
+  if (!args.empty() && args[0] == "customers") return run_import_customers(args);
+  if (!args.empty() && args[0] == "offers") return run_import_offers(args);
+  std::cerr << "Usage: nbo import customers|offers [options]   (nbo import customers --help)\n";
+  return 2;
+}
+
+int run_import_customers(const std::vector<std::string>& args) {
   std::string data_dir;
   std::string db_path;
   std::string migrations_dir;

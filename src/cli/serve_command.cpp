@@ -16,6 +16,7 @@
 #include "nbo/models/registry.hpp"
 #include "nbo/store/customer_store.hpp"
 #include "nbo/store/database.hpp"
+#include "nbo/store/offer_store.hpp"
 #include "nbo/store/request_log.hpp"
 
 extern char** environ;
@@ -66,12 +67,13 @@ int run_serve(const std::vector<std::string>& args) {
       return database.writable();
     };
     store::CustomerStore customers(config.db_path);
+    store::OfferStore offer_store(config.db_path);
     store::RequestLogWriter request_log(
         config.db_path, store::RequestLogOptions{.capacity = config.request_log_capacity});
 
     models::ModelRegistry models;
     metrics::Registry metrics;
-    api::Service service({models, customers, request_log, metrics, database_writable},
+    api::Service service({models, customers, offer_store, request_log, metrics, database_writable},
                          config.limits);
     http::Server server(
         config.server, [&service](const http::Request& request) { return service.handle(request); },
@@ -93,6 +95,12 @@ int run_serve(const std::vector<std::string>& args) {
     const auto model = models.current()->churn;
     spdlog::info("model {} version {} loaded from {}; ready", model->metadata().name,
                  model->metadata().version, config.models_dir.string());
+    if (const auto offers = models.current()->offers) {
+      spdlog::info("offers model version {} loaded", offers->metadata().version);
+    } else {
+      spdlog::warn("no offers.json in {}: POST /next-best-offer answers 503",
+                   config.models_dir.string());
+    }
 
     int signal_number = 0;
     sigwait(&signals, &signal_number);
@@ -117,9 +125,9 @@ std::string main_help() {
   return "Usage: nbo <command> [options]\n\n"
          "Commands:\n"
          "  serve   serve the models over HTTP/JSON (nbo serve --help)\n"
-         "  train   train a model from a raw export (nbo train churn|segments --help)\n"
+         "  train   train a model from a raw export (nbo train churn|segments|offers --help)\n"
          "  score   score a CSV of customers or a raw export offline (nbo score --help)\n"
-         "  import  load an export into the service database (nbo import customers --help)\n"
+         "  import  load an export into the service database (nbo import customers|offers --help)\n"
          "\n"
          "Options:\n"
          "  --help      this help\n"

@@ -181,8 +181,9 @@ void write_report(const std::filesystem::path& dir, const train::MarketDataset& 
 
 int run_train(const std::vector<std::string>& args) {
   if (!args.empty() && args[0] == "segments") return run_train_segments(args);
+  if (!args.empty() && args[0] == "offers") return run_train_offers(args);
   if (args.empty() || args[0] != "churn") {
-    std::cerr << "Usage: nbo train churn|segments [options]   (nbo train churn --help)\n";
+    std::cerr << "Usage: nbo train churn|segments|offers [options]   (nbo train churn --help)\n";
     return 2;
   }
   std::string data_dir;

@@ -29,6 +29,13 @@ struct RawOptions {
   std::size_t request_log_capacity = 0;
   std::string log_format;
   std::string log_level;
+  // The offer engine's contact policy per channel: cool-down, cap and its window.
+  int email_cooldown_days = 0;
+  int email_max_offers = 0;
+  int email_window_days = 0;
+  int crm_cooldown_days = 0;
+  int crm_max_offers = 0;
+  int crm_window_days = 0;
 };
 
 po::options_description describe(RawOptions& raw, const ServeConfig& defaults) {
@@ -71,6 +78,28 @@ po::options_description describe(RawOptions& raw, const ServeConfig& defaults) {
       ("request-log-capacity",
        po::value(&raw.request_log_capacity)->default_value(defaults.request_log_capacity),
        "rows the request log queue holds before dropping (dropped rows are counted in /metrics)")
+      ("offer-email-cooldown-days",
+       po::value(&raw.email_cooldown_days)
+           ->default_value(defaults.limits.offer_policy.email.cooldown_days),
+       "a course offered by e-mail is not offered by e-mail again within this many days")
+      ("offer-email-max-offers",
+       po::value(&raw.email_max_offers)
+           ->default_value(defaults.limits.offer_policy.email.max_offers),
+       "e-mail offers per user within --offer-email-window-days")
+      ("offer-email-window-days",
+       po::value(&raw.email_window_days)
+           ->default_value(defaults.limits.offer_policy.email.window_days),
+       "the window of the e-mail cap, in days")
+      ("offer-crm-cooldown-days",
+       po::value(&raw.crm_cooldown_days)
+           ->default_value(defaults.limits.offer_policy.crm.cooldown_days),
+       "a course offered in the CRM is not offered there again within this many days")
+      ("offer-crm-max-offers",
+       po::value(&raw.crm_max_offers)->default_value(defaults.limits.offer_policy.crm.max_offers),
+       "CRM offers per user within --offer-crm-window-days")
+      ("offer-crm-window-days",
+       po::value(&raw.crm_window_days)->default_value(defaults.limits.offer_policy.crm.window_days),
+       "the window of the CRM cap, in days")
       ("log-format", po::value(&raw.log_format)->default_value("text"), "text or json")
       ("log-level", po::value(&raw.log_level)->default_value(defaults.log_level),
        "trace, debug, info, warn, error");
@@ -171,6 +200,15 @@ ParsedServeConfig parse_serve_config(const std::vector<std::string>& args,
     return fail("--read-timeout-ms and --idle-timeout-ms must be at least 1");
   }
   if (raw.request_log_capacity == 0) return fail("--request-log-capacity must be at least 1");
+  for (const auto& [value, flag] :
+       {std::pair{raw.email_cooldown_days, "--offer-email-cooldown-days"},
+        std::pair{raw.email_max_offers, "--offer-email-max-offers"},
+        std::pair{raw.email_window_days, "--offer-email-window-days"},
+        std::pair{raw.crm_cooldown_days, "--offer-crm-cooldown-days"},
+        std::pair{raw.crm_max_offers, "--offer-crm-max-offers"},
+        std::pair{raw.crm_window_days, "--offer-crm-window-days"}}) {
+    if (value < 0 || value > 3650) return fail(fmt::format("{} must be in [0, 3650]", flag));
+  }
 
   ServeConfig config;
   config.server.host = raw.host;
@@ -183,6 +221,12 @@ ParsedServeConfig parse_serve_config(const std::vector<std::string>& args,
   config.server.idle_timeout = std::chrono::milliseconds(raw.idle_timeout_ms);
   config.server.shutdown_deadline = std::chrono::milliseconds(raw.shutdown_timeout_ms);
   config.limits.max_batch = raw.max_batch;
+  config.limits.offer_policy.email.cooldown_days = raw.email_cooldown_days;
+  config.limits.offer_policy.email.max_offers = raw.email_max_offers;
+  config.limits.offer_policy.email.window_days = raw.email_window_days;
+  config.limits.offer_policy.crm.cooldown_days = raw.crm_cooldown_days;
+  config.limits.offer_policy.crm.max_offers = raw.crm_max_offers;
+  config.limits.offer_policy.crm.window_days = raw.crm_window_days;
   config.models_dir = raw.models;
   config.db_path = raw.db;
   config.migrations_dir = raw.migrations;

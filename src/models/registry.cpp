@@ -24,6 +24,9 @@ std::shared_ptr<const ModelSet> load_model_set(const std::filesystem::path& dire
           set->churn->metadata().version));
     }
   }
+  if (std::error_code error; std::filesystem::exists(directory / kOffersModelFile, error)) {
+    set->offers = offers::load_offer_model(directory / kOffersModelFile);
+  }
   set->loaded_at = fmt::format(
       "{:%FT%TZ}", std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
   return set;

@@ -28,6 +28,7 @@
 #include "nbo/models/registry.hpp"
 #include "nbo/store/customer_store.hpp"
 #include "nbo/store/database.hpp"
+#include "nbo/store/offer_store.hpp"
 #include "nbo/store/request_log.hpp"
 #include "support/http_client.hpp"
 #include "support/temp_dir.hpp"
@@ -96,16 +97,17 @@ class ApiHarness {
         db_path_(dir_ / "nbo.db"),
         database_(open_and_migrate(db_path_)),
         customers_(db_path_),
+        offer_store_(db_path_),
         request_log_(db_path_,
                      store::RequestLogOptions{.flush_interval = std::chrono::milliseconds(5)}) {
     if (options_.load_models) models_.load_directory(options_.models_directory);
-    service_ =
-        std::make_unique<Service>(ServiceDependencies{models_, customers_, request_log_, metrics_,
-                                                      [this] {
-                                                        std::lock_guard lock(probe_mutex_);
-                                                        return database_.writable();
-                                                      }},
-                                  options_.limits);
+    service_ = std::make_unique<Service>(
+        ServiceDependencies{models_, customers_, offer_store_, request_log_, metrics_,
+                            [this] {
+                              std::lock_guard lock(probe_mutex_);
+                              return database_.writable();
+                            }},
+        options_.limits);
     http::ServerOptions server_options;
     server_options.host = "127.0.0.1";
     server_options.port = 0;
@@ -189,6 +191,7 @@ class ApiHarness {
   }
   const Service& service() const { return *service_; }
   store::CustomerStore& customers() { return customers_; }
+  store::OfferStore& offer_store() { return offer_store_; }
   metrics::Registry& metrics() { return metrics_; }
   store::RequestLogWriter& request_log() { return request_log_; }
   test::HttpClient& client() { return *client_; }
@@ -212,6 +215,7 @@ class ApiHarness {
   store::Database database_;
   std::mutex probe_mutex_;
   store::CustomerStore customers_;
+  store::OfferStore offer_store_;
   store::RequestLogWriter request_log_;
   models::ModelRegistry models_;
   metrics::Registry metrics_;

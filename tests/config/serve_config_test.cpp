@@ -172,3 +172,31 @@ TEST(ConfigServe, HelpExitsZeroWithEveryFlag) {
 
 }  // namespace
 }  // namespace nbo::config
+
+namespace nbo::config {
+namespace {
+
+TEST(ConfigServe, OfferContactPolicyPerChannel) {
+  const auto defaults = parse_serve_config({}, {});
+  ASSERT_TRUE(defaults.config.has_value());
+  EXPECT_EQ(defaults.config->limits.offer_policy.email.cooldown_days, 14);
+  EXPECT_EQ(defaults.config->limits.offer_policy.crm.max_offers, 5);
+  const auto parsed = parse_serve_config({"--offer-email-cooldown-days", "30",
+                                          "--offer-email-max-offers", "1",
+                                          "--offer-crm-window-days", "14"},
+                                         {"NBO_OFFER_CRM_COOLDOWN_DAYS=3"});
+  ASSERT_TRUE(parsed.config.has_value()) << parsed.message;
+  const auto& policy = parsed.config->limits.offer_policy;
+  EXPECT_EQ(policy.email.cooldown_days, 30);
+  EXPECT_EQ(policy.email.max_offers, 1);
+  EXPECT_TRUE(policy.email.needs_email_consent);
+  EXPECT_EQ(policy.crm.window_days, 14);
+  EXPECT_EQ(policy.crm.cooldown_days, 3);
+  const auto bad = parse_serve_config({"--offer-crm-max-offers=-1"}, {});
+  EXPECT_FALSE(bad.config.has_value());
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.message.find("offer-crm-max-offers"), std::string::npos) << bad.message;
+}
+
+}  // namespace
+}  // namespace nbo::config

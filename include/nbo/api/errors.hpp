@@ -58,6 +58,12 @@ inline constexpr ErrorCode kCustomerNotFound{"customer_not_found", 404,
                                              "no customer is stored under this id"};
 inline constexpr ErrorCode kSegmentNotFound{"segment_not_found", 404,
                                             "no segment has this id (see GET /segments)"};
+inline constexpr ErrorCode kUserNotFound{"user_not_found", 404,
+                                         "no school user is stored under this id"};
+inline constexpr ErrorCode kOfferNotFound{"offer_not_found", 404,
+                                          "no offer was recorded under this id"};
+inline constexpr ErrorCode kUnknownCourse{"unknown_course", 422,
+                                          "a course id is not in the catalog"};
 inline constexpr ErrorCode kMethodNotAllowed{"method_not_allowed", 405,
                                              "the route does not accept this method (see Allow)"};
 // The service's own state (5xx).

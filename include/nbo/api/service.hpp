@@ -7,6 +7,8 @@
 //   PUT  /customers/{id}       validate and upsert a customer       (customer_routes.cpp)
 //   GET  /customers/{id}       the stored features                  (customer_routes.cpp)
 //   GET  /models, /health, /ready, /metrics                         (operations_routes.cpp)
+//   POST /next-best-offer, POST /offers/{offer_id}/response,
+//   POST /users/{id}/events, PUT /courses/{id}                      (offers_routes.cpp)
 //
 // Threads: dispatch() is the http::Server's DispatchRule: it tells, per request, whether the
 // handler runs inline on the I/O thread that read it (a single prediction from its features,
@@ -26,12 +28,14 @@
 #include "nbo/api/routes.hpp"
 #include "nbo/http/message.hpp"
 #include "nbo/http/server.hpp"
+#include "nbo/offers/recommender.hpp"
 
 namespace nbo::models {
 class ModelRegistry;
 }
 namespace nbo::store {
 class CustomerStore;
+class OfferStore;
 class RequestLogWriter;
 }  // namespace nbo::store
 namespace nbo::metrics {
@@ -47,11 +51,16 @@ struct ServiceLimits {
   // Bodies up to this size that carry a customer's features are scored inline on the I/O
   // thread; larger ones (batches) and stored-customer lookups go to the workers.
   std::size_t max_inline_body_bytes = 16 * 1024;
+  // The offer engine's contact policy (cool-down, cap per window, per channel).
+  offers::ContactPolicy offer_policy{};
+  std::size_t max_event_batch = 1000;      // events in one POST /users/{id}/events
+  std::size_t max_user_events = 100000;    // most recent events read for one offer request
 };
 
 struct ServiceDependencies {
   models::ModelRegistry& models;
   store::CustomerStore& customers;
+  store::OfferStore& offers;  // the school's catalog, users, events and offers log
   store::RequestLogWriter& request_log;
   metrics::Registry& metrics;
   // Readiness probe of the database (a real write check); must be thread-safe.

@@ -15,9 +15,14 @@ int run_train(const std::vector<std::string>& args);
 // model. Exit status: 0 written, 1 a file cannot be read, 2 bad usage or a churn model that was
 // not trained on the export.
 int run_train_segments(const std::vector<std::string>& args);
-// `nbo import customers`: a store export's customers into the service database. Exit status: 0
-// stored, 1 the export or database cannot be used, 2 bad usage.
+// `nbo train offers`: trains the next-best-offer model from a school export (called by run_train).
+int run_train_offers(const std::vector<std::string>& args);
+// `nbo import customers|offers`: a store export's customers (import_command.cpp) or a school
+// export's catalog, users and events (import_offers_command.cpp) into the service database.
+// Exit status: 0 stored, 1 the export or database cannot be used, 2 bad usage.
 int run_import(const std::vector<std::string>& args);
+int run_import_customers(const std::vector<std::string>& args);
+int run_import_offers(const std::vector<std::string>& args);
 // `nbo score`: scores a CSV of customers or a raw store export offline (cli/score_command.hpp).
 // Exit status: 0 every row scored, 3 some rows failed validation (their error column says why),
 // 1 the model, input or output file cannot be used, 2 bad usage.

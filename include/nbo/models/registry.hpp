@@ -17,6 +17,7 @@
 #include <string>
 
 #include "nbo/models/churn_model.hpp"
+#include "nbo/offers/offer_model.hpp"
 
 namespace nbo::segments {
 class SegmentModel;
@@ -31,6 +32,9 @@ struct ModelSet {
   // a segment and /segment and the campaign lists answer 503 segments_not_loaded. When present it
   // must have been derived from this churn model (its rules compare that model's probabilities).
   std::shared_ptr<const segments::SegmentModel> segments;
+  // The next-best-offer model (models/offers.json). Optional: without it the service still
+  // serves churn, and POST /next-best-offer answers 503 model_not_loaded.
+  std::shared_ptr<const offers::OfferModel> offers;
   std::filesystem::path directory;  // where the files were read from; empty for a built set
   std::string loaded_at;            // ISO-8601 UTC; empty for a built set
 
@@ -41,10 +45,12 @@ struct ModelSet {
 // The model files of a directory, by name: loading reads these and only these.
 inline constexpr std::string_view kChurnModelFile = "churn.json";
 inline constexpr std::string_view kSegmentsFile = "segments.json";
+inline constexpr std::string_view kOffersModelFile = "offers.json";
 
 // Reads and validates every model file of `directory` into a new set. Throws ModelLoadError
 // naming the file and the problem (a required file that is absent included, and a segments file
-// derived from another churn model than the directory's).
+// derived from another churn model than the directory's). An optional file (segments.json,
+// offers.json) that is absent leaves its member null; present, it must be valid.
 std::shared_ptr<const ModelSet> load_model_set(const std::filesystem::path& directory);
 
 class ModelRegistry {
