@@ -10,6 +10,8 @@
 #include "nbo/json/writer.hpp"
 #include "nbo/metrics/registry.hpp"
 #include "nbo/models/registry.hpp"
+#include "nbo/offers/offer_model.hpp"
+#include "nbo/segments/segment_model.hpp"
 #include "nbo/store/request_log.hpp"
 #include "service_context.hpp"
 
@@ -94,6 +96,32 @@ void expose_request_log_metrics(metrics::Registry& registry, store::RequestLogWr
                             [&log] { return static_cast<double>(log.write_errors_total()); });
 }
 
+void write_segments_info(json::Writer& writer, const segments::SegmentModel& model) {
+  const auto& meta = model.metadata();
+  writer.begin_object();
+  writer.member("churn_model_version", meta.churn_model_version);
+  writer.member("kind", "segments");
+  writer.member("name", "segments");
+  writer.member_integer("segments", static_cast<std::int64_t>(model.segments().size()));
+  writer.member("trained_at", meta.trained_at);
+  writer.member("trainer", meta.trainer);
+  writer.member("training_data_fingerprint", meta.training_data_fingerprint);
+  writer.member("version", meta.version);
+  writer.end_object();
+}
+
+void write_offers_info(json::Writer& writer, const offers::OfferModel& model) {
+  const auto& meta = model.metadata();
+  writer.begin_object();
+  writer.member("kind", "offers");
+  writer.member("name", meta.name);
+  writer.member("trained_at", meta.trained_at);
+  writer.member("trainer", meta.trainer);
+  writer.member("training_data_fingerprint", meta.training_data_fingerprint);
+  writer.member("version", meta.version);
+  writer.end_object();
+}
+
 }  // namespace
 
 void add_operations_routes(RouteTable& table, const ServiceContext& context) {
@@ -112,6 +140,8 @@ void add_operations_routes(RouteTable& table, const ServiceContext& context) {
                    writer.key("models");
                    writer.begin_array();
                    if (set->churn) write_churn_model_info(writer, *set->churn);
+                   if (set->segments) write_segments_info(writer, *set->segments);
+                   if (set->offers) write_offers_info(writer, *set->offers);
                    writer.end_array();
                    writer.end_object();
                    return json_response(200, std::move(body));

@@ -15,6 +15,7 @@
 #include "api/api_harness.hpp"
 #include "nbo/api/errors.hpp"
 #include "nbo/models/churn_model.hpp"
+#include "nbo/segments/segment_model.hpp"
 #include "support/prometheus_text.hpp"
 
 namespace nbo::api::testing {
@@ -73,7 +74,7 @@ TEST(ApiModels, ListsTheChurnModelWithVersionAndFeatures) {
   ASSERT_EQ(response.status, 200U);
   const Json body = json_body(response);
   ASSERT_TRUE(body["models"].is_array());
-  ASSERT_EQ(body["models"].size(), 1U);
+  ASSERT_GE(body["models"].size(), 1U);
   const Json& churn = body["models"][0];
   EXPECT_EQ(churn.value("kind", ""), "churn");
   EXPECT_EQ(churn.value("name", ""), "churn");
@@ -94,6 +95,21 @@ TEST(ApiModels, ListsTheChurnModelWithVersionAndFeatures) {
   EXPECT_EQ(names, expected);
   ASSERT_TRUE(churn["risk_bands"].is_array());
   EXPECT_FALSE(churn["risk_bands"].empty());
+}
+
+TEST(ApiModels, ListsEveryLoadedModelOfTheSet) {
+  ApiHarness harness;
+  const auto set = harness.models().current();
+  ASSERT_TRUE(set->churn && set->segments && set->offers) << "the committed models/ has all three";
+  const Json models = json_body(harness.get("/models"))["models"];
+  ASSERT_EQ(models.size(), 3U) << models.dump();
+  EXPECT_EQ(models[0]["kind"], "churn");
+  EXPECT_EQ(models[1]["kind"], "segments");
+  EXPECT_EQ(models[1]["version"], set->segments->metadata().version);
+  EXPECT_EQ(models[1]["churn_model_version"], set->churn->metadata().version);
+  EXPECT_EQ(models[1]["segments"], set->segments->segments().size());
+  EXPECT_EQ(models[2]["kind"], "offers");
+  EXPECT_EQ(models[2]["version"], set->offers->metadata().version);
 }
 
 // ---- /metrics ----------------------------------------------------------------------------------
@@ -120,16 +136,18 @@ TEST(ApiMetrics, CountersMoveByExactlyTheRequestsMade) {
   ApiHarness harness;
   const auto model = harness.churn_model();
   ASSERT_TRUE(model);
-  const nbo::test::PrometheusLabels ok{{"route", "/predict"}, {"method", "POST"}, {"status", "200"}};
-  const nbo::test::PrometheusLabels bad{{"route", "/predict"}, {"method", "POST"}, {"status", "422"}};
+  const nbo::test::PrometheusLabels ok{
+      {"route", "/predict"}, {"method", "POST"}, {"status", "200"}};
+  const nbo::test::PrometheusLabels bad{
+      {"route", "/predict"}, {"method", "POST"}, {"status", "422"}};
   const nbo::test::PrometheusLabels predict_route{{"route", "/predict"}};
 
   const PrometheusText before = scrape(harness);
   constexpr int kOk = 4;
   for (int i = 0; i < kOk; ++i) {
-    ASSERT_EQ(harness.post_json("/predict", fixture_customer(i % 2 == 0 ? "215349" : "215350"))
-                  .status,
-              200U);
+    ASSERT_EQ(
+        harness.post_json("/predict", fixture_customer(i % 2 == 0 ? "215349" : "215350")).status,
+        200U);
   }
   Json invalid = fixture_customer("215349");
   invalid["features"]["promo_share"] = 2;
@@ -200,8 +218,8 @@ TEST(ApiMetrics, ModelInfoFollowsAReload) {
   harness.publish_churn_model(
       std::make_shared<const models::ChurnModel>(models::ChurnModel::from_json(file)));
   const PrometheusText after = scrape(harness);
-  EXPECT_EQ(after.value("nbo_model_info", {{"name", old_model->metadata().name},
-                                           {"version", "reloaded-for-test"}}),
+  EXPECT_EQ(after.value("nbo_model_info",
+                        {{"name", old_model->metadata().name}, {"version", "reloaded-for-test"}}),
             std::optional<double>(1.0));
   EXPECT_EQ(after.value("nbo_model_info", old_labels), std::optional<double>(0.0));
   const auto predict = harness.post_json("/predict", fixture_customer("215349"));
@@ -291,7 +309,8 @@ std::map<std::string, std::pair<unsigned, std::string>> openapi_error_codes() {
     const auto status = static_cast<unsigned>(std::stoul(line.substr(status_at + 8)));
     std::string meaning = line.substr(meaning_at + 9);
     if (!meaning.empty() && meaning.back() == '}') meaning.pop_back();
-    EXPECT_TRUE(codes.emplace(code, std::make_pair(status, meaning)).second) << "duplicate " << code;
+    EXPECT_TRUE(codes.emplace(code, std::make_pair(status, meaning)).second)
+        << "duplicate " << code;
   }
   return codes;
 }
@@ -328,8 +347,8 @@ TEST(ApiOpenApi, EveryListedRouteIsReachable) {
         route.method == "GET" ? std::string() : fixture_customer("215349").dump();
     const auto response = harness.send_json(route.method, target, body);
     EXPECT_NE(response.status, 405U) << route.method << ' ' << target << ": " << response.body;
-    EXPECT_FALSE(response.status == 404U && json_body(response)["error"].value("code", "") ==
-                                                 "not_found")
+    EXPECT_FALSE(response.status == 404U &&
+                 json_body(response)["error"].value("code", "") == "not_found")
         << route.method << ' ' << target << ": " << response.body;
   }
 }
