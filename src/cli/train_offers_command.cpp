@@ -15,6 +15,7 @@
 #include "nbo/train/offers_trainer.hpp"
 #include "nbo/train/report_plots.hpp"
 #include "nbo/train/school_export.hpp"
+#include "options.hpp"
 
 namespace nbo::cli {
 namespace po = boost::program_options;
@@ -52,9 +53,10 @@ void write_report(const std::filesystem::path& dir, const train::SchoolDataset& 
                     model.metadata().training_data_fingerprint, model_file.string());
   md << "Reproduce: `" << command << "` (same export and seed: byte-identical model file).\n\n";
   md << "## Ingestion\n\n```\n" << data.report.summary(10) << "```\n\n";
-  md << fmt::format("Every rejected row, with file, line, column and reason: `rejected_rows.csv` "
-                    "({} rows).\n\n",
-                    data.report.rejected.size());
+  md << fmt::format(
+      "Every rejected row, with file, line, column and reason: `rejected_rows.csv` "
+      "({} rows).\n\n",
+      data.report.rejected.size());
   md << "## Time split\n\n";
   md << fmt::format(
       "Horizon {} days. Training cutoffs (features before each, labels = purchases in the "
@@ -186,21 +188,11 @@ int run_train_offers(const std::vector<std::string>& args) {
       "time recorded as trained_at, YYYY-MM-DDTHH:MM:SSZ (default: the export files' newest "
       "modification time)");
   po::variables_map values;
-  try {
-    po::store(po::command_line_parser(std::vector<std::string>(args.begin() + 1, args.end()))
-                  .options(description)
-                  .run(),
-              values);
-    po::notify(values);
-  } catch (const po::error& error) {
-    std::cerr << "nbo train offers: " << error.what() << "\n";
-    return 2;
-  }
-  if (values.count("help") != 0) {
-    std::cout << "Usage: nbo train offers [options]\n\nTrains the next-best-offer model from a "
-                 "school export and writes the model file and a report.\n\n"
-              << description;
-    return 0;
+  if (const auto status = parse_command_options(
+          args, description, values, "nbo train offers",
+          "Usage: nbo train offers [options]\n\nTrains the next-best-offer model from a school "
+          "export and writes the model file and a report.")) {
+    return *status;
   }
   if (!trained_at.empty() && (!offers::parse_time(trained_at) || trained_at.size() != 20)) {
     std::cerr << "nbo train offers: --trained-at '" << trained_at

@@ -4,32 +4,9 @@
 #include <utility>
 
 #include "nbo/store/timestamp.hpp"
+#include "statement_guard.hpp"
 
 namespace nbo::store {
-
-namespace {
-
-Statement prepare_with_hint(Database& db, std::string_view sql) {
-  try {
-    return db.prepare(sql);
-  } catch (const StoreError& e) {
-    throw StoreError(std::string(e.what()) + " (have the migrations been applied?)", e.code());
-  }
-}
-
-// Resets a statement when leaving scope, even by an exception, so it can run again.
-class ResetGuard {
- public:
-  explicit ResetGuard(Statement& stmt) noexcept : stmt_(stmt) {}
-  ResetGuard(const ResetGuard&) = delete;
-  ResetGuard& operator=(const ResetGuard&) = delete;
-  ~ResetGuard() { stmt_.reset(); }
-
- private:
-  Statement& stmt_;
-};
-
-}  // namespace
 
 CustomerStore::CustomerStore(const std::filesystem::path& db_file, const OpenOptions& options)
     : db_(Database::open(db_file, options)),
@@ -66,12 +43,11 @@ CustomerStore::CustomerStore(const std::filesystem::path& db_file, const OpenOpt
           "SELECT COUNT(*) FROM customer_segments WHERE scored_by = ?1 AND segment_id = ?2 "
           "AND contactable = ?3")),
       campaign_size_all_(prepare_with_hint(
-          db_,
-          "SELECT COUNT(*) FROM customer_segments WHERE scored_by = ?1 AND contactable = ?3")),
-      current_segment_(prepare_with_hint(
-          db_,
-          "SELECT scored_by, segment_id, contactable FROM customer_segments "
-          "WHERE customer_id = ?1")) {}
+          db_, "SELECT COUNT(*) FROM customer_segments WHERE scored_by = ?1 AND contactable = ?3")),
+      current_segment_(
+          prepare_with_hint(db_,
+                            "SELECT scored_by, segment_id, contactable FROM customer_segments "
+                            "WHERE customer_id = ?1")) {}
 
 CustomerStore::~CustomerStore() = default;
 

@@ -7,31 +7,10 @@
 #include <utility>
 
 #include "nbo/store/timestamp.hpp"
+#include "statement_guard.hpp"
 
 namespace nbo::store {
 namespace {
-
-Statement prepare_with_hint(Database& db, std::string_view sql) {
-  try {
-    return db.prepare(sql);
-  } catch (const StoreError& e) {
-    throw StoreError(std::string(e.what()) + " (have the migrations been applied?)", e.code());
-  }
-}
-
-class ResetGuard {
- public:
-  explicit ResetGuard(Statement& stmt) noexcept : stmt_(stmt) {}
-  ResetGuard(const ResetGuard&) = delete;
-  ResetGuard& operator=(const ResetGuard&) = delete;
-  ~ResetGuard() {
-    stmt_.reset();
-    stmt_.clear_bindings();
-  }
-
- private:
-  Statement& stmt_;
-};
 
 void bind_course(Statement& statement, const offers::Course& course, std::string_view now) {
   statement.bind(1, course.course_id)
