@@ -5,6 +5,7 @@
 #include <array>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -208,30 +209,56 @@ std::string_view operator_name(Operator op) {
   return "?";
 }
 
-bool holds(const Condition& condition, double probability, const features::RawCustomer& customer) {
-  if (condition.input == kProbabilityInput) {
+namespace {
+
+// The one evaluation of a condition (see the header comment for missing values).
+bool holds_resolved(const ResolvedCondition& condition, double probability,
+                    const features::RawCustomer& customer) {
+  if (!condition.field) {
     return condition.op == Operator::kGreaterEqual ? probability >= condition.number
                                                    : probability < condition.number;
   }
-  const auto field = features::find_field(condition.input);
-  if (!field) return false;  // the constructor rejects such a condition
-  if (!customer.has(*field)) return condition.op == Operator::kMissing;
+  const features::FieldId field = *condition.field;
+  if (!customer.has(field)) return condition.op == Operator::kMissing;
   switch (condition.op) {
     case Operator::kMissing:
       return false;
     case Operator::kGreaterEqual:
-      return customer.number(*field) >= condition.number;
+      return customer.number(field) >= condition.number;
     case Operator::kLess:
-      return customer.number(*field) < condition.number;
+      return customer.number(field) < condition.number;
     case Operator::kEqual:
     case Operator::kNotEqual: {
-      const bool equal = features::store_field(*field).type == features::FieldType::kCategory
-                             ? customer.category(*field) == condition.level
-                             : customer.boolean(*field) == (condition.number != 0.0);
+      const bool equal = condition.category ? customer.category(field) == condition.level
+                                            : customer.boolean(field) == (condition.number != 0.0);
       return equal == (condition.op == Operator::kEqual);
     }
   }
   return false;
+}
+
+}  // namespace
+
+ResolvedCondition resolve(const Condition& condition) {
+  ResolvedCondition resolved;
+  resolved.op = condition.op;
+  resolved.number = condition.number;
+  resolved.level = condition.level;
+  if (condition.input == kProbabilityInput) return resolved;
+  resolved.field = features::find_field(condition.input);
+  if (!resolved.field) {
+    // Never holds: no customer has this field, and "missing" is turned into ">=".
+    resolved.field = features::FieldId::kProfit;
+    resolved.op = Operator::kGreaterEqual;
+    resolved.number = std::numeric_limits<double>::infinity();
+    return resolved;
+  }
+  resolved.category = features::store_field(*resolved.field).type == features::FieldType::kCategory;
+  return resolved;
+}
+
+bool holds(const Condition& condition, double probability, const features::RawCustomer& customer) {
+  return holds_resolved(resolve(condition), probability, customer);
 }
 
 SegmentModel::SegmentModel(SegmentMetadata metadata, Threshold probability_threshold,
@@ -298,21 +325,25 @@ SegmentModel::SegmentModel(SegmentMetadata metadata, Threshold probability_thres
                     "every customer no other rule takes)",
                     segments_.size() - 1));
   }
+  for (const Segment& segment : segments_) {
+    auto& rule = resolved_rules_.emplace_back();
+    for (const Condition& condition : segment.rule) rule.push_back(resolve(condition));
+  }
 }
 
 std::size_t SegmentModel::assign_index(double probability,
                                        const features::RawCustomer& customer) const {
-  for (std::size_t s = 0; s + 1 < segments_.size(); ++s) {
+  for (std::size_t s = 0; s + 1 < resolved_rules_.size(); ++s) {
     bool all = true;
-    for (const Condition& condition : segments_[s].rule) {
-      if (!holds(condition, probability, customer)) {
+    for (const ResolvedCondition& condition : resolved_rules_[s]) {
+      if (!holds_resolved(condition, probability, customer)) {
         all = false;
         break;
       }
     }
     if (all) return s;
   }
-  return segments_.size() - 1;
+  return resolved_rules_.size() - 1;
 }
 
 Assignment SegmentModel::assign(double probability, const features::RawCustomer& customer) const {

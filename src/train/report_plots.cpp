@@ -78,6 +78,18 @@ void close_document(std::string& svg) {
   svg += "</svg>\n";
 }
 
+// The x axis title under the plot area and the y axis title turned along its left side.
+void axis_titles(std::string& svg, std::string_view x_title, std::string_view y_title) {
+  svg +=
+      fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
+                  px((kPlotLeft + kPlotRight) / 2.0), px(kPlotBottom + 42.0), xml_escape(x_title));
+  const double y_middle = (kPlotTop + kPlotBottom) / 2.0;
+  svg += fmt::format(
+      "<text x=\"{0}\" y=\"{1}\" text-anchor=\"middle\" transform=\"rotate(-90 {0} {1})\">{2}"
+      "</text>\n",
+      px(kPlotLeft - 45.0), px(y_middle), xml_escape(y_title));
+}
+
 // Frame, grid, ticks and tick labels of the unit square, the axis titles, and the dashed
 // diagonal y = x.
 void unit_square_axes(std::string& svg, std::string_view x_title, std::string_view y_title) {
@@ -109,14 +121,7 @@ void unit_square_axes(std::string& svg, std::string_view x_title, std::string_vi
     svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{:.1f}</text>\n",
                        px(kPlotLeft - 8.0), px(plot_y(f) + 4.0), f);
   }
-  svg +=
-      fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
-                  px((kPlotLeft + kPlotRight) / 2.0), px(kPlotBottom + 42.0), xml_escape(x_title));
-  const double y_middle = (kPlotTop + kPlotBottom) / 2.0;
-  svg += fmt::format(
-      "<text x=\"{0}\" y=\"{1}\" text-anchor=\"middle\" transform=\"rotate(-90 {0} {1})\">{2}"
-      "</text>\n",
-      px(kPlotLeft - 45.0), px(y_middle), xml_escape(y_title));
+  axis_titles(svg, x_title, y_title);
   svg += fmt::format(
       "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#888888\" "
       "stroke-dasharray=\"6 4\"/>\n",
@@ -498,14 +503,7 @@ std::string scatter_svg(const std::vector<ScatterPoint>& points,
     svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{:g}</text>\n",
                        px(kPlotLeft - 8.0), px(sy(y) + 4.0), y);
   }
-  svg +=
-      fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
-                  px((kPlotLeft + kPlotRight) / 2.0), px(kPlotBottom + 42.0), xml_escape(x_title));
-  const double y_middle = (kPlotTop + kPlotBottom) / 2.0;
-  svg += fmt::format(
-      "<text x=\"{0}\" y=\"{1}\" text-anchor=\"middle\" transform=\"rotate(-90 {0} {1})\">{2}"
-      "</text>\n",
-      px(kPlotLeft - 45.0), px(y_middle), xml_escape(y_title));
+  axis_titles(svg, x_title, y_title);
   svg += "<g fill-opacity=\"0.7\">\n";
   for (const ScatterPoint& point : points) {
     svg += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"2.50\" fill=\"{}\"/>\n", px(sx(point.x)),

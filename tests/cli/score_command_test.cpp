@@ -26,7 +26,6 @@
 namespace nbo::cli {
 namespace {
 
-
 using Json = nlohmann::json;
 
 std::filesystem::path fixture(const std::string& name) {
@@ -35,10 +34,6 @@ std::filesystem::path fixture(const std::string& name) {
 std::filesystem::path model_file() {
   return std::filesystem::path(NBO_MODELS_DIR) / "churn.json";
 }
-std::filesystem::path market_dir() {
-  return std::filesystem::path(NBO_TEST_DATA_DIR) / "market";
-}
-
 std::string read_text(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read " + file.string());
@@ -156,6 +151,7 @@ void expect_scores_match_predict(const train::CsvTable& table, std::size_t reaso
 }
 
 using ::nbo::test_support::Completed;
+using ::nbo::test_support::market_dir;
 using ::nbo::test_support::run_nbo;
 using ::nbo::test_support::TempDir;
 
@@ -355,7 +351,8 @@ TEST(ScoreCommandTest, RawExportScoresEveryKeptCustomer) {
 class ScoreCommandEndToEnd : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (::nbo::test_support::nbo_binary() == nullptr) GTEST_SKIP() << "NBO_BINARY is not defined (partial build)";
+    if (::nbo::test_support::nbo_binary() == nullptr)
+      GTEST_SKIP() << "NBO_BINARY is not defined (partial build)";
   }
   TempDir dir_;
 };

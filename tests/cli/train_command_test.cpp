@@ -18,20 +18,11 @@
 namespace nbo::cli {
 namespace {
 
+using ::nbo::test_support::market_dir;
+using ::nbo::test_support::read_bytes;
 using ::nbo::test_support::run_nbo;
 using ::nbo::test_support::TempDir;
 using ::testing::HasSubstr;
-
-std::filesystem::path market_dir() {
-  return std::filesystem::path(NBO_TEST_DATA_DIR) / "market";
-}
-
-std::string read_bytes(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 class TrainCommandEndToEnd : public ::testing::Test {
  protected:
@@ -48,24 +39,15 @@ class TrainCommandEndToEnd : public ::testing::Test {
   // A small but complete run: one family, 1x3 outer folds, 2 inner folds.
   std::vector<std::string> quick_args(const std::string& name,
                                       const std::vector<std::string>& extra = {}) const {
-    std::vector<std::string> args{"train",
-                                  "churn",
-                                  "--data",
-                                  market_dir().string(),
-                                  "--out",
-                                  (dir_ / (name + ".json")).string(),
-                                  "--report",
-                                  (dir_ / (name + "_report")).string(),
-                                  "--families",
-                                  "logistic_l2",
-                                  "--folds",
-                                  "3",
-                                  "--repeats",
-                                  "1",
-                                  "--inner-folds",
-                                  "2",
-                                  "--threads",
-                                  "2"};
+    std::vector<std::string> args{"train",         "churn",
+                                  "--data",        market_dir().string(),
+                                  "--out",         (dir_ / (name + ".json")).string(),
+                                  "--report",      (dir_ / (name + "_report")).string(),
+                                  "--families",    "logistic_l2",
+                                  "--folds",       "3",
+                                  "--repeats",     "1",
+                                  "--inner-folds", "2",
+                                  "--threads",     "2"};
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
   }
@@ -131,11 +113,10 @@ TEST_F(TrainCommandEndToEnd, BadOptionsAndMissingDataFailWithAMessage) {
   const auto few_folds = run_nbo(quick_args("few", {"--folds", "1"}), dir_);
   EXPECT_EQ(few_folds.exit_code, 2) << few_folds.output;
 
-  const auto unknown_family =
-      run_nbo({"train", "churn", "--data", market_dir().string(), "--out",
-               (dir_ / "x.json").string(), "--report", (dir_ / "x").string(), "--families",
-               "logistic_l3"},
-              dir_);
+  const auto unknown_family = run_nbo(
+      {"train", "churn", "--data", market_dir().string(), "--out", (dir_ / "x.json").string(),
+       "--report", (dir_ / "x").string(), "--families", "logistic_l3"},
+      dir_);
   EXPECT_EQ(unknown_family.exit_code, 2) << unknown_family.output;
   EXPECT_THAT(unknown_family.output, HasSubstr("logistic_l3"));
 

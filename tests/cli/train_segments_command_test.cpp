@@ -17,20 +17,11 @@
 namespace nbo::cli {
 namespace {
 
+using ::nbo::test_support::market_dir;
+using ::nbo::test_support::read_bytes;
 using ::nbo::test_support::run_nbo;
 using ::nbo::test_support::TempDir;
 using ::testing::HasSubstr;
-
-std::filesystem::path market_dir() {
-  return std::filesystem::path(NBO_TEST_DATA_DIR) / "market";
-}
-
-std::string read_bytes(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 class TrainSegmentsEndToEnd : public ::testing::Test {
  protected:

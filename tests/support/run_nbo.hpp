@@ -74,4 +74,17 @@ inline Completed run_nbo(const std::vector<std::string>& args, const TempDir& di
   return completed;
 }
 
+// The store export the command-line tests run on (../shared/data/market beside the checkout).
+inline std::filesystem::path market_dir() {
+  return std::filesystem::path(NBO_TEST_DATA_DIR) / "market";
+}
+
+// The whole content of `file` ("" when it cannot be read).
+inline std::string read_bytes(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 }  // namespace nbo::test_support

@@ -115,6 +115,18 @@ struct SegmentMetadata {
   std::string churn_model_version;  // the churn model whose probabilities the rules compare
 };
 
+// A condition with its input looked up: the form the decision list is evaluated in.
+struct ResolvedCondition {
+  std::optional<features::FieldId> field;  // nullopt: the probability
+  bool category = false;                   // the field is a category (compare `level`)
+  Operator op = Operator::kGreaterEqual;
+  double number = 0.0;
+  std::string level;
+};
+// Looks the condition's input up. An unknown input resolves to a condition that never holds
+// (the SegmentModel constructor rejects such conditions).
+ResolvedCondition resolve(const Condition& condition);
+
 // Where one customer lands.
 struct Assignment {
   const Segment* segment = nullptr;     // points into the model; valid while it lives
@@ -153,6 +165,9 @@ class SegmentModel {
   Threshold profit_threshold_;
   std::vector<Action> actions_;
   std::vector<Segment> segments_;
+  // segments_[s].rule with each input resolved once, at construction: assign() runs for every
+  // answered customer and compares field ids instead of looking field names up.
+  std::vector<std::vector<ResolvedCondition>> resolved_rules_;
 };
 
 // One condition against one customer (see the header comment for missing values).
