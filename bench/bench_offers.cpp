@@ -253,11 +253,13 @@ void print_table(const nbo::train::OffersEvaluation& evaluation) {
                              ranker.hit_rate_1, ranker.hit_rate_3, ranker.ndcg_3, ranker.map_3);
   }
   std::cout << fmt::format(
-      "model NDCG@3 / best baseline ({}) = {:.3f}; users ranked {}\n"
+      "model NDCG@3 / best baseline ({}) = {:.3f} (95% paired bootstrap {:.3f} .. {:.3f}); "
+      "users ranked {}\n"
       "buy-again ROC-AUC {:.4f} (recency baseline {:.4f}) over {} users, positive rate {:.3f}\n",
-      evaluation.best_baseline, evaluation.ndcg_lift,
-      evaluation.rankers.empty() ? 0 : evaluation.rankers.front().users, evaluation.propensity_auc,
-      evaluation.recency_auc, evaluation.propensity_users, evaluation.propensity_positive_rate);
+      evaluation.best_baseline, evaluation.ndcg_lift, evaluation.ndcg_lift_low,
+      evaluation.ndcg_lift_high, evaluation.rankers.empty() ? 0 : evaluation.rankers.front().users,
+      evaluation.propensity_auc, evaluation.recency_auc, evaluation.propensity_users,
+      evaluation.propensity_positive_rate);
 }
 
 int evaluate() {

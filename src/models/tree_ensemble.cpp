@@ -1,16 +1,16 @@
 #include "nbo/models/tree_ensemble.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <system_error>
 #include <utility>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "estimator_json.hpp"
 #include "nbo/models/json_reader.hpp"
@@ -553,6 +553,67 @@ TreeEnsemble::TreeEnsemble(std::vector<std::string> column_names, std::vector<Tr
     expected_margin_ += mean_value[0];
   }
   shap_tables_ = std::make_shared<const detail::TreeShapTables>(build_shap_tables(trees_));
+  if (max_depth_ <= kCompleteMaxDepth) build_complete_layout();
+}
+
+void TreeEnsemble::build_complete_layout() {
+  const std::size_t leaves = std::size_t{1} << max_depth_;
+  const std::size_t internal = leaves - 1;
+  complete_nodes_.assign(trees_.size() * internal, CompleteNode{});
+  complete_leaves_.assign(trees_.size() * leaves, 0.0);
+  struct Slot {
+    std::int32_t node;  // index into the tree's nodes
+    std::size_t place;  // position in the complete tree
+    std::size_t depth;  // edges from the root
+  };
+  std::vector<Slot> stack;
+  for (std::size_t t = 0; t < trees_.size(); ++t) {
+    const auto& nodes = trees_[t].nodes;
+    CompleteNode* out_nodes = complete_nodes_.data() + t * internal;
+    double* out_leaves = complete_leaves_.data() + t * leaves;
+    stack.assign(1, Slot{0, 0, 0});
+    while (!stack.empty()) {
+      const Slot slot = stack.back();
+      stack.pop_back();
+      const TreeNode& node = nodes[static_cast<std::size_t>(slot.node)];
+      if (slot.depth == max_depth_) {
+        out_leaves[slot.place - internal] = node.value;  // validate_tree: a leaf at this depth
+        continue;
+      }
+      std::int32_t left = slot.node;  // a leaf above the bottom: the same leaf on both sides
+      std::int32_t right = slot.node;
+      if (node.left >= 0) {
+        out_nodes[slot.place] = CompleteNode{node.feature, node.threshold};
+        left = node.left;
+        right = node.right;
+      }
+      stack.push_back(Slot{left, 2 * slot.place + 1, slot.depth + 1});
+      stack.push_back(Slot{right, 2 * slot.place + 2, slot.depth + 1});
+    }
+  }
+}
+
+template <std::size_t Depth>
+void TreeEnsemble::add_complete_trees(const float* block, std::size_t count, double* sums) const {
+  constexpr std::size_t kLeaves = std::size_t{1} << Depth;
+  constexpr std::size_t kInternal = kLeaves - 1;
+  const std::size_t columns = column_names_.size();
+  for (std::size_t t = 0; t < roots_.size(); ++t) {
+    const CompleteNode* nodes = complete_nodes_.data() + t * kInternal;
+    const double* leaves = complete_leaves_.data() + t * kLeaves;
+    for (std::size_t r = 0; r < count; ++r) {
+      const float* row = block + r * columns;
+      std::size_t place = 0;
+      for (std::size_t level = 0; level < Depth; ++level) {
+        // row < threshold goes left (2i + 1), anything else, NaN included, right (2i + 2).
+        const CompleteNode& node = nodes[place];
+        place =
+            2 * place + 2 -
+            static_cast<std::size_t>(row[static_cast<std::size_t>(node.feature)] < node.threshold);
+      }
+      sums[r] += leaves[place - kInternal];
+    }
+  }
 }
 
 double TreeEnsemble::margin(std::span<const double> row) const {
@@ -584,6 +645,39 @@ void TreeEnsemble::batch_margins(std::span<const double> rows, std::span<double>
     for (std::size_t v = 0; v < count * columns; ++v) block[v] = static_cast<float>(first[v]);
     double* sums = out.data() + begin;
     std::fill(sums, sums + count, base_margin_);
+    if (!complete_leaves_.empty()) {
+      switch (max_depth_) {
+        case 0:
+          add_complete_trees<0>(block.data(), count, sums);
+          continue;
+        case 1:
+          add_complete_trees<1>(block.data(), count, sums);
+          continue;
+        case 2:
+          add_complete_trees<2>(block.data(), count, sums);
+          continue;
+        case 3:
+          add_complete_trees<3>(block.data(), count, sums);
+          continue;
+        case 4:
+          add_complete_trees<4>(block.data(), count, sums);
+          continue;
+        case 5:
+          add_complete_trees<5>(block.data(), count, sums);
+          continue;
+        case 6:
+          add_complete_trees<6>(block.data(), count, sums);
+          continue;
+        case 7:
+          add_complete_trees<7>(block.data(), count, sums);
+          continue;
+        case 8:
+          add_complete_trees<8>(block.data(), count, sums);
+          continue;
+        default:
+          break;
+      }
+    }
     for (const std::int32_t root : roots_) {
       for (std::size_t r = 0; r < count; ++r) {
         const float* row = block.data() + r * columns;

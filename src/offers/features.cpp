@@ -147,6 +147,7 @@ UserState summarize(std::span<const Event> events, Seconds cutoff, const Catalog
   const std::size_t n = catalog.size();
   user.courses.assign(n, CourseTouch{});
   user.direction_touches.assign(catalog.direction_count(), 0);
+  user.direction_touches_30d.assign(catalog.direction_count(), 0);
   user.direction_owned.assign(catalog.direction_count(), 0);
   user.direction_studies.assign(catalog.direction_count(), 0);
   user.level_owned.assign(catalog.direction_count() * kMaxLevel, 0);
@@ -195,11 +196,19 @@ UserState summarize(std::span<const Event> events, Seconds cutoff, const Catalog
     }
     if (event.kind == EventKind::kView || event.kind == EventKind::kTrial ||
         event.kind == EventKind::kCart) {
+      if (touch.first_touch < 0) touch.first_touch = event.time;
       touch.last_touch = event.time;
       ++user.course_touches;
       ++user.direction_touches[direction];
-      if (event.time >= day30) ++touch.touches_30d;
+      user.last_touch_direction = static_cast<std::int32_t>(direction);
+      if (event.time >= day30) {
+        ++touch.touches_30d;
+        ++user.direction_touches_30d[direction];
+      }
       if (event.time >= day7) ++touch.touches_7d;
+    }
+    if (event.kind == EventKind::kPurchase) {
+      user.last_purchase_direction = static_cast<std::int32_t>(direction);
     }
     if ((event.kind == EventKind::kPurchase || event.kind == EventKind::kStudy) && !touch.owned) {
       touch.owned = true;
@@ -269,7 +278,11 @@ const std::vector<std::string>& candidate_feature_names() {
       "direction=soft",
       "direction=kids",
       "direction=english",
-      "touch_purchase",  // bought by users who looked at the user's courses (associations)
+      "touch_purchase",           // bought by users who looked at the user's courses (associations)
+      "direction_touches_30d",    // touches of other courses of its direction in the last 30 days
+      "last_touch_direction",     // 1 when the user's last touched course is of its direction
+      "last_purchase_direction",  // 1 when the user's last bought course is of its direction
+      "days_since_first_touch",   // since the first view/trial/cart of it (400: never)
   };
   return names;
 }
@@ -409,6 +422,10 @@ void candidate_row(const UserState& user, const Catalog& catalog, const MarketCo
   out[i++] = user.age_band;
   for (const auto name : kDirections) out[i++] = info.direction == name ? 1.0 : 0.0;
   out[i++] = associations.touch_purchase[course];
+  out[i++] = user.direction_touches_30d[d] - touch.touches_30d;
+  out[i++] = user.last_touch_direction == direction ? 1.0 : 0.0;
+  out[i++] = user.last_purchase_direction == direction ? 1.0 : 0.0;
+  out[i++] = days_between(touch.first_touch, user.cutoff);
 }
 
 void propensity_row(const UserState& user, std::span<double> out) {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <numeric>
 #include <stdexcept>
+#include <tuple>
 
 #include "nbo/models/tree_ensemble.hpp"
 #include "nbo/train/evaluation.hpp"
@@ -109,6 +110,7 @@ void RankingAccumulator::add(const std::vector<std::int32_t>& ranking,
   metrics_.hit_rate_1 += hit1 ? 1.0 : 0.0;
   metrics_.hit_rate_3 += hits > 0 ? 1.0 : 0.0;
   metrics_.ndcg_3 += dcg / idcg;
+  user_ndcg_.push_back(dcg / idcg);
   metrics_.map_3 += precision_sum / static_cast<double>(ideal);
   ++metrics_.users;
 }
@@ -123,6 +125,35 @@ RankingMetrics RankingAccumulator::result() const {
     out.map_3 /= n;
   }
   return out;
+}
+
+std::pair<double, double> ratio_interval(const std::vector<double>& model,
+                                         const std::vector<double>& baseline, std::size_t resamples,
+                                         std::uint64_t seed) {
+  if (model.size() != baseline.size() || model.empty() || resamples == 0) {
+    throw std::invalid_argument("ratio_interval: needs paired, non-empty samples");
+  }
+  const std::size_t n = model.size();
+  std::vector<double> ratios;
+  ratios.reserve(resamples);
+  for (std::size_t b = 0; b < resamples; ++b) {
+    double model_sum = 0;
+    double baseline_sum = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      // keep_draw as a seeded uniform: the interval does not depend on a library's generator.
+      const auto pick = static_cast<std::size_t>(
+          keep_draw(seed + b, i, 0x5A5A, static_cast<Seconds>(b)) * static_cast<double>(n));
+      model_sum += model[std::min(pick, n - 1)];
+      baseline_sum += baseline[std::min(pick, n - 1)];
+    }
+    ratios.push_back(baseline_sum > 0 ? model_sum / baseline_sum : 0.0);
+  }
+  std::sort(ratios.begin(), ratios.end());
+  const auto at = [&](double q) {
+    return ratios[std::min(resamples - 1,
+                           static_cast<std::size_t>(q * static_cast<double>(resamples)))];
+  };
+  return {at(0.025), at(0.975)};
 }
 
 OffersTrainingResult train_offers_model(const SchoolDataset& data,
@@ -147,7 +178,10 @@ OffersTrainingResult train_offers_model(const SchoolDataset& data,
   const std::size_t courses = catalog.size();
   const std::size_t users = data.users.size();
   const Seconds horizon = options.horizon_days * offers::kSecondsPerDay;
-  const Seconds end = data.report.period_end;
+  if (options.exclude_last_days < 0 || options.exclude_last_days > 180) {
+    throw std::invalid_argument("exclude_last_days: must be in [0, 180]");
+  }
+  const Seconds end = data.report.period_end - options.exclude_last_days * offers::kSecondsPerDay;
   const Seconds evaluation_cutoff = end - horizon;
   std::vector<Seconds> cutoffs;
   if (options.cutoff_step_days < 1 || options.cutoff_step_days > 180) {
@@ -364,6 +398,14 @@ OffersTrainingResult train_offers_model(const SchoolDataset& data,
     }
   }
   evaluation.ndcg_lift = best > 0 ? evaluation.rankers.back().ndcg_3 / best : 0.0;
+  if (best > 0) {
+    const RankingAccumulator* baselines[] = {&popularity, &engaged, &co_occurrence};
+    for (const RankingAccumulator* baseline : baselines) {
+      if (baseline->result().name != evaluation.best_baseline) continue;
+      std::tie(evaluation.ndcg_lift_low, evaluation.ndcg_lift_high) =
+          ratio_interval(model_ranking.user_ndcg(), baseline->user_ndcg(), 2000, options.seed);
+    }
+  }
 
   nlohmann::json table = nlohmann::json::array();
   for (const auto& ranker : evaluation.rankers) {
@@ -374,15 +416,18 @@ OffersTrainingResult train_offers_model(const SchoolDataset& data,
                      {"map_3", ranker.map_3},
                      {"users", ranker.users}});
   }
-  parts.metadata.metrics = {{"evaluation_cutoff", evaluation.cutoff},
-                            {"ranking", table},
-                            {"ndcg_3_lift_over_best_baseline", evaluation.ndcg_lift},
-                            {"best_baseline", evaluation.best_baseline},
-                            {"buy_again_roc_auc", evaluation.propensity_auc},
-                            {"recency_baseline_roc_auc", evaluation.recency_auc},
-                            {"buy_again_users", evaluation.propensity_users},
-                            {"buy_again_positive_rate", evaluation.propensity_positive_rate}};
+  parts.metadata.metrics = {
+      {"evaluation_cutoff", evaluation.cutoff},
+      {"ranking", table},
+      {"ndcg_3_lift_over_best_baseline", evaluation.ndcg_lift},
+      {"ndcg_3_lift_95_interval", {evaluation.ndcg_lift_low, evaluation.ndcg_lift_high}},
+      {"best_baseline", evaluation.best_baseline},
+      {"buy_again_roc_auc", evaluation.propensity_auc},
+      {"recency_baseline_roc_auc", evaluation.recency_auc},
+      {"buy_again_users", evaluation.propensity_users},
+      {"buy_again_positive_rate", evaluation.propensity_positive_rate}};
   parts.metadata.extra = {{"seed", options.seed},
+                          {"exclude_last_days", options.exclude_last_days},
                           {"cutoff_step_days", options.cutoff_step_days},
                           {"negative_rate", options.negative_rate},
                           {"training_cutoffs", result.training_cutoffs},

@@ -1,12 +1,14 @@
 // Estimator::margins(): per family, the batch gives bit for bit what margin() gives per row, on
 // 67 rows (a full block of 64 and a remainder), on a block boundary and on no rows; a batch of
-// the wrong shape is refused.
+// the wrong shape is refused. Tree ensembles are checked in both batch layouts (complete trees
+// up to TreeEnsemble::kCompleteMaxDepth, the node walk beyond it) and on NaN and infinite values.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <random>
 #include <span>
@@ -93,10 +95,11 @@ Tree random_tree(std::mt19937_64& generator, int depth) {
   return tree;
 }
 
-std::unique_ptr<const Estimator> trees() {
+// Trees of depths 1..max_depth, some leaves above the bottom level.
+std::unique_ptr<const Estimator> trees(int max_depth = 6) {
   std::mt19937_64 generator(5);
   std::vector<Tree> forest;
-  for (int t = 0; t < 40; ++t) forest.push_back(random_tree(generator, 1 + t % 6));
+  for (int t = 0; t < 40; ++t) forest.push_back(random_tree(generator, 1 + t % max_depth));
   return std::make_unique<TreeEnsemble>(column_names(), std::move(forest), -0.7,
                                         "gradient_boosting");
 }
@@ -152,6 +155,30 @@ TEST(BatchMarginsTest, LogisticRegressionMatchesMarginBitForBit) {
 
 TEST(BatchMarginsTest, TreeEnsembleMatchesMarginBitForBit) {
   expect_all_batch_sizes(*trees());
+}
+
+TEST(BatchMarginsTest, TreeEnsembleDeeperThanTheCompleteLayoutMatchesMarginBitForBit) {
+  expect_all_batch_sizes(*trees(static_cast<int>(TreeEnsemble::kCompleteMaxDepth) + 2));
+}
+
+TEST(BatchMarginsTest, TreeEnsembleSendsNanAndInfinityTheSameWayInTheBatch) {
+  for (const int depth : {6, static_cast<int>(TreeEnsemble::kCompleteMaxDepth) + 2}) {
+    const auto estimator = trees(depth);
+    std::vector<double> rows = model_rows(70, 11);
+    for (std::size_t i = 0; i < rows.size(); i += 5) {
+      rows[i] = i % 3 == 0   ? std::numeric_limits<double>::quiet_NaN()
+                : i % 3 == 1 ? std::numeric_limits<double>::infinity()
+                             : -std::numeric_limits<double>::infinity();
+    }
+    std::vector<double> batch(70);
+    estimator->margins(rows, batch);
+    for (std::size_t i = 0; i < 70; ++i) {
+      const double single =
+          estimator->margin(std::span<const double>(rows.data() + i * kColumns, kColumns));
+      EXPECT_EQ(std::bit_cast<std::uint64_t>(batch[i]), std::bit_cast<std::uint64_t>(single))
+          << "depth " << depth << ", row " << i;
+    }
+  }
 }
 
 TEST(BatchMarginsTest, NearestNeighborsMatchesMarginBitForBit) {

@@ -23,12 +23,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "nbo/models/estimator.hpp"
 
@@ -55,6 +54,9 @@ class TreeEnsemble final : public Estimator {
  public:
   // Deepest root-to-leaf path accepted (edges); bounds TreeSHAP's recursion and scratch space.
   static constexpr std::size_t kMaxDepth = 64;
+  // Deepest ensemble also stored in the complete-tree layout for batches (2^depth leaves per
+  // tree, 16 bytes each: 300 trees of depth 8 take 1.2 MB).
+  static constexpr std::size_t kCompleteMaxDepth = 8;
 
   // Validates the structure (at least one tree, indices in range, children after parents, every
   // node reachable once, features < column count, finite values, cover > 0, depth at most
@@ -102,6 +104,8 @@ class TreeEnsemble final : public Estimator {
   // Blocks of 64 rows, converted to single precision once, walked through one tree after the
   // other (as XGBoost's CPU predictor and treelite's GTIL do), so a tree's nodes stay in cache
   // for the whole block; each row still adds its leaves in tree order, as margin() does.
+  // Shallow ensembles take the complete-tree layout below: the same comparisons and the same
+  // leaves in the same order, so the margins are bit for bit those of the node walk.
   void batch_margins(std::span<const double> rows, std::span<double> out) const override;
 
  private:
@@ -116,6 +120,22 @@ class TreeEnsemble final : public Estimator {
   // base_margin_ + sum over trees of the cover-weighted mean leaf value: contributions()'s
   // baseline, the expected margin over the training covers.
   double expected_margin_ = 0.0;
+  // Every tree as a complete binary tree of depth max_depth_ when max_depth_ <=
+  // kCompleteMaxDepth (otherwise empty): internal node i of a tree has children 2i + 1 and
+  // 2i + 2, a leaf above the bottom level is copied into every bottom slot below it, so a row
+  // takes exactly max_depth_ branch-free steps. Tree t's internal nodes start at
+  // t * (2^depth - 1), its leaves at t * 2^depth.
+  struct CompleteNode {
+    std::int32_t feature = 0;
+    float threshold = 0.0f;
+  };
+  std::vector<CompleteNode> complete_nodes_;
+  std::vector<double> complete_leaves_;
+  void build_complete_layout();
+  // Adds each of `count` rows' leaf of every tree to sums[r], trees in order; Depth ==
+  // max_depth_, `block` holds the rows as floats, row-major.
+  template <std::size_t Depth>
+  void add_complete_trees(const float* block, std::size_t count, double* sums) const;
   // TreeSHAP's leaf terms precomputed for shallow trees (see tree_ensemble.cpp).
   std::shared_ptr<const detail::TreeShapTables> shap_tables_;
 };

@@ -63,7 +63,7 @@ class Catalog {
 struct MarketContext {
   std::vector<double> purchases_30d;  // purchases in [cutoff - 30 d, cutoff)
   std::vector<double> purchases_90d;  // purchases in [cutoff - 90 d, cutoff)
-  std::vector<double> owners{};         // users owning the course at the cutoff
+  std::vector<double> owners{};       // users owning the course at the cutoff
   // co_purchase[a]: (b, users owning both a and b), b != a, ascending b.
   std::vector<std::vector<std::pair<std::int32_t, double>>> co_purchase{};
   std::vector<double> touchers{};  // users who viewed, tried or carted the course
@@ -85,7 +85,8 @@ struct CourseTouch {
   std::int32_t studies = 0;
   std::int32_t touches_7d = 0;  // view/trial/cart events in the last 7 days
   std::int32_t touches_30d = 0;
-  Seconds last_touch = -1;  // last view/trial/cart; -1: never
+  Seconds first_touch = -1;  // first view/trial/cart; -1: never
+  Seconds last_touch = -1;   // last view/trial/cart; -1: never
   Seconds last_cart = -1;
   Seconds last_study = -1;
   bool owned = false;  // bought, or studied (a lesson proves ownership; see school_export.hpp)
@@ -95,7 +96,7 @@ struct UserState {
   Seconds cutoff = 0;
   Seconds registered_at = -1;  // -1 unknown
   bool allow_email = true;
-  int age_band = -1;                 // see age_band()
+  int age_band = -1;                   // see age_band()
   std::vector<CourseTouch> courses{};  // one per catalog course
   std::array<std::int32_t, kEventKindCount> events_7d{};
   std::array<std::int32_t, kEventKindCount> events_30d{};
@@ -107,10 +108,13 @@ struct UserState {
   std::int32_t purchases = 0;
   double spend_rub = 0;
   std::int32_t owned_count = 0;
-  std::int32_t touched_courses = 0;             // distinct courses viewed, tried or carted
-  std::int32_t course_touches = 0;              // all view/trial/cart events
+  std::int32_t touched_courses = 0;               // distinct courses viewed, tried or carted
+  std::int32_t course_touches = 0;                // all view/trial/cart events
   std::vector<std::int32_t> touch_rank{};         // per course: 0 = most recently touched; -1 never
   std::vector<std::int32_t> direction_touches{};  // per direction: view/trial/cart events
+  std::vector<std::int32_t> direction_touches_30d{};  // ... in the last 30 days
+  std::int32_t last_touch_direction = -1;         // direction of the last touched course; -1 none
+  std::int32_t last_purchase_direction = -1;      // direction of the last bought course; -1 none
   std::vector<std::int32_t> direction_owned{};    // per direction: owned courses
   std::vector<std::int32_t> direction_studies{};  // per direction: lessons completed
   // Per direction and level (index direction * 3 + level - 1): owned, lessons completed.

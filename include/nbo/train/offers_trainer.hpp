@@ -42,6 +42,9 @@ namespace nbo::train {
 
 struct OffersTrainingOptions {
   int horizon_days = 28;
+  // Days cut off the end of the export before anything else (0..180): with the horizon, a
+  // validation run that chooses settings without ever reading the evaluation window.
+  int exclude_last_days = 0;
   int training_cutoffs = 24;
   int cutoff_step_days = 7;     // days between training cutoffs (windows overlap when < horizon)
   double negative_rate = 0.05;  // share of negative candidate rows kept, (0, 1]
@@ -70,10 +73,20 @@ class RankingAccumulator {
   explicit RankingAccumulator(std::string name) { metrics_.name = std::move(name); }
   void add(const std::vector<std::int32_t>& ranking, const std::vector<std::int32_t>& bought);
   RankingMetrics result() const;
+  // Each added user's NDCG@3, in the order added (for paired resampling).
+  const std::vector<double>& user_ndcg() const noexcept { return user_ndcg_; }
 
  private:
   RankingMetrics metrics_;
+  std::vector<double> user_ndcg_{};
 };
+
+// Paired bootstrap of mean(model) / mean(baseline) over users (same users, same order):
+// `resamples` resamples drawn with a generator seeded by `seed`; returns the 2.5% and 97.5%
+// percentiles. Deterministic for the same inputs.
+std::pair<double, double> ratio_interval(const std::vector<double>& model,
+                                         const std::vector<double>& baseline, std::size_t resamples,
+                                         std::uint64_t seed);
 
 struct OffersEvaluation {
   std::string cutoff{};                   // T_e, ISO-8601
@@ -86,8 +99,10 @@ struct OffersEvaluation {
   std::vector<double> propensity_scores{};
   std::vector<double> recency_scores{};
   std::vector<int> propensity_labels{};
-  // Model NDCG@3 / the best baseline's.
+  // Model NDCG@3 / the best baseline's, and its 95% paired-bootstrap interval over users.
   double ndcg_lift = 0;
+  double ndcg_lift_low = 0;
+  double ndcg_lift_high = 0;
   std::string best_baseline{};
 };
 
