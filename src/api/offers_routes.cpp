@@ -408,6 +408,50 @@ offers::Course read_course(json::Value body, std::string id) {
   return course;
 }
 
+// ---- PUT /users/{id}
+
+store::UserProfile read_user_profile(json::Value body) {
+  expect_object(body);
+  store::UserProfile profile;
+  bool allow_email = false;
+  body.for_each_member([&](std::string_view key, json::Value value) {
+    if (key == "allow_email") {
+      if (!value.is_boolean()) {
+        throw ApiError(
+            errors::kInvalidType, "allow_email",
+            fmt::format("'allow_email' must be true or false, got {}", value.type_name()));
+      }
+      profile.allow_email = value.boolean();
+      allow_email = true;
+    } else if (key == "registered_at") {
+      const Seconds time = time_field(value, "registered_at");
+      profile.registered_at = time - time % offers::kSecondsPerDay;
+    } else if (key == "age_group") {
+      profile.age_group = string_field(value, "age_group");
+      if (!profile.age_group->empty() && offers::age_band(*profile.age_group) < 0) {
+        throw ApiError(errors::kUnknownCategory, "age_group",
+                       fmt::format("'{}' is not one of \"18-24\", \"25-34\", \"35-44\", "
+                                   "\"45-54\", \"55+\", \"\"",
+                                   *profile.age_group));
+      }
+    } else if (key == "region") {
+      profile.region = string_field(value, "region");
+      if (profile.region->size() > 100) {
+        throw ApiError(errors::kInvalidValue, "region", "'region' must have at most 100 bytes");
+      }
+    } else {
+      throw ApiError(errors::kUnknownField, std::string(key),
+                     fmt::format("unknown field '{}' (allowed: allow_email, registered_at, "
+                                 "age_group, region)",
+                                 key));
+    }
+  });
+  if (!allow_email) {
+    throw ApiError(errors::kMissingField, "allow_email", "'allow_email' is required");
+  }
+  return profile;
+}
+
 }  // namespace
 
 void add_offers_routes(RouteTable& table, const ServiceContext& context) {
@@ -488,6 +532,29 @@ void add_offers_routes(RouteTable& table, const ServiceContext& context) {
                  },
              .dispatch = always(http::Dispatch::kWorker),
              .summary = "append a batch of a user's site events"});
+  table.add({.method = "PUT",
+             .path = "/users/{id}",
+             .handler =
+                 [ctx](const http::Request& request, const PathParameters& parameters) {
+                   const std::string id = validated_customer_id(parameters.get("id"), "user_id");
+                   const auto body = read_json_body(request, ctx->limits.max_json_depth);
+                   const store::UserProfile profile = read_user_profile(body.root());
+                   const auto [user, created] =
+                       ctx->deps.offers.put_user(id, profile, now_seconds());
+                   std::string text;
+                   json::Writer writer(text);
+                   writer.begin_object();
+                   writer.member("user_id", user.user_id);
+                   writer.member("registered_at", offers::format_time(user.registered_at));
+                   writer.member("age_group", user.age_group);
+                   writer.member("region", user.region);
+                   writer.member("allow_email", user.allow_email);
+                   writer.member("created", created);
+                   writer.end_object();
+                   return json_response(created ? 201 : 200, std::move(text));
+                 },
+             .dispatch = always(http::Dispatch::kWorker),
+             .summary = "create or update a school user's profile and e-mail consent"});
   table.add({.method = "PUT",
              .path = "/courses/{id}",
              .handler =

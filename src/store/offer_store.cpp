@@ -32,6 +32,11 @@ constexpr std::string_view kUpsertCourse =
 constexpr std::string_view kInsertEvent =
     "INSERT INTO school_events(user_id, event_time, kind, course_id, amount_rub) "
     "VALUES (?1, ?2, ?3, ?4, ?5)";
+constexpr std::string_view kUpsertUser =
+    "INSERT INTO school_users(user_id, registered_at, age_group, region, allow_email) VALUES "
+    "(?1, ?2, ?3, ?4, ?5) ON CONFLICT(user_id) DO UPDATE SET registered_at = "
+    "excluded.registered_at, age_group = excluded.age_group, region = excluded.region, "
+    "allow_email = excluded.allow_email";
 
 }  // namespace
 
@@ -58,6 +63,7 @@ OfferStore::OfferStore(const std::filesystem::path& db_file, const OpenOptions& 
           db_,
           "INSERT INTO school_users(user_id, registered_at, allow_email) VALUES (?1, ?2, 0) "
           "ON CONFLICT(user_id) DO NOTHING")),
+      upsert_user_(prepare_with_hint(db_, kUpsertUser)),
       find_offer_(prepare_with_hint(db_, "SELECT 1 FROM offer_log WHERE offer_id = ?1")),
       insert_response_(prepare_with_hint(
           db_,
@@ -113,6 +119,40 @@ std::string OfferStore::upsert_course(const offers::Course& course) {
 
 std::optional<offers::User> OfferStore::find_user(std::string_view user_id) {
   const std::lock_guard lock(mutex_);
+  return find_user_locked(user_id);
+}
+
+std::pair<offers::User, bool> OfferStore::put_user(std::string_view user_id,
+                                                   const UserProfile& profile,
+                                                   offers::Seconds today) {
+  const std::lock_guard lock(mutex_);
+  Transaction transaction(db_);
+  const std::optional<offers::User> stored = find_user_locked(user_id);
+  offers::User user;
+  if (stored) {
+    user = *stored;
+  } else {
+    user.user_id = std::string(user_id);
+    user.registered_at = today - today % offers::kSecondsPerDay;
+  }
+  user.allow_email = profile.allow_email;
+  if (profile.registered_at) user.registered_at = *profile.registered_at;
+  if (profile.age_group) user.age_group = *profile.age_group;
+  if (profile.region) user.region = *profile.region;
+  {
+    ResetGuard reset(upsert_user_);
+    upsert_user_.bind(1, user.user_id)
+        .bind(2, user.registered_at)
+        .bind(3, user.age_group)
+        .bind(4, user.region)
+        .bind(5, user.allow_email ? 1 : 0);
+    upsert_user_.step();
+  }
+  transaction.commit();
+  return {user, !stored.has_value()};
+}
+
+std::optional<offers::User> OfferStore::find_user_locked(std::string_view user_id) {
   ResetGuard reset(find_user_);
   find_user_.bind(1, user_id);
   if (!find_user_.step()) return std::nullopt;
@@ -259,11 +299,7 @@ ImportCounts OfferStore::import(const offers::Catalog& catalog, std::span<const 
       ++counts.courses;
     }
   }
-  Statement upsert_user = db_.prepare(
-      "INSERT INTO school_users(user_id, registered_at, age_group, region, allow_email) VALUES "
-      "(?1, ?2, ?3, ?4, ?5) ON CONFLICT(user_id) DO UPDATE SET registered_at = "
-      "excluded.registered_at, age_group = excluded.age_group, region = excluded.region, "
-      "allow_email = excluded.allow_email");
+  Statement upsert_user = db_.prepare(kUpsertUser);
   Statement remove_events = db_.prepare("DELETE FROM school_events WHERE user_id = ?1");
   Statement insert_event = db_.prepare(kInsertEvent);
   for (std::size_t u = 0; u < users.size(); ++u) {

@@ -385,6 +385,47 @@ TEST_F(OffersApi, EventsAreAppendedAsABatchAndCountForTheNextOffer) {
   EXPECT_FALSE(user->allow_email);
 }
 
+TEST_F(OffersApi, ConsentGivenThroughPutUsersOpensTheEmailChannel) {
+  // A user created by its events has no consent: no e-mail offer, and the answer says so.
+  ASSERT_EQ(harness
+                .post_json("/users/walker/events", Json{{"events",
+                                                         {{{"type", "course_view"},
+                                                           {"time", "2026-08-19T10:00:00Z"},
+                                                           {"course_id", "C1050"}}}}})
+                .status,
+            200);
+  Json answer = replay(harness, "walker", "email", 2);
+  EXPECT_TRUE(answer["offers"].empty());
+  EXPECT_THAT(answer["notice"].get<std::string>(), HasSubstr("allow_email = 0"));
+
+  auto response = harness.send_json("PUT", "/users/walker", R"({"allow_email": true})");
+  ASSERT_EQ(response.status, 200) << response.body;
+  Json stored = body_of(response);
+  EXPECT_EQ(stored["created"], false);
+  EXPECT_EQ(stored["allow_email"], true);
+  EXPECT_EQ(stored["registered_at"], "2026-08-19T00:00:00Z");  // kept: the first event's day
+  EXPECT_EQ(offered(replay(harness, "walker", "email", 2)).size(), 2U);
+
+  // Withdrawn consent closes it again; the other fields given replace the stored ones.
+  response = harness.send_json(
+      "PUT", "/users/walker",
+      R"({"allow_email": false, "age_group": "35-44", "region": "Казань", "registered_at": "2026-01-15"})");
+  ASSERT_EQ(response.status, 200) << response.body;
+  const auto user = harness.offer_store().find_user("walker");
+  ASSERT_TRUE(user.has_value());
+  EXPECT_FALSE(user->allow_email);
+  EXPECT_EQ(user->age_group, "35-44");
+  EXPECT_EQ(user->region, "Казань");
+  EXPECT_EQ(user->registered_at, *offers::parse_time("2026-01-15"));
+  EXPECT_TRUE(replay(harness, "walker", "email", 2)["offers"].empty());
+
+  // A new user: 201, registered today unless told; no events, so a cold start.
+  response = harness.send_json("PUT", "/users/signup", R"({"allow_email": true})");
+  ASSERT_EQ(response.status, 201) << response.body;
+  EXPECT_EQ(body_of(response)["created"], true);
+  EXPECT_EQ(rows(harness).users, 5);
+}
+
 TEST_F(OffersApi, UnknownUserIs404) {
   const auto response = harness.post_json("/next-best-offer", Json{{"user_id", "ghost"}});
   EXPECT_EQ(response.status, 404);
@@ -455,6 +496,16 @@ TEST_F(OffersApi, BadInputOnEveryRouteIsA4xxJsonErrorAndWritesNothing) {
       {"POST", "/users/buyer/events",
        R"({"events": [{"type": "page_view", "time": "2026-08-19T10:00:00Z", "extra": 1}]})", 422,
        "unknown_field", "events[0].extra"},
+      {"PUT", "/users/buyer", "{}", 422, "missing_field", "allow_email"},
+      {"PUT", "/users/buyer", R"({"allow_email": 1})", 422, "invalid_type", "allow_email"},
+      {"PUT", "/users/buyer", R"({"allow_email": true, "age_group": "teen"})", 422,
+       "unknown_category", "age_group"},
+      {"PUT", "/users/buyer", R"({"allow_email": true, "registered_at": "soon"})", 422,
+       "invalid_value", "registered_at"},
+      {"PUT", "/users/buyer", R"({"allow_email": true, "email": "a@b"})", 422, "unknown_field",
+       "email"},
+      {"PUT", "/users/new-one", R"({"allow_email": true, "region": 5})", 422, "invalid_type",
+       "region"},
       {"PUT", "/courses/C2000", "{}", 422, "missing_field", "title"},
       {"PUT", "/courses/C2000",
        R"({"title": "t", "direction": "data", "level": 4, "price_rub": 1, "duration_months": 1, "active": true})",

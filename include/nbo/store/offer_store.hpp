@@ -20,6 +20,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "nbo/offers/domain.hpp"
@@ -49,6 +50,14 @@ struct NewEvent {
   double amount_rub = 0;  // purchases only; > 0
 };
 
+// A user's profile as PUT /users/{id} gives it: allow_email always, the rest only when given.
+struct UserProfile {
+  bool allow_email = false;
+  std::optional<offers::Seconds> registered_at{};  // midnight UTC of the registration day
+  std::optional<std::string> age_group{};
+  std::optional<std::string> region{};
+};
+
 struct ImportCounts {
   std::size_t courses = 0;
   std::size_t users = 0;
@@ -72,6 +81,13 @@ class OfferStore {
   std::string upsert_course(const offers::Course& course);
 
   std::optional<offers::User> find_user(std::string_view user_id);
+
+  // Creates or updates a user's profile in one transaction: allow_email is set, the optional
+  // fields replace the stored ones when given and are kept otherwise; a new user without
+  // registered_at is registered on `today` (midnight UTC). Events are not touched. Returns the
+  // stored profile and whether the user was new.
+  std::pair<offers::User, bool> put_user(std::string_view user_id, const UserProfile& profile,
+                                         offers::Seconds today);
 
   // The user's events strictly before `before`, time-ordered (ties by insertion order), course
   // indexes into `catalog` (-1 for a course not in it). At most `max_events`: the most recent
@@ -111,6 +127,7 @@ class OfferStore {
 
  private:
   std::shared_ptr<const offers::Catalog> load_catalog_locked();
+  std::optional<offers::User> find_user_locked(std::string_view user_id);
   std::string new_offer_id_locked();
 
   std::mutex mutex_;
@@ -121,6 +138,7 @@ class OfferStore {
   Statement insert_offer_;
   Statement insert_event_;
   Statement insert_user_if_missing_;
+  Statement upsert_user_;
   Statement find_offer_;
   Statement insert_response_;
   Statement upsert_course_;
