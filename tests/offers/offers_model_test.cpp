@@ -131,6 +131,53 @@ TEST(OffersTrainer, SameDataAndSeedGiveAByteIdenticalModelThatBeatsPopularity) {
   EXPECT_NE(train_offers_model(data, other).model->to_json().dump(), first.model->to_json().dump());
 }
 
+TEST(OffersTrainer, AValidationRunNeverReadsTheExcludedDays) {
+  const auto data = synthetic_school(1);
+  auto options = small_options();
+  options.exclude_last_days = 28;
+  const auto validation = train_offers_model(data, options);
+  EXPECT_EQ(validation.evaluation.cutoff,
+            offers::format_time(data.report.period_end - 56 * kSecondsPerDay));
+  // The same run on an export whose last 28 days are gone, and whose events there are
+  // scrambled, gives the same model: nothing of those days was read.
+  SchoolDataset cut = data;
+  const Seconds end = data.report.period_end - 28 * kSecondsPerDay;
+  for (auto& events : cut.events) {
+    for (auto& event : events) {
+      if (event.time >= end) event.course = (event.course + 3) % 7;
+    }
+  }
+  cut.report.period_end = end;
+  auto plain = small_options();
+  EXPECT_EQ(train_offers_model(cut, plain).model->to_json().dump(),
+            validation.model->to_json().dump().replace(
+                validation.model->to_json().dump().find("\"exclude_last_days\":28"),
+                std::string("\"exclude_last_days\":28").size(), "\"exclude_last_days\":0"));
+  options.exclude_last_days = 181;
+  EXPECT_THROW(train_offers_model(data, options), std::invalid_argument);
+}
+
+TEST(OffersTrainer, LiftIntervalIsPairedAndHoldsTheObservedRatio) {
+  const auto data = synthetic_school(1);
+  const auto result = train_offers_model(data, small_options());
+  const auto& evaluation = result.evaluation;
+  EXPECT_LE(evaluation.ndcg_lift_low, evaluation.ndcg_lift);
+  EXPECT_GT(evaluation.ndcg_lift_low, 0.0);
+  EXPECT_GE(evaluation.ndcg_lift_high, evaluation.ndcg_lift);
+  // Identical rankers have a ratio of exactly 1 in every resample; a constant ratio too.
+  const std::vector<double> model = {0.5, 1.0, 0.0, 0.63, 1.0};
+  EXPECT_EQ(ratio_interval(model, model, 200, 1), std::make_pair(1.0, 1.0));
+  std::vector<double> half = model;
+  for (double& value : half) value /= 2;
+  const auto [low, high] = ratio_interval(model, half, 200, 1);
+  EXPECT_DOUBLE_EQ(low, 2.0);
+  EXPECT_DOUBLE_EQ(high, 2.0);
+  // Same inputs, same interval; unpaired inputs are refused.
+  const std::vector<double> other = {1.0, 0.0, 0.5, 0.3, 0.0};
+  EXPECT_EQ(ratio_interval(model, other, 300, 9), ratio_interval(model, other, 300, 9));
+  EXPECT_THROW(ratio_interval(model, {1.0}, 10, 1), std::invalid_argument);
+}
+
 TEST(OffersModelFile, RoundTripsAndRefusesBadFilesNamingThePath) {
   const auto result = train_offers_model(synthetic_school(2), small_options());
   TempDir dir;
