@@ -3,6 +3,8 @@
 #include <openssl/evp.h>
 
 #include <array>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 namespace nbo::train {
@@ -21,6 +23,14 @@ std::string sha256_hex(std::string_view bytes) {
     out.push_back(kHex[digest[i] & 0x0F]);
   }
   return out;
+}
+
+std::string file_sha256_hex(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  if (!in) throw std::runtime_error("cannot read " + file.string() + " to hash it");
+  return sha256_hex(bytes.str());
 }
 
 }  // namespace nbo::train

@@ -42,18 +42,34 @@ LogisticFit fit_logistic_l2(const Eigen::MatrixXd& features, const Eigen::Vector
   theta(d) = std::log(positives / (static_cast<double>(n) - positives));
 
   LogisticFit fit;
+  // The sums below run row by row in a fixed order. Eigen's matrix products would split the
+  // rows into blocks sized from the processor's caches, read at run time, so the same data gave
+  // another last digit on another processor (an AMD Zen 4 against this Zen 5) and the model
+  // file differed (tests/train/logistic_fit_test.cpp checks this under other cache sizes).
+  const Eigen::Index p_count = d + 1;
+  Eigen::VectorXd gradient(p_count);
+  Eigen::MatrixXd hessian(p_count, p_count);
   for (int iteration = 1; iteration <= options.max_iterations; ++iteration) {
-    const Eigen::VectorXd margins = design * theta;
-    Eigen::VectorXd residual(n);
-    Eigen::VectorXd curvature(n);
+    gradient.setZero();
+    hessian.setZero();
     for (Eigen::Index i = 0; i < n; ++i) {
-      const double p = sigmoid(margins(i));
-      residual(i) = p - labels(i);
-      curvature(i) = std::max(p * (1.0 - p), 1e-12);
+      double margin = 0;
+      for (Eigen::Index j = 0; j < p_count; ++j) margin += design(i, j) * theta(j);
+      const double p = sigmoid(margin);
+      const double residual = p - labels(i);
+      const double curvature = std::max(p * (1.0 - p), 1e-12);
+      for (Eigen::Index j = 0; j < p_count; ++j) {
+        const double weighted = curvature * design(i, j);
+        gradient(j) += design(i, j) * residual;
+        for (Eigen::Index k = 0; k <= j; ++k) hessian(j, k) += weighted * design(i, k);
+      }
     }
-    Eigen::VectorXd gradient = options.c * (design.transpose() * residual);
+    for (Eigen::Index j = 0; j < p_count; ++j) {
+      for (Eigen::Index k = 0; k < j; ++k) hessian(k, j) = hessian(j, k);
+    }
+    gradient *= options.c;
+    hessian *= options.c;
     gradient.head(d) += theta.head(d);
-    Eigen::MatrixXd hessian = options.c * (design.transpose() * curvature.asDiagonal() * design);
     hessian.diagonal().head(d).array() += 1.0;
     const Eigen::VectorXd step = hessian.ldlt().solve(gradient);
     theta -= step;
@@ -127,8 +143,8 @@ LogisticFit fit_logistic_l1(const Eigen::MatrixXd& features, const Eigen::Vector
         const double scale = (curvature.array() * column.array().square()).sum();
         if (scale <= 0) continue;
         const double old = new_weights(j);
-        const double rho = (curvature.array() * column.array() * working_residual.array()).sum() +
-                           scale * old;
+        const double rho =
+            (curvature.array() * column.array() * working_residual.array()).sum() + scale * old;
         const double updated = soft_threshold(rho, lambda) / scale;
         if (updated != old) {
           working_residual -= (updated - old) * column;
@@ -154,9 +170,8 @@ LogisticFit fit_logistic_l1(const Eigen::MatrixXd& features, const Eigen::Vector
       if (candidate_objective <= objective + 1e-12 * std::abs(objective)) break;
       step *= 0.5;
     }
-    const double change =
-        std::max(std::abs(step * intercept_step),
-                 d > 0 ? (step * weight_step).cwiseAbs().maxCoeff() : 0.0);
+    const double change = std::max(std::abs(step * intercept_step),
+                                   d > 0 ? (step * weight_step).cwiseAbs().maxCoeff() : 0.0);
     weights = candidate_weights;
     intercept = candidate_intercept;
     objective = candidate_objective;

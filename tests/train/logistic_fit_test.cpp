@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -40,6 +41,46 @@ double objective(const Dataset& d, const Eigen::VectorXd& w, double b, double c)
     loss += (z > 0 ? z + std::log1p(std::exp(-z)) : std::log1p(std::exp(z))) - d.y(i) * z;
   }
   return c * loss + 0.5 * w.squaredNorm();
+}
+
+// Eigen sizes its matrix-product blocks from the processor's caches, read at run time; the fit
+// must not depend on them, or another processor writes another model file. Emulates other
+// processors on this one: an AMD Zen 4's caches, and tiny ones that split every product.
+TEST(LogisticFitTest, FitIsBitForBitTheSameWhateverTheProcessorsCacheSizes) {
+  std::mt19937_64 generator(11);
+  const Eigen::Index n = 1500;
+  const Eigen::Index columns = 24;
+  Eigen::MatrixXd x(n, columns);
+  Eigen::VectorXd y(n);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    double z = -0.2;
+    for (Eigen::Index j = 0; j < columns; ++j) {
+      x(i, j) = 2.0 * uniform(generator) - 1.0;
+      z += (j % 3 == 0 ? 0.8 : -0.3) * x(i, j);
+    }
+    y(i) = uniform(generator) < 1.0 / (1.0 + std::exp(-z)) ? 1.0 : 0.0;
+  }
+  std::ptrdiff_t l1 = 0;
+  std::ptrdiff_t l2 = 0;
+  std::ptrdiff_t l3 = 0;
+  Eigen::internal::manage_caching_sizes(Eigen::GetAction, &l1, &l2, &l3);
+  const LogisticFit reference = fit_logistic_l2(x, y, {.c = 1e4});
+  const std::ptrdiff_t others[][3] = {{32 * 1024, 1024 * 1024, 32 * 1024 * 1024},
+                                      {1024, 4 * 1024, 16 * 1024}};
+  for (const auto& sizes : others) {
+    Eigen::setCpuCacheSizes(sizes[0], sizes[1], sizes[2]);
+    const LogisticFit fit = fit_logistic_l2(x, y, {.c = 1e4});
+    Eigen::setCpuCacheSizes(l1, l2, l3);
+    EXPECT_EQ(fit.iterations, reference.iterations) << "L1 " << sizes[0];
+    EXPECT_EQ(std::bit_cast<std::uint64_t>(fit.intercept),
+              std::bit_cast<std::uint64_t>(reference.intercept))
+        << "L1 " << sizes[0];
+    for (Eigen::Index j = 0; j < columns; ++j) {
+      EXPECT_EQ(std::bit_cast<std::uint64_t>(fit.weights(j)),
+                std::bit_cast<std::uint64_t>(reference.weights(j)))
+          << "L1 " << sizes[0] << ", weight " << j;
+    }
+  }
 }
 
 TEST(LogisticFitTest, GradientOfTheObjectiveVanishesAtTheSolution) {
