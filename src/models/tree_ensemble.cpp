@@ -621,6 +621,43 @@ double TreeEnsemble::margin(std::span<const double> row) const {
     throw std::invalid_argument(fmt::format("tree ensemble: row has {} values, expected {}",
                                             row.size(), column_names_.size()));
   }
+  if (!complete_leaves_.empty() && row.size() <= kSingleRowFloats) {
+    // The batch path on a block of one row: the same comparisons and leaves, in tree order.
+    std::array<float, kSingleRowFloats> block{};
+    for (std::size_t j = 0; j < row.size(); ++j) block[j] = static_cast<float>(row[j]);
+    double sum = base_margin_;
+    switch (max_depth_) {
+      case 0:
+        add_complete_trees<0>(block.data(), 1, &sum);
+        return sum;
+      case 1:
+        add_complete_trees<1>(block.data(), 1, &sum);
+        return sum;
+      case 2:
+        add_complete_trees<2>(block.data(), 1, &sum);
+        return sum;
+      case 3:
+        add_complete_trees<3>(block.data(), 1, &sum);
+        return sum;
+      case 4:
+        add_complete_trees<4>(block.data(), 1, &sum);
+        return sum;
+      case 5:
+        add_complete_trees<5>(block.data(), 1, &sum);
+        return sum;
+      case 6:
+        add_complete_trees<6>(block.data(), 1, &sum);
+        return sum;
+      case 7:
+        add_complete_trees<7>(block.data(), 1, &sum);
+        return sum;
+      case 8:
+        add_complete_trees<8>(block.data(), 1, &sum);
+        return sum;
+      default:
+        break;
+    }
+  }
   const TreeNode* nodes = flat_nodes_.data();
   double sum = base_margin_;
   for (const std::int32_t root : roots_) {

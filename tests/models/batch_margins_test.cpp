@@ -157,6 +157,45 @@ TEST(BatchMarginsTest, TreeEnsembleMatchesMarginBitForBit) {
   expect_all_batch_sizes(*trees());
 }
 
+// The node walk written out from trees(): the reference both layouts must reproduce.
+double walk_nodes(const TreeEnsemble& ensemble, std::span<const double> row) {
+  double sum = ensemble.base_margin();
+  for (const Tree& tree : ensemble.trees()) {
+    std::size_t index = 0;
+    while (tree.nodes[index].left >= 0) {
+      const TreeNode& node = tree.nodes[index];
+      index = static_cast<std::size_t>(
+          static_cast<float>(row[static_cast<std::size_t>(node.feature)]) < node.threshold
+              ? node.left
+              : node.right);
+    }
+    sum += tree.nodes[index].value;
+  }
+  return sum;
+}
+
+TEST(BatchMarginsTest, TreeEnsembleLayoutsGiveTheNodeWalksMarginBitForBit) {
+  for (const int depth : {1, 3, 6, static_cast<int>(TreeEnsemble::kCompleteMaxDepth),
+                          static_cast<int>(TreeEnsemble::kCompleteMaxDepth) + 2}) {
+    const auto estimator = trees(depth);
+    const auto& ensemble = dynamic_cast<const TreeEnsemble&>(*estimator);
+    std::vector<double> rows = model_rows(130, 21);
+    rows[3] = std::numeric_limits<double>::quiet_NaN();
+    rows[kColumns + 4] = std::numeric_limits<double>::infinity();
+    std::vector<double> batch(130);
+    estimator->margins(rows, batch);
+    for (std::size_t i = 0; i < 130; ++i) {
+      const std::span<const double> row(rows.data() + i * kColumns, kColumns);
+      const double expected = walk_nodes(ensemble, row);
+      EXPECT_EQ(std::bit_cast<std::uint64_t>(estimator->margin(row)),
+                std::bit_cast<std::uint64_t>(expected))
+          << "depth " << depth << ", row " << i << " (margin)";
+      EXPECT_EQ(std::bit_cast<std::uint64_t>(batch[i]), std::bit_cast<std::uint64_t>(expected))
+          << "depth " << depth << ", row " << i << " (margins)";
+    }
+  }
+}
+
 TEST(BatchMarginsTest, TreeEnsembleDeeperThanTheCompleteLayoutMatchesMarginBitForBit) {
   expect_all_batch_sizes(*trees(static_cast<int>(TreeEnsemble::kCompleteMaxDepth) + 2));
 }

@@ -131,6 +131,9 @@ class TreeEnsemble final : public Estimator {
   };
   std::vector<CompleteNode> complete_nodes_;
   std::vector<double> complete_leaves_;
+  // Rows of at most this many columns are scored by margin() through the complete layout
+  // (a stack buffer of floats); wider rows take the node walk.
+  static constexpr std::size_t kSingleRowFloats = 256;
   void build_complete_layout();
   // Adds each of `count` rows' leaf of every tree to sums[r], trees in order; Depth ==
   // max_depth_, `block` holds the rows as floats, row-major.
