@@ -60,7 +60,9 @@ struct InProcessServer {
     database->apply_migrations(std::string(NBO_SOURCE_DIR) + "/migrations");
     customers.emplace(db_path);
     offer_store.emplace(db_path);
-    request_log.emplace(db_path, store::RequestLogOptions{.capacity = config.request_log_capacity});
+    request_log.emplace(db_path,
+                        store::RequestLogOptions{.capacity_bytes = config.request_log_bytes,
+                                                 .overflow = config.request_log_overflow});
     service.emplace(
         api::ServiceDependencies{models, *customers, *offer_store, *request_log, metrics,
                                  [this] {

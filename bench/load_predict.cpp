@@ -599,10 +599,11 @@ int run(int argc, char** argv) {
     memory_after = read_memory_status();
     request_log_json = {{"written", local.request_log->written_total()},
                         {"dropped", local.request_log->dropped_total()},
+                        {"rejected_503", local.request_log->rejected_total()},
                         {"write_errors", local.request_log->write_errors_total()},
                         {"queue_depth_at_end_of_load", depth_at_end},
                         {"queue_depth_peak_sampled", queue_peak},
-                        {"capacity", config.request_log_capacity},
+                        {"capacity_bytes", config.request_log_bytes},
                         {"final_flush_ms", round_to(flush_ms, 1)},
                         {"flushed", true}};
   } else {
@@ -616,6 +617,7 @@ int run(int argc, char** argv) {
     request_log_json = {
         {"written_delta", delta("nbo_request_log_written_total")},
         {"dropped_delta", delta("nbo_request_log_dropped_total")},
+        {"rejected_delta", delta("nbo_request_log_rejected_total")},
         {"write_errors_delta", delta("nbo_request_log_write_errors_total")},
         {"queue_depth_now", metric_value(metrics_after, "nbo_request_log_queue_depth")},
         {"flushed", false}};
@@ -647,10 +649,11 @@ int run(int argc, char** argv) {
               << " MiB (peak " << memory_after.hwm_kb / 1024
               << " MiB) [server + load generator in one process]\n"
               << "request_log:   written " << local.request_log->written_total() << ", dropped "
-              << local.request_log->dropped_total() << ", write errors "
+              << local.request_log->dropped_total() << ", refused (503) "
+              << local.request_log->rejected_total() << ", write errors "
               << local.request_log->write_errors_total() << " (after the final flush, which took "
-              << fixed(flush_ms, 1) << " ms; queue depth peak ~" << queue_peak << " of "
-              << config.request_log_capacity << ")\n";
+              << fixed(flush_ms, 1) << " ms; queue depth peak ~" << queue_peak
+              << " rows; queue bound " << config.request_log_bytes << " bytes)\n";
   } else {
     std::cout << "request_log:   " << request_log_json.dump() << " (from /metrics, not flushed)\n";
   }

@@ -32,6 +32,7 @@ constexpr std::array kTable{
     errors::kModelNotLoaded,
     errors::kSegmentsRefreshing,
     errors::kOverloaded,
+    errors::kRequestLogFull,
     errors::kInternalError,
 };
 

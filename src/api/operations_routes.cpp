@@ -85,9 +85,20 @@ void expose_request_log_metrics(metrics::Registry& registry, store::RequestLogWr
   registry.gauge_callback("nbo_request_log_queue_depth",
                           "Scoring-request log rows waiting for the background writer",
                           [&log] { return static_cast<double>(log.queue_depth()); });
+  registry.gauge_callback("nbo_request_log_queue_bytes",
+                          "Bytes of request log rows waiting for the background writer "
+                          "(bounded by --request-log-max-bytes)",
+                          [&log] { return static_cast<double>(log.queue_bytes()); });
   registry.counter_callback("nbo_request_log_dropped_total",
-                            "Request log rows dropped because the queue was full",
+                            "Request log rows dropped because the queue was full "
+                            "(--request-log-overflow drop)",
                             [&log] { return static_cast<double>(log.dropped_total()); });
+  registry.counter_callback("nbo_request_log_rejected_total",
+                            "Request log rows refused because the queue was full; their requests "
+                            "were answered 503 request_log_full (--request-log-overflow reject). "
+                            "Requests refused before scoring count in nbo_http_requests_total "
+                            "with status 503",
+                            [&log] { return static_cast<double>(log.rejected_total()); });
   registry.counter_callback("nbo_request_log_written_total",
                             "Request log rows committed to the database",
                             [&log] { return static_cast<double>(log.written_total()); });

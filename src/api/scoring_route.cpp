@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <string_view>
+#include <vector>
 
 #include "nbo/api/errors.hpp"
 #include "nbo/api/predict_io.hpp"
@@ -14,7 +15,6 @@
 #include "nbo/models/registry.hpp"
 #include "nbo/store/customer_store.hpp"
 #include "nbo/store/request_log.hpp"
-#include "nbo/store/timestamp.hpp"
 #include "service_context.hpp"
 
 namespace nbo::api {
@@ -40,6 +40,8 @@ class ScoringHandler {
   }
 
   http::Response operator()(const http::Request& request, const PathParameters&) const {
+    // Checked first, so that a writer that is behind costs a 503, not the scoring.
+    if (rejects_unlogged() && !context_.deps.request_log.has_room()) throw request_log_full();
     const auto body = read_json_body(request, context_.limits.max_json_depth);
     const auto model_set = context_.model_set();
     if (!model_set->churn) {
@@ -88,30 +90,57 @@ class ScoringHandler {
 
   // Scores `item` and writes its answer to `out`. Throws features::ValidationError when the
   // customer lacks a field the model requires.
-  void score(const models::ModelSet& set, const PredictItem& item, std::string& out) const {
-    const models::Prediction prediction =
+  models::Prediction score(const models::ModelSet& set, const PredictItem& item,
+                           std::string& out) const {
+    models::Prediction prediction =
         set.churn->predict(*item.customer, route_.explain ? context_.limits.max_reasons : 0);
     json::Writer writer(out);
     route_.write_item(writer, set, prediction, item);
+    return prediction;
   }
 
-  void log(const http::Request& request, const models::ChurnModel& model, const PredictItem& item,
-           std::string output) const {
+  bool rejects_unlogged() const {
+    return context_.deps.request_log.options().overflow == store::RequestLogOverflow::kReject;
+  }
+
+  static ApiError request_log_full() {
+    return ApiError(errors::kRequestLogFull, "",
+                    "the request log's writer is behind; nothing was scored or logged");
+  }
+
+  // The request log row of one answered customer (what an audit needs; the input only with
+  // --request-log-input).
+  store::RequestLogEntry log_entry(const http::Request& request, const models::ChurnModel& model,
+                                   const PredictItem& item,
+                                   const models::Prediction& prediction) const {
     store::RequestLogEntry entry;
     entry.request_id = request.request_id;
-    entry.received_at = store::utc_now_iso8601();
+    entry.received_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
     entry.route = route_.path;
     entry.customer_id = item.customer_id;
-    entry.model_name = model.metadata().name;
     entry.model_version = model.metadata().version;
-    json::Writer input(entry.input);
-    write_logged_input(input, item);
-    entry.output = std::move(output);
+    entry.probability = prediction.probability;
+    if (prediction.risk_band != nullptr) entry.band = prediction.risk_band->name;
     entry.status = 200;
-    entry.latency_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                                 request.received_at)
+    entry.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                           std::chrono::steady_clock::now() - request.received_at)
                            .count();
-    context_.deps.request_log.enqueue(std::move(entry));
+    if (context_.limits.log_request_input) {
+      json::Writer input(entry.input);
+      write_logged_input(input, item);
+    }
+    return entry;
+  }
+
+  // Hands the answered customers' rows to the request log, all or none. When the log refuses
+  // them (its queue is full) and the server runs with --request-log-overflow reject, the
+  // answer is not sent: 503, so no acknowledged request goes unlogged.
+  void log(std::vector<store::RequestLogEntry>& entries) const {
+    if (!context_.deps.request_log.enqueue(entries) && rejects_unlogged()) {
+      throw request_log_full();
+    }
   }
 
   http::Response answer_one(const http::Request& request, const models::ModelSet& set,
@@ -119,14 +148,16 @@ class ScoringHandler {
     const PredictItem& item = predict.items[0];
     if (item.error) throw *item.error;
     std::string body;
+    std::vector<store::RequestLogEntry> entries;
     try {
-      score(set, item, body);
+      const models::Prediction prediction = score(set, item, body);
+      entries.push_back(log_entry(request, *set.churn, item, prediction));
     } catch (const features::ValidationError& error) {
       rejected_.inc();
       throw features_error(error, "features");
     }
+    log(entries);
     scored_.inc();
-    log(request, *set.churn, item, body);
     return json_response(200, std::move(body));
   }
 
@@ -138,6 +169,8 @@ class ScoringHandler {
     writer.begin_object();
     std::size_t scored = 0;
     std::string result;
+    std::vector<store::RequestLogEntry> entries;
+    entries.reserve(predict.items.size());
     // "failed" comes first but is known only at the end: results are written to a buffer.
     std::string results;
     json::Writer results_writer(results);
@@ -147,9 +180,9 @@ class ScoringHandler {
       if (!item.error) {
         result.clear();
         try {
-          score(set, item, result);
+          const models::Prediction prediction = score(set, item, result);
           results_writer.raw(result);
-          log(request, *set.churn, item, result);
+          entries.push_back(log_entry(request, *set.churn, item, prediction));
           ++scored;
           continue;
         } catch (const features::ValidationError& error) {
@@ -164,6 +197,7 @@ class ScoringHandler {
       results_writer.end_object();
     }
     results_writer.end_array();
+    log(entries);
     const std::size_t rejected = predict.items.size() - scored;
     scored_.inc(static_cast<double>(scored));
     rejected_.inc(static_cast<double>(rejected));

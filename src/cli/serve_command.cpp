@@ -69,7 +69,8 @@ int run_serve(const std::vector<std::string>& args) {
     store::CustomerStore customers(config.db_path);
     store::OfferStore offer_store(config.db_path);
     store::RequestLogWriter request_log(
-        config.db_path, store::RequestLogOptions{.capacity = config.request_log_capacity});
+        config.db_path, store::RequestLogOptions{.capacity_bytes = config.request_log_bytes,
+                                                 .overflow = config.request_log_overflow});
 
     models::ModelRegistry models;
     metrics::Registry metrics;

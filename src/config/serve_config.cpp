@@ -1,12 +1,12 @@
 #include "nbo/config/serve_config.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
+#include <boost/program_options.hpp>
 #include <sstream>
 #include <string_view>
-
-#include <boost/program_options.hpp>
-#include <fmt/format.h>
 
 namespace nbo::config {
 namespace po = boost::program_options;
@@ -26,7 +26,9 @@ struct RawOptions {
   unsigned read_timeout_ms = 0;
   unsigned idle_timeout_ms = 0;
   unsigned shutdown_timeout_ms = 0;
-  std::size_t request_log_capacity = 0;
+  std::size_t request_log_bytes = 0;
+  std::string request_log_overflow;
+  bool request_log_input = false;
   std::string log_format;
   std::string log_level;
   // The offer engine's contact policy per channel: cool-down, cap and its window.
@@ -39,70 +41,76 @@ struct RawOptions {
 };
 
 po::options_description describe(RawOptions& raw, const ServeConfig& defaults) {
-  po::options_description options("nbo serve options (each also settable as NBO_<FLAG>, "
-                                  "e.g. --db-path as NBO_DB_PATH)");
-  options.add_options()
-      ("help,h", "print this help and exit")
-      ("host", po::value(&raw.host)->default_value(defaults.server.host),
-       "address to listen on")
-      ("port", po::value(&raw.port)->default_value(defaults.server.port),
-       "TCP port; 0 picks a free port and the start-up log names it")
-      ("threads", po::value(&raw.threads)->default_value(0),
-       "I/O threads; 0 = one per hardware thread")
-      ("worker-threads", po::value(&raw.worker_threads)->default_value(0),
-       "threads running request handlers; 0 = as many as --threads")
-      ("models", po::value(&raw.models)->default_value(defaults.models_dir.string()),
-       "directory holding churn.json")
-      ("db-path", po::value(&raw.db)->default_value(defaults.db_path.string()),
-       "SQLite database file (created with its directory when missing)")
-      ("migrations", po::value(&raw.migrations)->default_value(defaults.migrations_dir.string()),
-       "directory of NNNN_*.sql migrations applied at start")
-      ("max-body-bytes", po::value(&raw.max_body_bytes)->default_value(defaults.server.max_body_bytes),
-       "largest request body accepted (413 past it)")
-      ("max-in-flight", po::value(&raw.max_in_flight)->default_value(defaults.server.max_in_flight),
-       "requests handled at once (503 with Retry-After past it)")
-      ("max-batch", po::value(&raw.max_batch)->default_value(defaults.limits.max_batch),
-       "customers in one POST /predict batch (413 past it)")
-      ("read-timeout-ms",
-       po::value(&raw.read_timeout_ms)
-           ->default_value(static_cast<unsigned>(defaults.server.read_timeout.count())),
-       "time allowed to read one request")
-      ("idle-timeout-ms",
-       po::value(&raw.idle_timeout_ms)
-           ->default_value(static_cast<unsigned>(defaults.server.idle_timeout.count())),
-       "keep-alive connection closed after this long without a request")
-      ("shutdown-timeout-ms",
-       po::value(&raw.shutdown_timeout_ms)
-           ->default_value(static_cast<unsigned>(defaults.server.shutdown_deadline.count())),
-       "on SIGINT/SIGTERM, time in-flight requests get to finish")
-      ("request-log-capacity",
-       po::value(&raw.request_log_capacity)->default_value(defaults.request_log_capacity),
-       "rows the request log queue holds before dropping (dropped rows are counted in /metrics)")
-      ("offer-email-cooldown-days",
-       po::value(&raw.email_cooldown_days)
-           ->default_value(defaults.limits.offer_policy.email.cooldown_days),
-       "a course offered by e-mail is not offered by e-mail again within this many days")
-      ("offer-email-max-offers",
-       po::value(&raw.email_max_offers)
-           ->default_value(defaults.limits.offer_policy.email.max_offers),
-       "e-mail offers per user within --offer-email-window-days")
-      ("offer-email-window-days",
-       po::value(&raw.email_window_days)
-           ->default_value(defaults.limits.offer_policy.email.window_days),
-       "the window of the e-mail cap, in days")
-      ("offer-crm-cooldown-days",
-       po::value(&raw.crm_cooldown_days)
-           ->default_value(defaults.limits.offer_policy.crm.cooldown_days),
-       "a course offered in the CRM is not offered there again within this many days")
-      ("offer-crm-max-offers",
-       po::value(&raw.crm_max_offers)->default_value(defaults.limits.offer_policy.crm.max_offers),
-       "CRM offers per user within --offer-crm-window-days")
-      ("offer-crm-window-days",
-       po::value(&raw.crm_window_days)->default_value(defaults.limits.offer_policy.crm.window_days),
-       "the window of the CRM cap, in days")
-      ("log-format", po::value(&raw.log_format)->default_value("text"), "text or json")
-      ("log-level", po::value(&raw.log_level)->default_value(defaults.log_level),
-       "trace, debug, info, warn, error");
+  po::options_description options(
+      "nbo serve options (each also settable as NBO_<FLAG>, "
+      "e.g. --db-path as NBO_DB_PATH)");
+  options.add_options()("help,h", "print this help and exit")(
+      "host", po::value(&raw.host)->default_value(defaults.server.host), "address to listen on")(
+      "port", po::value(&raw.port)->default_value(defaults.server.port),
+      "TCP port; 0 picks a free port and the start-up log names it")(
+      "threads", po::value(&raw.threads)->default_value(0),
+      "I/O threads; 0 = one per hardware thread")(
+      "worker-threads", po::value(&raw.worker_threads)->default_value(0),
+      "threads running request handlers; 0 = as many as --threads")(
+      "models", po::value(&raw.models)->default_value(defaults.models_dir.string()),
+      "directory holding churn.json")(
+      "db-path", po::value(&raw.db)->default_value(defaults.db_path.string()),
+      "SQLite database file (created with its directory when missing)")(
+      "migrations", po::value(&raw.migrations)->default_value(defaults.migrations_dir.string()),
+      "directory of NNNN_*.sql migrations applied at start")(
+      "max-body-bytes",
+      po::value(&raw.max_body_bytes)->default_value(defaults.server.max_body_bytes),
+      "largest request body accepted (413 past it)")(
+      "max-in-flight", po::value(&raw.max_in_flight)->default_value(defaults.server.max_in_flight),
+      "requests handled at once (503 with Retry-After past it)")(
+      "max-batch", po::value(&raw.max_batch)->default_value(defaults.limits.max_batch),
+      "customers in one POST /predict batch (413 past it)")(
+      "read-timeout-ms",
+      po::value(&raw.read_timeout_ms)
+          ->default_value(static_cast<unsigned>(defaults.server.read_timeout.count())),
+      "time allowed to read one request")(
+      "idle-timeout-ms",
+      po::value(&raw.idle_timeout_ms)
+          ->default_value(static_cast<unsigned>(defaults.server.idle_timeout.count())),
+      "keep-alive connection closed after this long without a request")(
+      "shutdown-timeout-ms",
+      po::value(&raw.shutdown_timeout_ms)
+          ->default_value(static_cast<unsigned>(defaults.server.shutdown_deadline.count())),
+      "on SIGINT/SIGTERM, time in-flight requests get to finish")(
+      "request-log-max-bytes",
+      po::value(&raw.request_log_bytes)->default_value(defaults.request_log_bytes),
+      "bytes of rows the request log's queue holds for its background writer")(
+      "request-log-overflow", po::value(&raw.request_log_overflow)->default_value("reject"),
+      "when that queue is full: \"reject\" answers 503 with Retry-After and logs nothing "
+      "unanswered (no acknowledged request goes unlogged); \"drop\" answers and drops the row, "
+      "counted in nbo_request_log_dropped_total")(
+      "request-log-input", po::bool_switch(&raw.request_log_input),
+      "also store each scored customer's input (JSON) in the request log")(
+      "offer-email-cooldown-days",
+      po::value(&raw.email_cooldown_days)
+          ->default_value(defaults.limits.offer_policy.email.cooldown_days),
+      "a course offered by e-mail is not offered by e-mail again within this many days")(
+      "offer-email-max-offers",
+      po::value(&raw.email_max_offers)
+          ->default_value(defaults.limits.offer_policy.email.max_offers),
+      "e-mail offers per user within --offer-email-window-days")(
+      "offer-email-window-days",
+      po::value(&raw.email_window_days)
+          ->default_value(defaults.limits.offer_policy.email.window_days),
+      "the window of the e-mail cap, in days")(
+      "offer-crm-cooldown-days",
+      po::value(&raw.crm_cooldown_days)
+          ->default_value(defaults.limits.offer_policy.crm.cooldown_days),
+      "a course offered in the CRM is not offered there again within this many days")(
+      "offer-crm-max-offers",
+      po::value(&raw.crm_max_offers)->default_value(defaults.limits.offer_policy.crm.max_offers),
+      "CRM offers per user within --offer-crm-window-days")(
+      "offer-crm-window-days",
+      po::value(&raw.crm_window_days)->default_value(defaults.limits.offer_policy.crm.window_days),
+      "the window of the CRM cap, in days")(
+      "log-format", po::value(&raw.log_format)->default_value("text"), "text or json")(
+      "log-level", po::value(&raw.log_level)->default_value(defaults.log_level),
+      "trace, debug, info, warn, error");
   return options;
 }
 
@@ -112,7 +120,8 @@ std::string environment_name_to_option(const po::options_description& options,
   constexpr std::string_view kPrefix = "NBO_";
   if (!variable.starts_with(kPrefix)) return "";
   std::string name = variable.substr(kPrefix.size());
-  for (char& c : name) c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : name)
+    c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (name == "help" || options.find_nothrow(name, false) == nullptr) return "";
   return name;
 }
@@ -164,8 +173,8 @@ ParsedServeConfig parse_serve_config(const std::vector<std::string>& args,
     po::notify(values);
   } catch (const po::error& error) {
     result.exit_code = 2;
-    result.message = fmt::format("nbo serve: {}\nRun 'nbo serve --help' for the options.",
-                                 error.what());
+    result.message =
+        fmt::format("nbo serve: {}\nRun 'nbo serve --help' for the options.", error.what());
     return result;
   }
 
@@ -183,8 +192,8 @@ ParsedServeConfig parse_serve_config(const std::vector<std::string>& args,
                             raw.worker_threads));
   }
   if (raw.threads > 1024) {
-    return fail(fmt::format("--threads must be 0 (one per hardware thread) to 1024, got {}",
-                            raw.threads));
+    return fail(
+        fmt::format("--threads must be 0 (one per hardware thread) to 1024, got {}", raw.threads));
   }
   static constexpr std::array<std::string_view, 8> kLogLevels{
       "trace", "debug", "info", "warn", "warning", "error", "critical", "off"};
@@ -199,7 +208,10 @@ ParsedServeConfig parse_serve_config(const std::vector<std::string>& args,
   if (raw.read_timeout_ms == 0 || raw.idle_timeout_ms == 0) {
     return fail("--read-timeout-ms and --idle-timeout-ms must be at least 1");
   }
-  if (raw.request_log_capacity == 0) return fail("--request-log-capacity must be at least 1");
+  if (raw.request_log_bytes < 4096) return fail("--request-log-max-bytes must be at least 4096");
+  if (raw.request_log_overflow != "reject" && raw.request_log_overflow != "drop") {
+    return fail("--request-log-overflow must be \"reject\" or \"drop\"");
+  }
   for (const auto& [value, flag] :
        {std::pair{raw.email_cooldown_days, "--offer-email-cooldown-days"},
         std::pair{raw.email_max_offers, "--offer-email-max-offers"},
@@ -230,7 +242,11 @@ ParsedServeConfig parse_serve_config(const std::vector<std::string>& args,
   config.models_dir = raw.models;
   config.db_path = raw.db;
   config.migrations_dir = raw.migrations;
-  config.request_log_capacity = raw.request_log_capacity;
+  config.request_log_bytes = raw.request_log_bytes;
+  config.request_log_overflow = raw.request_log_overflow == "drop"
+                                    ? store::RequestLogOverflow::kDrop
+                                    : store::RequestLogOverflow::kReject;
+  config.limits.log_request_input = raw.request_log_input;
   config.json_logs = raw.log_format == "json";
   config.log_level = raw.log_level;
   result.config = std::move(config);

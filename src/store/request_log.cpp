@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <utility>
 
@@ -19,8 +20,8 @@ RequestLogOptions sanitized(RequestLogOptions options) {
 Statement prepare_insert(Database& db) {
   try {
     return db.prepare(
-        "INSERT INTO request_log(request_id, received_at, route, customer_id, model_name, "
-        "model_version, input, output, status, latency_ms) "
+        "INSERT INTO request_log(request_id, received_at_ms, route, customer_id, model_version, "
+        "probability, band, status, latency_us, input) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
   } catch (const StoreError& e) {
     throw StoreError(std::string(e.what()) + " (have the migrations been applied?)", e.code());
@@ -33,6 +34,11 @@ bool is_one_or_power_of_ten(std::uint64_t n) {
 }
 
 }  // namespace
+
+std::size_t RequestLogEntry::queued_bytes() const noexcept {
+  return sizeof(RequestLogEntry) + request_id.capacity() + route.capacity() +
+         customer_id.capacity() + model_version.capacity() + band.capacity() + input.capacity();
+}
 
 RequestLogWriter::RequestLogWriter(const std::filesystem::path& db_file, RequestLogOptions options)
     : options_(sanitized(std::move(options))),
@@ -64,32 +70,52 @@ void RequestLogWriter::start() {
 }
 
 bool RequestLogWriter::enqueue(RequestLogEntry entry) {
+  std::vector<RequestLogEntry> one;
+  one.push_back(std::move(entry));
+  return enqueue(one);
+}
+
+bool RequestLogWriter::enqueue(std::vector<RequestLogEntry>& entries) {
+  if (entries.empty()) return true;
+  std::size_t bytes = 0;
+  for (const auto& entry : entries) bytes += entry.queued_bytes();
   bool accepted = false;
   bool wake = false;
   {
     const std::lock_guard lock(mutex_);
-    if (!stopping_ && queue_.size() < options_.capacity) {
-      queue_.push_back(std::move(entry));
-      ++pushed_;
+    const std::size_t queued = queued_bytes_.load(std::memory_order_relaxed);
+    // A batch larger than the whole queue still goes in when the queue is empty, so that
+    // the capacity bounds the waiting rows, not the largest request.
+    if (!stopping_ && (queued == 0 || queued + bytes <= options_.capacity_bytes)) {
+      for (auto& entry : entries) queue_.push_back(std::move(entry));
+      pushed_ += entries.size();
+      queued_bytes_.store(queued + bytes, std::memory_order_relaxed);
       depth_.store(queue_.size(), std::memory_order_relaxed);
       accepted = true;
       wake = running_ && queue_.size() >= options_.max_batch;
     }
   }
   if (!accepted) {
-    count_drop();
+    count_refused(entries.size());
     return false;
   }
   if (wake) wake_writer_.notify_one();
   return true;
 }
 
-void RequestLogWriter::count_drop() noexcept {
-  const std::uint64_t total = dropped_.fetch_add(1, std::memory_order_relaxed) + 1;
-  if (is_one_or_power_of_ten(total)) {
+void RequestLogWriter::count_refused(std::size_t rows) noexcept {
+  const bool drop = options_.overflow == RequestLogOverflow::kDrop;
+  auto& counter = drop ? dropped_ : rejected_;
+  const std::uint64_t before = counter.fetch_add(rows, std::memory_order_relaxed);
+  // Logged at 1, 10, 100, ... rows so that a long overload does not flood the log.
+  for (std::uint64_t total = before + 1; total <= before + rows; ++total) {
+    if (!is_one_or_power_of_ten(total)) continue;
     spdlog::warn(
-        "store: request log for {} is full or stopped (capacity {}): {} rows dropped so far",
-        db_.path().string(), options_.capacity, total);
+        "store: request log for {} is full or stopped ({} bytes queued of {}): {} rows "
+        "{} so far",
+        db_.path().string(), queued_bytes_.load(std::memory_order_relaxed), options_.capacity_bytes,
+        total, drop ? "dropped" : "refused (answered 503)");
+    break;
   }
 }
 
@@ -112,6 +138,7 @@ void RequestLogWriter::stop() noexcept {
   {
     const std::lock_guard lock(mutex_);
     stopping_ = true;
+    stopped_.store(true, std::memory_order_relaxed);
     running_ = true;  // this call (or the thread) drains; flush() waits for it
   }
   wake_writer_.notify_all();
@@ -133,11 +160,15 @@ bool RequestLogWriter::take_batch(std::vector<RequestLogEntry>& batch) {
   const std::lock_guard lock(mutex_);
   if (queue_.empty()) return false;
   const std::size_t n = std::min(queue_.size(), options_.max_batch);
+  std::size_t bytes = 0;
   for (std::size_t i = 0; i < n; ++i) {
+    bytes += queue_.front().queued_bytes();
     batch.push_back(std::move(queue_.front()));
     queue_.pop_front();
   }
   depth_.store(queue_.size(), std::memory_order_relaxed);
+  queued_bytes_.store(queue_.empty() ? 0 : queued_bytes_.load(std::memory_order_relaxed) - bytes,
+                      std::memory_order_relaxed);
   return true;
 }
 
@@ -166,15 +197,19 @@ void RequestLogWriter::write_batch(std::vector<RequestLogEntry>& batch) noexcept
     for (const RequestLogEntry& e : batch) {
       try {
         insert_.bind(1, e.request_id)
-            .bind(2, e.received_at)
+            .bind(2, e.received_at_ms)
             .bind(3, e.route)
             .bind_text_or_null(4, e.customer_id)
-            .bind_text_or_null(5, e.model_name)
-            .bind_text_or_null(6, e.model_version)
-            .bind_text_or_null(7, e.input)
-            .bind_text_or_null(8, e.output)
-            .bind(9, e.status)
-            .bind(10, e.latency_ms);
+            .bind_text_or_null(5, e.model_version);
+        if (std::isnan(e.probability)) {
+          insert_.bind(6, nullptr);
+        } else {
+          insert_.bind(6, e.probability);
+        }
+        insert_.bind_text_or_null(7, e.band)
+            .bind(8, e.status)
+            .bind(9, e.latency_us)
+            .bind_text_or_null(10, e.input);
         insert_.step();
         insert_.reset();
         ++written;

@@ -78,6 +78,8 @@ struct HarnessOptions {
   unsigned threads = 2;
   // How long the client waits for one answer (large batches under the sanitizers take seconds).
   std::chrono::seconds client_timeout{5};
+  // The request log's writer (a short flush interval so that tests see rows quickly).
+  store::RequestLogOptions request_log{.flush_interval = std::chrono::milliseconds(5)};
 };
 
 struct RowCounts {
@@ -98,8 +100,7 @@ class ApiHarness {
         database_(open_and_migrate(db_path_)),
         customers_(db_path_),
         offer_store_(db_path_),
-        request_log_(db_path_,
-                     store::RequestLogOptions{.flush_interval = std::chrono::milliseconds(5)}) {
+        request_log_(db_path_, options_.request_log) {
     if (options_.load_models) models_.load_directory(options_.models_directory);
     service_ = std::make_unique<Service>(
         ServiceDependencies{models_, customers_, offer_store_, request_log_, metrics_,

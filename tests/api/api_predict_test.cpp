@@ -66,7 +66,8 @@ void expect_prediction_shape(const Json& result, const models::ChurnModel& model
 
 TEST(ApiPredict, FixtureIsTheExportRow) {
   const std::filesystem::path market = std::filesystem::path(NBO_TEST_DATA_DIR) / "market";
-  if (!std::filesystem::exists(market / "market_file.csv")) GTEST_SKIP() << "no export at " << market;
+  if (!std::filesystem::exists(market / "market_file.csv"))
+    GTEST_SKIP() << "no export at " << market;
   for (const char* raw_id : {"215349", "215350"}) {
     const std::string id(raw_id);
     EXPECT_EQ(features::customer_from_json(fixture_customer(id)["features"]), raw_customer(id))
@@ -107,21 +108,27 @@ TEST(ApiPredict, SingleCustomerMatchesTheModelAndIsLogged) {
     }
   }
 
-  // Exactly one request_log row, with what was asked and answered.
+  // Exactly one request_log row, with what an audit needs of what was asked and answered; the
+  // input only with --request-log-input.
   EXPECT_EQ(harness.rows(), (RowCounts{0, 1}));
   auto db = harness.inspect();
   auto row = db.prepare(
-      "SELECT request_id, route, customer_id, model_name, model_version, input, output, status "
-      "FROM request_log");
+      "SELECT request_id, route, customer_id, model_version, probability, band, status, "
+      "latency_us, received_at_ms, input IS NULL FROM request_log");
   ASSERT_TRUE(row.step());
   EXPECT_EQ(row.column_text(0), "single-1");
   EXPECT_EQ(row.column_text(1), "/predict");
   EXPECT_EQ(row.column_text(2), "215349");
-  EXPECT_EQ(row.column_text(3), model->metadata().name);
-  EXPECT_EQ(row.column_text(4), model->metadata().version);
-  EXPECT_EQ(Json::parse(row.column_text(5)), request);
-  EXPECT_EQ(Json::parse(row.column_text(6)), body);
-  EXPECT_EQ(row.column_int64(7), 200);
+  EXPECT_EQ(row.column_text(3), model->metadata().version);
+  EXPECT_EQ(row.column_double(4), body["probability"].get<double>());
+  EXPECT_EQ(row.column_text(5), body["risk_band"].get<std::string>());
+  EXPECT_EQ(row.column_int64(6), 200);
+  EXPECT_GE(row.column_int64(7), 0);
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  EXPECT_NEAR(static_cast<double>(row.column_int64(8)), static_cast<double>(now_ms), 60'000.0);
+  EXPECT_EQ(row.column_int64(9), 1);
 }
 
 TEST(ApiPredict, WithoutCustomerIdIsScoredAndLoggedWithNullCustomer) {
@@ -131,8 +138,8 @@ TEST(ApiPredict, WithoutCustomerIdIsScoredAndLoggedWithNullCustomer) {
   ASSERT_EQ(response.status, 200U) << response.body;
   const Json body = json_body(response);
   EXPECT_FALSE(body.contains("customer_id"));
-  EXPECT_NEAR(body["probability"].get<double>(),
-              expected_prediction(harness, "215350").probability, kTolerance);
+  EXPECT_NEAR(body["probability"].get<double>(), expected_prediction(harness, "215350").probability,
+              kTolerance);
   // A request without X-Request-Id gets a generated one (32 hex chars), echoed and logged.
   const std::string id = response.header("X-Request-Id");
   EXPECT_EQ(id.size(), 32U);
@@ -144,7 +151,9 @@ TEST(ApiPredict, WithoutCustomerIdIsScoredAndLoggedWithNullCustomer) {
 }
 
 TEST(ApiPredict, StoredCustomerGivesTheSameProbabilityAsItsFeatures) {
-  ApiHarness harness;
+  HarnessOptions options;
+  options.limits.log_request_input = true;  // --request-log-input
+  ApiHarness harness(options);
   const Json customer = fixture_customer("215349");
   ASSERT_EQ(harness.put_json("/customers/215349", {{"features", customer["features"]}}).status,
             200U);
@@ -188,9 +197,9 @@ TEST(ApiPredictBatch, KeepsOrderAndReportsPerItemErrors) {
   Json invalid = fixture_customer("215350");
   invalid["customer_id"] = "bad-promo";
   invalid["features"]["promo_share"] = 1.5;
-  const Json batch{{"customers", Json::array({fixture_customer("215349"), invalid,
-                                              Json{{"customer_id", "ghost"}},
-                                              fixture_customer("215350")})}};
+  const Json batch{
+      {"customers", Json::array({fixture_customer("215349"), invalid,
+                                 Json{{"customer_id", "ghost"}}, fixture_customer("215350")})}};
   const auto response = harness.post_json("/predict", batch, "batch-1");
   ASSERT_EQ(response.status, 200U) << response.body;
   EXPECT_EQ(response.header("X-Request-Id"), "batch-1");
@@ -228,8 +237,8 @@ TEST(ApiPredictBatch, KeepsOrderAndReportsPerItemErrors) {
   // Only the two scored customers are logged, under the batch's request id.
   EXPECT_EQ(harness.rows(), (RowCounts{0, 2}));
   auto db = harness.inspect();
-  auto logged = db.prepare(
-      "SELECT customer_id FROM request_log WHERE request_id = 'batch-1' ORDER BY id");
+  auto logged =
+      db.prepare("SELECT customer_id FROM request_log WHERE request_id = 'batch-1' ORDER BY id");
   std::vector<std::string> ids;
   while (logged.step()) ids.push_back(logged.column_text(0));
   EXPECT_EQ(ids, (std::vector<std::string>{"215349", "215350"}));
@@ -239,8 +248,8 @@ TEST(ApiPredictBatch, KeepsOrderAndReportsPerItemErrors) {
 // validation errors; the 404 of an unknown stored customer must name its item too.
 TEST(ApiPredictBatch, UnknownStoredCustomerErrorNamesItsItemPath) {
   ApiHarness harness;
-  const Json batch{{"customers", Json::array({fixture_customer("215349"),
-                                              Json{{"customer_id", "ghost"}}})}};
+  const Json batch{
+      {"customers", Json::array({fixture_customer("215349"), Json{{"customer_id", "ghost"}}})}};
   const auto response = harness.post_json("/predict", batch);
   ASSERT_EQ(response.status, 200U) << response.body;
   const Json body = json_body(response);
@@ -284,7 +293,8 @@ TEST(ApiPredictBatch, AtMaxBatchIsAccepted) {
   options.limits.max_batch = 5;
   ApiHarness harness(options);
   Json customers = Json::array();
-  for (int i = 0; i < 5; ++i) customers.push_back(fixture_customer(i % 2 == 0 ? "215349" : "215350"));
+  for (int i = 0; i < 5; ++i)
+    customers.push_back(fixture_customer(i % 2 == 0 ? "215349" : "215350"));
   const auto response = harness.post_json("/predict", {{"customers", customers}});
   ASSERT_EQ(response.status, 200U) << response.body;
   EXPECT_EQ(json_body(response).value("scored", -1), 5);
@@ -304,7 +314,8 @@ TEST(ApiPredictBatch, AboveMaxBatchIs413AndWritesNothing) {
 
 TEST(ApiPredictBatch, EmptyBatchIs422AndWritesNothing) {
   ApiHarness harness;
-  const auto response = harness.post_json("/predict", {{"customers", Json::array()}}, "empty-batch");
+  const auto response =
+      harness.post_json("/predict", {{"customers", Json::array()}}, "empty-batch");
   expect_error(response, 422, "invalid_value", "customers", "empty-batch");
   EXPECT_EQ(harness.rows(), (RowCounts{0, 0}));
 }
@@ -332,6 +343,56 @@ TEST(ApiPredictBatch, UnknownTopLevelFieldIs422AndWritesNothing) {
   const auto response = harness.post_json("/predict", body, "batch-extra");
   expect_error(response, 422, "unknown_field", "dry_run", "batch-extra");
   EXPECT_EQ(harness.rows(), (RowCounts{0, 0}));
+}
+
+}  // namespace
+}  // namespace nbo::api::testing
+
+namespace nbo::api::testing {
+namespace {
+
+// The request log's queue bounded to one row and not drained: the first answer fills it.
+HarnessOptions full_request_log(store::RequestLogOverflow overflow) {
+  HarnessOptions options;
+  options.request_log = {.capacity_bytes = 1, .overflow = overflow, .autostart = false};
+  return options;
+}
+
+TEST(ApiPredictRequestLog, AFullLogAnswers503AndNothingAnsweredGoesUnlogged) {
+  ApiHarness harness(full_request_log(store::RequestLogOverflow::kReject));
+  const Json customer = fixture_customer("215349");
+  ASSERT_EQ(harness.post_json("/predict", customer, "fits").status, 200U);
+  for (const auto& [request, id] :
+       {std::pair{customer, "single-refused"},
+        std::pair{Json{{"customers", Json::array({customer, fixture_customer("215350")})}},
+                  "batch-refused"}}) {
+    const auto refused = harness.post_json("/predict", request, id);
+    EXPECT_EQ(refused.status, 503U) << refused.body;
+    EXPECT_EQ(refused.header("Retry-After"), "1");
+    EXPECT_EQ(json_body(refused)["error"]["code"], "request_log_full");
+  }
+  const std::string metrics = harness.get("/metrics").body;
+  EXPECT_NE(metrics.find("nbo_request_log_rejected_total 0\n"), std::string::npos) << metrics;
+  // Refused before scoring: nothing was counted as scored or offered to the log.
+  EXPECT_EQ(harness.request_log().rejected_total(), 0U);
+  harness.request_log().start();
+  EXPECT_EQ(harness.rows(), (RowCounts{0, 1}));
+  // Drained: answered and logged again.
+  ASSERT_EQ(harness.post_json("/predict", customer, "after").status, 200U);
+  EXPECT_EQ(harness.rows(), (RowCounts{0, 2}));
+}
+
+TEST(ApiPredictRequestLog, TheDropPolicyAnswersAndCountsTheDroppedRows) {
+  ApiHarness harness(full_request_log(store::RequestLogOverflow::kDrop));
+  const Json customer = fixture_customer("215349");
+  ASSERT_EQ(harness.post_json("/predict", customer, "fits").status, 200U);
+  const auto answered = harness.post_json("/predict", customer, "dropped");
+  EXPECT_EQ(answered.status, 200U) << answered.body;
+  EXPECT_EQ(harness.request_log().dropped_total(), 1U);
+  const std::string metrics = harness.get("/metrics").body;
+  EXPECT_NE(metrics.find("nbo_request_log_dropped_total 1\n"), std::string::npos) << metrics;
+  harness.request_log().start();
+  EXPECT_EQ(harness.rows(), (RowCounts{0, 1}));
 }
 
 }  // namespace

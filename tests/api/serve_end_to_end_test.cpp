@@ -2,13 +2,12 @@
 // with the request log flushed, start-up failures, help.
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <cctype>
 #include <cerrno>
@@ -142,9 +141,12 @@ Completed run_to_completion(const std::vector<std::string>& args, const TempDir&
 
 std::vector<std::string> serve_args(const std::filesystem::path& db,
                                     const std::filesystem::path& models) {
-  return {kBinary,   "serve",         "--port",      "0",
-          "--db-path", db.string(),    "--models",    models.string(),
-          "--migrations", migrations_dir().string(), "--threads", "2"};
+  return {kBinary,        "serve",
+          "--port",       "0",
+          "--db-path",    db.string(),
+          "--models",     models.string(),
+          "--migrations", migrations_dir().string(),
+          "--threads",    "2"};
 }
 
 // Reads `log` until the start-up line names the port; 0 when the child exits or time runs out.
@@ -273,7 +275,7 @@ TEST_F(ServeEndToEnd, InvalidModelFileFailsNamingIt) {
   const auto models = dir_ / "broken-models";
   std::filesystem::create_directories(models);
   for (const std::string& content : {std::string("{ \"format\": \"nbo.churn_model\", "),
-                                    std::string(R"({"format": "nbo.churn_model"})")}) {
+                                     std::string(R"({"format": "nbo.churn_model"})")}) {
     write_text(models / "churn.json", content);
     const auto result = run_to_completion(serve_args(dir_ / "nbo.db", models), dir_);
     ASSERT_TRUE(result.exit_code.has_value()) << "did not exit; output:\n" << result.output;
@@ -298,8 +300,8 @@ TEST_F(ServeEndToEnd, HelpExitsZero) {
   for (const char* flag :
        {"--host", "--port", "--threads", "--models", "--db-path", "--migrations",
         "--max-body-bytes", "--max-in-flight", "--max-batch", "--read-timeout-ms",
-        "--idle-timeout-ms", "--shutdown-timeout-ms", "--request-log-capacity", "--log-format",
-        "--log-level", "--help"}) {
+        "--idle-timeout-ms", "--shutdown-timeout-ms", "--request-log-max-bytes",
+        "--request-log-overflow", "--request-log-input", "--log-format", "--log-level", "--help"}) {
     EXPECT_NE(serve_help.output.find(flag), std::string::npos) << flag << "\n" << serve_help.output;
   }
 }

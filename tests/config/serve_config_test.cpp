@@ -26,11 +26,24 @@ void expect_usage_error(const ParsedServeConfig& parsed, const std::string& need
 }
 
 const std::vector<std::string>& all_flags() {
-  static const std::vector<std::string> flags{
-      "--host",          "--port",          "--threads",           "--models",
-      "--db-path",       "--migrations",    "--max-body-bytes",    "--max-in-flight",
-      "--max-batch",     "--read-timeout-ms", "--idle-timeout-ms", "--shutdown-timeout-ms",
-      "--request-log-capacity", "--log-format", "--log-level",     "--help"};
+  static const std::vector<std::string> flags{"--host",
+                                              "--port",
+                                              "--threads",
+                                              "--models",
+                                              "--db-path",
+                                              "--migrations",
+                                              "--max-body-bytes",
+                                              "--max-in-flight",
+                                              "--max-batch",
+                                              "--read-timeout-ms",
+                                              "--idle-timeout-ms",
+                                              "--shutdown-timeout-ms",
+                                              "--request-log-max-bytes",
+                                              "--request-log-overflow",
+                                              "--request-log-input",
+                                              "--log-format",
+                                              "--log-level",
+                                              "--help"};
   return flags;
 }
 
@@ -53,18 +66,47 @@ TEST(ConfigServe, DefaultsMatchTheStructDefaults) {
   EXPECT_EQ(config.models_dir, std::filesystem::path("models"));
   EXPECT_EQ(config.db_path, std::filesystem::path("var/nbo.db"));
   EXPECT_EQ(config.migrations_dir, std::filesystem::path("migrations"));
-  EXPECT_EQ(config.request_log_capacity, defaults.request_log_capacity);
+  EXPECT_EQ(config.request_log_bytes, defaults.request_log_bytes);
+  EXPECT_EQ(config.request_log_overflow, store::RequestLogOverflow::kReject);
+  EXPECT_FALSE(config.limits.log_request_input);
   EXPECT_FALSE(config.json_logs);
   EXPECT_EQ(config.log_level, "info");
 }
 
 TEST(ConfigServe, FlagsAreParsed) {
-  const auto parsed = parse({"--host", "0.0.0.0", "--port", "9090", "--threads", "3", "--models",
-                             "/m", "--db-path", "/tmp/x/nbo.db", "--migrations", "/mig",
-                             "--max-body-bytes", "4096", "--max-in-flight", "7", "--max-batch",
-                             "11", "--read-timeout-ms", "1500", "--idle-timeout-ms", "2500",
-                             "--shutdown-timeout-ms", "3500", "--request-log-capacity", "99",
-                             "--log-format", "json", "--log-level", "debug"});
+  const auto parsed = parse({"--host",
+                             "0.0.0.0",
+                             "--port",
+                             "9090",
+                             "--threads",
+                             "3",
+                             "--models",
+                             "/m",
+                             "--db-path",
+                             "/tmp/x/nbo.db",
+                             "--migrations",
+                             "/mig",
+                             "--max-body-bytes",
+                             "4096",
+                             "--max-in-flight",
+                             "7",
+                             "--max-batch",
+                             "11",
+                             "--read-timeout-ms",
+                             "1500",
+                             "--idle-timeout-ms",
+                             "2500",
+                             "--shutdown-timeout-ms",
+                             "3500",
+                             "--request-log-max-bytes",
+                             "99999",
+                             "--request-log-overflow",
+                             "drop",
+                             "--request-log-input",
+                             "--log-format",
+                             "json",
+                             "--log-level",
+                             "debug"});
   ASSERT_TRUE(parsed.config.has_value()) << parsed.message;
   const ServeConfig& config = *parsed.config;
   EXPECT_EQ(config.server.host, "0.0.0.0");
@@ -79,7 +121,9 @@ TEST(ConfigServe, FlagsAreParsed) {
   EXPECT_EQ(config.server.read_timeout, std::chrono::milliseconds(1500));
   EXPECT_EQ(config.server.idle_timeout, std::chrono::milliseconds(2500));
   EXPECT_EQ(config.server.shutdown_deadline, std::chrono::milliseconds(3500));
-  EXPECT_EQ(config.request_log_capacity, 99U);
+  EXPECT_EQ(config.request_log_bytes, 99999U);
+  EXPECT_EQ(config.request_log_overflow, store::RequestLogOverflow::kDrop);
+  EXPECT_TRUE(config.limits.log_request_input);
   EXPECT_TRUE(config.json_logs);
   EXPECT_EQ(config.log_level, "debug");
 }
@@ -127,7 +171,8 @@ TEST(ConfigServe, BadValuesAreUsageErrorsNamingTheFlag) {
   expect_usage_error(parse({"--max-in-flight", "0"}), "--max-in-flight");
   expect_usage_error(parse({"--max-body-bytes", "10"}), "--max-body-bytes");
   expect_usage_error(parse({"--read-timeout-ms", "0"}), "--read-timeout-ms");
-  expect_usage_error(parse({"--request-log-capacity", "0"}), "--request-log-capacity");
+  expect_usage_error(parse({"--request-log-max-bytes", "100"}), "--request-log-max-bytes");
+  expect_usage_error(parse({"--request-log-overflow", "block"}), "--request-log-overflow");
   expect_usage_error(parse({"--port"}), "port");
 }
 
@@ -181,10 +226,10 @@ TEST(ConfigServe, OfferContactPolicyPerChannel) {
   ASSERT_TRUE(defaults.config.has_value());
   EXPECT_EQ(defaults.config->limits.offer_policy.email.cooldown_days, 14);
   EXPECT_EQ(defaults.config->limits.offer_policy.crm.max_offers, 5);
-  const auto parsed = parse_serve_config({"--offer-email-cooldown-days", "30",
-                                          "--offer-email-max-offers", "1",
-                                          "--offer-crm-window-days", "14"},
-                                         {"NBO_OFFER_CRM_COOLDOWN_DAYS=3"});
+  const auto parsed =
+      parse_serve_config({"--offer-email-cooldown-days", "30", "--offer-email-max-offers", "1",
+                          "--offer-crm-window-days", "14"},
+                         {"NBO_OFFER_CRM_COOLDOWN_DAYS=3"});
   ASSERT_TRUE(parsed.config.has_value()) << parsed.message;
   const auto& policy = parsed.config->limits.offer_policy;
   EXPECT_EQ(policy.email.cooldown_days, 30);

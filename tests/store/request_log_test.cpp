@@ -9,7 +9,6 @@
 #include <thread>
 #include <vector>
 
-#include "nbo/store/timestamp.hpp"
 #include "store/store_test_util.hpp"
 
 namespace nbo::store {
@@ -22,15 +21,14 @@ using testing::TempDir;
 RequestLogEntry make_entry(const std::string& request_id, const std::string& customer_id = "42") {
   RequestLogEntry e;
   e.request_id = request_id;
-  e.received_at = utc_now_iso8601();
+  e.received_at_ms = 1'714'566'896'789;
   e.route = "/predict";
   e.customer_id = customer_id;
-  e.model_name = "churn";
   e.model_version = "1.0.0";
-  e.input = R"({"customer_id":"42"})";
-  e.output = R"({"probability":0.5})";
+  e.probability = 0.5;
+  e.band = "high";
   e.status = 200;
-  e.latency_ms = 1.25;
+  e.latency_us = 1250;
   return e;
 }
 
@@ -79,64 +77,103 @@ TEST_F(RequestLogTest, ManyThreadsEnqueueThenFlushWritesEveryRow) {
 
 TEST_F(RequestLogTest, FieldsAreStoredAndEmptyOptionalFieldsBecomeNull) {
   RequestLogWriter writer(file_);
-  writer.enqueue(make_entry("with-customer"));
+  RequestLogEntry full = make_entry("with-customer");
+  full.input = R"({"customer_id":"42"})";
+  writer.enqueue(full);
   RequestLogEntry bare;
   bare.request_id = "health";
-  bare.received_at = "2024-05-01T12:34:56.789Z";
+  bare.received_at_ms = 5;
   bare.route = "/predict/batch";
   bare.status = 400;
-  bare.latency_ms = 0.5;
+  bare.latency_us = 500;
   writer.enqueue(bare);
   writer.flush();
 
   Database db = Database::open(file_);
   Statement stmt = db.prepare(
-      "SELECT request_id, received_at, route, customer_id, model_name, model_version, input, "
-      "output, status, latency_ms FROM request_log ORDER BY id");
+      "SELECT request_id, received_at_ms, route, customer_id, model_version, probability, band, "
+      "status, latency_us, input FROM request_log ORDER BY id");
   ASSERT_TRUE(stmt.step());
   EXPECT_EQ(stmt.column_text(0), "with-customer");
+  EXPECT_EQ(stmt.column_int64(1), 1'714'566'896'789);
   EXPECT_EQ(stmt.column_text(2), "/predict");
   EXPECT_EQ(stmt.column_text(3), "42");
-  EXPECT_EQ(stmt.column_text(4), "churn");
-  EXPECT_EQ(stmt.column_text(5), "1.0.0");
-  EXPECT_EQ(stmt.column_text(6), R"({"customer_id":"42"})");
-  EXPECT_EQ(stmt.column_text(7), R"({"probability":0.5})");
-  EXPECT_EQ(stmt.column_int64(8), 200);
-  EXPECT_DOUBLE_EQ(stmt.column_double(9), 1.25);
+  EXPECT_EQ(stmt.column_text(4), "1.0.0");
+  EXPECT_DOUBLE_EQ(stmt.column_double(5), 0.5);
+  EXPECT_EQ(stmt.column_text(6), "high");
+  EXPECT_EQ(stmt.column_int64(7), 200);
+  EXPECT_EQ(stmt.column_int64(8), 1250);
+  EXPECT_EQ(stmt.column_text(9), R"({"customer_id":"42"})");
   ASSERT_TRUE(stmt.step());
   EXPECT_EQ(stmt.column_text(0), "health");
-  EXPECT_EQ(stmt.column_text(1), "2024-05-01T12:34:56.789Z");
+  EXPECT_EQ(stmt.column_int64(1), 5);
   EXPECT_EQ(stmt.column_text(2), "/predict/batch");
-  for (int column = 3; column <= 7; ++column) EXPECT_TRUE(stmt.column_is_null(column)) << column;
-  EXPECT_EQ(stmt.column_int64(8), 400);
-  EXPECT_DOUBLE_EQ(stmt.column_double(9), 0.5);
+  for (const int column : {3, 4, 5, 6, 9}) EXPECT_TRUE(stmt.column_is_null(column)) << column;
+  EXPECT_EQ(stmt.column_int64(7), 400);
+  EXPECT_EQ(stmt.column_int64(8), 500);
   EXPECT_FALSE(stmt.step());
 }
 
-TEST_F(RequestLogTest, BoundedQueueDropsWhenFull) {
+TEST_F(RequestLogTest, QueueIsBoundedInBytesAndRefusesByDefault) {
   // Not started: nothing drains the queue, so it fills deterministically.
-  RequestLogWriter writer(file_, RequestLogOptions{.capacity = 2, .autostart = false});
+  const std::size_t row = make_entry("r1").queued_bytes();
+  RequestLogWriter writer(
+      file_, RequestLogOptions{.capacity_bytes = 2 * row + row / 2, .autostart = false});
   EXPECT_THROW(writer.flush(), std::logic_error);
+  EXPECT_TRUE(writer.has_room());
   EXPECT_TRUE(writer.enqueue(make_entry("r1")));
   EXPECT_TRUE(writer.enqueue(make_entry("r2")));
+  EXPECT_TRUE(writer.has_room());  // 2 rows are under the bound, a third does not fit
   EXPECT_FALSE(writer.enqueue(make_entry("r3")));
-  EXPECT_FALSE(writer.enqueue(make_entry("r4")));
+  // A large input counts by its bytes.
+  RequestLogEntry large = make_entry("r4");
+  large.input.assign(10 * row, 'x');
+  EXPECT_FALSE(writer.enqueue(large));
   EXPECT_EQ(writer.queue_depth(), 2U);
-  EXPECT_EQ(writer.dropped_total(), 2U);
+  EXPECT_EQ(writer.queue_bytes(), 2 * row);
+  EXPECT_EQ(writer.rejected_total(), 2U);
+  EXPECT_EQ(writer.dropped_total(), 0U);
   EXPECT_EQ(rows(), 0);
 
   writer.start();
   writer.flush();
   EXPECT_EQ(writer.queue_depth(), 0U);
+  EXPECT_EQ(writer.queue_bytes(), 0U);
   EXPECT_EQ(writer.written_total(), 2U);
   EXPECT_EQ(rows(), 2);
   EXPECT_EQ(rows("request_id IN ('r3', 'r4')"), 0);
 
-  // Room again once drained.
-  EXPECT_TRUE(writer.enqueue(make_entry("r5")));
+  // Room again once drained; an empty queue takes a request larger than the bound whole.
+  EXPECT_TRUE(writer.enqueue(large));
   writer.flush();
   EXPECT_EQ(rows(), 3);
-  EXPECT_EQ(writer.dropped_total(), 2U);
+}
+
+TEST_F(RequestLogTest, ABatchOfRowsIsQueuedWholeOrNotAtAll) {
+  const std::size_t row = make_entry("a").queued_bytes();
+  RequestLogWriter writer(file_, RequestLogOptions{.capacity_bytes = 3 * row, .autostart = false});
+  std::vector<RequestLogEntry> two{make_entry("a"), make_entry("b")};
+  EXPECT_TRUE(writer.enqueue(two));
+  std::vector<RequestLogEntry> batch{make_entry("c"), make_entry("d")};
+  EXPECT_FALSE(writer.enqueue(batch));  // one would fit, two do not: neither goes in
+  EXPECT_EQ(writer.queue_depth(), 2U);
+  EXPECT_EQ(writer.rejected_total(), 2U);
+  writer.start();
+  writer.flush();
+  EXPECT_EQ(rows("request_id IN ('c', 'd')"), 0);
+  EXPECT_EQ(rows(), 2);
+}
+
+TEST_F(RequestLogTest, DropPolicyCountsDropsInsteadOfRefusals) {
+  const std::size_t row = make_entry("r1").queued_bytes();
+  RequestLogWriter writer(
+      file_, RequestLogOptions{
+                 .capacity_bytes = row, .overflow = RequestLogOverflow::kDrop, .autostart = false});
+  EXPECT_TRUE(writer.enqueue(make_entry("r1")));
+  EXPECT_FALSE(writer.has_room());
+  EXPECT_FALSE(writer.enqueue(make_entry("r2")));
+  EXPECT_EQ(writer.dropped_total(), 1U);
+  EXPECT_EQ(writer.rejected_total(), 0U);
 }
 
 TEST_F(RequestLogTest, StopWritesEverythingQueued) {
@@ -147,9 +184,10 @@ TEST_F(RequestLogTest, StopWritesEverythingQueued) {
     writer.stop();
     EXPECT_EQ(writer.written_total(), 1000U);
     EXPECT_EQ(writer.queue_depth(), 0U);
-    // After stop: dropped, flush returns at once, stop is idempotent, start refuses.
+    // After stop: refused, flush returns at once, stop is idempotent, start refuses.
+    EXPECT_FALSE(writer.has_room());
     EXPECT_FALSE(writer.enqueue(make_entry("late")));
-    EXPECT_EQ(writer.dropped_total(), 1U);
+    EXPECT_EQ(writer.rejected_total(), 1U);
     writer.flush();
     writer.stop();
     EXPECT_THROW(writer.start(), std::logic_error);
@@ -212,6 +250,58 @@ TEST_F(RequestLogTest, FailedBatchIsCountedAndTheWriterKeepsRunning) {
 TEST(RequestLog, ConstructorFailsWithoutTheTable) {
   TempDir dir;
   EXPECT_THROW(RequestLogWriter(dir / "empty.db"), StoreError);
+}
+
+}  // namespace
+}  // namespace nbo::store
+
+namespace nbo::store {
+namespace {
+
+// A database of the earlier layout (migrations 0001-0003, JSON input and output per row) keeps
+// its rows through 0004: time, latency and the answered probability and band carried over.
+TEST(RequestLogMigration, RowsOfTheEarlierLayoutAreCarriedOverCompactly) {
+  testing::TempDir dir;
+  const auto earlier = dir / "earlier-migrations";
+  std::filesystem::create_directories(earlier);
+  for (const auto& entry : std::filesystem::directory_iterator(testing::migrations_dir())) {
+    const std::string name = entry.path().filename().string();
+    if (name < "0004") std::filesystem::copy_file(entry.path(), earlier / name);
+  }
+  const auto file = dir / "nbo.db";
+  Database db = Database::open(file);
+  db.apply_migrations(earlier);
+  db.execute(
+      "INSERT INTO request_log(request_id, received_at, route, customer_id, model_name, "
+      "model_version, input, output, status, latency_ms) VALUES ('old', "
+      "'2026-11-01T10:00:00.250Z', '/predict', '42', 'churn', 'v1', '{\"customer_id\":\"42\"}', "
+      "'{\"probability\":0.75,\"risk_band\":\"high\"}', 200, 1.5), ('broken', "
+      "'2026-11-01T10:00:01.000Z', '/segment', NULL, 'churn', 'v1', NULL, 'not json', 200, 2)");
+  db.apply_migrations(testing::migrations_dir());
+  Statement rows = db.prepare(
+      "SELECT request_id, received_at_ms, route, customer_id, model_version, probability, band, "
+      "status, latency_us, input FROM request_log ORDER BY id");
+  ASSERT_TRUE(rows.step());
+  EXPECT_EQ(rows.column_text(0), "old");
+  EXPECT_EQ(rows.column_int64(1), 1'793'527'200'250);  // 2026-11-01T10:00:00.250Z
+  EXPECT_EQ(rows.column_text(2), "/predict");
+  EXPECT_EQ(rows.column_text(3), "42");
+  EXPECT_EQ(rows.column_text(4), "v1");
+  EXPECT_DOUBLE_EQ(rows.column_double(5), 0.75);
+  EXPECT_EQ(rows.column_text(6), "high");
+  EXPECT_EQ(rows.column_int64(7), 200);
+  EXPECT_EQ(rows.column_int64(8), 1500);
+  EXPECT_EQ(rows.column_text(9), "{\"customer_id\":\"42\"}");
+  ASSERT_TRUE(rows.step());
+  EXPECT_EQ(rows.column_text(0), "broken");
+  EXPECT_TRUE(rows.column_is_null(5));
+  EXPECT_TRUE(rows.column_is_null(6));
+  EXPECT_EQ(rows.column_int64(8), 2000);
+  EXPECT_FALSE(rows.step());
+  // The new writer appends to the carried-over table.
+  RequestLogWriter writer(file);
+  ASSERT_TRUE(writer.enqueue(make_entry("new")));
+  writer.flush();
 }
 
 }  // namespace

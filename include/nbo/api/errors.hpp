@@ -74,6 +74,10 @@ inline constexpr ErrorCode kSegmentsRefreshing{
     "stored customers are being segmented by newly loaded models; retry after Retry-After"};
 inline constexpr ErrorCode kOverloaded{"overloaded", 503,
                                        "too many requests in flight; retry after Retry-After"};
+inline constexpr ErrorCode kRequestLogFull{
+    "request_log_full", 503,
+    "the request log's writer is behind, so nothing was answered or logged; retry after "
+    "Retry-After"};
 inline constexpr ErrorCode kInternalError{"internal_error", 500,
                                           "a bug or an unexpected failure; see the server log"};
 }  // namespace errors

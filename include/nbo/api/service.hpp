@@ -53,8 +53,10 @@ struct ServiceLimits {
   std::size_t max_inline_body_bytes = 16 * 1024;
   // The offer engine's contact policy (cool-down, cap per window, per channel).
   offers::ContactPolicy offer_policy{};
-  std::size_t max_event_batch = 1000;      // events in one POST /users/{id}/events
-  std::size_t max_user_events = 100000;    // most recent events read for one offer request
+  std::size_t max_event_batch = 1000;    // events in one POST /users/{id}/events
+  std::size_t max_user_events = 100000;  // most recent events read for one offer request
+  // Store each scored customer's input (JSON) in the request log (--request-log-input).
+  bool log_request_input = false;
 };
 
 struct ServiceDependencies {

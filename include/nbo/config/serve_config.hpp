@@ -15,12 +15,14 @@
 namespace nbo::config {
 
 struct ServeConfig {
-  http::ServerOptions server;       // host, port, threads, limits, timeouts
-  api::ServiceLimits limits;        // batch size, JSON depth, reasons
+  http::ServerOptions server;  // host, port, threads, limits, timeouts
+  api::ServiceLimits limits;   // batch size, JSON depth, reasons
   std::filesystem::path models_dir = "models";
   std::filesystem::path db_path = "var/nbo.db";
   std::filesystem::path migrations_dir = "migrations";
-  std::size_t request_log_capacity = store::kDefaultRequestLogCapacity;  // rows queued for the background writer
+  // The request log's queue, in bytes, and what happens to rows beyond it.
+  std::size_t request_log_bytes = store::kDefaultRequestLogBytes;
+  store::RequestLogOverflow request_log_overflow = store::RequestLogOverflow::kReject;
   bool json_logs = false;
   std::string log_level = "info";
 };

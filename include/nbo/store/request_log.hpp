@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -16,25 +17,41 @@
 
 namespace nbo::store {
 
-// One row of request_log. Empty customer_id, model_name, model_version, input and output are
-// stored as NULL.
+// One row of request_log (migrations/0004_request_log_compact.sql): what an audit needs, in
+// compact columns. Empty strings and a NaN probability are stored as NULL.
 struct RequestLogEntry {
-  std::string request_id;
-  std::string received_at;  // ISO-8601 UTC with milliseconds (see utc_now_iso8601())
-  std::string route;        // e.g. "/predict"
-  std::string customer_id;  // may be empty -> NULL
-  std::string model_name, model_version;
-  std::string input, output;  // request and response bodies (JSON text)
-  int status = 0;             // HTTP status code
-  double latency_ms = 0.0;    // milliseconds from receipt to response
+  std::string request_id{};
+  std::int64_t received_at_ms = 0;  // milliseconds since the epoch, UTC
+  std::string route{};              // e.g. "/predict"
+  std::string customer_id{};        // may be empty -> NULL
+  std::string model_version{};      // may be empty -> NULL
+  double probability = std::numeric_limits<double>::quiet_NaN();  // NaN -> NULL
+  std::string band{};           // the risk band answered; empty -> NULL
+  int status = 0;               // HTTP status code
+  std::int64_t latency_us = 0;  // microseconds from receipt to the answer
+  std::string input{};          // the customer as received (JSON), opt-in; empty -> NULL
+
+  // What the row holds in the queue, in bytes (the strings' capacity and the struct): the unit
+  // of RequestLogOptions::capacity_bytes.
+  std::size_t queued_bytes() const noexcept;
 };
 
-// Rows the request-log queue holds by default (`nbo serve --request-log-capacity`).
-inline constexpr std::size_t kDefaultRequestLogCapacity = 100000;
+// Bytes the request-log queue holds by default (`nbo serve --request-log-max-bytes`).
+inline constexpr std::size_t kDefaultRequestLogBytes = 64 * 1024 * 1024;
+
+// What enqueue() does with rows that do not fit in the queue.
+enum class RequestLogOverflow {
+  // Refuse them (enqueue() returns false, counted in rejected_total()): the caller must not
+  // acknowledge the request, so no answered request goes unlogged. The default.
+  kReject,
+  // Drop them and count them in dropped_total(): availability first, the log may miss rows.
+  kDrop,
+};
 
 struct RequestLogOptions {
-  // Rows the queue holds at most; enqueue() drops (returns false) beyond that.
-  std::size_t capacity = kDefaultRequestLogCapacity;
+  // Bytes of queued rows (RequestLogEntry::queued_bytes()) the queue holds at most.
+  std::size_t capacity_bytes = kDefaultRequestLogBytes;
+  RequestLogOverflow overflow = RequestLogOverflow::kReject;
   // Rows written per transaction at most.
   std::size_t max_batch = 512;
   // A batch is written when max_batch rows are waiting or this much time has passed since
@@ -52,10 +69,12 @@ struct RequestLogOptions {
 
 // Writes request_log rows off the request path.
 //
-// enqueue() puts a row on a bounded in-memory queue and returns at once (it takes a mutex
-// for a few instructions and never waits for I/O); a background thread with its own
-// connection writes the queue to `db_file` in grouped transactions. Rows still queued when
-// the process dies are lost: this is a log, not a ledger.
+// enqueue() puts rows on an in-memory queue bounded in bytes and returns at once (it takes a
+// mutex for a few instructions and never waits for I/O); a background thread with its own
+// connection writes the queue to `db_file` in grouped transactions, one reused prepared
+// statement. When the queue is full, rows are refused (the default: the caller answers 503 and
+// acknowledges nothing) or dropped and counted (RequestLogOverflow). Rows still queued when the
+// process dies are lost: this is a log, not a ledger.
 //
 // Thread-safety: enqueue(), flush() and the counters may be called from any number of
 // threads at once; start() and stop() may be called from any thread (stop() is idempotent).
@@ -63,8 +82,8 @@ struct RequestLogOptions {
 // missing (run Database::apply_migrations() first). After that nothing throws StoreError: a
 // batch that fails is logged with spdlog::error, its rows are counted in
 // write_errors_total(), and the writer carries on with the next batch.
-// Accounting: every enqueue() call ends up in exactly one of dropped_total(),
-// written_total() or write_errors_total() once flushed.
+// Accounting: every row offered to enqueue() ends up in exactly one of rejected_total(),
+// dropped_total(), written_total() or write_errors_total() once flushed.
 class RequestLogWriter {
  public:
   explicit RequestLogWriter(const std::filesystem::path& db_file, RequestLogOptions options = {});
@@ -76,9 +95,17 @@ class RequestLogWriter {
   // Starts the background writer (no-op when running). Throws std::logic_error after stop().
   void start();
 
-  // Queues the row. Returns false and counts a drop when the queue is full or the writer
-  // has been stopped. Never blocks on I/O.
+  // Queues all the rows or none: false when they do not fit in the queue or the writer has
+  // been stopped, counted as rejected or dropped by the overflow policy. Never blocks on I/O.
+  bool enqueue(std::vector<RequestLogEntry>& entries);
   bool enqueue(RequestLogEntry entry);
+
+  // Whether the queue has room for more rows now (below capacity_bytes and not stopped): a
+  // route checks it before doing any work, so an overloaded writer costs a 503, not the work.
+  bool has_room() const noexcept {
+    return queued_bytes_.load(std::memory_order_relaxed) < options_.capacity_bytes &&
+           !stopped_.load(std::memory_order_relaxed);
+  }
 
   // Blocks until every row enqueued before the call has been written (committed) or
   // counted as a write error. Returns at once after stop(). Throws std::logic_error when
@@ -92,7 +119,11 @@ class RequestLogWriter {
 
   // Counters, readable from any thread (relaxed reads of atomics; monotonic except depth).
   std::size_t queue_depth() const noexcept { return depth_.load(std::memory_order_relaxed); }
+  std::size_t queue_bytes() const noexcept { return queued_bytes_.load(std::memory_order_relaxed); }
   std::uint64_t dropped_total() const noexcept { return dropped_.load(std::memory_order_relaxed); }
+  std::uint64_t rejected_total() const noexcept {
+    return rejected_.load(std::memory_order_relaxed);
+  }
   std::uint64_t written_total() const noexcept { return written_.load(std::memory_order_relaxed); }
   std::uint64_t write_errors_total() const noexcept {
     return write_errors_.load(std::memory_order_relaxed);
@@ -106,7 +137,7 @@ class RequestLogWriter {
   bool take_batch(std::vector<RequestLogEntry>& batch);
   // Writes and counts `batch`, then marks it done for flush(). Never throws.
   void write_batch(std::vector<RequestLogEntry>& batch) noexcept;
-  void count_drop() noexcept;
+  void count_refused(std::size_t rows) noexcept;
 
   const RequestLogOptions options_;
   Database db_;       // used only by the writer thread (or by stop() when never started)
@@ -128,7 +159,10 @@ class RequestLogWriter {
   bool stopping_ = false;  // no more enqueue; drain and exit
 
   std::atomic<std::size_t> depth_{0};
+  std::atomic<std::size_t> queued_bytes_{0};
+  std::atomic<bool> stopped_{false};
   std::atomic<std::uint64_t> dropped_{0};
+  std::atomic<std::uint64_t> rejected_{0};
   std::atomic<std::uint64_t> written_{0};
   std::atomic<std::uint64_t> write_errors_{0};
 };
