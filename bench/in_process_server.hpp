@@ -62,7 +62,8 @@ struct InProcessServer {
     offer_store.emplace(db_path);
     request_log.emplace(db_path,
                         store::RequestLogOptions{.capacity_bytes = config.request_log_bytes,
-                                                 .overflow = config.request_log_overflow});
+                                                 .overflow = config.request_log_overflow,
+                                                 .retention = config.request_log_retention});
     service.emplace(
         api::ServiceDependencies{models, *customers, *offer_store, *request_log, metrics,
                                  [this] {

@@ -99,6 +99,10 @@ void expose_request_log_metrics(metrics::Registry& registry, store::RequestLogWr
                             "Requests refused before scoring count in nbo_http_requests_total "
                             "with status 503",
                             [&log] { return static_cast<double>(log.rejected_total()); });
+  registry.counter_callback("nbo_request_log_purged_total",
+                            "Request log rows deleted because they were older than "
+                            "--request-log-retention-days",
+                            [&log] { return static_cast<double>(log.purged_total()); });
   registry.counter_callback("nbo_request_log_written_total",
                             "Request log rows committed to the database",
                             [&log] { return static_cast<double>(log.written_total()); });

@@ -70,7 +70,8 @@ int run_serve(const std::vector<std::string>& args) {
     store::OfferStore offer_store(config.db_path);
     store::RequestLogWriter request_log(
         config.db_path, store::RequestLogOptions{.capacity_bytes = config.request_log_bytes,
-                                                 .overflow = config.request_log_overflow});
+                                                 .overflow = config.request_log_overflow,
+                                                 .retention = config.request_log_retention});
 
     models::ModelRegistry models;
     metrics::Registry metrics;

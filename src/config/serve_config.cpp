@@ -29,6 +29,7 @@ struct RawOptions {
   std::size_t request_log_bytes = 0;
   std::string request_log_overflow;
   bool request_log_input = false;
+  unsigned request_log_retention_days = 0;
   std::string log_format;
   std::string log_level;
   // The offer engine's contact policy per channel: cool-down, cap and its window.
@@ -86,6 +87,11 @@ po::options_description describe(RawOptions& raw, const ServeConfig& defaults) {
       "counted in nbo_request_log_dropped_total")(
       "request-log-input", po::bool_switch(&raw.request_log_input),
       "also store each scored customer's input (JSON) in the request log")(
+      "request-log-retention-days",
+      po::value(&raw.request_log_retention_days)
+          ->default_value(static_cast<unsigned>(defaults.request_log_retention.count() / 24)),
+      "request log rows older than this are deleted in small batches in the background (0: "
+      "kept for ever)")(
       "offer-email-cooldown-days",
       po::value(&raw.email_cooldown_days)
           ->default_value(defaults.limits.offer_policy.email.cooldown_days),
@@ -209,6 +215,9 @@ ParsedServeConfig parse_serve_config(const std::vector<std::string>& args,
     return fail("--read-timeout-ms and --idle-timeout-ms must be at least 1");
   }
   if (raw.request_log_bytes < 4096) return fail("--request-log-max-bytes must be at least 4096");
+  if (raw.request_log_retention_days > 36500) {
+    return fail("--request-log-retention-days must be at most 36500");
+  }
   if (raw.request_log_overflow != "reject" && raw.request_log_overflow != "drop") {
     return fail("--request-log-overflow must be \"reject\" or \"drop\"");
   }
@@ -247,6 +256,7 @@ ParsedServeConfig parse_serve_config(const std::vector<std::string>& args,
                                     ? store::RequestLogOverflow::kDrop
                                     : store::RequestLogOverflow::kReject;
   config.limits.log_request_input = raw.request_log_input;
+  config.request_log_retention = std::chrono::hours(24 * raw.request_log_retention_days);
   config.json_logs = raw.log_format == "json";
   config.log_level = raw.log_level;
   result.config = std::move(config);

@@ -14,6 +14,8 @@ namespace {
 RequestLogOptions sanitized(RequestLogOptions options) {
   options.max_batch = std::max<std::size_t>(options.max_batch, 1);
   options.flush_interval = std::max(options.flush_interval, std::chrono::milliseconds(1));
+  options.purge_batch = std::max<std::size_t>(options.purge_batch, 1);
+  options.purge_interval = std::max(options.purge_interval, std::chrono::milliseconds(1));
   return options;
 }
 
@@ -43,7 +45,10 @@ std::size_t RequestLogEntry::queued_bytes() const noexcept {
 RequestLogWriter::RequestLogWriter(const std::filesystem::path& db_file, RequestLogOptions options)
     : options_(sanitized(std::move(options))),
       db_(Database::open(db_file, options_.open)),
-      insert_(prepare_insert(db_)) {
+      insert_(prepare_insert(db_)),
+      purge_(db_.prepare(
+          "DELETE FROM request_log WHERE id IN (SELECT id FROM (SELECT id, received_at_ms FROM "
+          "request_log ORDER BY id LIMIT ?2) WHERE received_at_ms < ?1)")) {
   if (options_.autostart) start();
 }
 
@@ -172,10 +177,44 @@ bool RequestLogWriter::take_batch(std::vector<RequestLogEntry>& batch) {
   return true;
 }
 
+std::size_t RequestLogWriter::purge_older_than(std::int64_t cutoff_ms) {
+  Transaction tx(db_);
+  purge_.bind(1, cutoff_ms).bind(2, static_cast<std::int64_t>(options_.purge_batch));
+  purge_.step();
+  purge_.reset();
+  const auto deleted = static_cast<std::size_t>(db_.changes());
+  tx.commit();
+  purged_.fetch_add(deleted, std::memory_order_relaxed);
+  return deleted;
+}
+
+void RequestLogWriter::purge_expired(std::vector<RequestLogEntry>& batch) noexcept {
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  const std::int64_t cutoff_ms =
+      now_ms - std::chrono::duration_cast<std::chrono::milliseconds>(options_.retention).count();
+  try {
+    // Small transactions, the queue written between them, so requests never wait on a purge.
+    while (purge_older_than(cutoff_ms) == options_.purge_batch) {
+      while (take_batch(batch)) write_batch(batch);
+    }
+  } catch (const std::exception& error) {
+    purge_.reset();
+    spdlog::error("store: request log retention: deleting rows older than {} h failed: {}",
+                  options_.retention.count(), error.what());
+  }
+}
+
 void RequestLogWriter::run() noexcept {
   std::vector<RequestLogEntry> batch;
   batch.reserve(options_.max_batch);
+  auto next_purge = std::chrono::steady_clock::now();
   for (;;) {
+    if (options_.retention.count() > 0 && std::chrono::steady_clock::now() >= next_purge) {
+      purge_expired(batch);
+      next_purge = std::chrono::steady_clock::now() + options_.purge_interval;
+    }
     {
       std::unique_lock lock(mutex_);
       wake_writer_.wait_for(lock, options_.flush_interval, [&] {

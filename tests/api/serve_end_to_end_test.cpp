@@ -301,7 +301,8 @@ TEST_F(ServeEndToEnd, HelpExitsZero) {
        {"--host", "--port", "--threads", "--models", "--db-path", "--migrations",
         "--max-body-bytes", "--max-in-flight", "--max-batch", "--read-timeout-ms",
         "--idle-timeout-ms", "--shutdown-timeout-ms", "--request-log-max-bytes",
-        "--request-log-overflow", "--request-log-input", "--log-format", "--log-level", "--help"}) {
+        "--request-log-overflow", "--request-log-input", "--request-log-retention-days",
+        "--log-format", "--log-level", "--help"}) {
     EXPECT_NE(serve_help.output.find(flag), std::string::npos) << flag << "\n" << serve_help.output;
   }
 }

@@ -41,6 +41,7 @@ const std::vector<std::string>& all_flags() {
                                               "--request-log-max-bytes",
                                               "--request-log-overflow",
                                               "--request-log-input",
+                                              "--request-log-retention-days",
                                               "--log-format",
                                               "--log-level",
                                               "--help"};
@@ -69,6 +70,7 @@ TEST(ConfigServe, DefaultsMatchTheStructDefaults) {
   EXPECT_EQ(config.request_log_bytes, defaults.request_log_bytes);
   EXPECT_EQ(config.request_log_overflow, store::RequestLogOverflow::kReject);
   EXPECT_FALSE(config.limits.log_request_input);
+  EXPECT_EQ(config.request_log_retention, std::chrono::hours(90 * 24));
   EXPECT_FALSE(config.json_logs);
   EXPECT_EQ(config.log_level, "info");
 }
@@ -103,6 +105,8 @@ TEST(ConfigServe, FlagsAreParsed) {
                              "--request-log-overflow",
                              "drop",
                              "--request-log-input",
+                             "--request-log-retention-days",
+                             "7",
                              "--log-format",
                              "json",
                              "--log-level",
@@ -124,6 +128,7 @@ TEST(ConfigServe, FlagsAreParsed) {
   EXPECT_EQ(config.request_log_bytes, 99999U);
   EXPECT_EQ(config.request_log_overflow, store::RequestLogOverflow::kDrop);
   EXPECT_TRUE(config.limits.log_request_input);
+  EXPECT_EQ(config.request_log_retention, std::chrono::hours(7 * 24));
   EXPECT_TRUE(config.json_logs);
   EXPECT_EQ(config.log_level, "debug");
 }

@@ -306,3 +306,73 @@ TEST(RequestLogMigration, RowsOfTheEarlierLayoutAreCarriedOverCompactly) {
 
 }  // namespace
 }  // namespace nbo::store
+
+namespace nbo::store {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Retention: the oldest rows go first, a call deletes at most purge_batch of them and reads no
+// more than that; the writer thread purges on its own.
+TEST(RequestLogRetention, ExpiredRowsAreDeletedOldestFirstInBoundedBatches) {
+  testing::TempDir dir;
+  const auto file = dir / "nbo.db";
+  Database::open(file).apply_migrations(testing::migrations_dir());
+  const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+  const std::int64_t day_ms = 24 * 3600 * 1000;
+  {
+    RequestLogWriter writer(file, RequestLogOptions{.autostart = false, .purge_batch = 4});
+    for (int i = 0; i < 10; ++i) {
+      RequestLogEntry entry = make_entry("old-" + std::to_string(i));
+      entry.received_at_ms = now_ms - (40 - i) * day_ms;
+      ASSERT_TRUE(writer.enqueue(entry));
+    }
+    for (int i = 0; i < 3; ++i) {
+      RequestLogEntry entry = make_entry("new-" + std::to_string(i));
+      entry.received_at_ms = now_ms - i * 1000;
+      ASSERT_TRUE(writer.enqueue(entry));
+    }
+    writer.start();
+    writer.flush();
+    writer.stop();
+    const std::int64_t cutoff = now_ms - 30 * day_ms;
+    EXPECT_EQ(writer.purge_older_than(cutoff), 4U);
+    EXPECT_EQ(writer.purge_older_than(cutoff), 4U);
+    EXPECT_EQ(writer.purge_older_than(cutoff), 2U);
+    EXPECT_EQ(writer.purge_older_than(cutoff), 0U);
+    EXPECT_EQ(writer.purged_total(), 10U);
+  }
+  Database db = Database::open(file);
+  Statement left = db.prepare("SELECT COUNT(*), MIN(request_id) FROM request_log");
+  ASSERT_TRUE(left.step());
+  EXPECT_EQ(left.column_int64(0), 3);
+  EXPECT_EQ(left.column_text(1), "new-0");
+
+  // The writer thread applies the retention by itself (on a table whose ids grow with time, as
+  // the server's do).
+  db.execute("DELETE FROM request_log");
+  {
+    RequestLogWriter writer(file, RequestLogOptions{.flush_interval = 5ms,
+                                                    .retention = std::chrono::hours(1),
+                                                    .purge_interval = 5ms,
+                                                    .purge_batch = 2});
+    RequestLogEntry stale = make_entry("stale");
+    stale.received_at_ms = now_ms - 2 * 3600 * 1000;
+    std::vector<RequestLogEntry> stale_rows(5, stale);
+    ASSERT_TRUE(writer.enqueue(stale_rows));
+    writer.flush();
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (writer.purged_total() < 5 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(5ms);
+    }
+    EXPECT_EQ(writer.purged_total(), 5U);
+  }
+  Statement after = db.prepare("SELECT COUNT(*) FROM request_log WHERE request_id = 'stale'");
+  ASSERT_TRUE(after.step());
+  EXPECT_EQ(after.column_int64(0), 0);
+}
+
+}  // namespace
+}  // namespace nbo::store

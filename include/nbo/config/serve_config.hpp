@@ -23,6 +23,8 @@ struct ServeConfig {
   // The request log's queue, in bytes, and what happens to rows beyond it.
   std::size_t request_log_bytes = store::kDefaultRequestLogBytes;
   store::RequestLogOverflow request_log_overflow = store::RequestLogOverflow::kReject;
+  // Request log rows older than this are deleted in the background; 0: kept for ever.
+  std::chrono::hours request_log_retention{90 * 24};
   bool json_logs = false;
   std::string log_level = "info";
 };

@@ -62,6 +62,11 @@ struct RequestLogOptions {
   // behaviour observable deterministically (tests) and lets a service accept requests while
   // it finishes starting.
   bool autostart = true;
+  // Rows older than this are deleted by the writer thread, in batches of purge_batch rows with
+  // the queue written in between, every purge_interval; 0: kept for ever.
+  std::chrono::hours retention{0};
+  std::chrono::milliseconds purge_interval{60'000};
+  std::size_t purge_batch = 1000;
   // Connection options of the writer's own connection (busy_timeout_ms bounds how long one
   // batch waits for another writer before it fails).
   OpenOptions open{};
@@ -112,6 +117,13 @@ class RequestLogWriter {
   // the writer was never started (it would wait forever).
   void flush();
 
+  // Deletes the oldest rows received before `cutoff_ms` (ms since the epoch), at most
+  // purge_batch of them, in one transaction; returns how many. The oldest rows are found by id
+  // (ids grow with time), so a call reads at most purge_batch rows however large the table.
+  // The writer thread calls it for the retention; call it only while that thread is not
+  // running (tests, tools). Throws StoreError on a failure.
+  std::size_t purge_older_than(std::int64_t cutoff_ms);
+
   // Writes everything still queued, commits, and joins the background thread. Later
   // enqueue() calls are dropped. Idempotent; works without start() (the rows are then
   // written by the calling thread). Never throws.
@@ -128,6 +140,7 @@ class RequestLogWriter {
   std::uint64_t write_errors_total() const noexcept {
     return write_errors_.load(std::memory_order_relaxed);
   }
+  std::uint64_t purged_total() const noexcept { return purged_.load(std::memory_order_relaxed); }
 
   const RequestLogOptions& options() const noexcept { return options_; }
 
@@ -142,6 +155,9 @@ class RequestLogWriter {
   const RequestLogOptions options_;
   Database db_;       // used only by the writer thread (or by stop() when never started)
   Statement insert_;  // declared after db_: finalized before the connection closes
+  Statement purge_;
+  // Deletes expired rows batch by batch, writing the queue in between. Never throws.
+  void purge_expired(std::vector<RequestLogEntry>& batch) noexcept;
 
   std::mutex lifecycle_mutex_;  // start()/stop()
   std::thread thread_;
@@ -165,6 +181,7 @@ class RequestLogWriter {
   std::atomic<std::uint64_t> rejected_{0};
   std::atomic<std::uint64_t> written_{0};
   std::atomic<std::uint64_t> write_errors_{0};
+  std::atomic<std::uint64_t> purged_{0};
 };
 
 }  // namespace nbo::store
