@@ -66,8 +66,12 @@ int run_serve(const std::vector<std::string>& args) {
       std::lock_guard lock(probe_mutex);
       return database.writable();
     };
-    store::CustomerStore customers(config.db_path);
-    store::OfferStore offer_store(config.db_path);
+    // Writes that are acknowledged are on disk first (--durability full, the default).
+    store::CustomerStore customers(
+        config.db_path, store::OpenOptions{.synchronous = config.durability,
+                                           .cache_kib = store::CustomerStore::kDefaultCacheKib});
+    store::OfferStore offer_store(config.db_path,
+                                  store::OpenOptions{.synchronous = config.durability});
     store::RequestLogWriter request_log(
         config.db_path, store::RequestLogOptions{.capacity_bytes = config.request_log_bytes,
                                                  .overflow = config.request_log_overflow,

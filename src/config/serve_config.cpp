@@ -30,6 +30,7 @@ struct RawOptions {
   std::string request_log_overflow;
   bool request_log_input = false;
   unsigned request_log_retention_days = 0;
+  std::string durability;
   std::string log_format;
   std::string log_level;
   // The offer engine's contact policy per channel: cool-down, cap and its window.
@@ -87,6 +88,10 @@ po::options_description describe(RawOptions& raw, const ServeConfig& defaults) {
       "counted in nbo_request_log_dropped_total")(
       "request-log-input", po::bool_switch(&raw.request_log_input),
       "also store each scored customer's input (JSON) in the request log")(
+      "durability", po::value(&raw.durability)->default_value("full"),
+      "\"full\": every customer, event and course write is on disk (fsync) before it is "
+      "acknowledged; \"normal\": it survives a crash of the process, but the last writes may be "
+      "lost on power loss (faster writes)")(
       "request-log-retention-days",
       po::value(&raw.request_log_retention_days)
           ->default_value(static_cast<unsigned>(defaults.request_log_retention.count() / 24)),
@@ -215,6 +220,9 @@ ParsedServeConfig parse_serve_config(const std::vector<std::string>& args,
     return fail("--read-timeout-ms and --idle-timeout-ms must be at least 1");
   }
   if (raw.request_log_bytes < 4096) return fail("--request-log-max-bytes must be at least 4096");
+  if (raw.durability != "full" && raw.durability != "normal") {
+    return fail("--durability must be \"full\" or \"normal\"");
+  }
   if (raw.request_log_retention_days > 36500) {
     return fail("--request-log-retention-days must be at most 36500");
   }
@@ -257,6 +265,8 @@ ParsedServeConfig parse_serve_config(const std::vector<std::string>& args,
                                     : store::RequestLogOverflow::kReject;
   config.limits.log_request_input = raw.request_log_input;
   config.request_log_retention = std::chrono::hours(24 * raw.request_log_retention_days);
+  config.durability =
+      raw.durability == "normal" ? store::Synchronous::kNormal : store::Synchronous::kFull;
   config.json_logs = raw.log_format == "json";
   config.log_level = raw.log_level;
   result.config = std::move(config);

@@ -42,6 +42,7 @@ const std::vector<std::string>& all_flags() {
                                               "--request-log-overflow",
                                               "--request-log-input",
                                               "--request-log-retention-days",
+                                              "--durability",
                                               "--log-format",
                                               "--log-level",
                                               "--help"};
@@ -71,6 +72,7 @@ TEST(ConfigServe, DefaultsMatchTheStructDefaults) {
   EXPECT_EQ(config.request_log_overflow, store::RequestLogOverflow::kReject);
   EXPECT_FALSE(config.limits.log_request_input);
   EXPECT_EQ(config.request_log_retention, std::chrono::hours(90 * 24));
+  EXPECT_EQ(config.durability, store::Synchronous::kFull);
   EXPECT_FALSE(config.json_logs);
   EXPECT_EQ(config.log_level, "info");
 }
@@ -107,6 +109,8 @@ TEST(ConfigServe, FlagsAreParsed) {
                              "--request-log-input",
                              "--request-log-retention-days",
                              "7",
+                             "--durability",
+                             "normal",
                              "--log-format",
                              "json",
                              "--log-level",
@@ -129,6 +133,7 @@ TEST(ConfigServe, FlagsAreParsed) {
   EXPECT_EQ(config.request_log_overflow, store::RequestLogOverflow::kDrop);
   EXPECT_TRUE(config.limits.log_request_input);
   EXPECT_EQ(config.request_log_retention, std::chrono::hours(7 * 24));
+  EXPECT_EQ(config.durability, store::Synchronous::kNormal);
   EXPECT_TRUE(config.json_logs);
   EXPECT_EQ(config.log_level, "debug");
 }
@@ -178,6 +183,7 @@ TEST(ConfigServe, BadValuesAreUsageErrorsNamingTheFlag) {
   expect_usage_error(parse({"--read-timeout-ms", "0"}), "--read-timeout-ms");
   expect_usage_error(parse({"--request-log-max-bytes", "100"}), "--request-log-max-bytes");
   expect_usage_error(parse({"--request-log-overflow", "block"}), "--request-log-overflow");
+  expect_usage_error(parse({"--durability", "eventual"}), "--durability");
   expect_usage_error(parse({"--port"}), "port");
 }
 

@@ -23,6 +23,10 @@ struct ServeConfig {
   // The request log's queue, in bytes, and what happens to rows beyond it.
   std::size_t request_log_bytes = store::kDefaultRequestLogBytes;
   store::RequestLogOverflow request_log_overflow = store::RequestLogOverflow::kReject;
+  // Commit durability of the customer and school stores: kFull fsyncs every acknowledged write
+  // before its answer (--durability full, the default); kNormal survives a crash of the
+  // process but may lose the last writes on power loss.
+  store::Synchronous durability = store::Synchronous::kFull;
   // Request log rows older than this are deleted in the background; 0: kept for ever.
   std::chrono::hours request_log_retention{90 * 24};
   bool json_logs = false;
