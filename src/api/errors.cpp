@@ -33,6 +33,7 @@ constexpr std::array kTable{
     errors::kSegmentsRefreshing,
     errors::kOverloaded,
     errors::kRequestLogFull,
+    errors::kStorageUnavailable,
     errors::kInternalError,
 };
 

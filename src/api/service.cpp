@@ -10,6 +10,7 @@
 #include "nbo/api/errors.hpp"
 #include "nbo/http/error_body.hpp"
 #include "nbo/metrics/registry.hpp"
+#include "nbo/store/error.hpp"
 #include "service_context.hpp"
 
 namespace nbo::api {
@@ -128,6 +129,23 @@ Service::Service(ServiceDependencies dependencies, ServiceLimits limits)
 
 Service::~Service() = default;
 
+namespace {
+
+// A failure nobody planned for: logged with the request id, answered 500 without details.
+http::Response internal_error_response(const http::Request& request, const std::string& route,
+                                       const std::exception& error) {
+  spdlog::error("request_id={} {} {}: internal error: {}", request.request_id, request.method,
+                request.path, error.what());
+  auto response = http::error_response(500, errors::kInternalError.code,
+                                       "internal error; the server log has the details under "
+                                       "this request id",
+                                       request.request_id);
+  response.route = route;
+  return response;
+}
+
+}  // namespace
+
 http::Response Service::handle(const http::Request& request) const {
   auto match = impl_->table.find(request.method, request.path);
   const std::string route(match.path_template);
@@ -142,15 +160,19 @@ http::Response Service::handle(const http::Request& request) const {
     if (error.status() == 503) response.headers.emplace_back("Retry-After", "1");
     response.route = route;
     return response;
-  } catch (const std::exception& error) {
-    spdlog::error("request_id={} {} {}: internal error: {}", request.request_id, request.method,
-                  request.path, error.what());
-    auto response = http::error_response(500, errors::kInternalError.code,
-                                         "internal error; the server log has the details under "
-                                         "this request id",
-                                         request.request_id);
+  } catch (const store::StoreError& error) {
+    if (!error.storage_unavailable()) return internal_error_response(request, route, error);
+    spdlog::error("request_id={} {} {}: storage unavailable: {}", request.request_id,
+                  request.method, request.path, error.what());
+    auto response = http::error_response(
+        503, errors::kStorageUnavailable.code,
+        "the database cannot take writes now (disk full, read-only, busy); nothing was written",
+        request.request_id);
+    response.headers.emplace_back("Retry-After", "1");
     response.route = route;
     return response;
+  } catch (const std::exception& error) {
+    return internal_error_response(request, route, error);
   }
 }
 

@@ -325,6 +325,9 @@ Database Database::open(const std::filesystem::path& file, const OpenOptions& op
   database.execute("PRAGMA foreign_keys=ON");
   // PRAGMA arguments cannot be bound; the value is an int of the options.
   database.execute("PRAGMA cache_size=-" + std::to_string(std::max(1, options.cache_kib)));
+  if (options.max_page_count > 0) {
+    database.execute("PRAGMA max_page_count=" + std::to_string(options.max_page_count));
+  }
   return database;
 }
 
@@ -489,6 +492,20 @@ void Transaction::rollback() {
   // Some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_BUSY, SQLITE_NOMEM) make SQLite roll the
   // transaction back by itself; a second ROLLBACK would then fail with "no transaction".
   if (database_.in_transaction()) database_.execute("ROLLBACK");
+}
+
+bool StoreError::storage_unavailable() const noexcept {
+  switch (code_ & 0xff) {  // the primary result code
+    case SQLITE_FULL:
+    case SQLITE_READONLY:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return true;
+    default:
+      return false;
+  }
 }
 
 }  // namespace nbo::store

@@ -62,7 +62,8 @@ TEST(ApiCustomers, PutOverwritesTheStoredFeatures) {
   const Json body = json_body(get);
   EXPECT_EQ(body["features"]["tenure_days"], 1000);
   EXPECT_EQ(body["features"]["popular_category"], "Кухонная посуда");
-  EXPECT_GE(body["updated_at"].get<std::string>(), json_body(first)["updated_at"].get<std::string>());
+  EXPECT_GE(body["updated_at"].get<std::string>(),
+            json_body(first)["updated_at"].get<std::string>());
   EXPECT_EQ(harness.rows(), (RowCounts{1, 0}));
 }
 
@@ -140,6 +141,40 @@ TEST(ApiCustomers, HugeIntegerIsRejectedOrRoundTripsExactly) {
   const Json stored = json_body(get)["features"]["tenure_days"];
   ASSERT_TRUE(stored.is_number()) << stored.dump();
   EXPECT_EQ(stored.get<double>(), 1e300) << "stored " << stored.dump();
+}
+
+}  // namespace
+}  // namespace nbo::api::testing
+
+namespace nbo::api::testing {
+namespace {
+
+// A full disk (the customer store's file capped at its size): writes answer 503
+// storage_unavailable with Retry-After and write nothing; every write answered 200 before
+// stays readable; reads and scoring go on.
+TEST(ApiCustomersStorage, AFullDiskAnswers503AndLosesNothingAcknowledged) {
+  HarnessOptions options;
+  options.customer_store.max_page_count = 1;  // SQLite keeps the current size: no page to grow
+  ApiHarness harness(options);
+  const Json features = fixture_customer("215349")["features"];
+  std::vector<std::string> acknowledged;
+  HttpResponse refused;
+  for (int i = 0; i < 500; ++i) {
+    const std::string id = "c" + std::to_string(i);
+    const auto response = harness.put_json("/customers/" + id, {{"features", features}});
+    if (response.status != 200) {
+      refused = response;
+      break;
+    }
+    acknowledged.push_back(id);
+  }
+  ASSERT_EQ(refused.status, 503U) << "the capped file never filled up";
+  EXPECT_EQ(refused.header("Retry-After"), "1");
+  EXPECT_EQ(json_body(refused)["error"]["code"], "storage_unavailable");
+  const std::string refused_id = "c" + std::to_string(acknowledged.size());
+  EXPECT_EQ(harness.get("/customers/" + refused_id).status, 404U);
+  for (const auto& id : acknowledged) EXPECT_EQ(harness.get("/customers/" + id).status, 200U);
+  EXPECT_EQ(harness.post_json("/predict", fixture_customer("215350")).status, 200U);
 }
 
 }  // namespace

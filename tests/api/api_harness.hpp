@@ -78,6 +78,8 @@ struct HarnessOptions {
   unsigned threads = 2;
   // How long the client waits for one answer (large batches under the sanitizers take seconds).
   std::chrono::seconds client_timeout{5};
+  // The customer store's connection (a max_page_count makes a full disk).
+  store::OpenOptions customer_store{.cache_kib = store::CustomerStore::kDefaultCacheKib};
   // The request log's writer (a short flush interval so that tests see rows quickly).
   store::RequestLogOptions request_log{.flush_interval = std::chrono::milliseconds(5)};
 };
@@ -98,7 +100,7 @@ class ApiHarness {
       : options_(std::move(options)),
         db_path_(dir_ / "nbo.db"),
         database_(open_and_migrate(db_path_)),
-        customers_(db_path_),
+        customers_(db_path_, options_.customer_store),
         offer_store_(db_path_),
         request_log_(db_path_, options_.request_log) {
     if (options_.load_models) models_.load_directory(options_.models_directory);

@@ -78,6 +78,9 @@ inline constexpr ErrorCode kRequestLogFull{
     "request_log_full", 503,
     "the request log's writer is behind, so nothing was answered or logged; retry after "
     "Retry-After"};
+inline constexpr ErrorCode kStorageUnavailable{
+    "storage_unavailable", 503,
+    "the database cannot take writes now (disk full, read-only, busy); nothing was written"};
 inline constexpr ErrorCode kInternalError{"internal_error", 500,
                                           "a bug or an unexpected failure; see the server log"};
 }  // namespace errors

@@ -48,6 +48,9 @@ struct OpenOptions {
   // SQLite's page cache of this connection, in KiB (PRAGMA cache_size=-N); SQLite's default is
   // 2000. Memory is taken only as pages are read, up to this bound.
   int cache_kib = 2000;
+  // Caps the file at this many pages (PRAGMA max_page_count; writes past it fail with
+  // SQLITE_FULL, as on a full disk); 0 leaves SQLite's limit.
+  long long max_page_count = 0;
 };
 
 class Database;

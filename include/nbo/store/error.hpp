@@ -16,6 +16,11 @@ class StoreError : public std::runtime_error {
 
   int code() const noexcept { return code_; }
 
+  // The database cannot take writes for now: disk or file size limit full, read-only file or
+  // file system, an I/O error, or a lock held too long. A service answers these with 503 (the
+  // write did not happen; retry later), not as a bug.
+  bool storage_unavailable() const noexcept;
+
  private:
   int code_;
 };
