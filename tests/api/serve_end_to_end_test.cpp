@@ -2,13 +2,12 @@
 // with the request log flushed, start-up failures, help.
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <cctype>
 #include <cerrno>
@@ -142,9 +141,12 @@ Completed run_to_completion(const std::vector<std::string>& args, const TempDir&
 
 std::vector<std::string> serve_args(const std::filesystem::path& db,
                                     const std::filesystem::path& models) {
-  return {kBinary,   "serve",         "--port",      "0",
-          "--db-path", db.string(),    "--models",    models.string(),
-          "--migrations", migrations_dir().string(), "--threads", "2"};
+  return {kBinary,        "serve",
+          "--port",       "0",
+          "--db-path",    db.string(),
+          "--models",     models.string(),
+          "--migrations", migrations_dir().string(),
+          "--threads",    "2"};
 }
 
 // Reads `log` until the start-up line names the port; 0 when the child exits or time runs out.
@@ -258,6 +260,77 @@ TEST_F(ServeEndToEnd, SigintAlsoShutsDownCleanly) {
   EXPECT_EQ(*code, 0) << read_text(log);
 }
 
+// The churn version GET /models answers ("" when it cannot be read).
+std::string served_churn_version(unsigned short port) {
+  test::HttpClient client("127.0.0.1", port, 5s);
+  const auto response = client.request("GET", "/models");
+  if (response.status != 200) return "";
+  const Json body = Json::parse(response.body);
+  for (const auto& model : body["models"]) {
+    if (model.value("kind", "") == "churn") return model.value("version", "");
+  }
+  return "";
+}
+
+std::optional<double> served_reloads(unsigned short port, const std::string& result) {
+  test::HttpClient client("127.0.0.1", port, 5s);
+  return test::parse_prometheus_text(client.request("GET", "/metrics").body)
+      .value("nbo_model_reloads_total", {{"result", result}});
+}
+
+TEST_F(ServeEndToEnd, SighupReloadsTheModelsAndABrokenFileKeepsThem) {
+  const auto models = dir_ / "models";
+  std::filesystem::create_directories(models);
+  for (const auto* name : {"churn.json", "segments.json", "offers.json"}) {
+    std::filesystem::copy_file(models_dir() / name, models / name);
+  }
+  Json churn = Json::parse(read_text(models / "churn.json"));
+  Json segments = Json::parse(read_text(models / "segments.json"));
+  const std::string original = churn["metadata"]["version"];
+  const auto log = dir_ / "serve.log";
+  ChildProcess child(serve_args(dir_ / "nbo.db", models), log);
+  const unsigned short port = wait_for_port(child, log, 10s);
+  ASSERT_NE(port, 0) << read_text(log);
+  ASSERT_TRUE(wait_until_ready(port, 10s)) << read_text(log);
+  ASSERT_EQ(served_churn_version(port), original);
+
+  const std::string reloaded = original + "-sighup";
+  churn["metadata"]["version"] = reloaded;
+  segments["metadata"]["churn_model_version"] = reloaded;
+  write_text(models / "segments.json", segments.dump());
+  write_text(models / "churn.json", churn.dump());
+  ASSERT_TRUE(child.signal(SIGHUP));
+  const auto deadline = Clock::now() + 10s;
+  while (served_churn_version(port) != reloaded && Clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_EQ(served_churn_version(port), reloaded) << read_text(log);
+  EXPECT_EQ(served_reloads(port, "ok"), std::optional<double>(1));
+
+  write_text(models / "churn.json", "{\"format\": ");
+  ASSERT_TRUE(child.signal(SIGHUP));
+  const auto failed_deadline = Clock::now() + 10s;
+  while (served_reloads(port, "failed") != std::optional<double>(1) &&
+         Clock::now() < failed_deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(served_reloads(port, "failed"), std::optional<double>(1)) << read_text(log);
+  EXPECT_EQ(served_churn_version(port), reloaded);
+  EXPECT_FALSE(child.exited()) << read_text(log);
+  {
+    test::HttpClient client("127.0.0.1", port, 5s);
+    EXPECT_EQ(client.request("GET", "/ready").status, 200U);
+  }
+  const std::string output = read_text(log);
+  EXPECT_NE(output.find("model reload (SIGHUP)"), std::string::npos) << output;
+  EXPECT_NE(output.find((models / "churn.json").string()), std::string::npos) << output;
+
+  ASSERT_TRUE(child.signal(SIGTERM));
+  const auto code = child.wait_for_exit(15s);
+  ASSERT_TRUE(code.has_value()) << read_text(log);
+  EXPECT_EQ(*code, 0) << read_text(log);
+}
+
 TEST_F(ServeEndToEnd, MissingModelFileFailsNamingIt) {
   const auto models = dir_ / "empty-models";
   std::filesystem::create_directories(models);
@@ -273,7 +346,7 @@ TEST_F(ServeEndToEnd, InvalidModelFileFailsNamingIt) {
   const auto models = dir_ / "broken-models";
   std::filesystem::create_directories(models);
   for (const std::string& content : {std::string("{ \"format\": \"nbo.churn_model\", "),
-                                    std::string(R"({"format": "nbo.churn_model"})")}) {
+                                     std::string(R"({"format": "nbo.churn_model"})")}) {
     write_text(models / "churn.json", content);
     const auto result = run_to_completion(serve_args(dir_ / "nbo.db", models), dir_);
     ASSERT_TRUE(result.exit_code.has_value()) << "did not exit; output:\n" << result.output;
@@ -295,11 +368,10 @@ TEST_F(ServeEndToEnd, HelpExitsZero) {
   const auto serve_help = run_to_completion({kBinary, "serve", "--help"}, dir_);
   ASSERT_TRUE(serve_help.exit_code.has_value());
   EXPECT_EQ(*serve_help.exit_code, 0) << serve_help.output;
-  for (const char* flag :
-       {"--host", "--port", "--threads", "--models", "--db-path", "--migrations",
-        "--max-body-bytes", "--max-in-flight", "--max-batch", "--read-timeout-ms",
-        "--idle-timeout-ms", "--shutdown-timeout-ms", "--request-log-capacity", "--log-format",
-        "--log-level", "--help"}) {
+  for (const char* flag : {"--host", "--port", "--threads", "--models", "--db-path", "--migrations",
+                           "--max-body-bytes", "--max-in-flight", "--max-batch",
+                           "--read-timeout-ms", "--idle-timeout-ms", "--shutdown-timeout-ms",
+                           "--request-log-capacity", "--log-format", "--log-level", "--help"}) {
     EXPECT_NE(serve_help.output.find(flag), std::string::npos) << flag << "\n" << serve_help.output;
   }
 }
