@@ -144,6 +144,8 @@ std::string main_help() {
          "  train   train a model from a raw export (nbo train churn|segments|offers --help)\n"
          "  score   score a CSV of customers or a raw export offline (nbo score --help)\n"
          "  import  load an export into the service database (nbo import customers|offers --help)\n"
+         "  db      back up or check the service database, also while it is served (nbo db "
+         "backup|check --help)\n"
          "\n"
          "Options:\n"
          "  --help      this help\n"
