@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
     if (command == "train") return nbo::cli::run_train(args);
     if (command == "score") return nbo::cli::run_score(args);
     if (command == "import") return nbo::cli::run_import(args);
+    if (command == "db") return nbo::cli::run_db(args);
   } catch (const std::exception& error) {
     std::cerr << "nbo " << command << ": " << error.what() << '\n';
     return 1;

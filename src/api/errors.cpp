@@ -29,6 +29,7 @@ constexpr std::array kTable{
     errors::kOfferNotFound,
     errors::kUnknownCourse,
     errors::kMethodNotAllowed,
+    errors::kReloadFailed,
     errors::kModelNotLoaded,
     errors::kSegmentsRefreshing,
     errors::kOverloaded,

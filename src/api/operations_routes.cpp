@@ -1,5 +1,7 @@
-// The operations area: GET /models, /health, /ready and /metrics. All cheap and CPU-only but
-// /ready, whose database check writes, so it runs on the workers.
+// The operations area: GET /models, /health, /ready and /metrics, and POST /admin/reload. All
+// cheap and CPU-only but /ready, whose database check writes, and the reload, which reads the
+// model files; those two run on the workers.
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <mutex>
@@ -18,7 +20,8 @@
 namespace nbo::api {
 namespace {
 
-void write_churn_model_info(json::Writer& writer, const models::ChurnModel& model) {
+void write_churn_model_info(json::Writer& writer, const models::ChurnModel& model,
+                            const std::string& loaded_at) {
   // Members in byte order of their names, as the API has always written them.
   const auto& meta = model.metadata();
   writer.begin_object();
@@ -34,6 +37,7 @@ void write_churn_model_info(json::Writer& writer, const models::ChurnModel& mode
   }
   writer.end_array();
   writer.member("kind", "churn");
+  writer.member("loaded_at", loaded_at);
   writer.key("metrics");
   writer.raw(meta.metrics.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   writer.member("name", meta.name);
@@ -111,11 +115,13 @@ void expose_request_log_metrics(metrics::Registry& registry, store::RequestLogWr
                             [&log] { return static_cast<double>(log.write_errors_total()); });
 }
 
-void write_segments_info(json::Writer& writer, const segments::SegmentModel& model) {
+void write_segments_info(json::Writer& writer, const segments::SegmentModel& model,
+                         const std::string& loaded_at) {
   const auto& meta = model.metadata();
   writer.begin_object();
   writer.member("churn_model_version", meta.churn_model_version);
   writer.member("kind", "segments");
+  writer.member("loaded_at", loaded_at);
   writer.member("name", "segments");
   writer.member_integer("segments", static_cast<std::int64_t>(model.segments().size()));
   writer.member("trained_at", meta.trained_at);
@@ -125,16 +131,46 @@ void write_segments_info(json::Writer& writer, const segments::SegmentModel& mod
   writer.end_object();
 }
 
-void write_offers_info(json::Writer& writer, const offers::OfferModel& model) {
+void write_offers_info(json::Writer& writer, const offers::OfferModel& model,
+                       const std::string& loaded_at) {
   const auto& meta = model.metadata();
   writer.begin_object();
   writer.member("kind", "offers");
+  writer.member("loaded_at", loaded_at);
   writer.member("name", meta.name);
   writer.member("trained_at", meta.trained_at);
   writer.member("trainer", meta.trainer);
   writer.member("training_data_fingerprint", meta.training_data_fingerprint);
   writer.member("version", meta.version);
   writer.end_object();
+}
+
+// "models": [...] of GET /models and of a reload's answer: every model of `set`, each with the
+// time the set was loaded.
+void write_models_member(json::Writer& writer, const models::ModelSet& set) {
+  writer.key("models");
+  writer.begin_array();
+  if (set.churn) write_churn_model_info(writer, *set.churn, set.loaded_at);
+  if (set.segments) write_segments_info(writer, *set.segments, set.loaded_at);
+  if (set.offers) write_offers_info(writer, *set.offers, set.loaded_at);
+  writer.end_array();
+}
+
+// A reload takes no parameters: the body is empty or {}. Anything else is named, as every
+// route names a field it does not know.
+void check_reload_body(const http::Request& request, std::size_t max_depth) {
+  if (request.body.find_first_not_of(" \t\r\n") == std::string::npos) return;
+  const json::Document document = read_json_body(request, max_depth);
+  const json::Value root = document.root();
+  if (!root.is_object()) {
+    throw ApiError(
+        errors::kInvalidType, "",
+        fmt::format("the body must be an empty JSON object or absent, got {}", root.type_name()));
+  }
+  root.for_each_member([](std::string_view key, const json::Value&) {
+    throw ApiError(errors::kUnknownField, std::string(key),
+                   fmt::format("'{}' is not known: POST /admin/reload takes no parameters", key));
+  });
 }
 
 }  // namespace
@@ -152,17 +188,32 @@ void add_operations_routes(RouteTable& table, const ServiceContext& context) {
                    std::string body;
                    json::Writer writer(body);
                    writer.begin_object();
-                   writer.key("models");
-                   writer.begin_array();
-                   if (set->churn) write_churn_model_info(writer, *set->churn);
-                   if (set->segments) write_segments_info(writer, *set->segments);
-                   if (set->offers) write_offers_info(writer, *set->offers);
-                   writer.end_array();
+                   write_models_member(writer, *set);
                    writer.end_object();
                    return json_response(200, std::move(body));
                  },
              .dispatch = always(http::Dispatch::kInline),
-             .summary = "metadata of the loaded models"});
+             .summary = "metadata of the loaded models, with the time they were loaded"});
+  // Requires the admin role once API keys exist; until then anyone who reaches the port may
+  // reload (the files it reads are the operator's, never the caller's).
+  table.add({.method = "POST",
+             .path = "/admin/reload",
+             .handler =
+                 [ctx](const http::Request& request, const PathParameters&) {
+                   check_reload_body(request, ctx->limits.max_json_depth);
+                   const auto set = ctx->reloader->reload("POST /admin/reload");
+                   std::string body;
+                   json::Writer writer(body);
+                   writer.begin_object();
+                   writer.member("loaded_at", set->loaded_at);
+                   write_models_member(writer, *set);
+                   writer.member("status", "reloaded");
+                   writer.end_object();
+                   return json_response(200, std::move(body));
+                 },
+             .dispatch = always(http::Dispatch::kWorker),
+             .summary = "reload every model and data file of the models directory (admin role "
+                        "once API keys exist)"});
   table.add(
       {.method = "GET",
        .path = "/health",

@@ -85,6 +85,8 @@ struct Service::Impl {
             context.deps.metrics.histogram("nbo_http_request_duration_seconds",
                                            "Time from request read to response ready, by route",
                                            {"route"}, metrics::default_latency_buckets())) {
+    context.reloader = std::make_shared<ModelReloader>(
+        context.deps.models, context.deps.models_directory, context.deps.metrics);
     // The areas, one call each: every route is registered by its own area's file.
     add_predict_routes(table, context);
     add_customer_routes(table, context);
@@ -187,6 +189,10 @@ void Service::on_request_finished(const http::Request& request, const http::Resp
   if (auto* metrics = impl_->find_route_metrics(label)) {
     metrics->observe(request.method, response.status, seconds);
   }
+}
+
+std::shared_ptr<const models::ModelSet> Service::reload_models(std::string_view trigger) const {
+  return impl_->context.reloader->reload(trigger);
 }
 
 std::vector<RouteInfo> Service::routes() const {

@@ -2,8 +2,10 @@
 // helpers every handler uses. Private to src/api.
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -18,12 +20,44 @@
 namespace nbo::models {
 struct ModelSet;
 }
+namespace nbo::metrics {
+class Counter;
+class CounterFamily;
+}  // namespace nbo::metrics
 
 namespace nbo::api {
+
+// Reloads the models directory into the registry (model_reloader.cpp): build and validate every
+// file, then publish the new set as one unit. Reloads are serialized by a mutex, so two at once
+// publish in the order they finished loading and never interleave. Outcomes are counted in
+// nbo_model_reloads_total{result="ok"|"failed"} and logged with the trigger.
+// Thread safety: reload() may be called from any thread. Borrows the registry and metrics
+// registry, which must outlive it.
+class ModelReloader {
+ public:
+  ModelReloader(models::ModelRegistry& registry, std::filesystem::path directory,
+                metrics::Registry& metrics);
+
+  // The published set after a successful reload. Throws ApiError(errors::kReloadFailed) whose
+  // message names the file and the problem (and the JSON path inside the file, when the file is
+  // readable JSON); the published set is then untouched.
+  std::shared_ptr<const models::ModelSet> reload(std::string_view trigger);
+
+ private:
+  ModelReloader(models::ModelRegistry& registry, std::filesystem::path directory,
+                metrics::CounterFamily& reloads);
+
+  models::ModelRegistry& registry_;
+  std::filesystem::path directory_;  // empty: the published set's directory
+  metrics::Counter& ok_;
+  metrics::Counter& failed_;
+  std::mutex mutex_;
+};
 
 struct ServiceContext {
   ServiceDependencies deps;
   ServiceLimits limits;
+  std::shared_ptr<ModelReloader> reloader{};  // POST /admin/reload and Service::reload_models()
 
   // The model set this request scores with, taken once per request.
   std::shared_ptr<const models::ModelSet> model_set() const;

@@ -32,13 +32,15 @@ std::vector<std::string> environment_strings() {
   return out;
 }
 
-// Blocks SIGINT and SIGTERM in this thread and every thread it starts later, so that only the
-// dedicated waiter (sigwait) receives them.
-sigset_t block_termination_signals() {
+// Blocks SIGINT, SIGTERM and SIGHUP in this thread and every thread it starts later, so that only
+// the main thread's sigwait() receives them: they are taken as ordinary events of that thread,
+// never run in a signal handler, so it may do anything (log, load files, take locks).
+sigset_t block_handled_signals() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   if (const int rc = pthread_sigmask(SIG_BLOCK, &signals, nullptr); rc != 0) {
     throw std::runtime_error(std::string("cannot block signals: ") + std::strerror(rc));
   }
@@ -55,7 +57,7 @@ int run_serve(const std::vector<std::string>& args) {
   }
   const config::ServeConfig& config = *parsed.config;
   http::configure_logging(config.json_logs, config.log_level);
-  const sigset_t signals = block_termination_signals();
+  const sigset_t signals = block_handled_signals();
 
   try {
     spdlog::info("opening database {}", config.db_path.string());
@@ -79,7 +81,8 @@ int run_serve(const std::vector<std::string>& args) {
 
     models::ModelRegistry models;
     metrics::Registry metrics;
-    api::Service service({models, customers, offer_store, request_log, metrics, database_writable},
+    api::Service service({models, customers, offer_store, request_log, metrics, database_writable,
+                          config.models_dir},
                          config.limits);
     http::Server server(
         config.server, [&service](const http::Request& request) { return service.handle(request); },
@@ -108,8 +111,21 @@ int run_serve(const std::vector<std::string>& args) {
                    config.models_dir.string());
     }
 
+    // SIGHUP reloads the models directory here, on the main thread (idle otherwise), through
+    // the same code path as POST /admin/reload; a failed reload is logged and counted, and the
+    // loaded models are kept. SIGINT and SIGTERM end the loop.
     int signal_number = 0;
-    sigwait(&signals, &signal_number);
+    for (;;) {
+      if (const int rc = sigwait(&signals, &signal_number); rc != 0) {
+        throw std::runtime_error(std::string("sigwait: ") + std::strerror(rc));
+      }
+      if (signal_number != SIGHUP) break;
+      try {
+        service.reload_models("SIGHUP");
+      } catch (const std::exception&) {
+        // Logged with the file and the problem by the reload itself; serving goes on.
+      }
+    }
     spdlog::info("received {}; shutting down (deadline {} ms)", strsignal(signal_number),
                  config.server.shutdown_deadline.count());
     const bool drained = server.stop();
@@ -134,6 +150,8 @@ std::string main_help() {
          "  train   train a model from a raw export (nbo train churn|segments|offers --help)\n"
          "  score   score a CSV of customers or a raw export offline (nbo score --help)\n"
          "  import  load an export into the service database (nbo import customers|offers --help)\n"
+         "  db      back up or check the service database, also while it is served (nbo db "
+         "backup|check --help)\n"
          "\n"
          "Options:\n"
          "  --help      this help\n"

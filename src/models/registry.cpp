@@ -27,8 +27,11 @@ std::shared_ptr<const ModelSet> load_model_set(const std::filesystem::path& dire
   if (std::error_code error; std::filesystem::exists(directory / kOffersModelFile, error)) {
     set->offers = offers::load_offer_model(directory / kOffersModelFile);
   }
-  set->loaded_at = fmt::format(
-      "{:%FT%TZ}", std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()));
+  const auto now = std::chrono::system_clock::now();
+  const auto seconds = std::chrono::floor<std::chrono::seconds>(now);
+  set->loaded_at =
+      fmt::format("{:%FT%T}.{:03}Z", seconds,
+                  std::chrono::duration_cast<std::chrono::milliseconds>(now - seconds).count());
   return set;
 }
 

@@ -109,7 +109,8 @@ class ApiHarness {
                             [this] {
                               std::lock_guard lock(probe_mutex_);
                               return database_.writable();
-                            }},
+                            },
+                            options_.models_directory},
         options_.limits);
     http::ServerOptions server_options;
     server_options.host = "127.0.0.1";

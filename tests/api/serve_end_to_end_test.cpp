@@ -124,6 +124,77 @@ TEST_F(ServeEndToEnd, SigintAlsoShutsDownCleanly) {
   EXPECT_EQ(*code, 0) << read_text(log);
 }
 
+// The churn version GET /models answers ("" when it cannot be read).
+std::string served_churn_version(unsigned short port) {
+  test::HttpClient client("127.0.0.1", port, 5s);
+  const auto response = client.request("GET", "/models");
+  if (response.status != 200) return "";
+  const Json body = Json::parse(response.body);
+  for (const auto& model : body["models"]) {
+    if (model.value("kind", "") == "churn") return model.value("version", "");
+  }
+  return "";
+}
+
+std::optional<double> served_reloads(unsigned short port, const std::string& result) {
+  test::HttpClient client("127.0.0.1", port, 5s);
+  return test::parse_prometheus_text(client.request("GET", "/metrics").body)
+      .value("nbo_model_reloads_total", {{"result", result}});
+}
+
+TEST_F(ServeEndToEnd, SighupReloadsTheModelsAndABrokenFileKeepsThem) {
+  const auto models = dir_ / "models";
+  std::filesystem::create_directories(models);
+  for (const auto* name : {"churn.json", "segments.json", "offers.json"}) {
+    std::filesystem::copy_file(models_dir() / name, models / name);
+  }
+  Json churn = Json::parse(read_text(models / "churn.json"));
+  Json segments = Json::parse(read_text(models / "segments.json"));
+  const std::string original = churn["metadata"]["version"];
+  const auto log = dir_ / "serve.log";
+  ChildProcess child(serve_args(dir_ / "nbo.db", models), log);
+  const unsigned short port = wait_for_port(child, log, 10s);
+  ASSERT_NE(port, 0) << read_text(log);
+  ASSERT_TRUE(wait_until_ready(port, 10s)) << read_text(log);
+  ASSERT_EQ(served_churn_version(port), original);
+
+  const std::string reloaded = original + "-sighup";
+  churn["metadata"]["version"] = reloaded;
+  segments["metadata"]["churn_model_version"] = reloaded;
+  write_text(models / "segments.json", segments.dump());
+  write_text(models / "churn.json", churn.dump());
+  ASSERT_TRUE(child.signal(SIGHUP));
+  const auto deadline = Clock::now() + 10s;
+  while (served_churn_version(port) != reloaded && Clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_EQ(served_churn_version(port), reloaded) << read_text(log);
+  EXPECT_EQ(served_reloads(port, "ok"), std::optional<double>(1));
+
+  write_text(models / "churn.json", "{\"format\": ");
+  ASSERT_TRUE(child.signal(SIGHUP));
+  const auto failed_deadline = Clock::now() + 10s;
+  while (served_reloads(port, "failed") != std::optional<double>(1) &&
+         Clock::now() < failed_deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(served_reloads(port, "failed"), std::optional<double>(1)) << read_text(log);
+  EXPECT_EQ(served_churn_version(port), reloaded);
+  EXPECT_FALSE(child.exited()) << read_text(log);
+  {
+    test::HttpClient client("127.0.0.1", port, 5s);
+    EXPECT_EQ(client.request("GET", "/ready").status, 200U);
+  }
+  const std::string output = read_text(log);
+  EXPECT_NE(output.find("model reload (SIGHUP)"), std::string::npos) << output;
+  EXPECT_NE(output.find((models / "churn.json").string()), std::string::npos) << output;
+
+  ASSERT_TRUE(child.signal(SIGTERM));
+  const auto code = child.wait_for_exit(15s);
+  ASSERT_TRUE(code.has_value()) << read_text(log);
+  EXPECT_EQ(*code, 0) << read_text(log);
+}
+
 TEST_F(ServeEndToEnd, MissingModelFileFailsNamingIt) {
   const auto models = dir_ / "empty-models";
   std::filesystem::create_directories(models);

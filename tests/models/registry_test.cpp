@@ -5,10 +5,9 @@
 
 #include <atomic>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "models/model_test_util.hpp"
 
@@ -116,7 +115,10 @@ TEST(ModelRegistryTest, LoadedSetRecordsItsDirectoryAndTime) {
   const auto set = registry.load_directory(dir.path() / "a");
   EXPECT_EQ(registry.current(), set);
   EXPECT_EQ(set->directory, dir.path() / "a");
-  EXPECT_EQ(set->loaded_at.size(), std::string("2026-11-30T04:00:00Z").size()) << set->loaded_at;
+  ASSERT_EQ(set->loaded_at.size(), std::string("2026-11-30T04:00:00.000Z").size())
+      << set->loaded_at;
+  EXPECT_EQ(set->loaded_at[10], 'T') << set->loaded_at;
+  EXPECT_EQ(set->loaded_at[19], '.') << set->loaded_at;
   EXPECT_EQ(set->loaded_at.back(), 'Z');
 }
 

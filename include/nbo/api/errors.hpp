@@ -66,6 +66,13 @@ inline constexpr ErrorCode kUnknownCourse{"unknown_course", 422,
                                           "a course id is not in the catalog"};
 inline constexpr ErrorCode kMethodNotAllowed{"method_not_allowed", 405,
                                              "the route does not accept this method (see Allow)"};
+// A reload of the models directory whose files failed to load or validate (the message names the
+// file and the JSON path). 422, not 5xx: the service is healthy and keeps serving the models it
+// had; what cannot be processed is the content the operator asked it to load, and retrying the
+// same request cannot succeed until the files are fixed.
+inline constexpr ErrorCode kReloadFailed{
+    "reload_failed", 422,
+    "a file of the models directory failed to load or validate; the loaded models are kept"};
 // The service's own state (5xx).
 inline constexpr ErrorCode kModelNotLoaded{"model_not_loaded", 503,
                                            "the model this route needs is not loaded"};

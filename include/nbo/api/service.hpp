@@ -7,6 +7,7 @@
 //   PUT  /customers/{id}       validate and upsert a customer       (customer_routes.cpp)
 //   GET  /customers/{id}       the stored features                  (customer_routes.cpp)
 //   GET  /models, /health, /ready, /metrics                         (operations_routes.cpp)
+//   POST /admin/reload         reload the models directory          (operations_routes.cpp)
 //   POST /next-best-offer, POST /offers/{offer_id}/response,
 //   POST /users/{id}/events, PUT /courses/{id}                      (offers_routes.cpp)
 //
@@ -20,9 +21,11 @@
 #pragma once
 
 #include <cstddef>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "nbo/api/routes.hpp"
@@ -32,7 +35,8 @@
 
 namespace nbo::models {
 class ModelRegistry;
-}
+struct ModelSet;
+}  // namespace nbo::models
 namespace nbo::store {
 class CustomerStore;
 class OfferStore;
@@ -67,6 +71,9 @@ struct ServiceDependencies {
   metrics::Registry& metrics;
   // Readiness probe of the database (a real write check); must be thread-safe.
   std::function<bool()> database_writable;
+  // The directory a reload reads (POST /admin/reload, reload_models()); when empty, that of the
+  // published model set.
+  std::filesystem::path models_directory{};
 };
 
 struct RouteInfo {
@@ -94,6 +101,16 @@ class Service final : public http::Observer {
 
   // The routes of this service (method and template), in registration order.
   std::vector<RouteInfo> routes() const;
+
+  // What POST /admin/reload does, for the other triggers (SIGHUP in `nbo serve`): loads and
+  // validates every model and data file of the models directory into a new set, then publishes
+  // it; requests already running finish with the set they started with. `trigger` names the
+  // cause in the log ("POST /admin/reload", "SIGHUP"). Reloads run one at a time (a second
+  // waits for the first); each outcome is counted in nbo_model_reloads_total{result="ok"|
+  // "failed"}. Blocks for the time the files take to load (file reads, no network).
+  // Returns the published set. Throws ApiError(errors::kReloadFailed) naming the file and the
+  // problem when any file fails; the published set is then left as it was.
+  std::shared_ptr<const models::ModelSet> reload_models(std::string_view trigger) const;
 
  private:
   struct Impl;

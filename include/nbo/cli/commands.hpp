@@ -23,6 +23,11 @@ int run_train_offers(const std::vector<std::string>& args);
 int run_import(const std::vector<std::string>& args);
 int run_import_customers(const std::vector<std::string>& args);
 int run_import_offers(const std::vector<std::string>& args);
+// `nbo db backup|check` (db_command.cpp): an online copy of the service database with SQLite's
+// backup API, or its integrity and foreign-key check. Exit status: backup 0 written, 1 failed
+// (the target exists without --force, the source cannot be read...); check 0 ok, 1 problems
+// found or the file cannot be read; both 2 bad usage.
+int run_db(const std::vector<std::string>& args);
 // `nbo score`: scores a CSV of customers or a raw store export offline (cli/score_command.hpp).
 // Exit status: 0 every row scored, 3 some rows failed validation (their error column says why),
 // 1 the model, input or output file cannot be used, 2 bad usage.

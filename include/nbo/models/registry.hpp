@@ -36,7 +36,8 @@ struct ModelSet {
   // serves churn, and POST /next-best-offer answers 503 model_not_loaded.
   std::shared_ptr<const offers::OfferModel> offers;
   std::filesystem::path directory;  // where the files were read from; empty for a built set
-  std::string loaded_at;            // ISO-8601 UTC; empty for a built set
+  std::string loaded_at;  // ISO-8601 UTC with milliseconds (2026-11-30T04:00:00.123Z); empty for
+                          // a built set
 
   // Every model the service needs to answer its routes is present.
   bool ready() const noexcept { return churn != nullptr; }
