@@ -616,6 +616,19 @@ void TreeEnsemble::add_complete_trees(const float* block, std::size_t count, dou
   }
 }
 
+void TreeEnsemble::add_complete(const float* block, std::size_t count, double* sums) const {
+  // One instantiation per depth, so each walk is unrolled to its fixed number of steps.
+  static_assert(kCompleteMaxDepth == 8, "one walk per depth 0..kCompleteMaxDepth below");
+  using Walk = void (TreeEnsemble::*)(const float*, std::size_t, double*) const;
+  static constexpr std::array<Walk, kCompleteMaxDepth + 1> kWalks = {
+      &TreeEnsemble::add_complete_trees<0>, &TreeEnsemble::add_complete_trees<1>,
+      &TreeEnsemble::add_complete_trees<2>, &TreeEnsemble::add_complete_trees<3>,
+      &TreeEnsemble::add_complete_trees<4>, &TreeEnsemble::add_complete_trees<5>,
+      &TreeEnsemble::add_complete_trees<6>, &TreeEnsemble::add_complete_trees<7>,
+      &TreeEnsemble::add_complete_trees<8>};
+  (this->*kWalks[max_depth_])(block, count, sums);
+}
+
 double TreeEnsemble::margin(std::span<const double> row) const {
   if (row.size() != column_names_.size()) {
     throw std::invalid_argument(fmt::format("tree ensemble: row has {} values, expected {}",
@@ -626,37 +639,8 @@ double TreeEnsemble::margin(std::span<const double> row) const {
     std::array<float, kSingleRowFloats> block{};
     for (std::size_t j = 0; j < row.size(); ++j) block[j] = static_cast<float>(row[j]);
     double sum = base_margin_;
-    switch (max_depth_) {
-      case 0:
-        add_complete_trees<0>(block.data(), 1, &sum);
-        return sum;
-      case 1:
-        add_complete_trees<1>(block.data(), 1, &sum);
-        return sum;
-      case 2:
-        add_complete_trees<2>(block.data(), 1, &sum);
-        return sum;
-      case 3:
-        add_complete_trees<3>(block.data(), 1, &sum);
-        return sum;
-      case 4:
-        add_complete_trees<4>(block.data(), 1, &sum);
-        return sum;
-      case 5:
-        add_complete_trees<5>(block.data(), 1, &sum);
-        return sum;
-      case 6:
-        add_complete_trees<6>(block.data(), 1, &sum);
-        return sum;
-      case 7:
-        add_complete_trees<7>(block.data(), 1, &sum);
-        return sum;
-      case 8:
-        add_complete_trees<8>(block.data(), 1, &sum);
-        return sum;
-      default:
-        break;
-    }
+    add_complete(block.data(), 1, &sum);
+    return sum;
   }
   const TreeNode* nodes = flat_nodes_.data();
   double sum = base_margin_;
@@ -683,37 +667,8 @@ void TreeEnsemble::batch_margins(std::span<const double> rows, std::span<double>
     double* sums = out.data() + begin;
     std::fill(sums, sums + count, base_margin_);
     if (!complete_leaves_.empty()) {
-      switch (max_depth_) {
-        case 0:
-          add_complete_trees<0>(block.data(), count, sums);
-          continue;
-        case 1:
-          add_complete_trees<1>(block.data(), count, sums);
-          continue;
-        case 2:
-          add_complete_trees<2>(block.data(), count, sums);
-          continue;
-        case 3:
-          add_complete_trees<3>(block.data(), count, sums);
-          continue;
-        case 4:
-          add_complete_trees<4>(block.data(), count, sums);
-          continue;
-        case 5:
-          add_complete_trees<5>(block.data(), count, sums);
-          continue;
-        case 6:
-          add_complete_trees<6>(block.data(), count, sums);
-          continue;
-        case 7:
-          add_complete_trees<7>(block.data(), count, sums);
-          continue;
-        case 8:
-          add_complete_trees<8>(block.data(), count, sums);
-          continue;
-        default:
-          break;
-      }
+      add_complete(block.data(), count, sums);
+      continue;
     }
     for (const std::int32_t root : roots_) {
       for (std::size_t r = 0; r < count; ++r) {

@@ -139,6 +139,8 @@ class TreeEnsemble final : public Estimator {
   // max_depth_, `block` holds the rows as floats, row-major.
   template <std::size_t Depth>
   void add_complete_trees(const float* block, std::size_t count, double* sums) const;
+  // add_complete_trees<max_depth_>; only when the complete layout is built.
+  void add_complete(const float* block, std::size_t count, double* sums) const;
   // TreeSHAP's leaf terms precomputed for shallow trees (see tree_ensemble.cpp).
   std::shared_ptr<const detail::TreeShapTables> shap_tables_;
 };
