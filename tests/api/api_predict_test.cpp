@@ -397,3 +397,27 @@ TEST(ApiPredictRequestLog, TheDropPolicyAnswersAndCountsTheDroppedRows) {
 
 }  // namespace
 }  // namespace nbo::api::testing
+
+namespace nbo::api::testing {
+namespace {
+
+// The body limit through the whole service, to the byte: a /predict body of exactly
+// max_body_bytes (JSON padded with trailing whitespace) is scored; one byte more is 413
+// payload_too_large and nothing is logged.
+TEST(ApiPredictLimits, ABodyAtTheLimitIsScoredAndOneByteOverIs413) {
+  HarnessOptions options;
+  options.max_body_bytes = 4096;
+  ApiHarness harness(options);
+  const std::string json = fixture_customer("215349").dump();
+  ASSERT_LT(json.size(), options.max_body_bytes);
+  const std::string at_limit = json + std::string(options.max_body_bytes - json.size(), ' ');
+  const auto scored = harness.send_json("POST", "/predict", at_limit);
+  EXPECT_EQ(scored.status, 200U) << scored.body;
+  const auto refused = harness.send_json("POST", "/predict", at_limit + " ");
+  EXPECT_EQ(refused.status, 413U) << refused.body;
+  EXPECT_EQ(json_body(refused)["error"]["code"], "payload_too_large");
+  EXPECT_EQ(harness.rows(), (RowCounts{0, 1}));
+}
+
+}  // namespace
+}  // namespace nbo::api::testing
