@@ -132,9 +132,10 @@ int run_serve(const std::vector<std::string>& args) {
     request_log.stop();
     spdlog::info(
         "shutdown complete: in-flight requests {}, request log rows written {}, "
-        "dropped {}",
+        "dropped {}, refused (answered 503) {}, write errors {}",
         drained ? "finished" : "cut at the deadline", request_log.written_total(),
-        request_log.dropped_total());
+        request_log.dropped_total(), request_log.rejected_total(),
+        request_log.write_errors_total());
     spdlog::default_logger()->flush();
     return 0;
   } catch (const std::exception& error) {
