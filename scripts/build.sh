@@ -4,6 +4,7 @@
 #   release: optimized (build/release), what `scripts/serve.sh` runs and bench/ measures
 #   test:    AddressSanitizer + UndefinedBehaviorSanitizer, warnings as errors (build/test), what
 #            the test suite runs
+#   tsan:    ThreadSanitizer (build/tsan), for the concurrency tests: scripts/tsan.sh
 # Compiles go through ccache when it is installed (scripts/install-deps.sh installs it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,8 +34,15 @@ case "$flavour" in
       -DNBO_BUILD_TESTS=ON -DNBO_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
     cmake --build build/test -j "$jobs"
     ;;
+  tsan)
+    cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DNBO_TSAN=ON \
+      -DNBO_BUILD_TESTS=ON -DNBO_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
+    cmake --build build/tsan -j "$jobs" --target nbo_http_tests nbo_store_tests nbo_models_tests \
+      nbo_api_tests nbo
+    ;;
   *)
-    echo "usage: scripts/build.sh [release|test]" >&2
+    echo "usage: scripts/build.sh [release|test|tsan]" >&2
     exit 2
     ;;
 esac
