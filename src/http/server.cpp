@@ -165,6 +165,24 @@ class Session : public std::enable_shared_from_this<Session> {
   // The connection's strand (immutable, so readable from any thread).
   net::any_io_executor executor() { return stream_.get_executor(); }
 
+  // Whether this connection has been sent a response yet, and when it was accepted: at the
+  // connection limit, the oldest connection never answered is evicted for a newcomer (readable
+  // from any thread).
+  bool answered() const noexcept { return answered_.load(std::memory_order_relaxed); }
+  Clock::time_point accepted_at() const noexcept { return accepted_at_; }
+  // Marks the connection for eviction; false when it was already marked.
+  bool mark_evicted() noexcept { return !evicted_.exchange(true); }
+  bool evicted() const noexcept { return evicted_.load(std::memory_order_relaxed); }
+
+  // Posted by ServerImpl::on_accept() at the connection limit: a connection that still has not
+  // been answered is closed, making room for a new one.
+  void on_evicted() {
+    if (answered()) return;  // a response went out meanwhile: it is a client being served
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.close();
+  }
+
   // Posted by ServerImpl::stop(): an idle connection is closed now, a busy one after its response.
   void on_server_stop() {
     if (phase_ == Phase::idle) {
@@ -387,6 +405,7 @@ class Session : public std::enable_shared_from_this<Session> {
                      false, head, version);
     }
     parser_.reset();
+    answered_.store(true, std::memory_order_relaxed);
     phase_ = Phase::writing;
     stream_.expires_after(server_.options().read_timeout);
     bhttp::async_write(
@@ -465,6 +484,9 @@ class Session : public std::enable_shared_from_this<Session> {
   Clock::time_point received_at_{};
   unsigned version_ = 11;  // HTTP version of the response: the request's (10 or 11)
   Phase phase_ = Phase::idle;
+  const Clock::time_point accepted_at_ = Clock::now();
+  std::atomic<bool> answered_{false};
+  std::atomic<bool> evicted_{false};
   std::size_t drained_ = 0;
   std::array<char, 4096> drain_buffer_{};
 };
@@ -563,12 +585,29 @@ void ServerImpl::on_accept(beast::error_code ec, tcp::socket socket) {
     return;
   }
   std::shared_ptr<Session> session;
+  std::shared_ptr<Session> evicted;
   {
     std::lock_guard lock(sessions_mutex_);
-    if (!stopping_.load() && sessions_.size() < options_.max_connections) {
+    if (!stopping_.load() && sessions_.size() >= options_.max_connections) {
+      // Full: the oldest connection that has never been answered (idle since it connected, or
+      // dribbling a request) makes room, so a crowd of such connections cannot lock others out.
+      // Connections already marked still count until they end, so the excess stays bounded.
+      for (const auto& [key, weak] : sessions_) {
+        auto candidate = weak.lock();
+        if (!candidate || candidate->answered() || candidate->evicted()) continue;
+        if (!evicted || candidate->accepted_at() < evicted->accepted_at()) {
+          evicted = std::move(candidate);
+        }
+      }
+      if (evicted && !evicted->mark_evicted()) evicted.reset();
+    }
+    if (!stopping_.load() && (sessions_.size() < options_.max_connections || evicted != nullptr)) {
       session = std::make_shared<Session>(std::move(socket), *this);
       sessions_.emplace(session.get(), session);
     }
+  }
+  if (evicted) {
+    net::post(evicted->executor(), [evicted] { evicted->on_evicted(); });
   }
   if (session) {
     session->start();

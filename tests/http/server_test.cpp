@@ -1,6 +1,11 @@
 #include "nbo/http/server.hpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -741,6 +746,52 @@ TEST_F(ServerTest, ConnectionsPastTheLimitAreClosed) {
     }
   }
   EXPECT_TRUE(served);
+}
+
+// A TCP connection that sends nothing; -1 on failure.
+int connect_silent(unsigned short port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Waits up to `max` for the server to close `fd` (a read returns end of stream).
+bool closed_within(int fd, std::chrono::milliseconds max) {
+  timeval timeout{};
+  timeout.tv_sec = static_cast<time_t>(max.count() / 1000);
+  timeout.tv_usec = static_cast<suseconds_t>((max.count() % 1000) * 1000);
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  char byte = 0;
+  return ::recv(fd, &byte, 1, 0) == 0;
+}
+
+TEST_F(ServerTest, AtTheLimitTheOldestNeverAnsweredConnectionMakesRoom) {
+  auto options = default_options();
+  options.max_connections = 3;
+  start(options);
+  auto served = client();
+  ASSERT_EQ(served.request("GET", "/echo").status, 200U);  // answered: never evicted
+  const int oldest = connect_silent(server_->port());
+  ASSERT_GE(oldest, 0);
+  std::this_thread::sleep_for(50ms);
+  const int newer = connect_silent(server_->port());
+  ASSERT_GE(newer, 0);
+  std::this_thread::sleep_for(50ms);  // both accepted: the server is at its limit
+  auto newcomer = client();
+  EXPECT_EQ(newcomer.request("GET", "/echo").status, 200U);
+  EXPECT_TRUE(closed_within(oldest, 2000ms));
+  EXPECT_FALSE(closed_within(newer, 200ms));
+  EXPECT_EQ(served.request("GET", "/echo").status, 200U);
+  ::close(oldest);
+  ::close(newer);
 }
 
 TEST(ServerLifecycle, BindFailureNamesHostAndPort) {

@@ -43,7 +43,10 @@ struct ServerOptions {
   // Requests admitted at once (running a handler inline or on a worker, or queued for a worker);
   // past it -> 503 overloaded + Retry-After: 1, handler not run.
   std::size_t max_in_flight = 256;
-  // Open connections; past it new connections are closed right after accept.
+  // Open connections. At the limit, a new connection takes the place of the oldest one that has
+  // never been answered (idle since it connected, or still sending its first request), which is
+  // closed; when every connection has been answered at least once, the new one is closed right
+  // after accept.
   std::size_t max_connections = 1024;
   // How long stop() waits for in-flight requests (handler and response write) before abandoning
   // them.
