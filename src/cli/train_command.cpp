@@ -12,7 +12,6 @@
 #include "nbo/cli/commands.hpp"
 #include "nbo/models/churn_model.hpp"
 #include "nbo/train/churn_trainer.hpp"
-#include "nbo/train/fingerprint.hpp"
 #include "nbo/train/market_export.hpp"
 #include "nbo/train/report_plots.hpp"
 #include "options.hpp"
@@ -273,10 +272,7 @@ int run_train(const std::vector<std::string>& args) {
   write_report(report_dir, data, result, options, command.str());
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::cout << fmt::format(
-      "model file sha256 {} (the same export and seed give the same "
-      "hash on any machine)\n",
-      train::file_sha256_hex(out_file));
+  print_model_file_sha256(out_file);
   std::cout << fmt::format("wrote {} and {}/churn_report.md in {:.1f} s\n", out_file, report_dir,
                            seconds);
   return 0;

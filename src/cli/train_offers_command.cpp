@@ -12,7 +12,6 @@
 
 #include "nbo/cli/commands.hpp"
 #include "nbo/offers/offer_model.hpp"
-#include "nbo/train/fingerprint.hpp"
 #include "nbo/train/offers_trainer.hpp"
 #include "nbo/train/report_plots.hpp"
 #include "nbo/train/school_export.hpp"
@@ -260,10 +259,7 @@ int run_train_offers(const std::vector<std::string>& args) {
       result.evaluation.recency_auc);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::cout << fmt::format(
-      "model file sha256 {} (the same export and seed give the same "
-      "hash on any machine)\n",
-      train::file_sha256_hex(out_file));
+  print_model_file_sha256(out_file);
   std::cout << fmt::format("wrote {} and {}/offers_report.md in {:.1f} s\n", out_file, report_dir,
                            seconds);
   return 0;

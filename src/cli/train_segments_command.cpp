@@ -11,7 +11,6 @@
 #include "nbo/cli/commands.hpp"
 #include "nbo/models/churn_model.hpp"
 #include "nbo/segments/segment_model.hpp"
-#include "nbo/train/fingerprint.hpp"
 #include "nbo/train/market_export.hpp"
 #include "nbo/train/report_plots.hpp"
 #include "nbo/train/segments_trainer.hpp"
@@ -254,10 +253,7 @@ int run_train_segments(const std::vector<std::string>& args) {
   command << "nbo train segments";
   for (std::size_t i = 1; i < args.size(); ++i) command << ' ' << args[i];
   write_segments_report(report_dir, data, result, command.str());
-  std::cout << fmt::format(
-      "model file sha256 {} (the same export and seed give the same "
-      "hash on any machine)\n",
-      train::file_sha256_hex(out_file));
+  print_model_file_sha256(out_file);
   std::cout << fmt::format(
       "wrote {} ({} segments) and {}/segments_report.md in {:.1f} s\n", out_file,
       result.model->segments().size(), report_dir,
