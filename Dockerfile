@@ -26,6 +26,9 @@ COPY models ./models
 COPY migrations ./migrations
 RUN mkdir -p /app/var
 EXPOSE 8080
+# Listening on 0.0.0.0, the server refuses to start until the database holds an API key: make one
+# on the mounted database first (docker run ... nbo keys add --db var/nbo.db --name NAME --role
+# admin), or append --allow-anonymous to serve without keys on a private network.
 HEALTHCHECK --interval=10s --timeout=2s CMD curl -fsS http://127.0.0.1:8080/health || exit 1
 ENTRYPOINT ["nbo", "serve", "--host", "0.0.0.0", "--port", "8080", "--models", "models", \
             "--db-path", "var/nbo.db", "--migrations", "migrations"]

@@ -39,6 +39,7 @@
 #include "nbo/http/server.hpp"
 #include "nbo/metrics/registry.hpp"
 #include "nbo/models/registry.hpp"
+#include "nbo/store/api_key_store.hpp"
 #include "nbo/store/customer_store.hpp"
 #include "nbo/store/database.hpp"
 #include "nbo/store/offer_store.hpp"
@@ -107,6 +108,7 @@ struct Server {
   std::optional<nbo::store::CustomerStore> customers;
   std::optional<nbo::store::OfferStore> offers;
   std::optional<nbo::store::RequestLogWriter> request_log;
+  std::optional<nbo::store::ApiKeyStore> api_keys;
   nbo::models::ModelRegistry models;
   nbo::metrics::Registry metrics;
   std::optional<nbo::api::Service> service;
@@ -123,9 +125,10 @@ struct Server {
     customers.emplace(db);
     offers.emplace(db);
     request_log.emplace(db);
+    api_keys.emplace(db);
     models.load_directory(std::filesystem::path(NBO_SOURCE_DIR) / "models");
     service.emplace(nbo::api::ServiceDependencies{models, *customers, *offers, *request_log,
-                                                  metrics, [] { return true; }},
+                                                  *api_keys, metrics, [] { return true; }},
                     limits);
     nbo::http::ServerOptions options;
     options.host = "127.0.0.1";

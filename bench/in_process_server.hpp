@@ -24,6 +24,7 @@
 #include "nbo/http/server.hpp"
 #include "nbo/metrics/registry.hpp"
 #include "nbo/models/registry.hpp"
+#include "nbo/store/api_key_store.hpp"
 #include "nbo/store/customer_store.hpp"
 #include "nbo/store/database.hpp"
 #include "nbo/store/offer_store.hpp"
@@ -39,6 +40,7 @@ struct InProcessServer {
   std::optional<store::CustomerStore> customers;
   std::optional<store::OfferStore> offer_store;
   std::optional<store::RequestLogWriter> request_log;
+  std::optional<store::ApiKeyStore> api_keys;
   models::ModelRegistry models;
   metrics::Registry metrics;
   std::optional<api::Service> service;
@@ -60,12 +62,13 @@ struct InProcessServer {
     database->apply_migrations(std::string(NBO_SOURCE_DIR) + "/migrations");
     customers.emplace(db_path);
     offer_store.emplace(db_path);
+    api_keys.emplace(db_path);
     request_log.emplace(db_path,
                         store::RequestLogOptions{.capacity_bytes = config.request_log_bytes,
                                                  .overflow = config.request_log_overflow,
                                                  .retention = config.request_log_retention});
     service.emplace(
-        api::ServiceDependencies{models, *customers, *offer_store, *request_log, metrics,
+        api::ServiceDependencies{models, *customers, *offer_store, *request_log, *api_keys, metrics,
                                  [this] {
                                    std::lock_guard lock(probe_mutex);
                                    return database->writable();

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
     if (command == "score") return nbo::cli::run_score(args);
     if (command == "import") return nbo::cli::run_import(args);
     if (command == "db") return nbo::cli::run_db(args);
+    if (command == "keys") return nbo::cli::run_keys(args);
   } catch (const std::exception& error) {
     std::cerr << "nbo " << command << ": " << error.what() << '\n';
     return 1;

@@ -67,7 +67,8 @@ void add_customer_routes(RouteTable& table, const ServiceContext& context) {
                                                            stored->updated_at));
                  },
              .dispatch = always(http::Dispatch::kWorker),
-             .summary = "the stored features of a customer"});
+             .summary = "the stored features of a customer",
+             .access = auth::Access::kScorer});
   table.add({.method = "PUT",
              .path = "/customers/{id}",
              .handler =
@@ -96,7 +97,8 @@ void add_customer_routes(RouteTable& table, const ServiceContext& context) {
                    return json_response(200, customer_body(id, customer, updated_at));
                  },
              .dispatch = always(http::Dispatch::kWorker),
-             .summary = "validate and store a customer's raw features"});
+             .summary = "validate and store a customer's raw features",
+             .access = auth::Access::kWriter});
 }
 
 }  // namespace nbo::api

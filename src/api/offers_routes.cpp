@@ -464,7 +464,8 @@ void add_offers_routes(RouteTable& table, const ServiceContext& context) {
                    return next_best_offer(*ctx, *cache, request);
                  },
              .dispatch = always(http::Dispatch::kWorker),
-             .summary = "the ranked, policy-checked course offers for a school user"});
+             .summary = "the ranked, policy-checked course offers for a school user",
+             .access = auth::Access::kScorer});
   table.add(
       {.method = "POST",
        .path = "/offers/{offer_id}/response",
@@ -511,7 +512,8 @@ void add_offers_routes(RouteTable& table, const ServiceContext& context) {
              return json_response(200, std::move(text));
            },
        .dispatch = always(http::Dispatch::kWorker),
-       .summary = "record what the user did with an offer (opened, clicked, bought)"});
+       .summary = "record what the user did with an offer (opened, clicked, bought)",
+       .access = auth::Access::kWriter});
   table.add({.method = "POST",
              .path = "/users/{id}/events",
              .handler =
@@ -531,7 +533,8 @@ void add_offers_routes(RouteTable& table, const ServiceContext& context) {
                    return json_response(200, std::move(text));
                  },
              .dispatch = always(http::Dispatch::kWorker),
-             .summary = "append a batch of a user's site events"});
+             .summary = "append a batch of a user's site events",
+             .access = auth::Access::kWriter});
   table.add({.method = "PUT",
              .path = "/users/{id}",
              .handler =
@@ -554,7 +557,8 @@ void add_offers_routes(RouteTable& table, const ServiceContext& context) {
                    return json_response(created ? 201 : 200, std::move(text));
                  },
              .dispatch = always(http::Dispatch::kWorker),
-             .summary = "create or update a school user's profile and e-mail consent"});
+             .summary = "create or update a school user's profile and e-mail consent",
+             .access = auth::Access::kWriter});
   table.add({.method = "PUT",
              .path = "/courses/{id}",
              .handler =
@@ -578,7 +582,8 @@ void add_offers_routes(RouteTable& table, const ServiceContext& context) {
                    return json_response(200, std::move(text));
                  },
              .dispatch = always(http::Dispatch::kWorker),
-             .summary = "create or replace a course of the catalog"});
+             .summary = "create or replace a course of the catalog",
+             .access = auth::Access::kWriter});
 }
 
 }  // namespace nbo::api

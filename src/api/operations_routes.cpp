@@ -193,9 +193,9 @@ void add_operations_routes(RouteTable& table, const ServiceContext& context) {
                    return json_response(200, std::move(body));
                  },
              .dispatch = always(http::Dispatch::kInline),
-             .summary = "metadata of the loaded models, with the time they were loaded"});
-  // Requires the admin role once API keys exist; until then anyone who reaches the port may
-  // reload (the files it reads are the operator's, never the caller's).
+             .summary = "metadata of the loaded models, with the time they were loaded",
+             .access = auth::Access::kScorer});
+  // The files it reads are the operator's (the models directory), never the caller's.
   table.add({.method = "POST",
              .path = "/admin/reload",
              .handler =
@@ -212,15 +212,16 @@ void add_operations_routes(RouteTable& table, const ServiceContext& context) {
                    return json_response(200, std::move(body));
                  },
              .dispatch = always(http::Dispatch::kWorker),
-             .summary = "reload every model and data file of the models directory (admin role "
-                        "once API keys exist)"});
+             .summary = "reload every model and data file of the models directory",
+             .access = auth::Access::kAdmin});
   table.add(
       {.method = "GET",
        .path = "/health",
        .handler = [](const http::Request&,
                      const PathParameters&) { return json_response(200, R"({"status":"alive"})"); },
        .dispatch = always(http::Dispatch::kInline),
-       .summary = "liveness"});
+       .summary = "liveness",
+       .access = auth::Access::kPublic});
   table.add({.method = "GET",
              .path = "/ready",
              .handler =
@@ -246,7 +247,8 @@ void add_operations_routes(RouteTable& table, const ServiceContext& context) {
                    return json_response(ready ? 200 : 503, std::move(body));
                  },
              .dispatch = always(http::Dispatch::kWorker),
-             .summary = "models loaded and database writable"});
+             .summary = "models loaded and database writable",
+             .access = auth::Access::kPublic});
   table.add({.method = "GET",
              .path = "/metrics",
              .handler =
@@ -259,7 +261,8 @@ void add_operations_routes(RouteTable& table, const ServiceContext& context) {
                    return response;
                  },
              .dispatch = always(http::Dispatch::kInline),
-             .summary = "Prometheus text format"});
+             .summary = "Prometheus text format",
+             .access = ctx->limits.metrics_public ? auth::Access::kPublic : auth::Access::kScorer});
 }
 
 }  // namespace nbo::api

@@ -233,7 +233,8 @@ void add_scoring_route(RouteTable& table, const ServiceContext& context, Scoring
                       const http::Request& request,
                       const PathParameters& parameters) { return (*handler)(request, parameters); },
        .dispatch = [handler](const http::Request& request) { return handler->dispatch(request); },
-       .summary = std::move(summary)});
+       .summary = std::move(summary),
+       .access = auth::Access::kScorer});
 }
 
 }  // namespace nbo::api

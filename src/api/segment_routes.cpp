@@ -240,7 +240,8 @@ void add_segment_routes(RouteTable& table, const ServiceContext& context) {
                    return json_response(200, set->segments->to_json().dump());
                  },
              .dispatch = always(http::Dispatch::kInline),
-             .summary = "the loaded segments: thresholds, rules, actions and their evidence"});
+             .summary = "the loaded segments: thresholds, rules, actions and their evidence",
+             .access = auth::Access::kScorer});
 
   auto campaigns = std::make_shared<const CampaignHandler>(context);
   table.add({.method = "GET",
@@ -250,7 +251,8 @@ void add_segment_routes(RouteTable& table, const ServiceContext& context) {
                    return (*campaigns)(request, parameters);
                  },
              .dispatch = always(http::Dispatch::kWorker),
-             .summary = "stored customers of a segment (or all) by value at risk, top N"});
+             .summary = "stored customers of a segment (or all) by value at risk, top N",
+             .access = auth::Access::kScorer});
 }
 
 }  // namespace nbo::api

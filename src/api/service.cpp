@@ -87,12 +87,16 @@ struct Service::Impl {
                                            {"route"}, metrics::default_latency_buckets())) {
     context.reloader = std::make_shared<ModelReloader>(
         context.deps.models, context.deps.models_directory, context.deps.metrics);
+    context.gatekeeper = std::make_shared<Gatekeeper>(
+        context.deps.api_keys, context.limits.anonymous_without_keys, context.deps.metrics);
+    context.gatekeeper->refresh();
     // The areas, one call each: every route is registered by its own area's file.
     add_predict_routes(table, context);
     add_customer_routes(table, context);
     add_operations_routes(table, context);
     add_segment_routes(table, context);
     add_offers_routes(table, context);
+    add_key_routes(table, context);
 
     for (const auto& route : table.routes()) add_route_metrics(route.path);
     add_route_metrics(std::string(kUnmatchedRoute));
@@ -113,6 +117,10 @@ struct Service::Impl {
   }
 
   http::Response route(const http::Request& request, RouteTable::Match& match) const {
+    // The key is checked before anything else, so that a caller without one learns nothing, not
+    // even whether a path exists: a path that matches no route needs a scorer key too.
+    context.gatekeeper->check(request,
+                              match.route != nullptr ? match.route->access : auth::Access::kScorer);
     if (match.route != nullptr) return match.route->handler(request, match.parameters);
     if (match.path_template.empty()) {
       throw ApiError(errors::kNotFound, "",
@@ -195,9 +203,15 @@ std::shared_ptr<const models::ModelSet> Service::reload_models(std::string_view 
   return impl_->context.reloader->reload(trigger);
 }
 
+std::size_t Service::refresh_keys() const {
+  return impl_->context.gatekeeper->refresh();
+}
+
 std::vector<RouteInfo> Service::routes() const {
   std::vector<RouteInfo> out;
-  for (const auto& route : impl_->table.routes()) out.push_back({route.method, route.path});
+  for (const auto& route : impl_->table.routes()) {
+    out.push_back({route.method, route.path, route.access});
+  }
   return out;
 }
 

@@ -23,7 +23,11 @@ struct ModelSet;
 namespace nbo::metrics {
 class Counter;
 class CounterFamily;
+class Registry;
 }  // namespace nbo::metrics
+namespace nbo::store {
+class ApiKeyStore;
+}
 
 namespace nbo::api {
 
@@ -54,10 +58,45 @@ class ModelReloader {
   std::mutex mutex_;
 };
 
+// The API keys the service accepts, and the check of each request's key against the access its
+// route needs (access.cpp). The key set is read from the store by refresh() and published as a
+// whole; check() takes the published set once per request.
+// Thread safety: every method may be called from any thread. Borrows the store and metrics
+// registry, which must outlive it.
+class Gatekeeper {
+ public:
+  Gatekeeper(store::ApiKeyStore& store, bool anonymous_without_keys, metrics::Registry& metrics);
+  ~Gatekeeper();
+  Gatekeeper(const Gatekeeper&) = delete;
+  Gatekeeper& operator=(const Gatekeeper&) = delete;
+
+  // Re-reads the active keys; returns their count. Throws StoreError (the published set is kept).
+  std::size_t refresh();
+
+  // Returns when `request` may use a route that needs `access`. Throws ApiError 401 unauthorized
+  // (no key, a malformed or unknown or revoked one; with WWW-Authenticate) or 403 forbidden (an
+  // active key of a lower role). The message names the key's id, never the token.
+  void check(const http::Request& request, auth::Access access) const;
+
+ private:
+  Gatekeeper(store::ApiKeyStore& store, bool anonymous_without_keys, metrics::Registry& metrics,
+             metrics::CounterFamily& refused);
+
+  store::ApiKeyStore& store_;
+  metrics::Registry& metrics_;
+  const bool anonymous_without_keys_;
+  mutable std::mutex mutex_;
+  std::shared_ptr<const auth::KeySet> keys_;
+  metrics::Counter& missing_;
+  metrics::Counter& invalid_;
+  metrics::Counter& forbidden_;
+};
+
 struct ServiceContext {
   ServiceDependencies deps;
   ServiceLimits limits;
   std::shared_ptr<ModelReloader> reloader{};  // POST /admin/reload and Service::reload_models()
+  std::shared_ptr<Gatekeeper> gatekeeper{};   // every route's key check; /admin/keys
 
   // The model set this request scores with, taken once per request.
   std::shared_ptr<const models::ModelSet> model_set() const;
@@ -103,5 +142,6 @@ void add_customer_routes(RouteTable& table, const ServiceContext& context);
 void add_operations_routes(RouteTable& table, const ServiceContext& context);
 void add_segment_routes(RouteTable& table, const ServiceContext& context);
 void add_offers_routes(RouteTable& table, const ServiceContext& context);
+void add_key_routes(RouteTable& table, const ServiceContext& context);
 
 }  // namespace nbo::api

@@ -2,7 +2,9 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -14,6 +16,7 @@
 #include "nbo/http/server.hpp"
 #include "nbo/metrics/registry.hpp"
 #include "nbo/models/registry.hpp"
+#include "nbo/store/api_key_store.hpp"
 #include "nbo/store/customer_store.hpp"
 #include "nbo/store/database.hpp"
 #include "nbo/store/offer_store.hpp"
@@ -81,14 +84,49 @@ int run_serve(const std::vector<std::string>& args) {
 
     models::ModelRegistry models;
     metrics::Registry metrics;
-    api::Service service({models, customers, offer_store, request_log, metrics, database_writable,
-                          config.models_dir},
+    store::ApiKeyStore api_keys(config.db_path);
+    // Secure by default: a server others can reach does not start open to all.
+    const auth::KeySet keys_at_start = api_keys.active_keys();
+    const std::size_t active_keys = keys_at_start.size();
+    if (active_keys == 0 && !config.limits.anonymous_without_keys) {
+      spdlog::critical(
+          "cannot start: --host {} is reachable from other machines and {} holds no active API "
+          "key, so every route would be open to anyone. Make a key first (nbo keys add --db {} "
+          "--name NAME --role admin), or pass --allow-anonymous to serve without keys.",
+          config.server.host, config.db_path.string(), config.db_path.string());
+      request_log.stop();
+      return 1;
+    }
+    if (active_keys == 0 && !keys_at_start.none_ever_made()) {
+      spdlog::warn(
+          "every API key of {} is revoked: every route but /health and /ready answers 401 until "
+          "a key is made (nbo keys add)",
+          config.db_path.string());
+    } else if (active_keys == 0) {
+      spdlog::warn(
+          "no API key is active: every route is open to whoever reaches {}:{} (nbo keys add makes "
+          "one; keys are then required)",
+          config.server.host, config.server.port);
+    } else {
+      spdlog::info("{} API key(s) active: requests need 'Authorization: Bearer KEY'", active_keys);
+    }
+    api::Service service({models, customers, offer_store, request_log, api_keys, metrics,
+                          database_writable, config.models_dir},
                          config.limits);
     http::Server server(
         config.server, [&service](const http::Request& request) { return service.handle(request); },
         &service, [&service](const http::Request& request) { return service.dispatch(request); });
     metrics.gauge_callback("nbo_http_in_flight_requests", "HTTP requests being handled right now",
                            [&server] { return static_cast<double>(server.in_flight()); });
+    metrics.counter_callback(
+        "nbo_http_connections_evicted_total",
+        "Connections closed at --max-connections to make room for a new one: the oldest that "
+        "had never been answered (idle since it connected, or still sending its first request)",
+        [&server] { return static_cast<double>(server.connections_evicted()); });
+    metrics.counter_callback(
+        "nbo_http_connections_refused_total",
+        "New connections closed at --max-connections because every open one had been answered",
+        [&server] { return static_cast<double>(server.connections_refused()); });
     server.start();
     spdlog::info("listening on http://{}:{}", config.server.host, server.port());
 
@@ -111,13 +149,31 @@ int run_serve(const std::vector<std::string>& args) {
                    config.models_dir.string());
     }
 
-    // SIGHUP reloads the models directory here, on the main thread (idle otherwise), through
-    // the same code path as POST /admin/reload; a failed reload is logged and counted, and the
-    // loaded models are kept. SIGINT and SIGTERM end the loop.
+    // The main thread (idle otherwise) waits for signals and, every second without one,
+    // re-reads the API keys, so that `nbo keys add|revoke` beside the running server takes effect
+    // within a second. SIGHUP reloads the models directory through the same code path as
+    // POST /admin/reload (a failed reload is logged and counted, and the loaded models are kept)
+    // and the keys. SIGINT and SIGTERM end the loop.
+    std::size_t keys_seen = active_keys;
+    const auto refresh_keys = [&service, &keys_seen] {
+      try {
+        const std::size_t count = service.refresh_keys();
+        if (count != keys_seen) spdlog::info("API keys active: {} (were {})", count, keys_seen);
+        keys_seen = count;
+      } catch (const std::exception& error) {
+        spdlog::warn("cannot re-read the API keys; the ones loaded are kept: {}", error.what());
+      }
+    };
+    constexpr timespec kKeyRefreshPeriod{.tv_sec = 1, .tv_nsec = 0};
     int signal_number = 0;
     for (;;) {
-      if (const int rc = sigwait(&signals, &signal_number); rc != 0) {
-        throw std::runtime_error(std::string("sigwait: ") + std::strerror(rc));
+      signal_number = sigtimedwait(&signals, nullptr, &kKeyRefreshPeriod);
+      if (signal_number < 0) {
+        if (errno != EAGAIN && errno != EINTR) {
+          throw std::runtime_error(std::string("sigtimedwait: ") + std::strerror(errno));
+        }
+        refresh_keys();
+        continue;
       }
       if (signal_number != SIGHUP) break;
       try {
@@ -125,6 +181,7 @@ int run_serve(const std::vector<std::string>& args) {
       } catch (const std::exception&) {
         // Logged with the file and the problem by the reload itself; serving goes on.
       }
+      refresh_keys();
     }
     spdlog::info("received {}; shutting down (deadline {} ms)", strsignal(signal_number),
                  config.server.shutdown_deadline.count());
@@ -153,6 +210,8 @@ std::string main_help() {
          "  import  load an export into the service database (nbo import customers|offers --help)\n"
          "  db      back up or check the service database, also while it is served (nbo db "
          "backup|check --help)\n"
+         "  keys    make, list and revoke the API keys of the service database (nbo keys add "
+         "--help)\n"
          "\n"
          "Options:\n"
          "  --help      this help\n"

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <boost/asio/ip/address.hpp>
 #include <boost/program_options.hpp>
 #include <sstream>
 #include <string_view>
@@ -31,6 +32,8 @@ struct RawOptions {
   bool request_log_input = false;
   unsigned request_log_retention_days = 0;
   std::string durability;
+  bool allow_anonymous = false;
+  bool metrics_public = false;
   std::string log_format;
   std::string log_level;
   // The offer engine's contact policy per channel: cool-down, cap and its window.
@@ -119,6 +122,11 @@ po::options_description describe(RawOptions& raw, const ServeConfig& defaults) {
       "offer-crm-window-days",
       po::value(&raw.crm_window_days)->default_value(defaults.limits.offer_policy.crm.window_days),
       "the window of the CRM cap, in days")(
+      "allow-anonymous", po::bool_switch(&raw.allow_anonymous),
+      "serve every route without a key while no API key is active, also on an address other than "
+      "the loopback (where `nbo serve` otherwise refuses to start without keys; see `nbo keys`)")(
+      "metrics-public", po::bool_switch(&raw.metrics_public),
+      "GET /metrics needs no API key (otherwise a scorer key or above, once keys exist)")(
       "log-format", po::value(&raw.log_format)->default_value("text"), "text or json")(
       "log-level", po::value(&raw.log_level)->default_value(defaults.log_level),
       "trace, debug, info, warn, error");
@@ -138,6 +146,13 @@ std::string environment_name_to_option(const po::options_description& options,
 }
 
 }  // namespace
+
+bool is_loopback_host(std::string_view host) {
+  if (host == "localhost") return true;
+  boost::system::error_code error;
+  const auto address = boost::asio::ip::make_address(std::string(host), error);
+  return !error && address.is_loopback();
+}
 
 std::string serve_help() {
   RawOptions raw;
@@ -267,6 +282,9 @@ ParsedServeConfig parse_serve_config(const std::vector<std::string>& args,
   config.request_log_retention = std::chrono::hours(24 * raw.request_log_retention_days);
   config.durability =
       raw.durability == "normal" ? store::Synchronous::kNormal : store::Synchronous::kFull;
+  config.allow_anonymous = raw.allow_anonymous;
+  config.limits.anonymous_without_keys = raw.allow_anonymous || is_loopback_host(raw.host);
+  config.limits.metrics_public = raw.metrics_public;
   config.json_logs = raw.log_format == "json";
   config.log_level = raw.log_level;
   result.config = std::move(config);

@@ -91,6 +91,8 @@ class ServerImpl {
   bool stop();
   void wait();
   std::size_t in_flight() const noexcept { return in_flight_.load(); }
+  std::uint64_t connections_evicted() const noexcept { return connections_evicted_.load(); }
+  std::uint64_t connections_refused() const noexcept { return connections_refused_.load(); }
 
   // --- used by sessions (any I/O thread) ---
   const ServerOptions& options() const noexcept { return options_; }
@@ -120,6 +122,8 @@ class ServerImpl {
   Observer* observer_;
   DispatchRule dispatch_;
   std::atomic<std::size_t> in_flight_{0};
+  std::atomic<std::uint64_t> connections_evicted_{0};
+  std::atomic<std::uint64_t> connections_refused_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<bool> abandoning_{false};
 
@@ -607,6 +611,7 @@ void ServerImpl::on_accept(beast::error_code ec, tcp::socket socket) {
     }
   }
   if (evicted) {
+    connections_evicted_.fetch_add(1);
     net::post(evicted->executor(), [evicted] { evicted->on_evicted(); });
   }
   if (session) {
@@ -615,7 +620,10 @@ void ServerImpl::on_accept(beast::error_code ec, tcp::socket socket) {
     beast::error_code ignored;
     socket.shutdown(tcp::socket::shutdown_both, ignored);
     socket.close(ignored);
-    if (!stopping_.load()) spdlog::warn("http: connection limit reached, connection closed");
+    if (!stopping_.load()) {
+      connections_refused_.fetch_add(1);
+      spdlog::warn("http: connection limit reached, connection closed");
+    }
   }
   if (acceptor_.is_open()) do_accept();
 }
@@ -785,6 +793,14 @@ void Server::wait() {
 
 std::size_t Server::in_flight() const {
   return impl_->in_flight();
+}
+
+std::uint64_t Server::connections_evicted() const {
+  return impl_->connections_evicted();
+}
+
+std::uint64_t Server::connections_refused() const {
+  return impl_->connections_refused();
 }
 
 }  // namespace nbo::http

@@ -26,6 +26,7 @@
 #include "nbo/http/server.hpp"
 #include "nbo/metrics/registry.hpp"
 #include "nbo/models/registry.hpp"
+#include "nbo/store/api_key_store.hpp"
 #include "nbo/store/customer_store.hpp"
 #include "nbo/store/database.hpp"
 #include "nbo/store/offer_store.hpp"
@@ -102,10 +103,11 @@ class ApiHarness {
         database_(open_and_migrate(db_path_)),
         customers_(db_path_, options_.customer_store),
         offer_store_(db_path_),
-        request_log_(db_path_, options_.request_log) {
+        request_log_(db_path_, options_.request_log),
+        api_keys_(db_path_) {
     if (options_.load_models) models_.load_directory(options_.models_directory);
     service_ = std::make_unique<Service>(
-        ServiceDependencies{models_, customers_, offer_store_, request_log_, metrics_,
+        ServiceDependencies{models_, customers_, offer_store_, request_log_, api_keys_, metrics_,
                             [this] {
                               std::lock_guard lock(probe_mutex_);
                               return database_.writable();
@@ -196,6 +198,7 @@ class ApiHarness {
   const Service& service() const { return *service_; }
   store::CustomerStore& customers() { return customers_; }
   store::OfferStore& offer_store() { return offer_store_; }
+  store::ApiKeyStore& api_keys() { return api_keys_; }
   metrics::Registry& metrics() { return metrics_; }
   store::RequestLogWriter& request_log() { return request_log_; }
   test::HttpClient& client() { return *client_; }
@@ -221,6 +224,7 @@ class ApiHarness {
   store::CustomerStore customers_;
   store::OfferStore offer_store_;
   store::RequestLogWriter request_log_;
+  store::ApiKeyStore api_keys_;
   models::ModelRegistry models_;
   metrics::Registry metrics_;
   std::unique_ptr<Service> service_;

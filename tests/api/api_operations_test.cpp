@@ -229,13 +229,15 @@ TEST(ApiMetrics, ModelInfoFollowsAReload) {
 
 // ---- openapi.yaml ------------------------------------------------------------------------------
 
-std::set<std::pair<std::string, std::string>> openapi_routes() {
+// (method, path) -> its x-required-role ("" when the operation has none).
+std::map<std::pair<std::string, std::string>, std::string> openapi_routes() {
   std::istringstream in(read_text(std::filesystem::path(NBO_SOURCE_DIR) / "openapi.yaml"));
   static const std::set<std::string> kMethods{"get",     "put",  "post",  "delete",
                                               "options", "head", "patch", "trace"};
-  std::set<std::pair<std::string, std::string>> routes;
+  std::map<std::pair<std::string, std::string>, std::string> routes;
   bool in_paths = false;
   std::string path;
+  std::pair<std::string, std::string> operation;
   std::string line;
   while (std::getline(in, line)) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -257,7 +259,14 @@ std::set<std::pair<std::string, std::string>> openapi_routes() {
       EXPECT_FALSE(path.empty()) << "method outside a path: " << line;
       std::string method = key;
       for (char& c : method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      EXPECT_TRUE(routes.emplace(method, path).second) << "duplicate " << method << ' ' << path;
+      operation = {method, path};
+      EXPECT_TRUE(routes.emplace(operation, "").second) << "duplicate " << method << ' ' << path;
+    } else if (indent == 6 && key == "x-required-role" && routes.count(operation) != 0) {
+      std::string role = line.substr(colon + 1);
+      role = role.substr(0, role.find('#'));
+      role.erase(0, role.find_first_not_of(' '));
+      role.erase(role.find_last_not_of(' ') + 1);
+      routes[operation] = role;
     }
   }
   return routes;
@@ -267,18 +276,23 @@ TEST(ApiOpenApi, PathsAreExactlyTheServiceRoutes) {
   ApiHarness harness({.load_models = false});
   const auto documented = openapi_routes();
   ASSERT_FALSE(documented.empty()) << "no paths found in openapi.yaml";
-  std::set<std::pair<std::string, std::string>> served;
+  std::map<std::pair<std::string, std::string>, std::string> served;
   for (const auto& route : harness.service().routes()) {
-    EXPECT_TRUE(served.emplace(route.method, route.path).second)
+    EXPECT_TRUE(
+        served.emplace(std::pair{route.method, route.path}, auth::access_name(route.access)).second)
         << "duplicate route " << route.method << ' ' << route.path;
   }
-  for (const auto& [method, path] : served) {
-    EXPECT_EQ(documented.count({method, path}), 1U)
+  for (const auto& [route, access] : served) {
+    const auto& [method, path] = route;
+    ASSERT_EQ(documented.count(route), 1U)
         << method << ' ' << path << " is served but not in openapi.yaml";
+    // The role each operation documents is the one the server checks.
+    EXPECT_EQ(documented.at(route), access)
+        << method << ' ' << path << ": x-required-role differs from the route's access";
   }
-  for (const auto& [method, path] : documented) {
-    EXPECT_EQ(served.count({method, path}), 1U)
-        << method << ' ' << path << " is in openapi.yaml but not served";
+  for (const auto& [route, role] : documented) {
+    EXPECT_EQ(served.count(route), 1U)
+        << route.first << ' ' << route.second << " is in openapi.yaml but not served";
   }
 }
 

@@ -734,6 +734,8 @@ TEST_F(ServerTest, ConnectionsPastTheLimitAreClosed) {
   auto second = client();
   EXPECT_THROW(second.request("GET", "/echo"), std::runtime_error);
   EXPECT_EQ(first.request("GET", "/echo").status, 200U);
+  EXPECT_GE(server_->connections_refused(), 1U);
+  EXPECT_EQ(server_->connections_evicted(), 0U);
   first.close();
   // Once the first connection is gone, a new one is served (the server notices the close
   // asynchronously, so allow a few attempts).
@@ -790,6 +792,9 @@ TEST_F(ServerTest, AtTheLimitTheOldestNeverAnsweredConnectionMakesRoom) {
   EXPECT_TRUE(closed_within(oldest, 2000ms));
   EXPECT_FALSE(closed_within(newer, 200ms));
   EXPECT_EQ(served.request("GET", "/echo").status, 200U);
+  // Counted, so an operator can see the limit at work (nbo_http_connections_evicted_total).
+  EXPECT_EQ(server_->connections_evicted(), 1U);
+  EXPECT_EQ(server_->connections_refused(), 0U);
   ::close(oldest);
   ::close(newer);
 }

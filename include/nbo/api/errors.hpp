@@ -52,6 +52,12 @@ inline constexpr ErrorCode kUnknownCategory{"unknown_category", 422,
                                             "a categorical value is not one of its levels"};
 inline constexpr ErrorCode kInvalidValue{"invalid_value", 422,
                                          "a value is malformed or contradicts another"};
+// Keys and roles (401, 403): see auth/api_keys.hpp.
+inline constexpr ErrorCode kUnauthorized{
+    "unauthorized", 401,
+    "no active API key was given (header Authorization with Bearer and the key)"};
+inline constexpr ErrorCode kForbidden{"forbidden", 403,
+                                      "the API key's role may not use this route"};
 // Resources and routing (404, 405).
 inline constexpr ErrorCode kNotFound{"not_found", 404, "no route has this path"};
 inline constexpr ErrorCode kCustomerNotFound{"customer_not_found", 404,
@@ -62,6 +68,7 @@ inline constexpr ErrorCode kUserNotFound{"user_not_found", 404,
                                          "no school user is stored under this id"};
 inline constexpr ErrorCode kOfferNotFound{"offer_not_found", 404,
                                           "no offer was recorded under this id"};
+inline constexpr ErrorCode kKeyNotFound{"key_not_found", 404, "no API key has this id"};
 inline constexpr ErrorCode kUnknownCourse{"unknown_course", 422,
                                           "a course id is not in the catalog"};
 inline constexpr ErrorCode kMethodNotAllowed{"method_not_allowed", 405,

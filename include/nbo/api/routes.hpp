@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "nbo/auth/api_keys.hpp"
 #include "nbo/http/message.hpp"
 #include "nbo/http/server.hpp"
 
@@ -51,6 +52,9 @@ struct Route {
   // requests inline and send large or database-bound ones to the workers; must be cheap.
   std::function<http::Dispatch(const http::Request&)> dispatch{};
   std::string summary{};  // one line, for logs and the route listing
+  // The key a caller needs (see auth/api_keys.hpp), checked before the handler runs. Admin unless
+  // the area says otherwise, so a route registered without thought is closed, not open.
+  auth::Access access = auth::Access::kAdmin;
 };
 
 // Dispatch rules for Route::dispatch.

@@ -39,6 +39,7 @@ struct ModelSet;
 }  // namespace nbo::models
 namespace nbo::store {
 class CustomerStore;
+class ApiKeyStore;
 class OfferStore;
 class RequestLogWriter;
 }  // namespace nbo::store
@@ -61,6 +62,13 @@ struct ServiceLimits {
   std::size_t max_user_events = 100000;  // most recent events read for one offer request
   // Store each scored customer's input (JSON) in the request log (--request-log-input).
   bool log_request_input = false;
+  // While the database holds no API key at all (none ever made), every route is open: a server on
+  // the loopback interface, or one started with --allow-anonymous. Otherwise a request without an
+  // active key gets 401. Once a key has been made, keys are required whatever this says, also
+  // after the last one is revoked (rotate by adding the new key first).
+  bool anonymous_without_keys = true;
+  // GET /metrics needs no key (--metrics-public); otherwise it needs a scorer key.
+  bool metrics_public = false;
 };
 
 struct ServiceDependencies {
@@ -68,6 +76,7 @@ struct ServiceDependencies {
   store::CustomerStore& customers;
   store::OfferStore& offers;  // the school's catalog, users, events and offers log
   store::RequestLogWriter& request_log;
+  store::ApiKeyStore& api_keys;  // the keys the service accepts (refresh_keys())
   metrics::Registry& metrics;
   // Readiness probe of the database (a real write check); must be thread-safe.
   std::function<bool()> database_writable;
@@ -78,7 +87,8 @@ struct ServiceDependencies {
 
 struct RouteInfo {
   std::string method;
-  std::string path;  // template, e.g. "/customers/{id}"
+  std::string path;                            // template, e.g. "/customers/{id}"
+  auth::Access access = auth::Access::kAdmin;  // the key it needs
 };
 
 class Service final : public http::Observer {
@@ -111,6 +121,13 @@ class Service final : public http::Observer {
   // Returns the published set. Throws ApiError(errors::kReloadFailed) naming the file and the
   // problem when any file fails; the published set is then left as it was.
   std::shared_ptr<const models::ModelSet> reload_models(std::string_view trigger) const;
+
+  // Re-reads the active API keys from the store and publishes them; requests already past their
+  // key check are not affected. `nbo serve` calls it every second, so keys added or revoked by
+  // `nbo keys` take effect within a second; the /admin/keys routes call it themselves. Returns
+  // the number of active keys. Throws StoreError when the table cannot be read (the keys
+  // published before are kept).
+  std::size_t refresh_keys() const;
 
  private:
   struct Impl;

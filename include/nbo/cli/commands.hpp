@@ -28,6 +28,9 @@ int run_import_offers(const std::vector<std::string>& args);
 // (the target exists without --force, the source cannot be read...); check 0 ok, 1 problems
 // found or the file cannot be read; both 2 bad usage.
 int run_db(const std::vector<std::string>& args);
+// `nbo keys add|list|revoke` (keys_command.cpp): the API keys of the service database. Exit
+// status: 0 done, 1 the database cannot be used (or, for revoke, no key has the id), 2 bad usage.
+int run_keys(const std::vector<std::string>& args);
 // `nbo score`: scores a CSV of customers or a raw store export offline (cli/score_command.hpp).
 // Exit status: 0 every row scored, 3 some rows failed validation (their error column says why),
 // 1 the model, input or output file cannot be used, 2 bad usage.

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "nbo/api/service.hpp"
@@ -29,6 +30,10 @@ struct ServeConfig {
   store::Synchronous durability = store::Synchronous::kFull;
   // Request log rows older than this are deleted in the background; 0: kept for ever.
   std::chrono::hours request_log_retention{90 * 24};
+  // --allow-anonymous: start on any address without API keys (every route then open until the
+  // first key is made). Without it, a server on an address other than the loopback refuses to
+  // start while no key is active. limits.anonymous_without_keys is this or a loopback host.
+  bool allow_anonymous = false;
   bool json_logs = false;
   std::string log_level = "info";
 };
@@ -45,6 +50,9 @@ struct ParsedServeConfig {
 // the flag or variable.
 ParsedServeConfig parse_serve_config(const std::vector<std::string>& args,
                                      const std::vector<std::string>& environment);
+
+// Whether `host` (an IP address or "localhost") is a loopback address: 127.0.0.0/8, ::1.
+bool is_loopback_host(std::string_view host);
 
 // Help text of `nbo serve`.
 std::string serve_help();

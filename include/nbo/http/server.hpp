@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -88,7 +89,8 @@ namespace detail {
 class ServerImpl;
 }
 
-// Thread-safety: port(), stop(), wait() and in_flight() may be called from any thread
+// Thread-safety: port(), stop(), wait(), in_flight() and the connection counts may be called
+// from any thread
 // concurrently; start() once, from one thread. stop() and the destructor must not be called from
 // a Handler, DispatchRule or Observer (a worker or I/O thread): stop() throws std::logic_error
 // there.
@@ -122,6 +124,11 @@ class Server {
   // Requests admitted right now: queued for or running a handler. A request's slot is freed as
   // soon as its handler returns (before its response is written).
   std::size_t in_flight() const;
+  // Connections closed at the connection limit since start(): evicted (the oldest never-answered
+  // connection, closed to make room for a new one) and refused (a new one closed because every
+  // connection had been answered at least once).
+  std::uint64_t connections_evicted() const;
+  std::uint64_t connections_refused() const;
 
  private:
   std::unique_ptr<detail::ServerImpl> impl_;
