@@ -143,6 +143,35 @@ void BM_Predict(benchmark::State& state) {
 }
 BENCHMARK(BM_Predict)->ArgName("reasons")->Arg(3)->Arg(0);
 
+// The served model's explanation of one customer, side by side: by column (explain(), whose sums
+// per field were the reasons before a category field was occluded as a whole) and by field
+// (explain_groups(), what predict() runs now).
+void BM_ExplainByColumnOrField(benchmark::State& state) {
+  const Fixture& f = fixture();
+  const auto& pipeline = f.model->pipeline();
+  const auto& estimator = f.model->estimator();
+  std::vector<std::vector<double>> rows;
+  for (const auto& customer : f.data.customers) {
+    std::vector<double> row(pipeline.column_count());
+    pipeline.transform(customer.customer, row, nullptr);
+    rows.push_back(std::move(row));
+  }
+  std::vector<double> by_column(pipeline.column_count());
+  std::vector<double> by_field(pipeline.specs().size());
+  const bool fields = state.range(0) == 1;
+  std::size_t i = 0;
+  for (auto _ : state) {
+    const auto explanation =
+        fields ? estimator.explain_groups(rows[i], pipeline.column_spec(), by_field)
+               : estimator.explain(rows[i], by_column);
+    benchmark::DoNotOptimize(explanation);
+    if (++i == rows.size()) i = 0;
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel(std::string(estimator.type()));
+}
+BENCHMARK(BM_ExplainByColumnOrField)->ArgName("by_field")->Arg(0)->Arg(1);
+
 void BM_RawPathText(benchmark::State& state) {
   const Fixture& f = fixture();
   const auto& customers = f.data.customers;

@@ -156,10 +156,11 @@ bool is_loopback_host(std::string_view host) {
 
 std::string serve_help() {
   RawOptions raw;
+  const ServeConfig defaults;
   std::ostringstream out;
   out << "Usage: nbo serve [options]\n\nServes the churn model over HTTP/JSON with state in "
          "SQLite.\n\n"
-      << describe(raw, ServeConfig{});
+      << describe(raw, defaults);
   return out.str();
 }
 

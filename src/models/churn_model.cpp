@@ -89,23 +89,23 @@ Prediction ChurnModel::predict(const features::RawCustomer& customer,
 
   Prediction prediction;
   pipeline_.transform(customer, row, &prediction.imputed);
-  // Reasons need the contributions, and explain() gives the margin with them in one pass.
-  detail::ColumnBuffer contribution_buffer(columns);
-  const std::span<double> contributions = contribution_buffer.span();
-  const double margin =
-      max_reasons == 0 ? estimator_->margin(row) : estimator_->explain(row, contributions).margin;
-  decide(margin, prediction);
-  if (max_reasons == 0) return prediction;
-  // Column contributions summed per input field (one-hot columns belong to one field), on the
-  // calibrated log-odds scale.
+  if (max_reasons == 0) {
+    decide(estimator_->margin(row), prediction);
+    return prediction;
+  }
+  // One contribution per input field (a category's one-hot columns are one field, occluded as a
+  // whole by estimators that occlude), with the margin in the same pass; on the calibrated
+  // log-odds scale.
   const auto& specs = pipeline_.specs();
   std::array<double, features::kFieldCount> per_spec{};
-  for (std::size_t column = 0; column < columns; ++column) {
-    per_spec[pipeline_.column_spec()[column]] += contributions[column] * calibration_.slope;
-  }
+  const double margin =
+      estimator_
+          ->explain_groups(row, pipeline_.column_spec(), std::span(per_spec.data(), specs.size()))
+          .margin;
+  decide(margin, prediction);
   prediction.reasons.reserve(specs.size());
   for (std::size_t i = 0; i < specs.size(); ++i) {
-    prediction.reasons.push_back({specs[i].field, per_spec[i]});
+    prediction.reasons.push_back({specs[i].field, per_spec[i] * calibration_.slope});
   }
   const std::size_t keep = std::min(max_reasons, prediction.reasons.size());
   std::partial_sort(prediction.reasons.begin(),

@@ -1,11 +1,11 @@
 #include "nbo/models/estimator.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
-#include <stdexcept>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #include "nbo/models/ensemble.hpp"
 #include "nbo/models/json_reader.hpp"
@@ -81,8 +81,7 @@ void LogisticRegression::batch_margins(std::span<const double> rows, std::span<d
   for (; i < out.size(); ++i) out[i] = margin(rows.subspan(i * columns, columns));
 }
 
-double LogisticRegression::contributions(std::span<const double> row,
-                                         std::span<double> out) const {
+double LogisticRegression::contributions(std::span<const double> row, std::span<double> out) const {
   for (std::size_t i = 0; i < weights_.size(); ++i) out[i] = weights_[i] * row[i];
   return intercept_;
 }
@@ -109,6 +108,41 @@ double occlusion_contributions(const Estimator& estimator, std::span<const doubl
     sum += out[j];
   }
   return full - sum;
+}
+
+double group_occlusion_contributions(const Estimator& estimator, std::span<const double> row,
+                                     std::span<const double> reference,
+                                     std::span<const std::size_t> group_of, std::span<double> out) {
+  const std::size_t columns = estimator.column_count();
+  const double full = estimator.margin(row);
+  thread_local std::vector<double> occluded;
+  occluded.assign(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(columns));
+  double sum = 0.0;
+  for (std::size_t group = 0; group < out.size(); ++group) {
+    bool any = false;
+    for (std::size_t c = 0; c < columns; ++c) {
+      if (group_of[c] != group) continue;
+      occluded[c] = reference[c];
+      any = true;
+    }
+    out[group] = any ? full - estimator.margin(occluded) : 0.0;
+    for (std::size_t c = 0; c < columns; ++c) {
+      if (group_of[c] == group) occluded[c] = row[c];
+    }
+    sum += out[group];
+  }
+  return full - sum;
+}
+
+Estimator::Explanation Estimator::explain_groups(std::span<const double> row,
+                                                 std::span<const std::size_t> group_of,
+                                                 std::span<double> out) const {
+  thread_local std::vector<double> by_column;
+  by_column.assign(column_count(), 0.0);
+  const Explanation explained = explain(row, by_column);
+  std::fill(out.begin(), out.end(), 0.0);
+  for (std::size_t c = 0; c < by_column.size(); ++c) out[group_of[c]] += by_column[c];
+  return explained;
 }
 
 namespace {

@@ -1,14 +1,14 @@
 #include "nbo/models/neighbors.hpp"
 
+#include <fmt/format.h>
+
+#include <Eigen/Core>
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <limits>
-#include <stdexcept>
-
-#include <Eigen/Core>
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #include "estimator_json.hpp"
 #include "row_distances.hpp"
@@ -51,6 +51,17 @@ struct ContributionScratch {
   std::vector<Neighbor> candidates;    // those that can be, with their exact distances
   std::vector<double> weighted;        // the row times the column weights
   std::vector<double> occluded;        // that, with one column set to its weighted mean
+  // Set by explain(): whether `weighted`, `distances` and `nearest` hold the last row's finite
+  // values (its fast path), which explain_groups() then reuses; and the largest distance.
+  bool distances_usable = false;
+  double farthest = 0.0;
+  std::vector<std::size_t> group_columns;  // explain_groups(): the columns of one group
+  std::vector<double> by_column;           // explain_groups(): explain()'s column contributions
+  std::vector<double> group_estimates;     // explain_groups(): per row, its estimate
+  // Columns explain_columns() leaves at 0 (explain_groups() occludes them with their group);
+  // empty: none.
+  std::vector<std::uint8_t> skip;
+  std::vector<std::size_t> group_sizes;
 };
 
 // Rows within reach bucketed by base distance: bucket b holds the rows whose squared distance
@@ -108,6 +119,17 @@ double square(double value) {
   return value * value;
 }
 
+// The explanation buffers of this thread, shared by explain() and explain_groups().
+ContributionScratch& contribution_scratch() {
+  thread_local ContributionScratch scratch;
+  return scratch;
+}
+
+// Rounding slack of the distance estimates: a generous multiple of the terms' magnitudes.
+double estimate_tolerance(std::size_t columns) {
+  return 8.0 * static_cast<double>(columns + 8) * std::numeric_limits<double>::epsilon();
+}
+
 std::string_view weighting_name(NearestNeighbors::Weighting weighting) {
   return weighting == NearestNeighbors::Weighting::kUniform ? "uniform" : "distance";
 }
@@ -152,14 +174,15 @@ NearestNeighbors::NearestNeighbors(std::vector<std::string> column_names,
   }
   if (column_weights_.empty()) column_weights_.assign(columns, 1.0);
   if (column_weights_.size() != columns) {
-    throw std::invalid_argument(fmt::format(
-        "k-nearest-neighbours has {} column weights for {} columns", column_weights_.size(),
-        columns));
+    throw std::invalid_argument(
+        fmt::format("k-nearest-neighbours has {} column weights for {} columns",
+                    column_weights_.size(), columns));
   }
   for (std::size_t j = 0; j < columns; ++j) {
     if (!std::isfinite(column_weights_[j]) || column_weights_[j] < 0.0) {
-      throw std::invalid_argument(fmt::format("weight of column '{}' must be finite and >= 0, is {}",
-                                              column_names_[j], column_weights_[j]));
+      throw std::invalid_argument(
+          fmt::format("weight of column '{}' must be finite and >= 0, is {}", column_names_[j],
+                      column_weights_[j]));
     }
   }
   if (std::all_of(column_weights_.begin(), column_weights_.end(),
@@ -238,15 +261,22 @@ double NearestNeighbors::vote_margin(std::span<Neighbor> nearest) const {
 }
 
 Estimator::Explanation NearestNeighbors::explain(std::span<const double> row,
-                                                std::span<double> out) const {
+                                                 std::span<double> out) const {
+  contribution_scratch().skip.clear();
+  return explain_columns(row, out);
+}
+
+Estimator::Explanation NearestNeighbors::explain_columns(std::span<const double> row,
+                                                         std::span<double> out) const {
   const std::size_t rows = labels_.size();
   const std::size_t columns = column_names_.size();
+  ContributionScratch& scratch = contribution_scratch();
+  scratch.distances_usable = false;
   // The rounding slack of the bounds assumes finite values; anything else takes the definition.
   if (!std::all_of(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(columns),
                    [](double value) { return std::isfinite(value); })) {
     return {margin(row), occlusion_contributions(*this, row, column_means_, out)};
   }
-  thread_local ContributionScratch scratch;
   // Everything below is in the weighted space, where the row and the means are multiplied by the
   // column weights exactly as margin() multiplies the row, so the distances are margin()'s.
   weigh(row, scratch.weighted);
@@ -258,6 +288,8 @@ Estimator::Explanation NearestNeighbors::explain(std::span<const double> row,
   if (!std::isfinite(farthest)) {
     return {full, occlusion_contributions(*this, row, column_means_, out)};
   }
+  scratch.distances_usable = true;
+  scratch.farthest = farthest;
   const double reach = plan_occlusions(farthest, scratch);
   const ReachOrder order = order_by_distance(reach, scratch);
   scratch.occluded.assign(scratch.weighted.begin(), scratch.weighted.end());
@@ -300,8 +332,7 @@ double NearestNeighbors::plan_occlusions(double farthest, ContributionScratch& s
   // value t_i there, to d_i + (m - x) (m + x - 2 t_i): an estimate d_i - 2 (m - x) t_i plus a
   // constant, computed in another order than margin() would and so off by a few ulps of the
   // terms' magnitudes. `tolerance` times their largest possible size bounds that generously.
-  const double tolerance =
-      8.0 * static_cast<double>(columns + 8) * std::numeric_limits<double>::epsilon();
+  const double tolerance = estimate_tolerance(columns);
   // Per column: the estimate a row must not exceed to be kept (see below), and the base
   // distance none of the kept rows can exceed, as estimate = d_i - slope t_i with t_i inside
   // the column's range.
@@ -312,7 +343,7 @@ double NearestNeighbors::plan_occlusions(double farthest, ContributionScratch& s
     const double value = scratch.weighted[j];
     const double mean = weighted_means_[j];
     // Equal: the occluded row is the row itself, its contribution 0.
-    if (value == mean) continue;
+    if (value == mean || (!scratch.skip.empty() && scratch.skip[j] != 0)) continue;
     ColumnPlan& plan = plans[j];
     plan.occluded = true;
     const double shift = mean - value;
@@ -401,6 +432,111 @@ double NearestNeighbors::occluded_margin(std::size_t j, const ReachOrder& order,
     }
   }
   occluded[j] = value;
+  const auto kth = candidates.begin() + static_cast<std::ptrdiff_t>(k - 1);
+  std::nth_element(candidates.begin(), kth, candidates.end(), closer);
+  return vote_margin(std::span<Neighbor>(candidates.data(), k));
+}
+
+Estimator::Explanation NearestNeighbors::explain_groups(std::span<const double> row,
+                                                        std::span<const std::size_t> group_of,
+                                                        std::span<double> out) const {
+  const std::size_t columns = column_names_.size();
+  ContributionScratch& scratch = contribution_scratch();
+  std::vector<std::size_t>& sizes = scratch.group_sizes;
+  sizes.assign(out.size(), 0);
+  for (std::size_t c = 0; c < columns; ++c) ++sizes[group_of[c]];
+  // The columns of larger groups are occluded with their group below, not one by one.
+  scratch.skip.assign(columns, 0);
+  for (std::size_t c = 0; c < columns; ++c) scratch.skip[c] = sizes[group_of[c]] > 1 ? 1 : 0;
+  std::vector<double>& by_column = scratch.by_column;
+  by_column.assign(columns, 0.0);
+  const Explanation explained = explain_columns(row, by_column);
+  std::fill(out.begin(), out.end(), 0.0);
+  double sum = 0.0;
+  for (std::size_t group = 0; group < out.size(); ++group) {
+    if (sizes[group] == 1) {
+      // A group of one column: explain()'s occlusion of that column.
+      for (std::size_t c = 0; c < columns; ++c) {
+        if (group_of[c] == group) out[group] = by_column[c];
+      }
+    } else if (sizes[group] > 1) {
+      out[group] = explained.margin - group_occluded_margin(row, group, group_of, scratch);
+    }
+    sum += out[group];
+  }
+  return {explained.margin, explained.margin - sum};
+}
+
+double NearestNeighbors::group_occluded_margin(std::span<const double> row, std::size_t group,
+                                               std::span<const std::size_t> group_of,
+                                               ContributionScratch& scratch) const {
+  const std::size_t rows = labels_.size();
+  const std::size_t columns = column_names_.size();
+  const auto k = static_cast<std::size_t>(k_);
+  if (!scratch.distances_usable) {
+    // Non-finite values leave no room for the bounds: the definition, one margin() pass.
+    std::vector<double>& occluded = scratch.occluded;
+    occluded.assign(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(columns));
+    for (std::size_t c = 0; c < columns; ++c) {
+      if (group_of[c] == group) occluded[c] = column_means_[c];
+    }
+    return margin(occluded);
+  }
+  // Occluding the group's columns J moves the squared distance d_i to reference row i by
+  // sum over j in J of (m_j - x_j) (m_j + x_j - 2 t_ij): an estimate d_i - sum(slope_j t_ij) up
+  // to a constant, off by at most `slack` from the exact distance margin() would compute. The
+  // k smallest estimates bound the k-th exact distance, so only rows within twice the slack of
+  // the k-th estimate need their exact distance, which then decides the neighbours and ties.
+  std::vector<std::size_t>& moved = scratch.group_columns;
+  moved.clear();
+  double magnitudes = scratch.farthest;
+  for (std::size_t j = 0; j < columns; ++j) {
+    const double value = scratch.weighted[j];
+    const double mean = weighted_means_[j];
+    if (group_of[j] != group || value == mean) continue;
+    moved.push_back(j);
+    const double magnitude = std::max(std::abs(column_minima_[j]), std::abs(column_maxima_[j]));
+    magnitudes += square(std::abs(mean) + magnitude) + square(std::abs(value) + magnitude) +
+                  std::abs(mean - value) * (std::abs(mean + value) + 2.0 * magnitude);
+  }
+  if (moved.empty()) return margin(row);  // the occluded row is the row itself
+  const double slack = estimate_tolerance(columns) * magnitudes;
+  std::vector<double>& values = scratch.group_estimates;
+  values.assign(scratch.distances.begin(), scratch.distances.end());
+  for (const std::size_t j : moved) {
+    const double slope = 2.0 * (weighted_means_[j] - scratch.weighted[j]);
+    const double* column = column_major_.data() + j * rows;
+    for (std::size_t i = 0; i < rows; ++i) values[i] -= slope * column[i];
+  }
+  // Any k rows bound the occluded k-th distance by their largest; the row's own k nearest are at
+  // hand. Rows estimated above that bound by more than twice the slack are farther: one pass
+  // keeps the few others, and the k-th of those tightens the bound.
+  double bound = -std::numeric_limits<double>::infinity();
+  for (const Neighbor& neighbor : scratch.nearest) bound = std::max(bound, values[neighbor.index]);
+  const double keep_threshold = bound + 2.0 * slack;
+  std::vector<Estimate>& estimates = scratch.estimates;
+  estimates.resize(rows);
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < rows; ++i) {
+    estimates[kept] = Estimate{values[i], i};
+    kept += values[i] <= keep_threshold ? 1 : 0;
+  }
+  estimates.resize(kept);
+  const auto kth_estimate = estimates.begin() + static_cast<std::ptrdiff_t>(k - 1);
+  std::nth_element(estimates.begin(), kth_estimate, estimates.end(),
+                   [](const Estimate& a, const Estimate& b) { return a.value < b.value; });
+  const double exact_threshold = kth_estimate->value + 2.0 * slack;
+  std::vector<double>& occluded = scratch.occluded;
+  occluded.assign(scratch.weighted.begin(), scratch.weighted.end());
+  for (const std::size_t j : moved) occluded[j] = weighted_means_[j];
+  std::vector<Neighbor>& candidates = scratch.candidates;
+  candidates.clear();
+  for (const Estimate& estimate : estimates) {
+    if (estimate.value <= exact_threshold) {
+      candidates.push_back(Neighbor{
+          detail::squared_distance(occluded, weighted_rows_, estimate.index), estimate.index});
+    }
+  }
   const auto kth = candidates.begin() + static_cast<std::ptrdiff_t>(k - 1);
   std::nth_element(candidates.begin(), kth, candidates.end(), closer);
   return vote_margin(std::span<Neighbor>(candidates.data(), k));

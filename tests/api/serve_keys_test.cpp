@@ -7,11 +7,11 @@
 #include <signal.h>
 
 #include <chrono>
-#include <regex>
 #include <string>
 #include <thread>
 
 #include "api/api_harness.hpp"
+#include "support/api_key_text.hpp"
 #include "support/child_process.hpp"
 #include "support/prometheus_text.hpp"
 #include "support/run_nbo.hpp"
@@ -64,16 +64,18 @@ TEST_F(ServeKeys, OnAnAddressOthersCanReachItRefusesToStartWithoutKeysUnlessAllo
 
   args.push_back("--allow-anonymous");
   ChildProcess child(args, log_);
-  std::smatch match;
+  static const std::string kListening = "listening on http://0.0.0.0:";
+  unsigned short port = 0;
   const bool listening = eventually(
       [&] {
         const std::string text = read_text(log_);
-        return std::regex_search(text, match,
-                                 std::regex("listening on http://0\\.0\\.0\\.0:(\\d+)"));
+        const auto at = text.find(kListening);
+        if (at == std::string::npos) return false;
+        port = static_cast<unsigned short>(std::stoul(text.substr(at + kListening.size())));
+        return true;
       },
       20s);
   ASSERT_TRUE(listening) << read_text(log_);
-  const auto port = static_cast<unsigned short>(std::stoul(match[1]));
   ASSERT_TRUE(wait_until_ready(port, 20s)) << read_text(log_);
   EXPECT_THAT(read_text(log_), HasSubstr("no API key is active"));
   test::HttpClient client("127.0.0.1", port, 5s);
@@ -101,11 +103,9 @@ TEST_F(ServeKeys, KeysMadeAndRevokedBesideTheRunningServerTakeEffectWithinSecond
   const auto added =
       test_support::run_nbo(keys_args({"keys", "add", "--name", "crm", "--role", "scorer"}), dir_);
   ASSERT_EQ(added.exit_code, 0) << added.output;
-  std::smatch match;
-  ASSERT_TRUE(
-      std::regex_search(added.output, match, std::regex("nbo_([0-9a-f]{16})_[0-9a-f]{64}")));
-  const std::string token = match[0];
-  const std::string id = match[1];
+  const std::string token = test_support::find_api_key(added.output);
+  ASSERT_FALSE(token.empty()) << added.output;
+  const std::string id = test_support::api_key_id(token);
 
   EXPECT_TRUE(eventually([&] { return predict("") == 401U; }, 5s)) << read_text(log_);
   EXPECT_EQ(predict(token), 200U);

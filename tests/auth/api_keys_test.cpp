@@ -4,17 +4,17 @@
 
 #include <gtest/gtest.h>
 
-#include <regex>
 #include <set>
 #include <string>
+
+#include "support/api_key_text.hpp"
 
 namespace nbo::auth {
 namespace {
 
 TEST(ApiKeys, AGeneratedKeyIsATokenOfItsIdWhoseDigestIsStoredNotTheToken) {
   const NewKey made = generate_key("crm-prod", Role::kWriter);
-  EXPECT_TRUE(std::regex_match(made.token, std::regex("nbo_[0-9a-f]{16}_[0-9a-f]{64}")))
-      << made.token;
+  EXPECT_TRUE(test_support::looks_like_api_key(made.token)) << made.token;
   EXPECT_EQ(token_id(made.token), made.key.id);
   EXPECT_EQ(made.key.name, "crm-prod");
   EXPECT_EQ(made.key.role, Role::kWriter);

@@ -3,10 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <regex>
 #include <string>
 
 #include "nbo/store/api_key_store.hpp"
+#include "support/api_key_text.hpp"
 #include "support/run_nbo.hpp"
 #include "support/temp_dir.hpp"
 
@@ -35,11 +35,9 @@ TEST_F(KeysCommand, AddPrintsTheKeyOnceListShowsItsIdAndRoleRevokeEndsIt) {
   const auto added =
       run_nbo(with_db({"keys", "add", "--name", "crm-prod", "--role", "writer"}), dir_);
   ASSERT_EQ(added.exit_code, 0) << added.output;
-  std::smatch match;
-  const std::regex token_pattern("nbo_([0-9a-f]{16})_[0-9a-f]{64}");
-  ASSERT_TRUE(std::regex_search(added.output, match, token_pattern)) << added.output;
-  const std::string token = match[0];
-  const std::string id = match[1];
+  const std::string token = test_support::find_api_key(added.output);
+  ASSERT_FALSE(token.empty()) << added.output;
+  const std::string id = test_support::api_key_id(token);
 
   // The key works against the database the command wrote (a fresh file, migrated by it).
   store::ApiKeyStore keys(db_);

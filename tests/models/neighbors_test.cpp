@@ -4,6 +4,7 @@
 // ties, with and without column weights), the model-file layout and its validation.
 #include "nbo/models/neighbors.hpp"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -13,13 +14,11 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "nbo/models/estimator.hpp"
 #include "occlusion_checks.hpp"
@@ -156,8 +155,8 @@ TEST(NearestNeighborsTest, ColumnWeightsScaleTheDistance) {
   const NearestNeighbors scaled(kColumns, scaled_rows, labels, 3, Weighting::kDistance);
   const NearestNeighbors plain(kColumns, rows, labels, 3, Weighting::kDistance);
   bool any_differs_from_plain = false;
-  for (const auto& query : std::vector<std::vector<double>>{{0.3, -1.0}, {2.0, 1.5}, {-1, 0},
-                                                            {0.6, 1.1}, {1.4, -2.0}}) {
+  for (const auto& query : std::vector<std::vector<double>>{
+           {0.3, -1.0}, {2.0, 1.5}, {-1, 0}, {0.6, 1.1}, {1.4, -2.0}}) {
     const double margin = weighted.margin(query);
     EXPECT_DOUBLE_EQ(margin, scaled.margin(std::vector<double>{2.0 * query[0], 0.5 * query[1]}));
     any_differs_from_plain = any_differs_from_plain || margin != plain.margin(query);
@@ -278,12 +277,14 @@ TEST(NearestNeighborsTest, ContributionsEqualTheOcclusionDefinition) {
           for (const int k : {1, 4, 25, static_cast<int>(rows)}) {
             const NearestNeighbors model(names, reference, labels, k, weighting, column_weights);
             for (std::size_t q = 0; q < queries.size(); ++q) {
-              test::expect_occlusion_values(
-                  model, means, queries[q],
-                  fmt::format("seed {}, {}, k {}, {}, {}, query {}", seed,
-                              on_grid ? "grid" : "continuous", k,
-                              weighting == Weighting::kUniform ? "uniform" : "distance",
-                              column_weights.empty() ? "unweighted" : "weighted", q));
+              const std::string context = fmt::format(
+                  "seed {}, {}, k {}, {}, {}, query {}", seed, on_grid ? "grid" : "continuous", k,
+                  weighting == Weighting::kUniform ? "uniform" : "distance",
+                  column_weights.empty() ? "unweighted" : "weighted", q);
+              test::expect_occlusion_values(model, means, queries[q], context);
+              // Groups of one, two and three columns, as a pipeline's fields make them.
+              test::expect_group_occlusion_values(model, means, queries[q], {0, 1, 1, 2, 2, 2}, 3,
+                                                  context + ", groups");
             }
           }
         }
@@ -307,6 +308,8 @@ TEST(NearestNeighborsTest, ContributionsOfEquidistantRowsFollowTheLowerIndex) {
         for (const auto& query : std::vector<std::vector<double>>{
                  {0, 0}, {0.5, 0}, {0, 0.5}, {1, 1}, {-1, 0.5}, {0.25, -0.25}}) {
           test::expect_occlusion_values(model, means, query, fmt::format("k {}", k));
+          test::expect_group_occlusion_values(model, means, query, {0, 0}, 1,
+                                              fmt::format("k {}, one group", k));
         }
       }
     }
@@ -314,8 +317,34 @@ TEST(NearestNeighborsTest, ContributionsOfEquidistantRowsFollowTheLowerIndex) {
 }
 
 TEST(NearestNeighborsTest, ContributionsOfANonFiniteRowAreTheDefinitions) {
-  test::expect_non_finite_rows_take_the_definition(five_rows(3, Weighting::kDistance),
-                                                   {0.8, -0.2});
+  test::expect_non_finite_rows_take_the_definition(five_rows(3, Weighting::kDistance), {0.8, -0.2});
+  // A group holding the non-finite column is occluded by the definition too.
+  const auto model = five_rows(3, Weighting::kDistance);
+  for (const auto& query : std::vector<std::vector<double>>{
+           {std::numeric_limits<double>::infinity(), 0.0}, {0.5, 1.0}}) {
+    std::vector<double> fast(1);
+    std::vector<double> reference(1);
+    const std::vector<std::size_t> one_group{0, 0};
+    model.explain_groups(query, one_group, fast);
+    group_occlusion_contributions(model, query, std::vector<double>{0.8, -0.2}, one_group,
+                                  reference);
+    EXPECT_EQ(std::memcmp(fast.data(), reference.data(), sizeof(double)), 0) << query[0];
+  }
+}
+
+TEST(NearestNeighborsTest, AGroupIsOccludedAsAWholeNotAsTheSumOfItsColumns) {
+  // Reference rows (a, b): occluding a and b together lands on the mean (0.8, -0.2), whose
+  // nearest row is (1, 0) labelled 0; occluding each alone lands elsewhere.
+  const auto model = five_rows(1, Weighting::kUniform);
+  const std::vector<double> query{0.0, 2.0};  // on row 2, labelled 1
+  std::vector<double> columns(2);
+  model.explain(query, columns);
+  std::vector<double> grouped(1);
+  const auto explanation = model.explain_groups(query, std::vector<std::size_t>{0, 0}, grouped);
+  const double occluded = model.margin(std::vector<double>{0.8, -0.2});
+  EXPECT_EQ(grouped[0], explanation.margin - occluded);
+  EXPECT_NE(grouped[0], columns[0] + columns[1]);
+  EXPECT_DOUBLE_EQ(explanation.baseline, occluded);
 }
 
 TEST(NearestNeighborsTest, JsonLayoutAndRoundTrip) {
@@ -373,9 +402,13 @@ TEST(NearestNeighborsTest, InvalidFilesAreRejectedNamingThePath) {
   EXPECT_THAT(broken([](json& e) { e["rows"] = 3; }), HasSubstr("estimator.rows:"));
   EXPECT_THAT(broken([](json& e) { e["column_weights"] = {1.0}; }),
               HasSubstr("estimator.column_weights:"));
-  EXPECT_THAT(broken([](json& e) { e["column_weights"] = {1.0, -0.5}; }),
+  EXPECT_THAT(broken([](json& e) {
+                e["column_weights"] = {1.0, -0.5};
+              }),
               HasSubstr("estimator.column_weights[1]:"));
-  EXPECT_THAT(broken([](json& e) { e["column_weights"] = {"1", 1.0}; }),
+  EXPECT_THAT(broken([](json& e) {
+                e["column_weights"] = {"1", 1.0};
+              }),
               HasSubstr("estimator.column_weights[0]:"));
   EXPECT_THAT(broken([](json& e) { e["column_weights"] = {0.0, 0.0}; }), HasSubstr("all 0"));
   // A misspelt optional key is refused, not read as "all weights 1".

@@ -34,6 +34,24 @@ inline void expect_occlusion_values(const Estimator& model, const std::vector<do
   EXPECT_EQ(explained, fast) << context;
 }
 
+// explain_groups() against group_occlusion_contributions() to 1e-9 (each group occluded as a
+// whole), with explain()'s margin bit for bit and a baseline that completes the sum.
+inline void expect_group_occlusion_values(const Estimator& model, const std::vector<double>& means,
+                                          const std::vector<double>& query,
+                                          const std::vector<std::size_t>& group_of,
+                                          std::size_t groups, const std::string& context) {
+  std::vector<double> fast(groups, -99.0);
+  std::vector<double> reference(groups, 99.0);
+  const auto explanation = model.explain_groups(query, group_of, fast);
+  const double reference_baseline =
+      group_occlusion_contributions(model, query, means, group_of, reference);
+  EXPECT_EQ(explanation.margin, model.margin(query)) << context;
+  EXPECT_NEAR(explanation.baseline, reference_baseline, 1e-9) << context;
+  for (std::size_t g = 0; g < groups; ++g) {
+    EXPECT_NEAR(fast[g], reference[g], 1e-9) << context << ", group " << g;
+  }
+}
+
 // For rows with an infinite or NaN value the fast path must give the definition's values bit for
 // bit, NaN included. `model` has two columns.
 inline void expect_non_finite_rows_take_the_definition(const Estimator& model,

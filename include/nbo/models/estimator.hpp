@@ -6,12 +6,11 @@
 #pragma once
 
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 namespace nbo::models {
 
@@ -50,6 +49,16 @@ class Estimator {
     const double baseline = contributions(row, out);
     return {margin(row), baseline};
   }
+  // Contributions per group of columns, where a group is what a reader names as one input (the
+  // one-hot columns of a category field): group_of[c] < out.size() is column c's group, and out
+  // gets one contribution per group; baseline + sum(out) == margin. This default sums explain()'s
+  // column contributions over each group: exact for additive estimators (linear, trees).
+  // Estimators whose contributions are occlusions override it to occlude each group as a whole,
+  // out[g] = margin(row) - margin(row with every column of g at its reference), which the sum of
+  // its columns' occlusions is not when they interact (k-NN).
+  virtual Explanation explain_groups(std::span<const double> row,
+                                     std::span<const std::size_t> group_of,
+                                     std::span<double> out) const;
   // The "estimator" object of the model file.
   virtual nlohmann::json to_json() const = 0;
 
@@ -93,6 +102,14 @@ class LogisticRegression final : public Estimator {
 // thread-local scratch row, so it is safe to call concurrently.
 double occlusion_contributions(const Estimator& estimator, std::span<const double> row,
                                std::span<const double> reference, std::span<double> out);
+
+// The same per group of columns (see Estimator::explain_groups): out[g] = margin(row) -
+// margin(row with every column c of group g, group_of[c] == g, replaced by reference[c]); 0 for a
+// group without columns. Costs out.size() + 1 margin() calls. The definition the fast
+// NearestNeighbors::explain_groups() is tested against.
+double group_occlusion_contributions(const Estimator& estimator, std::span<const double> row,
+                                     std::span<const double> reference,
+                                     std::span<const std::size_t> group_of, std::span<double> out);
 
 // Builds an estimator from the model file's "estimator" object. `expected_columns` are the
 // pipeline's column names; an estimator over other columns is rejected. Throws JsonError (a

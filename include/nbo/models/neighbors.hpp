@@ -22,12 +22,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "nbo/models/estimator.hpp"
 
@@ -59,6 +58,12 @@ class NearestNeighbors final : public Estimator {
   }
   // The margin falls out of the explanation's first pass (bit for bit margin()'s).
   Explanation explain(std::span<const double> row, std::span<double> out) const override;
+  // A group of several columns (a category's one-hot columns) is occluded as a whole: all its
+  // columns at their reference means at once, bit for bit group_occlusion_contributions(); a
+  // group of one column gets explain()'s value. Costs explain() plus one pass over the reference
+  // rows per group of several columns.
+  Explanation explain_groups(std::span<const double> row, std::span<const std::size_t> group_of,
+                             std::span<double> out) const override;
   nlohmann::json to_json() const override;
 
   int k() const noexcept { return k_; }
@@ -79,6 +84,8 @@ class NearestNeighbors final : public Estimator {
   // The margin of the vote of `nearest`, the k selected rows in any order; sorts them nearest
   // first so the sums run in a fixed order. margin() and contributions() share it.
   double vote_margin(std::span<detail::Neighbor> nearest) const;
+  // explain() leaving out the columns marked in the thread's scratch (explain_groups()).
+  Explanation explain_columns(std::span<const double> row, std::span<double> out) const;
   // The steps of explain(), in order, on the row weighed into scratch.weighted:
   // its squared distance to every reference row and its k nearest, returning its margin;
   double nearest_of_all(detail::ContributionScratch& scratch) const;
@@ -90,13 +97,17 @@ class NearestNeighbors final : public Estimator {
   // the margin with column j at its mean, from the few rows its bounds keep.
   double occluded_margin(std::size_t j, const detail::ReachOrder& order,
                          detail::ContributionScratch& scratch) const;
+  // After explain(row): the margin with every column of `group` at its mean.
+  double group_occluded_margin(std::span<const double> row, std::size_t group,
+                               std::span<const std::size_t> group_of,
+                               detail::ContributionScratch& scratch) const;
 
   std::vector<std::string> column_names_;
   std::vector<double> reference_rows_;
   std::vector<std::uint8_t> labels_;
   std::vector<double> column_weights_;
-  std::vector<double> column_means_;   // of reference_rows_: the occlusion reference
-  std::vector<double> weighted_rows_;  // reference_rows_ times the column weights
+  std::vector<double> column_means_;    // of reference_rows_: the occlusion reference
+  std::vector<double> weighted_rows_;   // reference_rows_ times the column weights
   std::vector<double> weighted_means_;  // column_means_ times the column weights
   std::vector<double> column_major_;    // weighted_rows_ transposed
   std::vector<double> column_minima_;   // of weighted_rows_, for the bounds of contributions()
