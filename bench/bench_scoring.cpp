@@ -50,6 +50,7 @@
 
 #include "common.hpp"
 #include "nbo/api/predict_io.hpp"
+#include "nbo/auth/api_keys.hpp"
 #include "nbo/features/customer.hpp"
 #include "nbo/json/document.hpp"
 #include "nbo/json/writer.hpp"
@@ -171,6 +172,26 @@ void BM_ExplainByColumnOrField(benchmark::State& state) {
   state.SetLabel(std::string(estimator.type()));
 }
 BENCHMARK(BM_ExplainByColumnOrField)->ArgName("by_field")->Arg(0)->Arg(1);
+
+// What every request pays for its API key once keys exist: the bearer token out of the header,
+// its SHA-256, the lookup by id and the constant-time comparison (a set of 10 active keys).
+void BM_AuthenticateKey(benchmark::State& state) {
+  std::vector<nbo::auth::ApiKey> keys;
+  std::string token;
+  for (int i = 0; i < 10; ++i) {
+    auto made = nbo::auth::generate_key("bench", nbo::auth::Role::kScorer);
+    keys.push_back(made.key);
+    token = made.token;
+  }
+  const nbo::auth::KeySet set(keys);
+  const std::string header = "Bearer " + token;
+  for (auto _ : state) {
+    const auto caller = set.authenticate(nbo::auth::bearer_token(header));
+    benchmark::DoNotOptimize(caller);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_AuthenticateKey);
 
 void BM_RawPathText(benchmark::State& state) {
   const Fixture& f = fixture();
