@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Configures and builds nbo into a build directory.
-#   scripts/build.sh [release|test]
+#   scripts/build.sh [release|test|tsan|fuzz]
 #   release: optimized (build/release), what `scripts/serve.sh` runs and bench/ measures
 #   test:    AddressSanitizer + UndefinedBehaviorSanitizer, warnings as errors (build/test), what
 #            the test suite runs
 #   tsan:    ThreadSanitizer (build/tsan), for the concurrency tests: scripts/tsan.sh
+#   fuzz:    clang, libFuzzer + AddressSanitizer + UndefinedBehaviorSanitizer (build/fuzz), the
+#            fuzz targets only: scripts/fuzz.sh
 # Compiles go through ccache when it is installed (scripts/install-deps.sh installs it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,8 +43,17 @@ case "$flavour" in
     cmake --build build/tsan -j "$jobs" --target nbo_http_tests nbo_store_tests nbo_models_tests \
       nbo_api_tests nbo
     ;;
+  fuzz)
+    # Same -O1 -g1 as the test flavour. Only the fuzz targets (and the library they link) are
+    # built: the tests and the bench run in the other flavours.
+    cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DCMAKE_CXX_COMPILER="${NBO_FUZZ_CXX:-clang++}" \
+      -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DNBO_FUZZ=ON \
+      -DNBO_BUILD_TESTS=OFF -DNBO_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
+    cmake --build build/fuzz -j "$jobs" --target nbo_fuzz
+    ;;
   *)
-    echo "usage: scripts/build.sh [release|test|tsan]" >&2
+    echo "usage: scripts/build.sh [release|test|tsan|fuzz]" >&2
     exit 2
     ;;
 esac

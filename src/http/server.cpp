@@ -77,6 +77,66 @@ bool is_safe_header(std::string_view name, std::string_view value) {
   return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
 }
 
+// What follows is shared by the sessions and by read_request(), so that the fuzz target of the
+// request path parses and rejects bytes exactly as a connection does.
+using Parser = bhttp::request_parser<bhttp::string_body>;
+
+void apply_limits(Parser& parser, const ServerOptions& options) {
+  parser.body_limit(static_cast<std::uint64_t>(options.max_body_bytes));
+  parser.header_limit(static_cast<std::uint32_t>(
+      std::min<std::size_t>(options.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
+}
+
+// The Request fields that come from a parsed header (everything but the body and the time).
+void fill_from_header(const Parser::value_type& message, Request& request) {
+  request.method = std::string(message.method_string());
+  request.target = std::string(message.target());
+  for (const auto& field : message) {
+    request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
+  request.content_type = std::string(message[bhttp::field::content_type]);
+  const std::string_view caller_id = message["X-Request-Id"];
+  request.request_id =
+      is_valid_request_id(caller_id) ? std::string(caller_id) : generate_request_id();
+  const auto [raw_path, query] = split_target(request.target);
+  request.query = std::string(query);
+  if (auto decoded = percent_decode_path(raw_path)) request.path = std::move(*decoded);
+}
+
+// True when a read failed because the peer or the clock ended it (timeout, reset, EOF in the
+// middle of a request): there is nobody to answer.
+bool is_transport_error(beast::error_code ec) {
+  return ec.category() != bhttp::make_error_code(bhttp::error::bad_method).category() ||
+         ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
+         ec == bhttp::error::short_read;
+}
+
+// The server's answer to bytes that are not a request it accepts (413, 431, else 400).
+Response read_error_response(beast::error_code ec, const ServerOptions& options,
+                             std::string_view request_id) {
+  if (ec == bhttp::error::body_limit) {
+    return error_response(
+        413, "payload_too_large",
+        "request body exceeds " + std::to_string(options.max_body_bytes) + " bytes", request_id);
+  }
+  if (ec == bhttp::error::header_limit) {
+    return error_response(
+        431, "headers_too_large",
+        "request headers exceed " + std::to_string(options.max_header_bytes) + " bytes",
+        request_id);
+  }
+  return error_response(400, "bad_request", "malformed HTTP request: " + ec.message(), request_id);
+}
+
+// The 400 for a target no route can match (not origin-form, or undecodable); nullopt when fine.
+std::optional<Response> target_error(const Request& request) {
+  const auto [raw_path, query] = split_target(request.target);
+  if (raw_path.empty() || raw_path.front() != '/' || !percent_decode_path(raw_path)) {
+    return error_response(400, "bad_request", "malformed request target", request.request_id);
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 class ServerImpl {
@@ -198,7 +258,6 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   enum class Phase { idle, reading, handling, writing, closing };
-  using Parser = bhttp::request_parser<bhttp::string_body>;
 
   void wait_for_request() {
     if (server_.stopping()) {
@@ -206,9 +265,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     parser_.emplace();
-    parser_->body_limit(static_cast<std::uint64_t>(server_.options().max_body_bytes));
-    parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
-        server_.options().max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
+    apply_limits(*parser_, server_.options());
     if (buffer_.size() > 0) {  // pipelined bytes already here
       begin_request();
       return;
@@ -279,9 +336,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_read_error(beast::error_code ec) {
-    if (ec.category() != bhttp::make_error_code(bhttp::error::bad_method).category() ||
-        ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
-        ec == bhttp::error::short_read) {
+    if (is_transport_error(ec)) {
       // Timeout, reset or EOF in the middle of a request: nobody to answer.
       if (ec != net::error::operation_aborted) {
         spdlog::debug("http: dropping connection while reading a request: {}", ec.message());
@@ -291,21 +346,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // A Content-Length over the limit fails right after the fields were parsed: they are usable.
     Request request = partial_request(ec == bhttp::error::body_limit);
     server_.notify_started();
-    Response response;
-    if (ec == bhttp::error::body_limit) {
-      response = error_response(
-          413, "payload_too_large",
-          "request body exceeds " + std::to_string(server_.options().max_body_bytes) + " bytes",
-          request.request_id);
-    } else if (ec == bhttp::error::header_limit) {
-      response = error_response(
-          431, "headers_too_large",
-          "request headers exceed " + std::to_string(server_.options().max_header_bytes) + " bytes",
-          request.request_id);
-    } else {
-      response = error_response(400, "bad_request", "malformed HTTP request: " + ec.message(),
-                                request.request_id);
-    }
+    Response response = read_error_response(ec, server_.options(), request.request_id);
     finish(request, std::move(response), false);
   }
 
@@ -323,18 +364,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void fill_from_header(Request& request) {
     const auto& message = parser_->get();
     version_ = message.version() == 10 ? 10U : 11U;
-    request.method = std::string(message.method_string());
-    request.target = std::string(message.target());
-    for (const auto& field : message) {
-      request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-    }
-    request.content_type = std::string(message[bhttp::field::content_type]);
-    const std::string_view caller_id = message["X-Request-Id"];
-    request.request_id =
-        is_valid_request_id(caller_id) ? std::string(caller_id) : generate_request_id();
-    const auto [raw_path, query] = split_target(request.target);
-    request.query = std::string(query);
-    if (auto decoded = percent_decode_path(raw_path)) request.path = std::move(*decoded);
+    detail::fill_from_header(message, request);
   }
 
   void handle_request() {
@@ -347,9 +377,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
     server_.notify_started();
     Response response;
-    const auto [raw_path, query] = split_target(request.target);
-    if (raw_path.empty() || raw_path.front() != '/' || !percent_decode_path(raw_path)) {
-      response = error_response(400, "bad_request", "malformed request target", request.request_id);
+    if (auto rejected = target_error(request)) {
+      response = std::move(*rejected);
     } else if (!server_.try_acquire_slot()) {
       response = error_response(503, "overloaded", "server is overloaded, retry later",
                                 request.request_id);
@@ -801,6 +830,44 @@ std::uint64_t Server::connections_evicted() const {
 
 std::uint64_t Server::connections_refused() const {
   return impl_->connections_refused();
+}
+
+ReadResult read_request(std::string_view bytes, const ServerOptions& options) {
+  ReadResult result;
+  detail::Parser parser;
+  detail::apply_limits(parser, options);
+  parser.eager(true);  // header and body in one pass, as async_read() after async_read_header()
+  beast::error_code ec;
+  while (!parser.is_done() && result.consumed < bytes.size()) {
+    const std::size_t used = parser.put(
+        net::const_buffer(bytes.data() + result.consumed, bytes.size() - result.consumed), ec);
+    result.consumed += used;
+    if (ec == bhttp::error::need_more) return result;  // a connection would wait for more
+    if (ec || used == 0) break;
+  }
+  result.request.received_at = Clock::now();
+  if (ec) {
+    if (detail::is_transport_error(ec)) return result;  // a connection would be dropped
+    if (ec == bhttp::error::body_limit || parser.is_header_done()) {
+      detail::fill_from_header(parser.get(), result.request);
+    }
+    if (result.request.request_id.empty()) result.request.request_id = generate_request_id();
+    result.outcome = ReadResult::Outcome::kAnswered;
+    result.answer = detail::read_error_response(ec, options, result.request.request_id);
+    return result;  // the connection is closed after it
+  }
+  if (!parser.is_done()) return result;
+  auto& message = parser.get();
+  detail::fill_from_header(message, result.request);
+  result.request.body = std::move(message.body());
+  result.keep_alive = message.keep_alive();
+  if (auto rejected = detail::target_error(result.request)) {
+    result.outcome = ReadResult::Outcome::kAnswered;
+    result.answer = std::move(*rejected);
+    return result;
+  }
+  result.outcome = ReadResult::Outcome::kRequest;
+  return result;
 }
 
 }  // namespace nbo::http

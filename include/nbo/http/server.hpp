@@ -24,6 +24,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "nbo/http/message.hpp"
 
@@ -84,6 +85,27 @@ class Observer {
   virtual void on_request_finished(const Request& /*request*/, const Response& /*response*/,
                                    double /*seconds*/) {}
 };
+
+// One request read from bytes in memory exactly as a connection reads it from its socket: the
+// same parser and limits (max_body_bytes, max_header_bytes), the same Request built from it and
+// the same answers the server gives on its own before any handler runs (400 malformed request or
+// target, 413, 431). It is the seam of the fuzz target of the whole request path (fuzz/), which
+// hands a complete request to the api::Service as the server would; the server itself does not
+// call it. Admission (503 overloaded), 100-continue and timeouts are the socket's business and
+// are not modelled.
+struct ReadResult {
+  enum class Outcome {
+    kRequest,     // `request` is complete: the server would call the handler with it
+    kAnswered,    // the server answers `answer` itself; `request` holds what was parsed
+    kIncomplete,  // the bytes end before a request does (the connection would wait, then drop)
+  };
+  Outcome outcome = Outcome::kIncomplete;
+  Request request{};
+  Response answer{};         // for kAnswered
+  bool keep_alive = false;   // whether the connection would stay open after this request
+  std::size_t consumed = 0;  // bytes of this request; the rest is the next, pipelined, request
+};
+ReadResult read_request(std::string_view bytes, const ServerOptions& options);
 
 namespace detail {
 class ServerImpl;
