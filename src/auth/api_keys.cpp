@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <span>
 #include <stdexcept>
 
 namespace nbo::auth {
@@ -26,20 +27,24 @@ bool all_lower_hex(std::string_view text) noexcept {
   return true;
 }
 
+std::string lower_hex(std::span<const unsigned char> bytes) {
+  constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * bytes.size());
+  for (const unsigned char byte : bytes) {
+    out.push_back(kHex[byte >> 4]);
+    out.push_back(kHex[byte & 0x0F]);
+  }
+  return out;
+}
+
 std::string random_hex(std::size_t bytes) {
   std::array<unsigned char, kSecretBytes> buffer{};
   if (bytes > buffer.size()) throw std::logic_error("random_hex: too many bytes");
   if (RAND_bytes(buffer.data(), static_cast<int>(bytes)) != 1) {
     throw std::runtime_error("cannot make an API key: OpenSSL's random generator failed");
   }
-  constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * bytes);
-  for (std::size_t i = 0; i < bytes; ++i) {
-    out.push_back(kHex[buffer[i] >> 4]);
-    out.push_back(kHex[buffer[i] & 0x0F]);
-  }
-  return out;
+  return lower_hex(std::span(buffer.data(), bytes));
 }
 
 bool iequals_ascii(std::string_view a, std::string_view b) noexcept {
@@ -98,14 +103,7 @@ KeyDigest digest_of(std::string_view token) {
 }
 
 std::string digest_hex(const KeyDigest& digest) {
-  constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * digest.size());
-  for (const unsigned char byte : digest) {
-    out.push_back(kHex[byte >> 4]);
-    out.push_back(kHex[byte & 0x0F]);
-  }
-  return out;
+  return lower_hex(digest);
 }
 
 KeyDigest digest_from_hex(std::string_view hex) {
@@ -173,7 +171,7 @@ KeySet::KeySet(const std::vector<ApiKey>& keys) : none_ever_made_(keys.empty()) 
 std::optional<KeySet::Caller> KeySet::authenticate(std::string_view token) const {
   const std::string_view id = token_id(token);
   if (id.empty()) return std::nullopt;
-  const auto found = keys_.find(std::string(id));
+  const auto found = keys_.find(id);
   if (found == keys_.end()) return std::nullopt;
   const KeyDigest presented = digest_of(token);
   if (CRYPTO_memcmp(presented.data(), found->second.digest.data(), presented.size()) != 0) {

@@ -451,15 +451,12 @@ Estimator::Explanation NearestNeighbors::explain_groups(std::span<const double> 
   std::vector<double>& by_column = scratch.by_column;
   by_column.assign(columns, 0.0);
   const Explanation explained = explain_columns(row, by_column);
+  // A group of one column gets that column's occlusion; the larger groups are set below.
   std::fill(out.begin(), out.end(), 0.0);
+  for (std::size_t c = 0; c < columns; ++c) out[group_of[c]] += by_column[c];
   double sum = 0.0;
   for (std::size_t group = 0; group < out.size(); ++group) {
-    if (sizes[group] == 1) {
-      // A group of one column: explain()'s occlusion of that column.
-      for (std::size_t c = 0; c < columns; ++c) {
-        if (group_of[c] == group) out[group] = by_column[c];
-      }
-    } else if (sizes[group] > 1) {
+    if (sizes[group] > 1) {
       out[group] = explained.margin - group_occluded_margin(row, group, group_of, scratch);
     }
     sum += out[group];

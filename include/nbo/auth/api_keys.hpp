@@ -20,6 +20,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -106,7 +107,14 @@ class KeySet {
     Role role = Role::kScorer;
     KeyDigest digest{};
   };
-  std::unordered_map<std::string, Entry> keys_;  // by id
+  // By id; transparent, so a request's id is looked up as a string_view, without a copy.
+  struct IdHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view id) const noexcept {
+      return std::hash<std::string_view>{}(id);
+    }
+  };
+  std::unordered_map<std::string, Entry, IdHash, std::equal_to<>> keys_;
   bool none_ever_made_ = true;
 };
 
