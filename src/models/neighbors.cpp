@@ -22,12 +22,6 @@ struct Neighbor {
   std::size_t index;
 };
 
-// A reference row's estimated squared distance to an occluded row, up to a per-column constant.
-struct Estimate {
-  double value;
-  std::size_t index;
-};
-
 // How contributions() treats one column.
 struct ColumnPlan {
   bool occluded = false;   // false: the row holds the column's mean
@@ -62,6 +56,10 @@ struct ContributionScratch {
   // empty: none.
   std::vector<std::uint8_t> skip;
   std::vector<std::size_t> group_sizes;
+  std::vector<const double*> moved_columns;  // group_occluded_margin(): the group's columns
+  std::vector<double> moved_slopes;          // and their slopes
+  std::vector<double> kept_values;           // margin_of_kept(): the kept estimates
+  std::vector<double> smallest;              // and the k smallest of them
 };
 
 // Rows within reach bucketed by base distance: bucket b holds the rows whose squared distance
@@ -115,6 +113,51 @@ void offer(std::vector<Neighbor>& heap, std::size_t k, const Neighbor& candidate
   }
 }
 
+// The k-th smallest of `values` (1 <= k <= values.size()); NaN if any value is NaN. Quickselect
+// with branchless partitions (`work` holds the copy it reorders): the branches of
+// std::nth_element's partitions, and of an insertion into a sorted buffer, are mispredicted about
+// half the time on these short arrays, and that dominated the selection.
+double kth_smallest(std::span<const double> values, std::size_t k, std::vector<double>& work) {
+  work.assign(values.begin(), values.end());
+  bool any_nan = false;
+  for (const double value : work) any_nan |= std::isnan(value);
+  if (any_nan) return std::numeric_limits<double>::quiet_NaN();
+  double* const a = work.data();
+  const std::size_t target = k - 1;
+  std::size_t low = 0;
+  std::size_t high = work.size();
+  // Moves the values of [from, high) for which `before` holds to the front of the range, keeping
+  // the others behind them; returns where the others start.
+  const auto partition = [a, &high](std::size_t from, auto before) {
+    std::size_t store = from;
+    for (std::size_t i = from; i < high; ++i) {
+      const double value = a[i];
+      const bool moves = before(value);
+      a[i] = a[store];
+      a[store] = value;
+      store += moves ? 1 : 0;
+    }
+    return store;
+  };
+  while (high - low > 16) {
+    const double first = a[low];
+    const double middle = a[low + (high - low) / 2];
+    const double last = a[high - 1];
+    const double pivot = std::max(std::min(first, middle), std::min(std::max(first, middle), last));
+    const std::size_t below = partition(low, [pivot](double value) { return value < pivot; });
+    if (target < below) {
+      high = below;
+      continue;
+    }
+    // The pivot is one of the values, so at least one moves here: every round shrinks the range.
+    const std::size_t through = partition(below, [pivot](double value) { return value <= pivot; });
+    if (target < through) return pivot;
+    low = through;
+  }
+  std::sort(a + low, a + high);
+  return a[target];
+}
+
 double square(double value) {
   return value * value;
 }
@@ -129,6 +172,11 @@ ContributionScratch& contribution_scratch() {
 double estimate_tolerance(std::size_t columns) {
   return 8.0 * static_cast<double>(columns + 8) * std::numeric_limits<double>::epsilon();
 }
+
+// A neighbour whose estimated squared distance is below this many slacks gets its exact distance:
+// its vote weight 1 / distance would magnify the estimate's rounding. Above it, the weight's
+// relative error stays below 1 / (2 kExactDistanceBelow).
+constexpr double kExactDistanceBelow = 1e8;
 
 std::string_view weighting_name(NearestNeighbors::Weighting weighting) {
   return weighting == NearestNeighbors::Weighting::kUniform ? "uniform" : "distance";
@@ -218,33 +266,70 @@ void NearestNeighbors::weigh(std::span<const double> row, std::vector<double>& o
 }
 
 double NearestNeighbors::margin(std::span<const double> row) const {
-  const std::size_t rows = labels_.size();
-  const auto k = static_cast<std::size_t>(k_);
-  // Reused by the thread, so no allocation once it has grown to k.
-  thread_local std::vector<Neighbor> scratch;
-  std::vector<Neighbor>& heap = scratch;
-  heap.clear();
-  heap.reserve(k);
+  // Reused by the thread, so no allocation once they have grown.
   thread_local std::vector<double> weighted_scratch;
+  thread_local std::vector<double> distances_scratch;
+  thread_local std::vector<Neighbor> nearest_scratch;
   std::vector<double>& weighted_row = weighted_scratch;
   weigh(row, weighted_row);
-  // Squared distance of the k-th closest row so far; a row farther than it cannot enter.
-  double worst = std::numeric_limits<double>::infinity();
-  double distances[detail::kDistanceBlock];
-  for (std::size_t begin = 0; begin < rows; begin += detail::kDistanceBlock) {
-    const std::size_t count = std::min(detail::kDistanceBlock, rows - begin);
-    detail::squared_distances(weighted_row, column_major_, rows, begin, count, distances);
-    for (std::size_t i = 0; i < count; ++i) {
+  std::vector<double>& distances = distances_scratch;
+  const std::size_t rows = labels_.size();
+  distances.resize(rows);
+  detail::squared_distances(weighted_row, column_major_, rows, 0, rows, distances.data());
+  select_nearest(distances, nearest_scratch);
+  return vote_margin(nearest_scratch);
+}
+
+void NearestNeighbors::select_nearest(std::span<const double> distances,
+                                      std::vector<Neighbor>& nearest) const {
+  const std::size_t rows = distances.size();
+  const auto k = static_cast<std::size_t>(k_);
+  thread_local std::vector<double> sample_scratch;
+  thread_local std::vector<double> smallest_scratch;
+  thread_local std::vector<Estimate> kept_scratch;
+  // Any k rows bound the k-th smallest distance by their largest: the k-th smallest of every
+  // stride-th row (a sample spread over the file's order) bounds it, and one vectorized pass keeps
+  // the few rows within that bound (ties at the bound included), among which the k nearest are
+  // chosen by (distance, row index).
+  std::vector<double>& sample = sample_scratch;
+  sample.clear();
+  const std::size_t stride = std::max<std::size_t>(1, rows / (8 * k));
+  for (std::size_t i = 0; i < rows; i += stride) sample.push_back(distances[i]);
+  const double bound = kth_smallest(sample, k, smallest_scratch);
+  std::vector<Estimate>& kept = kept_scratch;
+  kept.resize(rows);
+  const std::size_t kept_count =
+      detail::estimates_at_most(distances.data(), {}, {}, rows, bound, kept.data());
+  nearest.clear();
+  if (kept_count < k) {
+    // Only when distances are NaN (a non-finite row): offer every row in turn.
+    double worst = std::numeric_limits<double>::infinity();
+    for (std::size_t i = 0; i < rows; ++i) {
       if (distances[i] > worst) continue;
-      offer(heap, k, Neighbor{distances[i], begin + i}, worst);
+      offer(nearest, k, Neighbor{distances[i], i}, worst);
     }
+    return;
   }
-  return vote_margin(heap);
+  // The k-th smallest distance among the kept rows, then the rows closer than it and, of those
+  // at it, the lowest indices (kept is in row order): the k nearest by (distance, row index).
+  sample.resize(kept_count);
+  for (std::size_t i = 0; i < kept_count; ++i) sample[i] = kept[i].value;
+  const double kth_distance = kth_smallest(sample, k, smallest_scratch);
+  for (std::size_t i = 0; i < kept_count; ++i) {
+    if (kept[i].value < kth_distance) nearest.push_back(Neighbor{kept[i].value, kept[i].index});
+  }
+  for (std::size_t i = 0; i < kept_count && nearest.size() < k; ++i) {
+    if (kept[i].value == kth_distance) nearest.push_back(Neighbor{kept[i].value, kept[i].index});
+  }
 }
 
 double NearestNeighbors::vote_margin(std::span<Neighbor> nearest) const {
-  // Nearest first, so the sums below run in a fixed order.
+  // Nearest first, so the sums run in an order that depends on the neighbours only.
   std::sort(nearest.begin(), nearest.end(), closer);
+  return vote_margin_in_order(nearest);
+}
+
+double NearestNeighbors::vote_margin_in_order(std::span<const Neighbor> nearest) const {
   double positive = 0.0;
   double negative = 0.0;
   for (const Neighbor& neighbor : nearest) {
@@ -310,19 +395,9 @@ double NearestNeighbors::nearest_of_all(ContributionScratch& scratch) const {
   const std::size_t rows = labels_.size();
   std::vector<double>& distances = scratch.distances;
   distances.resize(rows);
-  for (std::size_t begin = 0; begin < rows; begin += detail::kDistanceBlock) {
-    const std::size_t count = std::min(detail::kDistanceBlock, rows - begin);
-    detail::squared_distances(scratch.weighted, column_major_, rows, begin, count,
-                              distances.data() + begin);
-  }
-  std::vector<Neighbor>& nearest = scratch.nearest;
-  nearest.clear();
-  double worst = std::numeric_limits<double>::infinity();
-  for (std::size_t i = 0; i < rows; ++i) {
-    if (distances[i] > worst) continue;
-    offer(nearest, static_cast<std::size_t>(k_), Neighbor{distances[i], i}, worst);
-  }
-  return vote_margin(nearest);
+  detail::squared_distances(scratch.weighted, column_major_, rows, 0, rows, distances.data());
+  select_nearest(distances, scratch.nearest);
+  return vote_margin(scratch.nearest);
 }
 
 double NearestNeighbors::plan_occlusions(double farthest, ContributionScratch& scratch) const {
@@ -402,7 +477,6 @@ ReachOrder NearestNeighbors::order_by_distance(double reach, ContributionScratch
 double NearestNeighbors::occluded_margin(std::size_t j, const ReachOrder& order,
                                          ContributionScratch& scratch) const {
   const std::size_t rows = labels_.size();
-  const auto k = static_cast<std::size_t>(k_);
   const ColumnPlan& plan = scratch.plans[j];
   const double* column = column_major_.data() + j * rows;
   Estimate* const kept_begin = scratch.estimates.data();
@@ -414,24 +488,52 @@ double NearestNeighbors::occluded_margin(std::size_t j, const ReachOrder& order,
     *kept_end = Estimate{estimate, i};
     kept_end += estimate <= plan.threshold ? 1 : 0;
   }
-  // The k smallest estimates give a tighter bound the same way; only rows within twice the
-  // slack of it need their exact distance, bit for bit margin()'s, so ties fall as there.
-  Estimate* const kth_estimate = kept_begin + (k - 1);
-  std::nth_element(kept_begin, kth_estimate, kept_end,
-                   [](const Estimate& a, const Estimate& b) { return a.value < b.value; });
-  const double exact_threshold = kth_estimate->value + 2.0 * plan.slack;
   std::vector<double>& occluded = scratch.occluded;
   const double value = occluded[j];
   occluded[j] = weighted_means_[j];
+  const double shift = weighted_means_[j] - value;
+  const double margin = margin_of_kept(std::span<Estimate>(kept_begin, kept_end),
+                                       shift * (weighted_means_[j] + value), plan.slack, scratch);
+  occluded[j] = value;
+  return margin;
+}
+
+double NearestNeighbors::margin_of_kept(std::span<const Estimate> kept, double constant,
+                                        double slack, ContributionScratch& scratch) const {
+  const auto k = static_cast<std::size_t>(k_);
+  // The k smallest estimates give a tighter bound the same way; only rows within twice the
+  // slack of it can be among the k nearest.
+  std::vector<double>& values = scratch.kept_values;
+  values.resize(kept.size());
+  for (std::size_t i = 0; i < kept.size(); ++i) values[i] = kept[i].value;
+  const double exact_threshold = kth_smallest(values, k, scratch.smallest) + 2.0 * slack;
   std::vector<Neighbor>& candidates = scratch.candidates;
   candidates.clear();
-  for (const Estimate* estimate = kept_begin; estimate != kept_end; ++estimate) {
-    if (estimate->value <= exact_threshold) {
-      candidates.push_back(Neighbor{
-          detail::squared_distance(occluded, weighted_rows_, estimate->index), estimate->index});
-    }
+  for (const Estimate& estimate : kept) {
+    if (estimate.value <= exact_threshold)
+      candidates.push_back(Neighbor{estimate.value, estimate.index});
   }
-  occluded[j] = value;
+  const std::vector<double>& occluded = scratch.occluded;
+  if (candidates.size() == k) {
+    // No other row comes within the slack of the k-th: these are the k nearest, as the exact
+    // distances would find them. Their distances are the estimates plus the constant, a few ulps
+    // of the terms' magnitudes from the exact ones; a row very close to the occluded row (its vote
+    // weight, one over its distance, would magnify those ulps) gets its exact distance.
+    const double exact_below = kExactDistanceBelow * slack;
+    for (Neighbor& neighbor : candidates) {
+      neighbor.squared_distance += constant;
+      if (neighbor.squared_distance <= exact_below) {
+        neighbor.squared_distance =
+            detail::squared_distance(occluded, weighted_rows_, neighbor.index);
+      }
+    }
+    return vote_margin_in_order(candidates);
+  }
+  // Rows within the slack of each other: the exact distances, bit for bit margin()'s, decide the
+  // neighbours and their ties.
+  for (Neighbor& neighbor : candidates) {
+    neighbor.squared_distance = detail::squared_distance(occluded, weighted_rows_, neighbor.index);
+  }
   const auto kth = candidates.begin() + static_cast<std::ptrdiff_t>(k - 1);
   std::nth_element(candidates.begin(), kth, candidates.end(), closer);
   return vote_margin(std::span<Neighbor>(candidates.data(), k));
@@ -469,7 +571,6 @@ double NearestNeighbors::group_occluded_margin(std::span<const double> row, std:
                                                ContributionScratch& scratch) const {
   const std::size_t rows = labels_.size();
   const std::size_t columns = column_names_.size();
-  const auto k = static_cast<std::size_t>(k_);
   if (!scratch.distances_usable) {
     // Non-finite values leave no room for the bounds: the definition, one margin() pass.
     std::vector<double>& occluded = scratch.occluded;
@@ -498,45 +599,36 @@ double NearestNeighbors::group_occluded_margin(std::span<const double> row, std:
   }
   if (moved.empty()) return margin(row);  // the occluded row is the row itself
   const double slack = estimate_tolerance(columns) * magnitudes;
-  std::vector<double>& values = scratch.group_estimates;
-  values.assign(scratch.distances.begin(), scratch.distances.end());
+  std::vector<const double*>& moved_columns = scratch.moved_columns;
+  std::vector<double>& slopes = scratch.moved_slopes;
+  moved_columns.clear();
+  slopes.clear();
+  double constant = 0.0;
   for (const std::size_t j : moved) {
-    const double slope = 2.0 * (weighted_means_[j] - scratch.weighted[j]);
-    const double* column = column_major_.data() + j * rows;
-    for (std::size_t i = 0; i < rows; ++i) values[i] -= slope * column[i];
+    const double shift = weighted_means_[j] - scratch.weighted[j];
+    moved_columns.push_back(column_major_.data() + j * rows);
+    slopes.push_back(2.0 * shift);
+    constant += shift * (weighted_means_[j] + scratch.weighted[j]);
   }
   // Any k rows bound the occluded k-th distance by their largest; the row's own k nearest are at
   // hand. Rows estimated above that bound by more than twice the slack are farther: one pass
-  // keeps the few others, and the k-th of those tightens the bound.
+  // keeps the few others, and margin_of_kept() decides among them.
   double bound = -std::numeric_limits<double>::infinity();
-  for (const Neighbor& neighbor : scratch.nearest) bound = std::max(bound, values[neighbor.index]);
-  const double keep_threshold = bound + 2.0 * slack;
+  for (const Neighbor& neighbor : scratch.nearest) {
+    double estimate = scratch.distances[neighbor.index];
+    for (std::size_t m = 0; m < moved.size(); ++m) {
+      estimate -= slopes[m] * moved_columns[m][neighbor.index];
+    }
+    bound = std::max(bound, estimate);
+  }
   std::vector<Estimate>& estimates = scratch.estimates;
   estimates.resize(rows);
-  std::size_t kept = 0;
-  for (std::size_t i = 0; i < rows; ++i) {
-    estimates[kept] = Estimate{values[i], i};
-    kept += values[i] <= keep_threshold ? 1 : 0;
-  }
-  estimates.resize(kept);
-  const auto kth_estimate = estimates.begin() + static_cast<std::ptrdiff_t>(k - 1);
-  std::nth_element(estimates.begin(), kth_estimate, estimates.end(),
-                   [](const Estimate& a, const Estimate& b) { return a.value < b.value; });
-  const double exact_threshold = kth_estimate->value + 2.0 * slack;
+  const std::size_t kept = detail::estimates_at_most(
+      scratch.distances.data(), moved_columns, slopes, rows, bound + 2.0 * slack, estimates.data());
   std::vector<double>& occluded = scratch.occluded;
   occluded.assign(scratch.weighted.begin(), scratch.weighted.end());
   for (const std::size_t j : moved) occluded[j] = weighted_means_[j];
-  std::vector<Neighbor>& candidates = scratch.candidates;
-  candidates.clear();
-  for (const Estimate& estimate : estimates) {
-    if (estimate.value <= exact_threshold) {
-      candidates.push_back(Neighbor{
-          detail::squared_distance(occluded, weighted_rows_, estimate.index), estimate.index});
-    }
-  }
-  const auto kth = candidates.begin() + static_cast<std::ptrdiff_t>(k - 1);
-  std::nth_element(candidates.begin(), kth, candidates.end(), closer);
-  return vote_margin(std::span<Neighbor>(candidates.data(), k));
+  return margin_of_kept(std::span<Estimate>(estimates.data(), kept), constant, slack, scratch);
 }
 
 nlohmann::json NearestNeighbors::to_json() const {

@@ -11,11 +11,9 @@
 #include <span>
 #include <vector>
 
-#include <Eigen/Core>
-
 namespace nbo::models::detail {
 
-// Rows per block of distances computed at once; callers keep a stack buffer of this size.
+// Rows per block of distances a caller computes at once into a stack buffer of this size.
 inline constexpr std::size_t kDistanceBlock = 256;
 
 // Transposes `rows` (row-major, row_count rows of column_count values) to column-major.
@@ -30,25 +28,29 @@ inline std::vector<double> to_column_major(const std::vector<double>& rows, std:
   return out;
 }
 
-// out[i] = ||row - stored row (begin + i)||^2 for i < count (count <= kDistanceBlock). Eigen's
-// explicit SIMD does the element-wise work, so the loop is vectorized at any optimization level.
-inline void squared_distances(std::span<const double> row, const std::vector<double>& column_major,
-                              std::size_t row_count, std::size_t begin, std::size_t count,
-                              double* out) {
-  const auto size = static_cast<Eigen::Index>(count);
-  Eigen::Map<Eigen::ArrayXd> distances(out, size);
-  distances.setZero();
-  for (std::size_t j = 0; j < row.size(); ++j) {
-    const Eigen::Map<const Eigen::ArrayXd> column(column_major.data() + j * row_count + begin,
-                                                  size);
-    distances += (column - row[j]).square();
-  }
-}
+// out[i] = ||row - stored row (begin + i)||^2 for i < count. Each distance is summed in column
+// order from 0, bit for bit squared_distance()'s value, at every SimdLevel (simd.hpp): the
+// kernel runs blocks of rows side by side in vector lanes, never reassociating a row's sum.
+void squared_distances(std::span<const double> row, const std::vector<double>& column_major,
+                       std::size_t row_count, std::size_t begin, std::size_t count, double* out);
+
+// A stored row's estimated squared distance to a changed row, for the k-NN explanations.
+struct Estimate {
+  double value;
+  std::size_t index;
+};
+
+// For i < count, estimate_i = base[i] - slopes[0] * columns[0][i] - slopes[1] * columns[1][i] ...
+// (subtracted in that order, the same bits at every SimdLevel). Writes {estimate_i, i} of the
+// rows whose estimate is <= threshold to `out` (room for count), in row order; returns how many.
+std::size_t estimates_at_most(const double* base, std::span<const double* const> columns,
+                              std::span<const double> slopes, std::size_t count, double threshold,
+                              Estimate* out);
 
 // ||row - stored row `index`||^2 from the row-major `rows` of `row.size()` columns: the same
 // operations in the same order as squared_distances(), so bit for bit its value (no FMA
-// contraction: the build targets baseline x86-64). For the few rows whose exact distance an
-// explanation needs after a cheaper estimate.
+// contraction: the library is built with -ffp-contract=off). For the few rows whose exact distance
+// an explanation needs after a cheaper estimate.
 inline double squared_distance(std::span<const double> row, const std::vector<double>& rows,
                                std::size_t index) {
   const double* stored = rows.data() + index * row.size();

@@ -16,6 +16,7 @@
 
 #include "nbo/features/customer.hpp"
 #include "nbo/models/churn_model.hpp"
+#include "nbo/models/simd.hpp"
 #include "nbo/train/evaluation.hpp"
 #include "nbo/train/market_export.hpp"
 #include "support/temp_dir.hpp"
@@ -272,6 +273,24 @@ TEST_F(ChurnTrainerTest, SameInputsGiveByteIdenticalModelFiles) {
   other.seed = 8;
   const auto reseeded = train_churn_model(*data_, other);
   EXPECT_NE(reseeded.out_of_fold, result_->out_of_fold);
+}
+
+// The same file at every SIMD level the processor supports (models/simd.hpp): a k-NN search, its
+// cross-validation and its calibration, all through the vector kernels.
+TEST(ChurnTrainerSimdTest, SameModelFileAtEverySimdLevel) {
+  const models::SimdLevel saved = models::simd_level();
+  const MarketDataset data = synthetic_market(160, 2025);
+  auto options = quick_options();
+  options.families = {"k_nearest_neighbors"};
+  models::set_simd_level(models::SimdLevel::kBaseline);
+  const std::string baseline = train_churn_model(data, options).model->to_json().dump(2);
+  for (const auto level : {models::SimdLevel::kAvx2, models::SimdLevel::kAvx512}) {
+    if (level > models::supported_simd_level()) continue;
+    models::set_simd_level(level);
+    EXPECT_EQ(train_churn_model(data, options).model->to_json().dump(2), baseline)
+        << models::simd_level_name(level);
+  }
+  models::set_simd_level(saved);
 }
 
 TEST_F(ChurnTrainerTest, SaveLoadRoundTripKeepsEveryProbability) {

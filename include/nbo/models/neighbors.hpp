@@ -12,10 +12,15 @@
 // Explanations: k-NN has no exact additive attribution. contributions() return, per column,
 // margin(row) - margin(row with that column set to its reference mean) (occlusion), and the
 // baseline that makes them sum to margin(); see docs/model-format.md. They are the values of
-// occlusion_contributions() but computed from one pass of distances: occluding column j only
-// moves each squared distance by w_j^2 ((mean_j - t_j)^2 - (row_j - t_j)^2), so per column a cheap
-// estimate keeps the few rows that can be among the k nearest, whose exact distances (bit for
-// bit those margin() computes) then decide the neighbours and their ties.
+// occlusion_contributions() computed from one pass of distances: occluding column j only moves
+// each squared distance by w_j^2 ((mean_j - t_j)^2 - (row_j - t_j)^2), so per column a cheap
+// estimate keeps the few rows that can be among the k nearest. The occluded row's k nearest are
+// exactly the definition's (where estimates come within their rounding bound of each other, the
+// exact distances, bit for bit those margin() computes, decide them and their ties); their vote
+// weights come from the estimates, so a contribution is within about 1e-15 of the definition's
+// value, not bit for bit it.
+//
+// Cost: the distance pass runs in vector registers (simd.hpp), with the same bits at every level.
 //
 // Thread safety: immutable after construction; all methods const and safe to call concurrently.
 #pragma once
@@ -34,6 +39,7 @@ namespace nbo::models {
 
 namespace detail {
 struct Neighbor;
+struct Estimate;
 struct ContributionScratch;
 struct ReachOrder;
 }  // namespace detail
@@ -59,7 +65,7 @@ class NearestNeighbors final : public Estimator {
   // The margin falls out of the explanation's first pass (bit for bit margin()'s).
   Explanation explain(std::span<const double> row, std::span<double> out) const override;
   // A group of several columns (a category's one-hot columns) is occluded as a whole: all its
-  // columns at their reference means at once, bit for bit group_occlusion_contributions(); a
+  // columns at their reference means at once, group_occlusion_contributions() as above; a
   // group of one column gets explain()'s value. Costs explain() plus one pass over the reference
   // rows per group of several columns.
   Explanation explain_groups(std::span<const double> row, std::span<const std::size_t> group_of,
@@ -81,9 +87,19 @@ class NearestNeighbors final : public Estimator {
  private:
   // out = row times the column weights, as margin() and explain() both compute it.
   void weigh(std::span<const double> row, std::vector<double>& out) const;
+  // The k nearest of the reference rows, given their squared distances, in any order.
+  void select_nearest(std::span<const double> distances,
+                      std::vector<detail::Neighbor>& nearest) const;
   // The margin of the vote of `nearest`, the k selected rows in any order; sorts them nearest
   // first so the sums run in a fixed order. margin() and contributions() share it.
   double vote_margin(std::span<detail::Neighbor> nearest) const;
+  // The margin of the vote of the k `nearest`, summed in the order given.
+  double vote_margin_in_order(std::span<const detail::Neighbor> nearest) const;
+  // The margin of an occluded row (in scratch.occluded) from `kept`: its estimated squared
+  // distances to the rows that may be among its k nearest, each `constant` short of the distance
+  // and within `slack` of the exact one.
+  double margin_of_kept(std::span<const detail::Estimate> kept, double constant, double slack,
+                        detail::ContributionScratch& scratch) const;
   // explain() leaving out the columns marked in the thread's scratch (explain_groups()).
   Explanation explain_columns(std::span<const double> row, std::span<double> out) const;
   // The steps of explain(), in order, on the row weighed into scratch.weighted:
