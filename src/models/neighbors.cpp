@@ -37,14 +37,16 @@ constexpr std::size_t kReachBuckets = 64;
 // Per-thread buffers of contributions(), so no allocation once they have grown.
 struct ContributionScratch {
   std::vector<ColumnPlan> plans;
-  std::vector<std::size_t> buckets;    // per row, its bucket (kReachBuckets: out of reach)
-  std::vector<std::size_t> reachable;  // rows that some column may keep, by bucket
-  std::vector<double> distances;       // squared distance of the row to every reference row
-  std::vector<Neighbor> nearest;       // the row's k nearest
-  std::vector<Estimate> estimates;     // rows that may be among the k nearest of an occluded row
-  std::vector<Neighbor> candidates;    // those that can be, with their exact distances
-  std::vector<double> weighted;        // the row times the column weights
-  std::vector<double> occluded;        // that, with one column set to its weighted mean
+  std::vector<std::uint8_t> buckets;     // per row, its bucket (kReachBuckets: out of reach)
+  std::vector<std::uint32_t> reachable;  // rows that some column may keep, by bucket
+  std::vector<double> distances;         // squared distance of the row to every reference row
+  std::vector<Neighbor> nearest;         // the row's k nearest
+  // Rows that may be among the k nearest of an occluded row: their estimates and indices.
+  std::vector<double> kept_estimates;
+  std::vector<std::size_t> kept_rows;
+  std::vector<Neighbor> candidates;  // those that can be, with their exact distances
+  std::vector<double> weighted;      // the row times the column weights
+  std::vector<double> occluded;      // that, with one column set to its weighted mean
   // Set by explain(): whether `weighted`, `distances` and `nearest` hold the last row's finite
   // values (its fast path), which explain_groups() then reuses; and the largest distance.
   bool distances_usable = false;
@@ -58,8 +60,8 @@ struct ContributionScratch {
   std::vector<std::size_t> group_sizes;
   std::vector<const double*> moved_columns;  // group_occluded_margin(): the group's columns
   std::vector<double> moved_slopes;          // and their slopes
-  std::vector<double> kept_values;           // margin_of_kept(): the kept estimates
-  std::vector<double> smallest;              // and the k smallest of them
+  std::vector<double> selection_first;       // margin_of_kept(): kth_smallest()'s buffers
+  std::vector<double> selection_second;
 };
 
 // Rows within reach bucketed by base distance: bucket b holds the rows whose squared distance
@@ -67,9 +69,9 @@ struct ContributionScratch {
 struct ReachOrder {
   double closest = 0.0;
   double buckets_per_distance = 0.0;
-  // After order_by_distance(): the start of each bucket in ContributionScratch::reachable, and
-  // the end of the last bucket within reach.
-  std::array<std::size_t, kReachBuckets + 1> starts{};
+  // After order_by_distance(): the start of each bucket in ContributionScratch::reachable; the
+  // last is the start of the rows out of reach, the end of the last bucket within reach.
+  std::array<std::uint32_t, kReachBuckets + 1> starts{};
 
   std::size_t bucket(double squared_distance) const {
     // Clamped as a double, so the conversion is a plain truncation.
@@ -87,7 +89,6 @@ namespace {
 
 using detail::ColumnPlan;
 using detail::ContributionScratch;
-using detail::Estimate;
 using detail::Neighbor;
 using detail::ReachOrder;
 
@@ -114,48 +115,64 @@ void offer(std::vector<Neighbor>& heap, std::size_t k, const Neighbor& candidate
 }
 
 // The k-th smallest of `values` (1 <= k <= values.size()); NaN if any value is NaN. Quickselect
-// with branchless partitions (`work` holds the copy it reorders): the branches of
-// std::nth_element's partitions, and of an insertion into a sorted buffer, are mispredicted about
-// half the time on these short arrays, and that dominated the selection.
-double kth_smallest(std::span<const double> values, std::size_t k, std::vector<double>& work) {
-  work.assign(values.begin(), values.end());
+// with branchless partitions that write each side to the front and back of a second buffer (the
+// two vectors are scratch): the branches of std::nth_element's partitions are mispredicted about
+// half the time on these short arrays, and an in-place branchless partition waits on its own
+// stores, which dominated the selection.
+double kth_smallest(std::span<const double> values, std::size_t k, std::vector<double>& first,
+                    std::vector<double>& second) {
   bool any_nan = false;
-  for (const double value : work) any_nan |= std::isnan(value);
+  for (const double value : values) any_nan |= std::isnan(value);
   if (any_nan) return std::numeric_limits<double>::quiet_NaN();
-  double* const a = work.data();
-  const std::size_t target = k - 1;
-  std::size_t low = 0;
-  std::size_t high = work.size();
-  // Moves the values of [from, high) for which `before` holds to the front of the range, keeping
-  // the others behind them; returns where the others start.
-  const auto partition = [a, &high](std::size_t from, auto before) {
-    std::size_t store = from;
-    for (std::size_t i = from; i < high; ++i) {
-      const double value = a[i];
-      const bool moves = before(value);
-      a[i] = a[store];
-      a[store] = value;
-      store += moves ? 1 : 0;
+  first.assign(values.begin(), values.end());
+  second.resize(values.size());
+  // The values still in play are `count` values at `current`, inside one of the two buffers;
+  // each split writes them to the other.
+  double* buffers[2] = {first.data(), second.data()};
+  int in = 0;
+  double* current = buffers[0];
+  std::size_t count = values.size();
+  std::size_t target = k - 1;
+  // Writes `size` values from `source` to `out`: those for which `before` holds to the front,
+  // the others to the back; returns how many went to the front.
+  const auto split = [](const double* source, std::size_t size, double* out, auto before) {
+    std::size_t front = 0;
+    std::size_t back = size;
+    for (std::size_t i = 0; i < size; ++i) {
+      const double value = source[i];
+      const bool goes_front = before(value);
+      out[front] = value;
+      out[back - 1] = value;
+      front += goes_front ? 1 : 0;
+      back -= goes_front ? 0 : 1;
     }
-    return store;
+    return front;
   };
-  while (high - low > 16) {
-    const double first = a[low];
-    const double middle = a[low + (high - low) / 2];
-    const double last = a[high - 1];
-    const double pivot = std::max(std::min(first, middle), std::min(std::max(first, middle), last));
-    const std::size_t below = partition(low, [pivot](double value) { return value < pivot; });
+  while (count > 16) {
+    const double low = current[0];
+    const double middle = current[count / 2];
+    const double high = current[count - 1];
+    const double pivot = std::max(std::min(low, middle), std::min(std::max(low, middle), high));
+    double* const other = buffers[1 - in];
+    const std::size_t below =
+        split(current, count, other, [pivot](double value) { return value < pivot; });
     if (target < below) {
-      high = below;
+      in = 1 - in;
+      current = other;
+      count = below;
       continue;
     }
-    // The pivot is one of the values, so at least one moves here: every round shrinks the range.
-    const std::size_t through = partition(below, [pivot](double value) { return value <= pivot; });
-    if (target < through) return pivot;
-    low = through;
+    // The pivot is one of the values, so at least one is at it: every round shrinks the range.
+    double* const back = buffers[in];
+    const std::size_t at =
+        split(other + below, count - below, back, [pivot](double value) { return value <= pivot; });
+    if (target - below < at) return pivot;
+    target -= below + at;
+    count -= below + at;
+    current = back + at;
   }
-  std::sort(a + low, a + high);
-  return a[target];
+  std::sort(current, current + count);
+  return current[target];
 }
 
 double square(double value) {
@@ -285,8 +302,10 @@ void NearestNeighbors::select_nearest(std::span<const double> distances,
   const std::size_t rows = distances.size();
   const auto k = static_cast<std::size_t>(k_);
   thread_local std::vector<double> sample_scratch;
-  thread_local std::vector<double> smallest_scratch;
-  thread_local std::vector<Estimate> kept_scratch;
+  thread_local std::vector<double> first_scratch;
+  thread_local std::vector<double> second_scratch;
+  thread_local std::vector<double> kept_distances_scratch;
+  thread_local std::vector<std::size_t> kept_rows_scratch;
   // Any k rows bound the k-th smallest distance by their largest: the k-th smallest of every
   // stride-th row (a sample spread over the file's order) bounds it, and one vectorized pass keeps
   // the few rows within that bound (ties at the bound included), among which the k nearest are
@@ -295,11 +314,13 @@ void NearestNeighbors::select_nearest(std::span<const double> distances,
   sample.clear();
   const std::size_t stride = std::max<std::size_t>(1, rows / (8 * k));
   for (std::size_t i = 0; i < rows; i += stride) sample.push_back(distances[i]);
-  const double bound = kth_smallest(sample, k, smallest_scratch);
-  std::vector<Estimate>& kept = kept_scratch;
-  kept.resize(rows);
-  const std::size_t kept_count =
-      detail::estimates_at_most(distances.data(), {}, {}, rows, bound, kept.data());
+  const double bound = kth_smallest(sample, k, first_scratch, second_scratch);
+  std::vector<double>& kept_distances = kept_distances_scratch;
+  std::vector<std::size_t>& kept_rows = kept_rows_scratch;
+  kept_distances.resize(rows + detail::kEstimatePadding);
+  kept_rows.resize(rows + detail::kEstimatePadding);
+  const std::size_t kept_count = detail::estimates_at_most(distances.data(), {}, {}, rows, bound,
+                                                           kept_distances.data(), kept_rows.data());
   nearest.clear();
   if (kept_count < k) {
     // Only when distances are NaN (a non-finite row): offer every row in turn.
@@ -312,14 +333,17 @@ void NearestNeighbors::select_nearest(std::span<const double> distances,
   }
   // The k-th smallest distance among the kept rows, then the rows closer than it and, of those
   // at it, the lowest indices (kept is in row order): the k nearest by (distance, row index).
-  sample.resize(kept_count);
-  for (std::size_t i = 0; i < kept_count; ++i) sample[i] = kept[i].value;
-  const double kth_distance = kth_smallest(sample, k, smallest_scratch);
+  const double kth_distance = kth_smallest(
+      std::span<const double>(kept_distances.data(), kept_count), k, first_scratch, second_scratch);
   for (std::size_t i = 0; i < kept_count; ++i) {
-    if (kept[i].value < kth_distance) nearest.push_back(Neighbor{kept[i].value, kept[i].index});
+    if (kept_distances[i] < kth_distance) {
+      nearest.push_back(Neighbor{kept_distances[i], kept_rows[i]});
+    }
   }
   for (std::size_t i = 0; i < kept_count && nearest.size() < k; ++i) {
-    if (kept[i].value == kth_distance) nearest.push_back(Neighbor{kept[i].value, kept[i].index});
+    if (kept_distances[i] == kth_distance) {
+      nearest.push_back(Neighbor{kept_distances[i], kept_rows[i]});
+    }
   }
 }
 
@@ -378,7 +402,8 @@ Estimator::Explanation NearestNeighbors::explain_columns(std::span<const double>
   const double reach = plan_occlusions(farthest, scratch);
   const ReachOrder order = order_by_distance(reach, scratch);
   scratch.occluded.assign(scratch.weighted.begin(), scratch.weighted.end());
-  scratch.estimates.resize(rows);
+  scratch.kept_estimates.resize(rows + detail::kEstimatePadding);
+  scratch.kept_rows.resize(rows + detail::kEstimatePadding);
   double sum = 0.0;
   for (std::size_t j = 0; j < columns; ++j) {
     if (!scratch.plans[j].occluded) {
@@ -448,29 +473,38 @@ ReachOrder NearestNeighbors::order_by_distance(double reach, ContributionScratch
   // The rows any column can keep, ordered by base distance in buckets, so that each column
   // scans only the buckets up to its own reach: typically a small share of the rows.
   const std::size_t rows = labels_.size();
-  const std::vector<double>& distances = scratch.distances;
   ReachOrder order;
   order.closest = scratch.nearest.front().squared_distance;
   order.buckets_per_distance =
       reach > order.closest ? static_cast<double>(detail::kReachBuckets) / (reach - order.closest)
                             : 0.0;
-  std::vector<std::size_t>& buckets = scratch.buckets;
+  std::vector<std::uint8_t>& buckets = scratch.buckets;
   buckets.resize(rows);
-  auto& ends = order.starts;
-  for (std::size_t i = 0; i < rows; ++i) {
-    buckets[i] = distances[i] <= reach ? order.bucket(distances[i]) : detail::kReachBuckets;
-    ++ends[buckets[i]];
+  detail::reach_buckets(scratch.distances.data(), rows, order.closest, order.buckets_per_distance,
+                        reach, static_cast<std::uint8_t>(detail::kReachBuckets - 1),
+                        buckets.data());
+  // A counting sort by bucket. Consecutive rows count into, and are placed from, separate
+  // counters (row index modulo kInterleave), so a run of rows in one bucket does not wait on
+  // each store of the same counter; within a bucket the rows end up grouped by that residue.
+  constexpr std::size_t kInterleave = 4;
+  std::array<std::array<std::uint32_t, detail::kReachBuckets + 1>, kInterleave> next{};
+  for (std::size_t i = 0; i < rows; ++i) ++next[i % kInterleave][buckets[i]];
+  std::uint32_t running = 0;
+  for (std::size_t bucket = 0; bucket <= detail::kReachBuckets; ++bucket) {
+    order.starts[bucket] = running;
+    for (auto& counters : next) {
+      const std::uint32_t count = counters[bucket];
+      counters[bucket] = running;
+      running += count;
+    }
   }
-  std::size_t running = 0;
-  for (std::size_t& end : ends) {
-    running += end;
-    end = running;
-  }
-  std::vector<std::size_t>& reachable = scratch.reachable;
+  std::vector<std::uint32_t>& reachable = scratch.reachable;
   reachable.resize(rows);
-  // Filled from the back of each bucket, so the ends end up holding each bucket's start; the
-  // rows out of reach go last, unconditionally, as a branch on them would be mispredicted.
-  for (std::size_t i = rows; i-- > 0;) reachable[--ends[buckets[i]]] = i;
+  // The rows out of reach are placed too, unconditionally, as a branch on them would be
+  // mispredicted; no column scans them.
+  for (std::size_t i = 0; i < rows; ++i) {
+    reachable[next[i % kInterleave][buckets[i]]++] = static_cast<std::uint32_t>(i);
+  }
   return order;
 }
 
@@ -479,39 +513,40 @@ double NearestNeighbors::occluded_margin(std::size_t j, const ReachOrder& order,
   const std::size_t rows = labels_.size();
   const ColumnPlan& plan = scratch.plans[j];
   const double* column = column_major_.data() + j * rows;
-  Estimate* const kept_begin = scratch.estimates.data();
-  Estimate* kept_end = kept_begin;
+  double* const values = scratch.kept_estimates.data();
+  std::size_t* const kept_rows = scratch.kept_rows.data();
+  std::size_t kept = 0;
   const std::size_t reachable_count = order.reachable_count(plan.reach);
   for (std::size_t r = 0; r < reachable_count; ++r) {
     const std::size_t i = scratch.reachable[r];
     const double estimate = scratch.distances[i] - plan.slope * column[i];
-    *kept_end = Estimate{estimate, i};
-    kept_end += estimate <= plan.threshold ? 1 : 0;
+    values[kept] = estimate;
+    kept_rows[kept] = i;
+    kept += estimate <= plan.threshold ? 1 : 0;
   }
   std::vector<double>& occluded = scratch.occluded;
   const double value = occluded[j];
   occluded[j] = weighted_means_[j];
   const double shift = weighted_means_[j] - value;
-  const double margin = margin_of_kept(std::span<Estimate>(kept_begin, kept_end),
+  const double margin = margin_of_kept(std::span<const double>(values, kept),
+                                       std::span<const std::size_t>(kept_rows, kept),
                                        shift * (weighted_means_[j] + value), plan.slack, scratch);
   occluded[j] = value;
   return margin;
 }
 
-double NearestNeighbors::margin_of_kept(std::span<const Estimate> kept, double constant,
+double NearestNeighbors::margin_of_kept(std::span<const double> estimates,
+                                        std::span<const std::size_t> kept_rows, double constant,
                                         double slack, ContributionScratch& scratch) const {
   const auto k = static_cast<std::size_t>(k_);
   // The k smallest estimates give a tighter bound the same way; only rows within twice the
   // slack of it can be among the k nearest.
-  std::vector<double>& values = scratch.kept_values;
-  values.resize(kept.size());
-  for (std::size_t i = 0; i < kept.size(); ++i) values[i] = kept[i].value;
-  const double exact_threshold = kth_smallest(values, k, scratch.smallest) + 2.0 * slack;
+  const double exact_threshold =
+      kth_smallest(estimates, k, scratch.selection_first, scratch.selection_second) + 2.0 * slack;
   std::vector<Neighbor>& candidates = scratch.candidates;
   candidates.clear();
-  for (const Estimate& estimate : kept) {
-    if (estimate.value <= exact_threshold)
-      candidates.push_back(Neighbor{estimate.value, estimate.index});
+  for (std::size_t i = 0; i < estimates.size(); ++i) {
+    if (estimates[i] <= exact_threshold) candidates.push_back(Neighbor{estimates[i], kept_rows[i]});
   }
   const std::vector<double>& occluded = scratch.occluded;
   if (candidates.size() == k) {
@@ -621,14 +656,17 @@ double NearestNeighbors::group_occluded_margin(std::span<const double> row, std:
     }
     bound = std::max(bound, estimate);
   }
-  std::vector<Estimate>& estimates = scratch.estimates;
-  estimates.resize(rows);
+  scratch.kept_estimates.resize(rows + detail::kEstimatePadding);
+  scratch.kept_rows.resize(rows + detail::kEstimatePadding);
   const std::size_t kept = detail::estimates_at_most(
-      scratch.distances.data(), moved_columns, slopes, rows, bound + 2.0 * slack, estimates.data());
+      scratch.distances.data(), moved_columns, slopes, rows, bound + 2.0 * slack,
+      scratch.kept_estimates.data(), scratch.kept_rows.data());
   std::vector<double>& occluded = scratch.occluded;
   occluded.assign(scratch.weighted.begin(), scratch.weighted.end());
   for (const std::size_t j : moved) occluded[j] = weighted_means_[j];
-  return margin_of_kept(std::span<Estimate>(estimates.data(), kept), constant, slack, scratch);
+  return margin_of_kept(std::span<const double>(scratch.kept_estimates.data(), kept),
+                        std::span<const std::size_t>(scratch.kept_rows.data(), kept), constant,
+                        slack, scratch);
 }
 
 nlohmann::json NearestNeighbors::to_json() const {

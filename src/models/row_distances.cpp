@@ -4,6 +4,9 @@
 // each lane does exactly the scalar operations, so every level gives the same bits.
 #include "row_distances.hpp"
 
+#include <immintrin.h>
+
+#include <cstdint>
 #include <cstring>
 
 #include "nbo/models/simd.hpp"
@@ -81,7 +84,7 @@ template <class Lanes>
                                                          const double* const* columns,
                                                          const double* slopes, std::size_t moved,
                                                          std::size_t count, double threshold,
-                                                         Estimate* out) {
+                                                         double* values, std::size_t* rows) {
   constexpr std::size_t lanes = kLanes<Lanes>;
   std::size_t kept = 0;
   std::size_t i = 0;
@@ -95,17 +98,50 @@ template <class Lanes>
     }
     if (!(smallest <= threshold)) continue;
     for (std::size_t lane = 0; lane < lanes; ++lane) {
-      out[kept] = Estimate{estimate[lane], i + lane};
+      values[kept] = estimate[lane];
+      rows[kept] = i + lane;
       kept += estimate[lane] <= threshold ? 1 : 0;
     }
   }
   for (; i < count; ++i) {
     double estimate = base[i];
     for (std::size_t m = 0; m < moved; ++m) estimate -= slopes[m] * columns[m][i];
-    out[kept] = Estimate{estimate, i};
+    values[kept] = estimate;
+    rows[kept] = i;
     kept += estimate <= threshold ? 1 : 0;
   }
   return kept;
+}
+
+[[gnu::always_inline]] inline void buckets_body(const double* distances, std::size_t count,
+                                                double closest, double per_distance, double reach,
+                                                std::uint8_t last, std::uint8_t* out) {
+  // A plain loop: the compiler vectorizes it for each level (compare, clamp, truncate, narrow).
+  const double highest = static_cast<double>(last);
+  for (std::size_t i = 0; i < count; ++i) {
+    double position = (distances[i] - closest) * per_distance;
+    position = position < 0.0 ? 0.0 : position;
+    position = position > highest ? highest : position;
+    const auto bucket = static_cast<std::uint8_t>(static_cast<int>(position));
+    out[i] = distances[i] <= reach ? bucket : static_cast<std::uint8_t>(last + 1);
+  }
+}
+
+[[gnu::target("avx512f")]] void buckets_avx512(const double* distances, std::size_t count,
+                                               double closest, double per_distance, double reach,
+                                               std::uint8_t last, std::uint8_t* out) {
+  buckets_body(distances, count, closest, per_distance, reach, last, out);
+}
+
+[[gnu::target("avx2")]] void buckets_avx2(const double* distances, std::size_t count,
+                                          double closest, double per_distance, double reach,
+                                          std::uint8_t last, std::uint8_t* out) {
+  buckets_body(distances, count, closest, per_distance, reach, last, out);
+}
+
+void buckets_baseline(const double* distances, std::size_t count, double closest,
+                      double per_distance, double reach, std::uint8_t last, std::uint8_t* out) {
+  buckets_body(distances, count, closest, per_distance, reach, last, out);
 }
 
 [[gnu::target("avx512f")]] void distances_avx512(const double* row, std::size_t columns,
@@ -125,25 +161,53 @@ void distances_baseline(const double* row, std::size_t columns, const double* co
   distances_body<Lanes2>(row, columns, column_major, stride, count, out);
 }
 
+// AVX-512 compresses the kept lanes of a block in registers, one instruction each for the
+// values and the row indices, and stores both vectors whole, so it needs no branch per block.
+// The arithmetic is the generic body's.
 [[gnu::target("avx512f")]] std::size_t estimates_avx512(const double* base,
                                                         const double* const* columns,
                                                         const double* slopes, std::size_t moved,
                                                         std::size_t count, double threshold,
-                                                        Estimate* out) {
-  return estimates_body<Lanes8>(base, columns, slopes, moved, count, threshold, out);
+                                                        double* values, std::size_t* rows) {
+  static_assert(sizeof(std::size_t) == sizeof(long long));
+  const __m512d limit = _mm512_set1_pd(threshold);
+  const __m512i step = _mm512_set1_epi64(8);
+  __m512i indices = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+  std::size_t kept = 0;
+  std::size_t i = 0;
+  for (; i + 8 <= count; i += 8, indices = _mm512_add_epi64(indices, step)) {
+    __m512d estimate = _mm512_loadu_pd(base + i);
+    for (std::size_t m = 0; m < moved; ++m) {
+      estimate = _mm512_sub_pd(
+          estimate, _mm512_mul_pd(_mm512_set1_pd(slopes[m]), _mm512_loadu_pd(columns[m] + i)));
+    }
+    const __mmask8 keep = _mm512_cmp_pd_mask(estimate, limit, _CMP_LE_OQ);
+    // Compressed in registers: a compressing store to memory is slow on some processors.
+    _mm512_storeu_pd(values + kept, _mm512_maskz_compress_pd(keep, estimate));
+    _mm512_storeu_si512(rows + kept, _mm512_maskz_compress_epi64(keep, indices));
+    kept += static_cast<std::size_t>(__builtin_popcount(keep));
+  }
+  for (; i < count; ++i) {
+    double estimate = base[i];
+    for (std::size_t m = 0; m < moved; ++m) estimate -= slopes[m] * columns[m][i];
+    values[kept] = estimate;
+    rows[kept] = i;
+    kept += estimate <= threshold ? 1 : 0;
+  }
+  return kept;
 }
 
 [[gnu::target("avx2")]] std::size_t estimates_avx2(const double* base, const double* const* columns,
                                                    const double* slopes, std::size_t moved,
                                                    std::size_t count, double threshold,
-                                                   Estimate* out) {
-  return estimates_body<Lanes4>(base, columns, slopes, moved, count, threshold, out);
+                                                   double* values, std::size_t* rows) {
+  return estimates_body<Lanes4>(base, columns, slopes, moved, count, threshold, values, rows);
 }
 
 std::size_t estimates_baseline(const double* base, const double* const* columns,
                                const double* slopes, std::size_t moved, std::size_t count,
-                               double threshold, Estimate* out) {
-  return estimates_body<Lanes2>(base, columns, slopes, moved, count, threshold, out);
+                               double threshold, double* values, std::size_t* rows) {
+  return estimates_body<Lanes2>(base, columns, slopes, moved, count, threshold, values, rows);
 }
 
 }  // namespace
@@ -164,19 +228,32 @@ void squared_distances(std::span<const double> row, const std::vector<double>& c
 
 std::size_t estimates_at_most(const double* base, std::span<const double* const> columns,
                               std::span<const double> slopes, std::size_t count, double threshold,
-                              Estimate* out) {
+                              double* values, std::size_t* rows) {
   switch (simd_level()) {
     case SimdLevel::kAvx512:
       return estimates_avx512(base, columns.data(), slopes.data(), columns.size(), count, threshold,
-                              out);
+                              values, rows);
     case SimdLevel::kAvx2:
       return estimates_avx2(base, columns.data(), slopes.data(), columns.size(), count, threshold,
-                            out);
+                            values, rows);
     case SimdLevel::kBaseline:
       break;
   }
   return estimates_baseline(base, columns.data(), slopes.data(), columns.size(), count, threshold,
-                            out);
+                            values, rows);
+}
+
+void reach_buckets(const double* distances, std::size_t count, double closest, double per_distance,
+                   double reach, std::uint8_t last, std::uint8_t* out) {
+  switch (simd_level()) {
+    case SimdLevel::kAvx512:
+      return buckets_avx512(distances, count, closest, per_distance, reach, last, out);
+    case SimdLevel::kAvx2:
+      return buckets_avx2(distances, count, closest, per_distance, reach, last, out);
+    case SimdLevel::kBaseline:
+      break;
+  }
+  buckets_baseline(distances, count, closest, per_distance, reach, last, out);
 }
 
 }  // namespace nbo::models::detail

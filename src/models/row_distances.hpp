@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <vector>
 
@@ -34,18 +35,23 @@ inline std::vector<double> to_column_major(const std::vector<double>& rows, std:
 void squared_distances(std::span<const double> row, const std::vector<double>& column_major,
                        std::size_t row_count, std::size_t begin, std::size_t count, double* out);
 
-// A stored row's estimated squared distance to a changed row, for the k-NN explanations.
-struct Estimate {
-  double value;
-  std::size_t index;
-};
+// Extra room estimates_at_most() needs past `count` in its outputs: it stores whole vectors.
+inline constexpr std::size_t kEstimatePadding = 8;
 
 // For i < count, estimate_i = base[i] - slopes[0] * columns[0][i] - slopes[1] * columns[1][i] ...
-// (subtracted in that order, the same bits at every SimdLevel). Writes {estimate_i, i} of the
-// rows whose estimate is <= threshold to `out` (room for count), in row order; returns how many.
+// (subtracted in that order, the same bits at every SimdLevel). Writes the estimates of the rows
+// whose estimate is <= threshold to `values` and their row indices to `rows`, in row order, and
+// returns how many; both need room for count + kEstimatePadding (what lies past the returned
+// count is scratch).
 std::size_t estimates_at_most(const double* base, std::span<const double* const> columns,
                               std::span<const double> slopes, std::size_t count, double threshold,
-                              Estimate* out);
+                              double* values, std::size_t* rows);
+
+// For i < count: out[i] = the bucket of distances[i], trunc(clamp((distances[i] - closest) *
+// per_distance, 0, last)), or last + 1 when distances[i] > reach (out of reach). The clamp is
+// done on doubles, so the bucket of a distance is the same wherever it is computed.
+void reach_buckets(const double* distances, std::size_t count, double closest, double per_distance,
+                   double reach, std::uint8_t last, std::uint8_t* out);
 
 // ||row - stored row `index`||^2 from the row-major `rows` of `row.size()` columns: the same
 // operations in the same order as squared_distances(), so bit for bit its value (no FMA

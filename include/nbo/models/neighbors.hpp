@@ -39,7 +39,6 @@ namespace nbo::models {
 
 namespace detail {
 struct Neighbor;
-struct Estimate;
 struct ContributionScratch;
 struct ReachOrder;
 }  // namespace detail
@@ -95,11 +94,11 @@ class NearestNeighbors final : public Estimator {
   double vote_margin(std::span<detail::Neighbor> nearest) const;
   // The margin of the vote of the k `nearest`, summed in the order given.
   double vote_margin_in_order(std::span<const detail::Neighbor> nearest) const;
-  // The margin of an occluded row (in scratch.occluded) from `kept`: its estimated squared
-  // distances to the rows that may be among its k nearest, each `constant` short of the distance
-  // and within `slack` of the exact one.
-  double margin_of_kept(std::span<const detail::Estimate> kept, double constant, double slack,
-                        detail::ContributionScratch& scratch) const;
+  // The margin of an occluded row (in scratch.occluded) from the rows that may be among its k
+  // nearest: their estimated squared distances `estimates` (each `constant` short of the
+  // distance and within `slack` of the exact one) and their indices `kept_rows`.
+  double margin_of_kept(std::span<const double> estimates, std::span<const std::size_t> kept_rows,
+                        double constant, double slack, detail::ContributionScratch& scratch) const;
   // explain() leaving out the columns marked in the thread's scratch (explain_groups()).
   Explanation explain_columns(std::span<const double> row, std::span<double> out) const;
   // The steps of explain(), in order, on the row weighed into scratch.weighted:
