@@ -139,6 +139,22 @@ std::optional<Response> target_error(const Request& request) {
 
 }  // namespace
 
+namespace {
+
+// The I/O threads a server runs: options.threads, or one per hardware thread.
+unsigned io_thread_count(const ServerOptions& options) {
+  return options.threads == 0 ? std::max(1U, std::thread::hardware_concurrency()) : options.threads;
+}
+
+// `count` io_contexts, each told it is run by one thread (Asio then skips waking other threads).
+std::vector<std::unique_ptr<net::io_context>> make_io_contexts(unsigned count) {
+  std::vector<std::unique_ptr<net::io_context>> contexts;
+  for (unsigned i = 0; i < count; ++i) contexts.push_back(std::make_unique<net::io_context>(1));
+  return contexts;
+}
+
+}  // namespace
+
 class ServerImpl {
  public:
   ServerImpl(ServerOptions options, Handler handler, Observer* observer, DispatchRule dispatch);
@@ -176,7 +192,7 @@ class ServerImpl {
   void on_accept(beast::error_code ec, tcp::socket socket);
   void run_thread(net::io_context& context, const char* kind);
 
-  // Declared before io_context_: sessions destroyed by ~io_context still use them.
+  // Declared before io_contexts_: sessions destroyed by ~io_context still use them.
   ServerOptions options_;
   Handler handler_;
   Observer* observer_;
@@ -197,14 +213,20 @@ class ServerImpl {
   State state_ = State::created;
   bool stop_result_ = true;
 
-  net::io_context io_context_;
+  // One io_context per I/O thread, each run by its thread alone: a connection's reads, inline
+  // handler calls and writes all happen on the one thread of the context it was given, so no
+  // I/O completion is handed to another thread (with one context shared by all threads, that
+  // was a futex wake and a context switch per request). Accepted connections go to the contexts
+  // in turn.
+  std::vector<std::unique_ptr<net::io_context>> io_contexts_;
+  std::size_t next_context_ = 0;  // touched on the accept strand only
   net::strand<net::io_context::executor_type> accept_strand_;
   tcp::acceptor acceptor_;
   net::steady_timer accept_retry_timer_;
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;
-  // Runs the handler calls. Declared after io_context_ so that it is destroyed first: a handler
-  // call still queued there holds a Session, whose socket belongs to io_context_.
+  // Runs the handler calls. Declared after io_contexts_ so that it is destroyed first: a handler
+  // call still queued there holds a Session, whose socket belongs to one of io_contexts_.
   net::io_context worker_context_;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> worker_work_;
   std::vector<std::thread> worker_threads_;
@@ -530,16 +552,14 @@ ServerImpl::ServerImpl(ServerOptions options, Handler handler, Observer* observe
       handler_(std::move(handler)),
       observer_(observer),
       dispatch_(std::move(dispatch)),
-      io_context_(static_cast<int>(options_.threads == 0
-                                       ? std::max(1U, std::thread::hardware_concurrency())
-                                       : options_.threads)),
-      accept_strand_(net::make_strand(io_context_)),
+      io_contexts_(make_io_contexts(io_thread_count(options_))),
+      accept_strand_(net::make_strand(*io_contexts_.front())),
       acceptor_(accept_strand_),
       accept_retry_timer_(accept_strand_) {
   if (!handler_) throw std::invalid_argument("http server: empty handler");
   const std::string where = options_.host + ":" + std::to_string(options_.port);
   beast::error_code ec;
-  tcp::resolver resolver(io_context_);
+  tcp::resolver resolver(*io_contexts_.front());
   const auto endpoints =
       resolver.resolve(options_.host, std::to_string(options_.port),
                        tcp::resolver::passive | tcp::resolver::numeric_service, ec);
@@ -570,19 +590,18 @@ void ServerImpl::start() {
   std::lock_guard lock(state_mutex_);
   if (state_ != State::created) throw std::logic_error("http server: start() called twice");
   state_ = State::running;
-  work_.emplace(io_context_.get_executor());
+  for (auto& context : io_contexts_) work_.emplace_back(context->get_executor());
   worker_work_.emplace(worker_context_.get_executor());
   net::post(accept_strand_, [this] { do_accept(); });
-  const unsigned count =
-      options_.threads == 0 ? std::max(1U, std::thread::hardware_concurrency()) : options_.threads;
+  const unsigned count = io_thread_count(options_);
   const unsigned workers = options_.worker_threads == 0 ? count : options_.worker_threads;
   worker_threads_.reserve(workers);
   for (unsigned i = 0; i < workers; ++i) {
     worker_threads_.emplace_back([this] { run_thread(worker_context_, "worker"); });
   }
   threads_.reserve(count);
-  for (unsigned i = 0; i < count; ++i) {
-    threads_.emplace_back([this] { run_thread(io_context_, "I/O"); });
+  for (auto& context : io_contexts_) {
+    threads_.emplace_back([this, &context] { run_thread(*context, "I/O"); });
   }
   spdlog::info("http server listening on {}:{} with {} I/O threads and {} worker threads",
                options_.host, port_, count, workers);
@@ -603,7 +622,9 @@ void ServerImpl::run_thread(net::io_context& context, const char* kind) {
 }
 
 void ServerImpl::do_accept() {
-  acceptor_.async_accept(net::make_strand(io_context_),
+  net::io_context& context = *io_contexts_[next_context_];
+  next_context_ = (next_context_ + 1) % io_contexts_.size();
+  acceptor_.async_accept(net::make_strand(context),
                          beast::bind_front_handler(&ServerImpl::on_accept, this));
 }
 
@@ -772,13 +793,13 @@ bool ServerImpl::stop() {
                  options_.shutdown_deadline.count());
     abandoning_.store(true);
   }
-  work_.reset();
-  io_context_.stop();
+  work_.clear();
+  for (auto& context : io_contexts_) context->stop();
   for (auto& thread : threads_) thread.join();
   threads_.clear();
   // Once its work guard is gone, a worker returns when the queue is empty; handler calls still
   // queued are dropped (abandoning_), running ones are waited for. Their completions go to the
-  // stopped io_context_ and are destroyed with it.
+  // stopped io_contexts_ and are destroyed with them.
   worker_work_.reset();
   for (auto& thread : worker_threads_) thread.join();
   worker_threads_.clear();
