@@ -1,13 +1,13 @@
 #include "nbo/train/churn_trainer.hpp"
 
+#include <fmt/format.h>
+
 #include <Eigen/Dense>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <numeric>
 #include <stdexcept>
-
-#include <fmt/format.h>
 
 #include "nbo/train/candidate_families.hpp"
 #include "nbo/train/decision_rule.hpp"
@@ -69,8 +69,8 @@ features::Pipeline fit_churn_pipeline(const std::vector<LabeledCustomer>& custom
       for (const auto level : features::category_levels(field.id)) {
         const bool present =
             std::any_of(level_customers.begin(), level_customers.end(), [&](const auto& c) {
-          return c.customer.has(field.id) && c.customer.category(field.id) == level;
-        });
+              return c.customer.has(field.id) && c.customer.category(field.id) == level;
+            });
         if (present) spec.levels.emplace_back(level);
       }
       spec.unseen = features::UnseenPolicy::kReject;
@@ -120,9 +120,9 @@ void check_training_input(const std::vector<LabeledCustomer>& customers,
     throw std::invalid_argument("need folds >= 2, repeats >= 1 and inner_folds >= 2");
   }
   if (customers.size() < static_cast<std::size_t>(options.folds * options.inner_folds) * 4) {
-    throw std::invalid_argument(fmt::format(
-        "{} customers are too few for {}-fold cross-validation with {} inner folds",
-        customers.size(), options.folds, options.inner_folds));
+    throw std::invalid_argument(
+        fmt::format("{} customers are too few for {}-fold cross-validation with {} inner folds",
+                    customers.size(), options.folds, options.inner_folds));
   }
   if (options.model_version.empty()) throw std::invalid_argument("a model version is required");
 }
@@ -243,16 +243,26 @@ ChurnTrainingResult train_churn_model(const MarketDataset& data,
   std::vector<std::size_t> all_rows(customers.size());
   std::iota(all_rows.begin(), all_rows.end(), 0);
   const NestedCvOptions cv = nested_cv_options(options);
+  const TrainingMatrix everyone = training_matrix(pipeline, customers, all_rows);
   NestedCvResult nested =
-      run_nested_cv(result.labels, churn_fold_builder(customers),
-                    training_matrix(pipeline, customers, all_rows), families, cv, progress);
+      run_nested_cv(result.labels, churn_fold_builder(customers), everyone, families, cv, progress);
 
   result.candidates = summarize_candidates(nested.folds, result.labels, families, cv.repeats);
+  // The cost of a prediction with reasons, per candidate, on the first customers: part of the
+  // selection rule and of the report.
+  const auto sample = static_cast<Eigen::Index>(std::min<std::size_t>(200, customers.size()));
+  const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> sample_rows =
+      everyone.x.topRows(sample);
+  measure_explain_cost(
+      result.candidates, nested.all_rows,
+      std::span<const double>(sample_rows.data(), static_cast<std::size_t>(sample_rows.size())),
+      pipeline.column_spec(), pipeline.specs().size());
   for (const auto& candidate : result.candidates) {
     if (progress) progress(candidate_line(candidate));
   }
   const CandidateChoice choice = choose_candidate(result.candidates, options.candidate, cv);
   result.chosen = choice.index;
+  result.choice_reason = choice.reason;
   result.out_of_fold = result.candidates[result.chosen].out_of_fold;
   if (progress) {
     progress(fmt::format("chosen: {} ({})", result.candidates[result.chosen].name, choice.reason));

@@ -256,6 +256,35 @@ CandidateChoice choose_candidate(const std::vector<CandidateResult>& candidates,
   }
   choice.reason =
       fmt::format("highest mean ROC-AUC over {}x{} outer folds", options.repeats, options.folds);
+  const bool costs_measured =
+      std::all_of(candidates.begin(), candidates.end(),
+                  [](const CandidateResult& c) { return c.explain_microseconds > 0.0; });
+  if (!costs_measured) return choice;
+  const CandidateResult& best = candidates[choice.index];
+  const double standard_error =
+      best.auc_std / std::sqrt(static_cast<double>(options.repeats * options.folds));
+  std::size_t fastest = choice.index;
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    const CandidateResult& c = candidates[i];
+    if (c.auc_mean >= best.auc_mean - standard_error &&
+        2.0 * c.explain_microseconds <= best.explain_microseconds &&
+        c.explain_microseconds + 1.0 <= best.explain_microseconds &&
+        c.explain_microseconds < candidates[fastest].explain_microseconds) {
+      fastest = i;
+    }
+  }
+  if (fastest == choice.index) {
+    choice.reason += fmt::format(
+        "; no candidate within one standard error ({:.4f}) of it scores at least twice as fast",
+        standard_error);
+    return choice;
+  }
+  choice.reason = fmt::format(
+      "within one standard error ({:.4f}) of the highest mean ROC-AUC ({} {:.4f}) and at least "
+      "twice as fast to score with reasons ({:.1f} us against {:.1f} us)",
+      standard_error, best.name, best.auc_mean, candidates[fastest].explain_microseconds,
+      best.explain_microseconds);
+  choice.index = fastest;
   return choice;
 }
 
@@ -304,6 +333,40 @@ ChosenEstimator assemble_chosen_estimator(const std::vector<ModelFamily>& famili
     result.composition.push_back(member_entry(chosen, 1.0));
   }
   return result;
+}
+
+void measure_explain_cost(std::vector<CandidateResult>& candidates, const SearchAndRefit& all_rows,
+                          std::span<const double> rows, std::span<const std::size_t> group_of,
+                          std::size_t group_count) {
+  const auto& estimators = all_rows.fitted.estimators;
+  if (candidates.size() != estimators.size() + 1) {
+    throw std::invalid_argument("measure_explain_cost: one candidate per family plus the ensemble");
+  }
+  std::vector<double> out(group_count);
+  for (std::size_t f = 0; f < estimators.size(); ++f) {
+    const models::Estimator& estimator = *estimators[f];
+    const std::size_t columns = estimator.column_count();
+    const std::size_t row_count = rows.size() / columns;
+    if (row_count == 0) return;
+    std::vector<double> passes;
+    for (int pass = 0; pass < 3; ++pass) {
+      const auto started = std::chrono::steady_clock::now();
+      for (std::size_t r = 0; r < row_count; ++r) {
+        static_cast<void>(
+            estimator.explain_groups(rows.subspan(r * columns, columns), group_of, out));
+      }
+      passes.push_back(seconds_since(started) * 1e6 / static_cast<double>(row_count));
+    }
+    std::sort(passes.begin(), passes.end());
+    candidates[f].explain_microseconds = passes[1];
+  }
+  double ensemble = 0.0;
+  for (std::size_t f = 0; f < estimators.size(); ++f) {
+    if (all_rows.selection.ensemble_weights[f] > 0.0) {
+      ensemble += candidates[f].explain_microseconds;
+    }
+  }
+  candidates.back().explain_microseconds = ensemble;
 }
 
 }  // namespace nbo::train

@@ -174,6 +174,11 @@ ChurnTrainingResult* ChurnTrainerTest::result_ = nullptr;
 TEST_F(ChurnTrainerTest, FindsTheSignalAndReportsTheGrid) {
   const auto& result = *result_;
   ASSERT_NE(result.model, nullptr);
+  // Every candidate's cost of a prediction with reasons was measured, and the choice says why.
+  for (const auto& candidate : result.candidates) {
+    EXPECT_GT(candidate.explain_microseconds, 0.0) << candidate.name;
+  }
+  EXPECT_FALSE(result.choice_reason.empty());
   ASSERT_EQ(result.candidates.size(), 3u);
   EXPECT_EQ(result.candidates[0].name, "logistic_l1");
   EXPECT_EQ(result.candidates[1].name, "logistic_l2");

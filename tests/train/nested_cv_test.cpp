@@ -179,6 +179,48 @@ TEST_F(NestedCvTest, TiesGoToTheEarlierCandidate) {
   EXPECT_THROW(choose_candidate({}, "", options_), std::invalid_argument);
 }
 
+TEST_F(NestedCvTest, AFasterCandidateWithinOneStandardErrorIsChosen) {
+  // options_: 2x4 outer folds, so the standard error is the best's std / sqrt(8).
+  std::vector<CandidateResult> candidates(3);
+  candidates[0].name = "slow";
+  candidates[1].name = "fast";
+  candidates[2].name = "ensemble";
+  candidates[0].auc_mean = 0.90;
+  candidates[0].auc_std = 0.02;  // standard error 0.00707
+  candidates[1].auc_mean = 0.895;
+  candidates[2].auc_mean = 0.85;
+  candidates[0].explain_microseconds = 20.0;
+  candidates[1].explain_microseconds = 5.0;
+  candidates[2].explain_microseconds = 1.0;  // faster still, but outside the standard error
+  const CandidateChoice fast = choose_candidate(candidates, "", options_);
+  EXPECT_EQ(fast.index, 1u);
+  EXPECT_THAT(fast.reason, ::testing::HasSubstr("within one standard error (0.0071)"));
+
+  // Less than twice as fast: the higher ROC-AUC stays.
+  candidates[1].explain_microseconds = 10.5;
+  EXPECT_EQ(choose_candidate(candidates, "", options_).index, 0u);
+  // Twice as fast but more than one standard error below.
+  candidates[1].explain_microseconds = 5.0;
+  candidates[1].auc_mean = 0.892;
+  EXPECT_EQ(choose_candidate(candidates, "", options_).index, 0u);
+  // Twice as fast, but by less than a microsecond: timing noise, the higher ROC-AUC stays.
+  candidates[1].auc_mean = 0.895;
+  candidates[0].explain_microseconds = 1.5;
+  candidates[1].explain_microseconds = 0.6;
+  candidates[2].explain_microseconds = 2.1;
+  EXPECT_EQ(choose_candidate(candidates, "", options_).index, 0u);
+  candidates[0].explain_microseconds = 20.0;
+  candidates[1].explain_microseconds = 5.0;
+  // Costs not measured: ROC-AUC alone.
+  candidates[1].auc_mean = 0.895;
+  candidates[2].explain_microseconds = 0.0;
+  const CandidateChoice unmeasured = choose_candidate(candidates, "", options_);
+  EXPECT_EQ(unmeasured.index, 0u);
+  EXPECT_EQ(unmeasured.reason, "highest mean ROC-AUC over 2x4 outer folds");
+  // A request overrides the rule.
+  EXPECT_EQ(choose_candidate(candidates, "slow", options_).reason, "requested");
+}
+
 TEST_F(NestedCvTest, RefusesOneClassAndTooFewFolds) {
   NestedCvOptions options = options_;
   options.folds = 1;

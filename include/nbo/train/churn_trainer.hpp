@@ -37,9 +37,9 @@
 namespace nbo::train {
 
 struct ChurnTrainingOptions {
-  int folds = 5;          // outer k
-  int repeats = 3;        // outer repetitions
-  int inner_folds = 3;    // inner k (hyperparameters, calibration, ensemble weights)
+  int folds = 5;        // outer k
+  int repeats = 3;      // outer repetitions
+  int inner_folds = 3;  // inner k (hyperparameters, calibration, ensemble weights)
   int ensemble_rounds = 10;
   std::uint64_t seed = 42;
   // Families to consider, by name (churn_model_families()); empty = all.
@@ -55,6 +55,7 @@ struct ChurnTrainingResult {
   std::shared_ptr<const models::ChurnModel> model;
   std::vector<CandidateResult> candidates;  // families in order, then "ensemble"
   std::size_t chosen = 0;                   // index into candidates
+  std::string choice_reason;                // why (choose_candidate())
   std::vector<double> out_of_fold;          // chosen candidate: == candidates[chosen].out_of_fold
   std::vector<int> labels;                  // per customer, 0/1
   std::vector<FamilySearch> final_search;

@@ -128,6 +128,10 @@ struct CandidateResult {
   double fit_seconds = 0.0;          // all fits of all outer folds (inner search included)
   std::map<std::string, int> chosen_settings;  // hyperparameter label -> outer folds choosing it
   std::vector<double> out_of_fold;             // per row: mean probability over the repeats
+  // Microseconds to score one row with its explanation (what a served prediction with reasons
+  // costs), by the model refitted on every row, one thread; 0 when not measured
+  // (measure_explain_cost()).
+  double explain_microseconds = 0.0;
 };
 
 // The per-candidate table: ROC-AUC (mean, std), log-loss, Brier (Platt and isotonic) over the
@@ -148,11 +152,28 @@ struct CandidateChoice {
   std::string reason;     // e.g. "highest mean ROC-AUC over 3x5 outer folds", or "requested"
 };
 
-// The candidate named `requested`, or when it is empty the highest mean outer ROC-AUC (ties go
-// to the earlier, simpler candidate). `options` only words the reason. Throws
-// std::invalid_argument for a requested name that is not a candidate, or no candidates.
+// The selection rule, in words, as reports state it.
+inline constexpr std::string_view kSelectionRule =
+    "the highest mean outer ROC-AUC (ties to the earlier candidate); but when another candidate "
+    "is within one standard error of that mean (its standard deviation over the outer folds "
+    "divided by the square root of their number) and scores a row with its explanation at least "
+    "twice as fast and at least 1 microsecond faster, the fastest such candidate";
+
+// The candidate named `requested`, or when it is empty the one kSelectionRule picks: the cost
+// part applies only when every candidate's explain_microseconds was measured (> 0); the factor
+// of two and the microsecond keep the choice from turning on timing noise. `options` sets the
+// number of outer folds and words the reason. Throws std::invalid_argument for a requested name
+// that is not a candidate, or no candidates.
 CandidateChoice choose_candidate(const std::vector<CandidateResult>& candidates,
                                  std::string_view requested, const NestedCvOptions& options);
+
+// Sets each candidate's explain_microseconds from the models refitted on every row: each
+// family's estimator explains `rows` (row-major, of its columns) with explain_groups(group_of,
+// group_count groups), the median of three passes over them; the ensemble's cost is the sum of
+// its members' with a non-zero weight. Runs on the calling thread.
+void measure_explain_cost(std::vector<CandidateResult>& candidates, const SearchAndRefit& all_rows,
+                          std::span<const double> rows, std::span<const std::size_t> group_of,
+                          std::size_t group_count);
 
 // The inner search on every row, per family, as reports show it.
 struct FamilySearch {
