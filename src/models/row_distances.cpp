@@ -79,6 +79,24 @@ template <class Lanes>
   }
 }
 
+// The rows from `begin` to `count` one at a time, after a kernel's whole vectors; `kept` rows
+// are kept already. Returns the new count.
+[[gnu::always_inline]] inline std::size_t estimates_tail(const double* base,
+                                                         const double* const* columns,
+                                                         const double* slopes, std::size_t moved,
+                                                         std::size_t begin, std::size_t count,
+                                                         double threshold, double* values,
+                                                         std::size_t* rows, std::size_t kept) {
+  for (std::size_t i = begin; i < count; ++i) {
+    double estimate = base[i];
+    for (std::size_t m = 0; m < moved; ++m) estimate -= slopes[m] * columns[m][i];
+    values[kept] = estimate;
+    rows[kept] = i;
+    kept += estimate <= threshold ? 1 : 0;
+  }
+  return kept;
+}
+
 template <class Lanes>
 [[gnu::always_inline]] inline std::size_t estimates_body(const double* base,
                                                          const double* const* columns,
@@ -103,14 +121,7 @@ template <class Lanes>
       kept += estimate[lane] <= threshold ? 1 : 0;
     }
   }
-  for (; i < count; ++i) {
-    double estimate = base[i];
-    for (std::size_t m = 0; m < moved; ++m) estimate -= slopes[m] * columns[m][i];
-    values[kept] = estimate;
-    rows[kept] = i;
-    kept += estimate <= threshold ? 1 : 0;
-  }
-  return kept;
+  return estimates_tail(base, columns, slopes, moved, i, count, threshold, values, rows, kept);
 }
 
 [[gnu::always_inline]] inline void buckets_body(const double* distances, std::size_t count,
@@ -187,14 +198,7 @@ void distances_baseline(const double* row, std::size_t columns, const double* co
     _mm512_storeu_si512(rows + kept, _mm512_maskz_compress_epi64(keep, indices));
     kept += static_cast<std::size_t>(__builtin_popcount(keep));
   }
-  for (; i < count; ++i) {
-    double estimate = base[i];
-    for (std::size_t m = 0; m < moved; ++m) estimate -= slopes[m] * columns[m][i];
-    values[kept] = estimate;
-    rows[kept] = i;
-    kept += estimate <= threshold ? 1 : 0;
-  }
-  return kept;
+  return estimates_tail(base, columns, slopes, moved, i, count, threshold, values, rows, kept);
 }
 
 [[gnu::target("avx2")]] std::size_t estimates_avx2(const double* base, const double* const* columns,

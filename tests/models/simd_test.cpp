@@ -112,6 +112,17 @@ void expect_same_bits(const Scores& expected, const Scores& actual, const std::s
   EXPECT_EQ(actual.group_contributions, expected.group_contributions) << context;
 }
 
+// Scores `reference`'s queries at the baseline level, then at every supported level, and
+// expects the same bits. Leaves the level changed (callers hold a SimdLevelGuard).
+void expect_every_level_scores_as_the_baseline(const Estimator& model, const Reference& reference) {
+  set_simd_level(SimdLevel::kBaseline);
+  const Scores baseline = score_all(model, reference);
+  for (const SimdLevel level : supported_levels()) {
+    set_simd_level(level);
+    expect_same_bits(baseline, score_all(model, reference), std::string(simd_level_name(level)));
+  }
+}
+
 TEST(SimdTest, LevelsAreNamedAndCappedAtTheProcessors) {
   const SimdLevelGuard guard;
   EXPECT_EQ(simd_level_name(SimdLevel::kBaseline), "baseline");
@@ -134,12 +145,7 @@ TEST(SimdTest, NearestNeighborsScoreTheSameBitsAtEveryLevel) {
       weights[j] = 0.2 + 0.05 * static_cast<double>(j);
     const NearestNeighbors model(reference.names, reference.rows, reference.labels, 20, weighting,
                                  weights);
-    set_simd_level(SimdLevel::kBaseline);
-    const Scores baseline = score_all(model, reference);
-    for (const SimdLevel level : supported_levels()) {
-      set_simd_level(level);
-      expect_same_bits(baseline, score_all(model, reference), std::string(simd_level_name(level)));
-    }
+    expect_every_level_scores_as_the_baseline(model, reference);
   }
 }
 
@@ -154,12 +160,7 @@ TEST(SimdTest, SupportVectorsScoreTheSameBitsAtEveryLevel) {
   means.back() = 0.25;
   const SupportVectorClassifier model(reference.names, reference.rows, coefficients, -0.1, 0.05,
                                       means);
-  set_simd_level(SimdLevel::kBaseline);
-  const Scores baseline = score_all(model, reference);
-  for (const SimdLevel level : supported_levels()) {
-    set_simd_level(level);
-    expect_same_bits(baseline, score_all(model, reference), std::string(simd_level_name(level)));
-  }
+  expect_every_level_scores_as_the_baseline(model, reference);
 }
 
 }  // namespace
