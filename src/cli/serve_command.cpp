@@ -59,6 +59,7 @@ int run_serve(const std::vector<std::string>& args) {
     return parsed.exit_code;
   }
   const config::ServeConfig& config = *parsed.config;
+  if (!config.log_every_line) http::use_buffered_stdout_log();
   http::configure_logging(config.json_logs, config.log_level);
   const sigset_t signals = block_handled_signals();
 
@@ -129,6 +130,7 @@ int run_serve(const std::vector<std::string>& args) {
         [&server] { return static_cast<double>(server.connections_refused()); });
     server.start();
     spdlog::info("listening on http://{}:{}", config.server.host, server.port());
+    http::flush_log();  // the port, for whoever started us, without waiting for the tick below
 
     // Models load after the listener is up, so /health answers and /ready says 503 meanwhile.
     try {
@@ -168,6 +170,7 @@ int run_serve(const std::vector<std::string>& args) {
     int signal_number = 0;
     for (;;) {
       signal_number = sigtimedwait(&signals, nullptr, &kKeyRefreshPeriod);
+      http::flush_log();  // buffered log lines reach stdout within a second
       if (signal_number < 0) {
         if (errno != EAGAIN && errno != EINTR) {
           throw std::runtime_error(std::string("sigtimedwait: ") + std::strerror(errno));

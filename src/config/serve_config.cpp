@@ -34,6 +34,7 @@ struct RawOptions {
   std::string durability;
   bool allow_anonymous = false;
   bool metrics_public = false;
+  bool log_every_line = false;
   std::string log_format;
   std::string log_level;
   // The offer engine's contact policy per channel: cool-down, cap and its window.
@@ -129,7 +130,11 @@ po::options_description describe(RawOptions& raw, const ServeConfig& defaults) {
       "GET /metrics needs no API key (otherwise a scorer key or above, once keys exist)")(
       "log-format", po::value(&raw.log_format)->default_value("text"), "text or json")(
       "log-level", po::value(&raw.log_level)->default_value(defaults.log_level),
-      "trace, debug, info, warn, error");
+      "trace, debug, info, warn, error")(
+      "log-every-line", po::bool_switch(&raw.log_every_line),
+      "write each log line to stdout at once; by default info lines are buffered and written "
+      "every second (warnings and errors at once, with everything before them), which saves a "
+      "write() per request");
   return options;
 }
 
@@ -288,6 +293,7 @@ ParsedServeConfig parse_serve_config(const std::vector<std::string>& args,
   config.limits.metrics_public = raw.metrics_public;
   config.json_logs = raw.log_format == "json";
   config.log_level = raw.log_level;
+  config.log_every_line = raw.log_every_line;
   result.config = std::move(config);
   return result;
 }

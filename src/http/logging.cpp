@@ -1,11 +1,14 @@
 #include "nbo/http/logging.hpp"
 
 #include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -71,6 +74,38 @@ double finite_or_zero(double v) noexcept {
 }
 
 }  // namespace
+
+namespace {
+
+// Formatted lines to stdout through stdio's buffer; flush() writes it out.
+class BufferedStdoutSink final : public spdlog::sinks::base_sink<std::mutex> {
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t formatted;
+    formatter_->format(msg, formatted);
+    std::fwrite(formatted.data(), 1, formatted.size(), stdout);
+  }
+  void flush_() override { std::fflush(stdout); }
+};
+
+}  // namespace
+
+void use_buffered_stdout_log() {
+  const auto previous = spdlog::default_logger();
+  auto logger =
+      std::make_shared<spdlog::logger>(previous->name(), std::make_shared<BufferedStdoutSink>());
+  logger->set_level(previous->level());
+  logger->flush_on(spdlog::level::warn);
+  spdlog::set_default_logger(std::move(logger));
+}
+
+void flush_log() noexcept {
+  try {
+    spdlog::default_logger_raw()->flush();
+  } catch (...) {
+    // Logging must never take the server down.
+  }
+}
 
 void configure_logging(bool json, std::string_view level) {
   const auto parsed_level = parse_level(level);

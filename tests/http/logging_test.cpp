@@ -1,9 +1,15 @@
 #include "nbo/http/logging.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -99,6 +105,60 @@ TEST(Logging, LevelFiltersAndUnknownLevelThrows) {
   configure_logging(false, "warning");
   configure_logging(false, "error");
   configure_logging(false, "off");
+}
+
+// stdout goes to a file for the duration of a test (the real file descriptor 1, so what the
+// buffered logger writes can be read back), and the default logger is restored after it.
+class StdoutToFile {
+ public:
+  StdoutToFile()
+      : path_(std::filesystem::temp_directory_path() /
+              ("nbo-log-test-" + std::to_string(::getpid()) + ".txt")),
+        previous_logger_(spdlog::default_logger()) {
+    std::fflush(stdout);
+    saved_ = ::dup(STDOUT_FILENO);
+    const int file = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (saved_ < 0 || file < 0 || ::dup2(file, STDOUT_FILENO) < 0) {
+      throw std::runtime_error("cannot redirect stdout");
+    }
+    ::close(file);
+  }
+  ~StdoutToFile() {
+    std::fflush(stdout);
+    ::dup2(saved_, STDOUT_FILENO);
+    ::close(saved_);
+    configure_logging(false, "info");
+    spdlog::set_default_logger(previous_logger_);
+    std::filesystem::remove(path_);
+  }
+  StdoutToFile(const StdoutToFile&) = delete;
+  StdoutToFile& operator=(const StdoutToFile&) = delete;
+
+  std::string text() const {
+    std::ifstream in(path_);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  }
+
+ private:
+  std::filesystem::path path_;
+  std::shared_ptr<spdlog::logger> previous_logger_;
+  int saved_ = -1;
+};
+
+TEST(Logging, BufferedStdoutHoldsInfoLinesUntilAFlushOrAWarning) {
+  const StdoutToFile stdout_file;
+  use_buffered_stdout_log();
+  configure_logging(false, "info");
+  log_request("POST", "/predict", 200, 0.5, "first");
+  EXPECT_EQ(stdout_file.text(), "") << "an info line was written at once";
+  flush_log();
+  EXPECT_NE(stdout_file.text().find("request_id=first"), std::string::npos) << stdout_file.text();
+
+  log_request("POST", "/predict", 200, 0.5, "second");
+  spdlog::warn("something to see at once");
+  const std::string text = stdout_file.text();
+  EXPECT_NE(text.find("request_id=second"), std::string::npos) << text;
+  EXPECT_NE(text.find("[warning] something to see at once"), std::string::npos) << text;
 }
 
 }  // namespace

@@ -36,6 +36,9 @@ struct ServeConfig {
   bool allow_anonymous = false;
   bool json_logs = false;
   std::string log_level = "info";
+  // --log-every-line: one write() per log line; otherwise info lines reach stdout within a
+  // second (http::use_buffered_stdout_log()).
+  bool log_every_line = false;
 };
 
 // Result of parsing: either a config, or text to print (help) with an exit code.

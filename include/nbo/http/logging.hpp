@@ -18,6 +18,17 @@ namespace nbo::http {
 // Throws std::invalid_argument for an unknown level (nothing is changed then).
 void configure_logging(bool json, std::string_view level);
 
+// Makes spdlog's default logger write to stdout through stdio's buffer: a line reaches stdout when
+// flush_log() runs, when a record of level warn or above is logged (that flushes everything
+// before it too), or when the buffer fills, instead of one write() per line, which cost about
+// 10 us per request on a 2-core virtual machine. `nbo serve` calls flush_log() every second.
+// On a terminal stdout is line-buffered anyway. Call before configure_logging() and before other
+// threads log.
+void use_buffered_stdout_log();
+
+// Writes out what the default logger has buffered. Never throws.
+void flush_log() noexcept;
+
 // True when the last configure_logging() chose JSON lines.
 bool json_logging() noexcept;
 
