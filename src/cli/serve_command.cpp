@@ -160,7 +160,10 @@ int run_serve(const std::vector<std::string>& args) {
     const auto refresh_keys = [&service, &keys_seen] {
       try {
         const std::size_t count = service.refresh_keys();
-        if (count != keys_seen) spdlog::info("API keys active: {} (were {})", count, keys_seen);
+        if (count != keys_seen) {
+          spdlog::info("API keys active: {} (were {})", count, keys_seen);
+          http::flush_log();  // a change of who may call is worth seeing at once
+        }
         keys_seen = count;
       } catch (const std::exception& error) {
         spdlog::warn("cannot re-read the API keys; the ones loaded are kept: {}", error.what());
