@@ -13,6 +13,7 @@ namespace {
 
 RequestLogOptions sanitized(RequestLogOptions options) {
   options.max_batch = std::max<std::size_t>(options.max_batch, 1);
+  options.wake_rows = std::max<std::size_t>(options.wake_rows, 1);
   options.flush_interval = std::max(options.flush_interval, std::chrono::milliseconds(1));
   options.purge_batch = std::max<std::size_t>(options.purge_batch, 1);
   options.purge_interval = std::max(options.purge_interval, std::chrono::milliseconds(1));
@@ -97,7 +98,7 @@ bool RequestLogWriter::enqueue(std::vector<RequestLogEntry>& entries) {
       queued_bytes_.store(queued + bytes, std::memory_order_relaxed);
       depth_.store(queue_.size(), std::memory_order_relaxed);
       accepted = true;
-      wake = running_ && queue_.size() >= options_.max_batch;
+      wake = running_ && queue_.size() >= options_.wake_rows;
     }
   }
   if (!accepted) {
@@ -218,7 +219,7 @@ void RequestLogWriter::run() noexcept {
     {
       std::unique_lock lock(mutex_);
       wake_writer_.wait_for(lock, options_.flush_interval, [&] {
-        return stopping_ || queue_.size() >= options_.max_batch ||
+        return stopping_ || queue_.size() >= options_.wake_rows ||
                (flush_waiters_ > 0 && !queue_.empty());
       });
       if (stopping_ && queue_.empty()) return;

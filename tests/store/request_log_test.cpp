@@ -178,8 +178,10 @@ TEST_F(RequestLogTest, DropPolicyCountsDropsInsteadOfRefusals) {
 
 TEST_F(RequestLogTest, StopWritesEverythingQueued) {
   {
-    // A long interval and a large batch: only stop() makes these rows hit the disk.
-    RequestLogWriter writer(file_, RequestLogOptions{.max_batch = 100000, .flush_interval = 10min});
+    // A long interval and a high wake threshold: only stop() makes these rows hit the disk.
+    RequestLogWriter writer(
+        file_,
+        RequestLogOptions{.max_batch = 100000, .wake_rows = 100000, .flush_interval = 10min});
     for (int i = 0; i < 1000; ++i) ASSERT_TRUE(writer.enqueue(make_entry(std::to_string(i))));
     writer.stop();
     EXPECT_EQ(writer.written_total(), 1000U);
