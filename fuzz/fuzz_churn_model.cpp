@@ -31,14 +31,10 @@ extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const auto file = *g_dir / "churn.json";
-  nbo::fuzz::write_file(file, std::string_view(reinterpret_cast<const char*>(data), size));
-  std::shared_ptr<const nbo::models::ChurnModel> model;
-  try {
-    model = nbo::models::load_churn_model(file);
-  } catch (const nbo::models::ModelLoadError&) {
-    return 0;
-  }
+  const auto model = nbo::fuzz::load_model_input(
+      *g_dir, "churn.json", data, size,
+      [](const auto& file) { return nbo::models::load_churn_model(file); });
+  if (!model) return 0;
   std::vector<const nbo::features::RawCustomer*> batch;
   for (const auto& customer : *g_customers) {
     batch.push_back(&customer);

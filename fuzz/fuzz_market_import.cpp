@@ -30,10 +30,7 @@ extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const auto files = nbo::fuzz::split_files(data, size, kFiles.size());
-  for (std::size_t i = 0; i < kFiles.size(); ++i) {
-    nbo::fuzz::write_file(*g_dir / kFiles[i], files[i]);
-  }
+  nbo::fuzz::write_export_files(*g_dir, kFiles, data, size);
   nbo::train::MarketDataset dataset;
   try {
     dataset = nbo::train::load_market_export(g_dir->path());

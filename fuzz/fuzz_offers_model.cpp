@@ -35,14 +35,10 @@ extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const auto file = *g_dir / "offers.json";
-  nbo::fuzz::write_file(file, std::string_view(reinterpret_cast<const char*>(data), size));
-  std::shared_ptr<const nbo::offers::OfferModel> model;
-  try {
-    model = nbo::offers::load_offer_model(file);
-  } catch (const nbo::models::ModelLoadError&) {
-    return 0;
-  }
+  const auto model = nbo::fuzz::load_model_input(
+      *g_dir, "offers.json", data, size,
+      [](const auto& file) { return nbo::offers::load_offer_model(file); });
+  if (!model) return 0;
 
   std::vector<nbo::offers::Course> courses;
   std::vector<std::string> ids(

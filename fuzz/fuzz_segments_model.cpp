@@ -31,14 +31,10 @@ extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const auto file = *g_dir / "segments.json";
-  nbo::fuzz::write_file(file, std::string_view(reinterpret_cast<const char*>(data), size));
-  std::shared_ptr<const nbo::segments::SegmentModel> model;
-  try {
-    model = nbo::segments::load_segment_model(file);
-  } catch (const nbo::models::ModelLoadError&) {
-    return 0;
-  }
+  const auto model = nbo::fuzz::load_model_input(
+      *g_dir, "segments.json", data, size,
+      [](const auto& file) { return nbo::segments::load_segment_model(file); });
+  if (!model) return 0;
   for (const auto& customer : *g_customers) {
     for (const double probability : {0.0, 0.25, 0.5, 0.75, 1.0}) {
       const auto assignment = model->assign(probability, customer);

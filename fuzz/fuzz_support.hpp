@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include "nbo/features/customer.hpp"
+#include "nbo/models/json_file.hpp"
 
 namespace nbo::fuzz {
 
@@ -85,6 +87,28 @@ inline std::vector<std::string_view> split_files(const std::uint8_t* data, std::
     start = end + 1;
   }
   return files;
+}
+
+// The input written as the model file `name` in `dir` and given to `load` (a model loader taking
+// the file's path): what it returns, or null when it refuses the file with ModelLoadError, the
+// one failure a model loader documents.
+template <class Load>
+auto load_model_input(const ScratchDir& dir, std::string_view name, const std::uint8_t* data,
+                      std::size_t size, Load load) -> decltype(load(dir / name)) {
+  const auto file = dir / name;
+  write_file(file, std::string_view(reinterpret_cast<const char*>(data), size));
+  try {
+    return load(file);
+  } catch (const models::ModelLoadError&) {
+    return nullptr;
+  }
+}
+
+// The input split into the export files `names` (split_files()), written to `dir`.
+inline void write_export_files(const ScratchDir& dir, std::span<const std::string_view> names,
+                               const std::uint8_t* data, std::size_t size) {
+  const auto files = split_files(data, size, names.size());
+  for (std::size_t i = 0; i < names.size(); ++i) write_file(dir / names[i], files[i]);
 }
 
 // The committed example customers (tests/fixtures/api), read once, to score with each model a
