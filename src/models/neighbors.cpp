@@ -53,7 +53,6 @@ struct ContributionScratch {
   double farthest = 0.0;
   std::vector<std::size_t> group_columns;  // explain_groups(): the columns of one group
   std::vector<double> by_column;           // explain_groups(): explain()'s column contributions
-  std::vector<double> group_estimates;     // explain_groups(): per row, its estimate
   // Columns explain_columns() leaves at 0 (explain_groups() occludes them with their group);
   // empty: none.
   std::vector<std::uint8_t> skip;
@@ -73,11 +72,13 @@ struct ReachOrder {
   // last is the start of the rows out of reach, the end of the last bucket within reach.
   std::array<std::uint32_t, kReachBuckets + 1> starts{};
 
+  // The bucket of one distance, by the kernel that buckets every row (order_by_distance()), so
+  // a column's reach falls in the bucket its rows were counted in.
   std::size_t bucket(double squared_distance) const {
-    // Clamped as a double, so the conversion is a plain truncation.
-    const double position = std::clamp((squared_distance - closest) * buckets_per_distance, 0.0,
-                                       static_cast<double>(kReachBuckets - 1));
-    return static_cast<std::size_t>(static_cast<int>(position));
+    std::uint8_t bucket = 0;
+    reach_buckets(&squared_distance, 1, closest, buckets_per_distance, squared_distance,
+                  static_cast<std::uint8_t>(kReachBuckets - 1), &bucket);
+    return bucket;
   }
   // How many rows of ContributionScratch::reachable a column of this reach scans.
   std::size_t reachable_count(double reach) const { return starts[bucket(reach) + 1]; }

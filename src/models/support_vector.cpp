@@ -1,13 +1,13 @@
 #include "nbo/models/support_vector.hpp"
 
+#include <fmt/format.h>
+
+#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <stdexcept>
-
-#include <Eigen/Core>
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #include "estimator_json.hpp"
 #include "row_distances.hpp"
@@ -103,7 +103,7 @@ double SupportVectorClassifier::margin(std::span<const double> row) const {
 }
 
 Estimator::Explanation SupportVectorClassifier::explain(std::span<const double> row,
-                                                       std::span<double> out) const {
+                                                        std::span<double> out) const {
   const std::size_t count = coefficients_.size();
   const std::size_t columns = column_names_.size();
   // The incremental distances below assume finite values; anything else takes the definition.
@@ -116,10 +116,7 @@ Estimator::Explanation SupportVectorClassifier::explain(std::span<const double> 
   // column's term changes.
   std::vector<double>& distances = scratch.distances;
   distances.resize(count);
-  for (std::size_t begin = 0; begin < count; begin += detail::kDistanceBlock) {
-    const std::size_t block = std::min(detail::kDistanceBlock, count - begin);
-    detail::squared_distances(row, column_major_, count, begin, block, distances.data() + begin);
-  }
+  detail::squared_distances(row, column_major_, count, 0, count, distances.data());
   // The kernel terms and their sum as margin() computes them, so `full` is margin(row).
   std::vector<double>& terms = scratch.terms;
   terms.resize(count);
