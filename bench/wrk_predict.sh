@@ -4,7 +4,13 @@
 # commit's...), each serving models/ on a fresh SQLite file, on 127.0.0.1 only.
 #
 #   bench/wrk_predict.sh [--duration S] [--connections "16 64"] [--threads T] [--rounds N]
-#                        [--models DIR] NAME=PATH/TO/nbo [NAME=PATH/TO/nbo ...]
+#                        [--models DIR] [--server-threads N] [--server-cpus LIST]
+#                        [--client-cpus LIST] NAME=PATH/TO/nbo[,MODELS_DIR] [...]
+#
+# --server-threads N gives nbo `--threads N` and nginx N worker processes (default: nbo's own
+# default, one per hardware thread, and 2 nginx workers). --server-cpus / --client-cpus pin the
+# servers and wrk with taskset (a CPU list such as 0-3), so that on a machine with enough cores
+# client and server do not take each other's. A target's own MODELS_DIR overrides --models.
 #
 # Bodies are the real store customers committed as test fixtures (tests/fixtures/api), sent
 # round-robin with a unique X-Request-Id each, so every request is scored with 3 reasons and
@@ -22,6 +28,9 @@ connections="16 64"
 threads=2
 rounds=1
 models_dir=models
+server_threads=""
+server_cpus=""
+client_cpus=""
 targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -30,14 +39,17 @@ while [ $# -gt 0 ]; do
     --threads) threads="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
     --models) models_dir="$2"; shift 2 ;;
-    -h|--help) sed -n 2,14p "$0"; exit 0 ;;
+    --server-threads) server_threads="$2"; shift 2 ;;
+    --server-cpus) server_cpus="$2"; shift 2 ;;
+    --client-cpus) client_cpus="$2"; shift 2 ;;
+    -h|--help) sed -n 2,20p "$0"; exit 0 ;;
     *=*) targets+=("$1"); shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
 [ ${#targets[@]} -gt 0 ] || { echo "give at least one NAME=PATH/TO/nbo" >&2; exit 2; }
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
-nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
+nginx_bin="${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}"
 [ -x "$nginx_bin" ] || { echo "nginx is not installed (apt-get install nginx-light)" >&2; exit 2; }
 
 work="$(mktemp -d /tmp/nbo-wrk-XXXXXX)"
@@ -48,6 +60,12 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+# Command prefixes that pin to a CPU list (taskset execs the command, so $! stays its pid).
+pin_server=()
+pin_client=()
+[ -z "$server_cpus" ] || pin_server=(taskset -c "$server_cpus")
+[ -z "$client_cpus" ] || pin_client=(taskset -c "$client_cpus")
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_ready() {  # url
@@ -94,7 +112,7 @@ nginx_port="$(free_port)"
 ceiling_body='{"customer_id":"215349","label":true,"probability":0.9841,"risk_band":"high","threshold":0.5349000}'
 mkdir -p "$work/nginx"
 cat > "$work/nginx/nginx.conf" <<CONF
-worker_processes 2;
+worker_processes ${server_threads:-2};
 pid $work/nginx/nginx.pid;
 error_log $work/nginx/error.log warn;
 events { worker_connections 1024; }
@@ -107,9 +125,10 @@ http {
   }
 }
 CONF
-"$nginx_bin" -c "$work/nginx/nginx.conf" -g 'daemon off;' 2>"$work/nginx/stderr" &
+"${pin_server[@]}" "$nginx_bin" -c "$work/nginx/nginx.conf" -g 'daemon off;' \
+  2>"$work/nginx/stderr" &
 pids+=($!)
-wait_ready "http://127.0.0.1:$nginx_port/"
+wait_ready "http://127.0.0.1:$nginx_port/" || { cat "$work/nginx/stderr" "$work/nginx/error.log" >&2; exit 1; }
 
 # CPU seconds (user + system) of a process and its children processes so far.
 cpu_seconds() {  # pid...
@@ -129,8 +148,14 @@ server_pids=("${pids[0]}")
 for target in "${targets[@]}"; do
   name="${target%%=*}"
   binary="${target#*=}"
+  target_models="$models_dir"
+  if [[ "$binary" == *,* ]]; then
+    target_models="${binary#*,}"
+    binary="${binary%%,*}"
+  fi
   port="$(free_port)"
-  "$binary" serve --host 127.0.0.1 --port "$port" --models "$models_dir" \
+  "${pin_server[@]}" "$binary" serve --host 127.0.0.1 --port "$port" \
+    --models "$target_models" ${server_threads:+--threads "$server_threads"} \
     --db-path "$work/$name.db" --migrations migrations --log-level warn \
     >"$work/$name.log" 2>&1 &
   pids+=($!)
@@ -147,7 +172,7 @@ for round in $(seq 1 "$rounds"); do
     ceiling=""
     for i in "${!names[@]}"; do
       cpu_before="$(cpu_seconds "${server_pids[$i]}")"
-      result="$(wrk -t "$threads" -c "$conns" -d "${duration}s" --latency -s "$work/predict.lua" \
+      result="$("${pin_client[@]}" wrk -t "$threads" -c "$conns" -d "${duration}s" --latency -s "$work/predict.lua" \
         "${urls[$i]}/predict" | grep '^RESULT')"
       cpu_after="$(cpu_seconds "${server_pids[$i]}")"
       read -r _ rps p50 p99 max errors requests <<<"$result"
