@@ -1,5 +1,6 @@
 #include "nbo/http/request_util.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <random>
 
@@ -40,14 +41,26 @@ bool is_valid_request_id(std::string_view id) noexcept {
 
 std::string generate_request_id() {
   static constexpr char kHex[] = "0123456789abcdef";
+  const auto now_ms =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
   std::string id(32, '0');
+  // 12 hex digits of milliseconds, most significant first, so that ids sort by time.
+  for (std::size_t i = 0; i < 12; ++i) {
+    id[11 - i] = kHex[(now_ms >> (4U * i)) & 0xFU];
+  }
+  // Then 80 random bits.
   auto& rng = thread_rng();
-  for (std::size_t half = 0; half < 2; ++half) {
-    std::uint64_t bits = rng();
-    for (std::size_t i = 0; i < 16; ++i) {
-      id[half * 16 + i] = kHex[bits & 0xFU];
-      bits >>= 4U;
-    }
+  std::uint64_t bits = rng();
+  for (std::size_t i = 12; i < 28; ++i) {
+    id[i] = kHex[bits & 0xFU];
+    bits >>= 4U;
+  }
+  bits = rng();
+  for (std::size_t i = 28; i < 32; ++i) {
+    id[i] = kHex[bits & 0xFU];
+    bits >>= 4U;
   }
   return id;
 }

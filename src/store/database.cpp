@@ -325,6 +325,10 @@ Database Database::open(const std::filesystem::path& file, const OpenOptions& op
   database.execute("PRAGMA foreign_keys=ON");
   // PRAGMA arguments cannot be bound; the value is an int of the options.
   database.execute("PRAGMA cache_size=-" + std::to_string(std::max(1, options.cache_kib)));
+  if (options.wal_autocheckpoint_pages > 0 && !database.read_only()) {
+    database.execute("PRAGMA wal_autocheckpoint=" +
+                     std::to_string(options.wal_autocheckpoint_pages));
+  }
   if (options.max_page_count > 0) {
     database.execute("PRAGMA max_page_count=" + std::to_string(options.max_page_count));
   }

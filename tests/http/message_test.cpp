@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <thread>
 
 #include "nbo/http/error_body.hpp"
 #include "nbo/http/request_util.hpp"
@@ -47,7 +51,30 @@ TEST(RequestUtil, RequestIdValidation) {
   const auto id = generate_request_id();
   EXPECT_EQ(id.size(), 32U);
   EXPECT_TRUE(is_valid_request_id(id));
+  EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos);
   EXPECT_NE(id, generate_request_id());
+}
+
+TEST(RequestUtil, GeneratedRequestIdsStartWithTheirMillisecondsAndSortByTime) {
+  const auto before_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  const auto first = generate_request_id();
+  std::this_thread::sleep_for(std::chrono::milliseconds(3));
+  const auto second = generate_request_id();
+  const auto after_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+  const auto first_ms = static_cast<long long>(std::stoull(first.substr(0, 12), nullptr, 16));
+  const auto second_ms = static_cast<long long>(std::stoull(second.substr(0, 12), nullptr, 16));
+  EXPECT_GE(first_ms, before_ms);
+  EXPECT_LE(second_ms, after_ms);
+  EXPECT_GE(second_ms, first_ms + 3);
+  EXPECT_LT(first, second);
+  // The random part differs between ids made in the same millisecond.
+  std::set<std::string> tails;
+  for (int i = 0; i < 1000; ++i) tails.insert(generate_request_id().substr(12));
+  EXPECT_EQ(tails.size(), 1000U);
 }
 
 TEST(RequestUtil, PercentDecoding) {

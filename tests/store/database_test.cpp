@@ -73,6 +73,16 @@ TEST(Database, OpenCreatesParentDirectoriesAndConfiguresTheConnection) {
   EXPECT_EQ(scalar(db, "PRAGMA synchronous"), 1);  // NORMAL
   EXPECT_EQ(scalar(db, "PRAGMA foreign_keys"), 1);
   EXPECT_EQ(scalar(db, "PRAGMA busy_timeout"), 5000);
+  EXPECT_EQ(scalar(db, "PRAGMA wal_autocheckpoint"), 1000);  // SQLite's own
+  EXPECT_EQ(scalar(db, "PRAGMA cache_size"), -2000);
+}
+
+TEST(Database, CacheAndCheckpointOptions) {
+  TempDir dir;
+  Database db = Database::open(
+      dir / "nbo.db", OpenOptions{.cache_kib = 16 * 1024, .wal_autocheckpoint_pages = 10'000});
+  EXPECT_EQ(scalar(db, "PRAGMA cache_size"), -16 * 1024);
+  EXPECT_EQ(scalar(db, "PRAGMA wal_autocheckpoint"), 10'000);
 }
 
 TEST(Database, WalModeIsSeenByASecondConnection) {

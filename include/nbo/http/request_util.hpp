@@ -12,8 +12,10 @@ namespace nbo::http {
 // True when `id` is an acceptable caller-supplied request id: 1..128 chars of [A-Za-z0-9._:-].
 bool is_valid_request_id(std::string_view id) noexcept;
 
-// A new random request id: 32 lowercase hex chars (128 bits from a per-thread PRNG seeded by
-// std::random_device). Not a security token.
+// A new request id: 32 lowercase hex chars, the first 12 the milliseconds since 1970 (so ids made
+// later sort after earlier ones), the other 20 random (80 bits from a per-thread PRNG seeded by
+// std::random_device). Time order is what keeps the request log's index on request_id cheap to
+// insert into: new ids land at its end instead of on a random page. Not a security token.
 std::string generate_request_id();
 
 // Percent-decodes a URL path ("%2F" -> '/', '+' stays '+'). Returns std::nullopt when a '%' is

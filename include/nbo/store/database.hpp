@@ -48,6 +48,11 @@ struct OpenOptions {
   // SQLite's page cache of this connection, in KiB (PRAGMA cache_size=-N); SQLite's default is
   // 2000. Memory is taken only as pages are read, up to this bound.
   int cache_kib = 2000;
+  // Pages the write-ahead log may hold before a commit of this connection copies them back
+  // into the database file (PRAGMA wal_autocheckpoint); 0 leaves SQLite's 1000. A larger value
+  // lets a page changed by many transactions be copied back once, at the price of a larger
+  // -wal file (up to about this many pages) between checkpoints.
+  int wal_autocheckpoint_pages = 0;
   // Caps the file at this many pages (PRAGMA max_page_count; writes past it fail with
   // SQLITE_FULL, as on a full disk); 0 leaves SQLite's limit.
   long long max_page_count = 0;
