@@ -226,6 +226,42 @@ void BM_RawPathText(benchmark::State& state) {
 }
 BENCHMARK(BM_RawPathText)->ArgName("segments")->Arg(0)->Arg(1);
 
+// Reading a /predict body into the token tape: Document::parse() (simdjson, nlohmann where they
+// could differ) against parse_reference() (nlohmann alone), for one customer and for a batch.
+void BM_ParseBody(benchmark::State& state) {
+  const Fixture& f = fixture();
+  const bool reference = state.range(0) != 0;
+  const auto batch = static_cast<std::size_t>(state.range(1));
+  std::vector<std::string> bodies;
+  if (batch == 1) {
+    bodies = f.bodies;
+  } else {
+    for (std::size_t start = 0; start + batch <= f.bodies.size(); start += batch) {
+      std::string body = "{\"customers\":[";
+      for (std::size_t k = 0; k < batch; ++k) {
+        if (k > 0) body += ',';
+        body += f.bodies[start + k];
+      }
+      body += "]}";
+      bodies.push_back(std::move(body));
+    }
+  }
+  std::size_t i = 0;
+  std::size_t bytes = 0;
+  for (auto _ : state) {
+    const std::string& body = bodies[i];
+    const auto document = reference ? nbo::json::Document::parse_reference(body, 32)
+                                    : nbo::json::Document::parse(body, 32);
+    benchmark::DoNotOptimize(document.token_count());
+    bytes += body.size();
+    if (++i == bodies.size()) i = 0;
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(batch));
+  state.SetBytesProcessed(static_cast<std::int64_t>(bytes));
+  state.SetLabel(reference ? "nlohmann alone" : "simdjson, nlohmann where they could differ");
+}
+BENCHMARK(BM_ParseBody)->ArgNames({"reference", "batch"})->ArgsProduct({{0, 1}, {1, 100}});
+
 void BM_RawPathTextDom(benchmark::State& state) {
   const Fixture& f = fixture();
   const auto& customers = f.data.customers;

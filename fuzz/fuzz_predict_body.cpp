@@ -1,7 +1,8 @@
 // Fuzz target: a POST /predict body -> the typed customers the handler scores.
 //
 // Feeds the bytes through what the handler does with a body: json::Document::parse (with the
-// service's nesting limit), api::read_predict_request, then the request log's copy of each item
+// service's nesting limit; its simdjson path must give nlohmann's tape or error, checked against
+// Document::parse_reference), api::read_predict_request, then the request log's copy of each item
 // and the committed churn model's prediction for the first few customers read. Documented
 // failures: json::ParseError and api::ApiError for the whole body, features::ValidationError from
 // predict(). The logged input must be valid JSON.
@@ -10,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -40,11 +42,22 @@ extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);
+  std::optional<nbo::json::Document> reference;
+  std::string reference_error;
+  try {
+    reference = nbo::json::Document::parse_reference(body, kMaxJsonDepth);
+  } catch (const nbo::json::ParseError& error) {
+    reference_error = error.what();
+  }
   nbo::api::PredictRequest request;
   try {
     const auto document = nbo::json::Document::parse(body, kMaxJsonDepth);
+    nbo::fuzz::fuzz_check(reference.has_value() && document == *reference,
+                          "Document::parse gives nlohmann's tape");
     request = nbo::api::read_predict_request(document.root(), kMaxBatch);
-  } catch (const nbo::json::ParseError&) {
+  } catch (const nbo::json::ParseError& error) {
+    nbo::fuzz::fuzz_check(!reference && reference_error == error.what(),
+                          "Document::parse fails where and as nlohmann does");
     return 0;
   } catch (const nbo::api::ApiError&) {
     return 0;

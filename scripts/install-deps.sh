@@ -12,7 +12,7 @@ packages=(
   nlohmann-json3-dev libspdlog-dev libfmt-dev
   libsqlite3-dev sqlite3 libeigen3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libxgboost-dev libsvm-dev
+  libxgboost-dev libsvm-dev libsimdjson-dev
   libssl-dev curl ccache
 )
 if [ "${1:-}" = "--bench" ]; then

@@ -1,8 +1,9 @@
 // A parsed JSON text as a flat token tape: what request bodies and stored rows are read from.
 //
-// Document::parse() feeds the text through nlohmann's SAX parser (strict RFC 8259, UTF-8
-// validated) into one vector of tokens and one string arena, with the nesting limit checked as
-// containers open. Nothing like a DOM is built: no node per value, no map per object, member
+// Document::parse() reads the text with simdjson (strict RFC 8259, UTF-8 validated) into one
+// vector of tokens and one string arena, and falls back to nlohmann's SAX parser, the
+// reference, wherever the two could differ (errors included), with the nesting limit checked
+// as containers open. Nothing like a DOM is built: no node per value, no map per object, member
 // order is the text's own. Typed readers (features/customer_json.hpp, the API's request
 // readers) then walk it with Value views and turn it into the project's structs, naming the
 // JSON path of whatever they reject.
@@ -93,7 +94,19 @@ class Document {
  public:
   // Parses `text` (one JSON value, surrounding whitespace allowed). Containers nested deeper
   // than `max_depth` are rejected as soon as they open, so a hostile body costs O(n).
+  // simdjson reads the text first; whenever it might disagree with nlohmann (any error, and
+  // the few valid texts listed in document.cpp) the text is parsed again by parse_reference(),
+  // so the tape, the errors and their messages are nlohmann's in every case.
   static Document parse(std::string_view text, std::size_t max_depth);
+  // nlohmann's SAX parser alone: what parse() must agree with (the differential tests call it).
+  static Document parse_reference(std::string_view text, std::size_t max_depth);
+
+  // True when parse() took the simdjson path (tests check that it is the common one).
+  bool parsed_by_simdjson() const noexcept { return fast_path_; }
+
+  // The same tape: token for token, numbers bit for bit, the same string bytes (which parser
+  // made either does not matter).
+  friend bool operator==(const Document& a, const Document& b) noexcept;
 
   Value root() const { return Value(this, 0); }
   std::size_t token_count() const noexcept { return tokens_.size(); }
@@ -101,6 +114,7 @@ class Document {
  private:
   friend class Value;
   friend class TapeBuilder;
+  friend class SimdTapeReader;
 
   struct Token {
     Kind kind = Kind::kNull;
@@ -116,6 +130,7 @@ class Document {
 
   std::vector<Token> tokens_;
   std::string arena_;
+  bool fast_path_ = false;
 };
 
 template <typename Visit>
