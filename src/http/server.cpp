@@ -234,8 +234,8 @@ class ServerImpl {
 };
 
 // One connection. Lives as long as an asynchronous operation or a queued/running handler call
-// holds it (shared_from_this); all of its members are touched only on its strand (a handler call
-// on a worker thread gets its own copy of the Request and touches no member).
+// holds it (shared_from_this); all of its members are touched only by its io_context's one thread
+// (a handler call on a worker thread gets its own copy of the Request and touches no member).
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, ServerImpl& server) : server_(server), stream_(std::move(socket)) {}
@@ -248,7 +248,8 @@ class Session : public std::enable_shared_from_this<Session> {
                   beast::bind_front_handler(&Session::wait_for_request, shared_from_this()));
   }
 
-  // The connection's strand (immutable, so readable from any thread).
+  // The executor of the connection's io_context, run by one thread (immutable, so readable from
+  // any thread).
   net::any_io_executor executor() { return stream_.get_executor(); }
 
   // Whether this connection has been sent a response yet, and when it was accepted: at the
@@ -416,13 +417,13 @@ class Session : public std::enable_shared_from_this<Session> {
     finish(request, std::move(response), keep_alive);
   }
 
-  // Called on the strand with an in-flight slot held: queues the handler call to the worker pool.
-  // The slot is released on the worker as soon as the handler returns; the response then goes
-  // back to this connection's strand to be logged, reported and written. Nothing is read from
-  // the connection meanwhile (requests on one connection are handled in order).
+  // Called on the connection's thread with an in-flight slot held: queues the handler call to the
+  // worker pool. The slot is released on the worker as soon as the handler returns; the response
+  // then goes back to the connection's thread to be logged, reported and written. Nothing is read
+  // from the connection meanwhile (requests on one connection are handled in order).
   void run_handler(Request request, bool keep_alive) {
     phase_ = Phase::handling;
-    net::post(server_.worker_context(), [self = shared_from_this(), strand = executor(),
+    net::post(server_.worker_context(), [self = shared_from_this(), connection = executor(),
                                          request = std::move(request), keep_alive]() mutable {
       ServerImpl& server = self->server_;
       if (server.abandoning()) {  // stop()'s deadline passed before a worker got to it
@@ -432,8 +433,8 @@ class Session : public std::enable_shared_from_this<Session> {
       Response response = server.call_handler(request);
       server.release_slot();
       // `self` moves into the completion, so the worker never holds the last reference.
-      net::post(strand, [self = std::move(self), request = std::move(request),
-                         response = std::move(response), keep_alive]() mutable {
+      net::post(connection, [self = std::move(self), request = std::move(request),
+                             response = std::move(response), keep_alive]() mutable {
         self->finish(request, std::move(response), keep_alive);
       });
     });
@@ -624,7 +625,9 @@ void ServerImpl::run_thread(net::io_context& context, const char* kind) {
 void ServerImpl::do_accept() {
   net::io_context& context = *io_contexts_[next_context_];
   next_context_ = (next_context_ + 1) % io_contexts_.size();
-  acceptor_.async_accept(net::make_strand(context),
+  // No strand: the context is run by exactly one thread, which already serializes the
+  // connection's handlers (a strand would add a lock and a queue to every completion).
+  acceptor_.async_accept(context.get_executor(),
                          beast::bind_front_handler(&ServerImpl::on_accept, this));
 }
 
