@@ -136,9 +136,9 @@ class TapeBuilder {
 // only for texts on which it is known to agree with nlohmann token for token, and gives up
 // (returns false, the tape half written) on anything else: a text simdjson rejects (nlohmann
 // then reports the error, with its own message and offset), nesting past max_depth (nlohmann
-// then rejects it where it opens), a negative zero (nlohmann reads "-0" as the integer 0), and a
-// string holding an unpaired surrogate escape (simdjson writes it as the bytes ED A0..BF, which
-// nlohmann rejects).
+// then rejects it where it opens), a negative zero (nlohmann reads "-0" as the integer 0, where
+// simdjson versions differ), and a string holding an unpaired surrogate escape (should a simdjson
+// version write it as the bytes ED A0..BF; nlohmann rejects it).
 class SimdTapeReader {
  public:
   SimdTapeReader(Document& document, std::size_t max_depth)
