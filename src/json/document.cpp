@@ -51,7 +51,7 @@ class TapeBuilder {
   bool number_float(number_float_t value, const string_t& /*literal*/) { return number(value); }
   bool string(string_t& value) {
     scalar(Kind::kString);
-    set_text(doc_.tokens_.back(), value);
+    doc_.set_text(doc_.tokens_.back(), value);
     return true;
   }
   bool binary(binary_t& /*value*/) { return false; }  // never produced by the JSON parser
@@ -62,7 +62,7 @@ class TapeBuilder {
   bool key(string_t& value) {
     Document::Token token;
     token.kind = Kind::kString;
-    set_text(token, value);
+    doc_.set_text(token, value);
     token.next = index() + 1;
     doc_.tokens_.push_back(token);
     return true;
@@ -116,15 +116,6 @@ class TapeBuilder {
     doc_.tokens_[open_.back()].next = index();
     open_.pop_back();
     return true;
-  }
-
-  void set_text(Document::Token& token, const std::string& value) {
-    if (doc_.arena_.size() + value.size() > std::numeric_limits<std::uint32_t>::max()) {
-      throw ParseError(ParseError::Reason::kSyntax, 0, "the JSON text is larger than 4 GiB");
-    }
-    token.text_offset = static_cast<std::uint32_t>(doc_.arena_.size());
-    token.text_size = static_cast<std::uint32_t>(value.size());
-    doc_.arena_ += value;
   }
 
   Document& doc_;
@@ -181,7 +172,7 @@ class SimdTapeReader {
         const std::string_view text(element);
         if (!nlohmann_would_accept(text)) return false;
         Document::Token& token = push(Kind::kString);
-        set_text(token, text);
+        doc_.set_text(token, text);
         return true;
       }
       case simdjson::dom::element_type::BOOL:
@@ -225,7 +216,7 @@ class SimdTapeReader {
 
   bool key(std::string_view name) {
     if (!nlohmann_would_accept(name)) return false;
-    set_text(push(Kind::kString), name);
+    doc_.set_text(push(Kind::kString), name);
     return true;
   }
 
@@ -238,13 +229,6 @@ class SimdTapeReader {
   void close_container(std::uint32_t open, std::uint32_t count) {
     doc_.tokens_[open].next = index();
     doc_.tokens_[open].count = count;
-  }
-
-  void set_text(Document::Token& token, std::string_view value) {
-    // The text is under 4 GiB (checked by parse()), so are its strings together.
-    token.text_offset = static_cast<std::uint32_t>(doc_.arena_.size());
-    token.text_size = static_cast<std::uint32_t>(value.size());
-    doc_.arena_ += value;
   }
 
   Document& doc_;
@@ -273,10 +257,19 @@ bool parse_fast(std::string_view text, SimdTapeReader& reader) {
 
 }  // namespace
 
-Document Document::parse(std::string_view text, std::size_t max_depth) {
+namespace {
+
+// Token offsets and sizes are 32-bit; the strings of a text are never longer than the text.
+void check_text_size(std::string_view text) {
   if (text.size() >= std::numeric_limits<std::uint32_t>::max()) {
     throw ParseError(ParseError::Reason::kSyntax, 0, "the JSON text is larger than 4 GiB");
   }
+}
+
+}  // namespace
+
+Document Document::parse(std::string_view text, std::size_t max_depth) {
+  check_text_size(text);
   {
     Document document;
     document.tokens_.reserve(text.size() / 8 + 1);
@@ -290,15 +283,22 @@ Document Document::parse(std::string_view text, std::size_t max_depth) {
 }
 
 Document Document::parse_reference(std::string_view text, std::size_t max_depth) {
-  if (text.size() >= std::numeric_limits<std::uint32_t>::max()) {
-    throw ParseError(ParseError::Reason::kSyntax, 0, "the JSON text is larger than 4 GiB");
-  }
+  check_text_size(text);
   Document document;
   // A token takes at least one byte of text, usually several.
   document.tokens_.reserve(text.size() / 4 + 1);
   TapeBuilder builder(document, max_depth);
   nlohmann::json::sax_parse(text, &builder);
   return document;
+}
+
+void Document::set_text(Token& token, std::string_view value) {
+  if (arena_.size() + value.size() > std::numeric_limits<std::uint32_t>::max()) {
+    throw ParseError(ParseError::Reason::kSyntax, 0, "the JSON text is larger than 4 GiB");
+  }
+  token.text_offset = static_cast<std::uint32_t>(arena_.size());
+  token.text_size = static_cast<std::uint32_t>(value.size());
+  arena_ += value;
 }
 
 bool operator==(const Document& a, const Document& b) noexcept {

@@ -128,6 +128,10 @@ class Document {
     double number = 0.0;
   };
 
+  // Appends `value` to the arena and points `token` at it; throws ParseError past 4 GiB of
+  // strings (32-bit offsets).
+  void set_text(Token& token, std::string_view value);
+
   std::vector<Token> tokens_;
   std::string arena_;
   bool fast_path_ = false;
