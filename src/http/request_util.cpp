@@ -50,15 +50,11 @@ std::string generate_request_id() {
   for (std::size_t i = 0; i < 12; ++i) {
     id[11 - i] = kHex[(now_ms >> (4U * i)) & 0xFU];
   }
-  // Then 80 random bits.
+  // Then 80 random bits, a fresh 64-bit draw every 16 digits.
   auto& rng = thread_rng();
-  std::uint64_t bits = rng();
-  for (std::size_t i = 12; i < 28; ++i) {
-    id[i] = kHex[bits & 0xFU];
-    bits >>= 4U;
-  }
-  bits = rng();
-  for (std::size_t i = 28; i < 32; ++i) {
+  std::uint64_t bits = 0;
+  for (std::size_t i = 12; i < 32; ++i) {
+    if ((i - 12) % 16 == 0) bits = rng();
     id[i] = kHex[bits & 0xFU];
     bits >>= 4U;
   }

@@ -1,14 +1,15 @@
 // nbo's HTTP/1.1 server: Boost.Beast/Asio underneath, plain nbo::http types on the surface.
 //
 // Model: `threads` I/O threads, each running its own io_context; accepted connections are given
-// to them in turn, and each is an asynchronous session on a strand of its thread's context, so
-// its reads, inline handler calls and writes never change threads. Once a request is parsed, it is
-// admitted if fewer than `max_in_flight` requests are admitted already (else 503 overloaded +
-// Retry-After: 1, handler not called). The DispatchRule then says where its Handler runs:
+// to them in turn, and each is an asynchronous session on its thread's context (that one thread
+// serializes its handlers, so no strand is needed): its reads, inline handler calls and writes
+// never change threads. Once a request is parsed, it is admitted if fewer than `max_in_flight`
+// requests are admitted already (else 503 overloaded + Retry-After: 1, handler not called). The
+// DispatchRule then says where its Handler runs:
 //   * Dispatch::kInline: right away on the I/O thread that read it (for cheap, CPU-only work such
 //     as scoring one customer: no hand-off between threads, no context switch);
 //   * Dispatch::kWorker: queued to a separate pool of `worker_threads` threads, the response then
-//     written back on the connection's strand (for batches and anything that may block on the
+//     written back on the connection's thread (for batches and anything that may block on the
 //     database), so a slow handler never stalls the other connections of that I/O thread.
 // Without a rule every request goes to the workers. At most `worker_threads` worker handlers and
 // `threads` inline handlers run at once, and at most `max_in_flight` requests are admitted.
