@@ -9,10 +9,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <random>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nbo/models/ensemble.hpp"
@@ -166,14 +168,20 @@ TEST_F(NestedCvTest, SummaryChoiceAndAssemblyFindTheSignal) {
   EXPECT_THAT(decision.rationale, ::testing::HasSubstr("observed purchase rate"));
 }
 
+// Candidates as choose_candidate() sees them: a name and a mean outer ROC-AUC each.
+std::vector<CandidateResult> candidates_with(
+    std::initializer_list<std::pair<const char*, double>> name_and_auc) {
+  std::vector<CandidateResult> candidates;
+  for (const auto& [name, auc] : name_and_auc) {
+    CandidateResult& candidate = candidates.emplace_back();
+    candidate.name = name;
+    candidate.auc_mean = auc;
+  }
+  return candidates;
+}
+
 TEST_F(NestedCvTest, TiesGoToTheEarlierCandidate) {
-  std::vector<CandidateResult> candidates(3);
-  candidates[0].name = "a";
-  candidates[1].name = "b";
-  candidates[2].name = "ensemble";
-  candidates[0].auc_mean = 0.7;
-  candidates[1].auc_mean = 0.8;
-  candidates[2].auc_mean = 0.8;
+  const auto candidates = candidates_with({{"a", 0.7}, {"b", 0.8}, {"ensemble", 0.8}});
   EXPECT_EQ(choose_candidate(candidates, "", options_).index, 1u);
   EXPECT_EQ(choose_candidate(candidates, "ensemble", options_).reason, "requested");
   EXPECT_THROW(choose_candidate({}, "", options_), std::invalid_argument);
@@ -181,14 +189,8 @@ TEST_F(NestedCvTest, TiesGoToTheEarlierCandidate) {
 
 TEST_F(NestedCvTest, AFasterCandidateWithinOneStandardErrorIsChosen) {
   // options_: 2x4 outer folds, so the standard error is the best's std / sqrt(8).
-  std::vector<CandidateResult> candidates(3);
-  candidates[0].name = "slow";
-  candidates[1].name = "fast";
-  candidates[2].name = "ensemble";
-  candidates[0].auc_mean = 0.90;
+  auto candidates = candidates_with({{"slow", 0.90}, {"fast", 0.895}, {"ensemble", 0.85}});
   candidates[0].auc_std = 0.02;  // standard error 0.00707
-  candidates[1].auc_mean = 0.895;
-  candidates[2].auc_mean = 0.85;
   candidates[0].explain_microseconds = 20.0;
   candidates[1].explain_microseconds = 5.0;
   candidates[2].explain_microseconds = 1.0;  // faster still, but outside the standard error
