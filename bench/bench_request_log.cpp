@@ -43,6 +43,7 @@ struct Options {
   int checkpoint_pages = -1;                          // -1: the writer's default; 0: SQLite's
   std::optional<nbo::store::Synchronous> durability;  // unset: the writer's default
   bool random_ids = false;
+  std::vector<std::string> dropped_indexes;  // dropped after the migrations, to price each index
 };
 
 double seconds_of(const timeval& t) {
@@ -81,6 +82,8 @@ Options parse(int argc, char** argv) {
       if (value != "full" && value != "normal") usage_error("--durability is full or normal");
       options.durability =
           value == "full" ? nbo::store::Synchronous::kFull : nbo::store::Synchronous::kNormal;
+    } else if (flag == "--drop-index") {
+      options.dropped_indexes.push_back(value);
     } else if (flag == "--request-ids") {
       if (value != "server" && value != "random") usage_error("--request-ids is server or random");
       options.random_ids = value == "random";
@@ -106,6 +109,9 @@ int main(int argc, char** argv) {
   {
     auto db = nbo::store::Database::open(db_file);
     db.apply_migrations(std::filesystem::path(NBO_SOURCE_DIR) / "migrations");
+    for (const auto& index : options.dropped_indexes) {
+      db.execute(fmt::format("DROP INDEX \"{}\"", index));
+    }
   }
   nbo::store::RequestLogOptions log_options;
   if (options.durability) log_options.open.synchronous = *options.durability;

@@ -1,5 +1,6 @@
 #include "nbo/store/request_log.hpp"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -214,6 +215,29 @@ TEST_F(RequestLogTest, TimerWritesWithoutFlush) {
   }
   EXPECT_EQ(writer.written_total(), 1U);
   EXPECT_EQ(rows(), 1);
+}
+
+// Rows that arrive while a transaction commits wait for the next wake-up (wake_rows rows, the
+// timer, a flush) instead of costing a commit of their own.
+TEST_F(RequestLogTest, AWakeUpWritesOneTransactionAndLeavesAShortRemainderForTheNext) {
+  RequestLogWriter writer(file_, RequestLogOptions{.max_batch = 4,
+                                                   .wake_rows = 4,
+                                                   .flush_interval = 10min,
+                                                   .autostart = false});
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(writer.enqueue(make_entry(fmt::format("r{}", i))));
+  writer.start();
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (writer.written_total() < 4 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_EQ(writer.written_total(), 4U);
+  // The two left are fewer than wake_rows, and the timer is ten minutes away.
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(writer.written_total(), 4U);
+  EXPECT_EQ(writer.queue_depth(), 2U);
+  writer.flush();
+  EXPECT_EQ(writer.written_total(), 6U);
+  EXPECT_EQ(rows(), 6);
 }
 
 TEST_F(RequestLogTest, RowErrorsAreCountedAndTheRestOfTheBatchIsWritten) {
