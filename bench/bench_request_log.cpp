@@ -7,9 +7,11 @@
 //
 //   bench_request_log [--rows N] [--batch B] [--customers C] [--request-ids server|random]
 //                     [--cache-kib K] [--checkpoint-pages P] [--durability full|normal]
+//                     [--drop-index NAME]...
 //
-// The last three override the writer's connection options (RequestLogOptions::open), so the
-// defaults can be compared with other values in one run.
+// --cache-kib, --checkpoint-pages and --durability override the writer's connection options
+// (RequestLogOptions::open), so the defaults can be compared with other values in one run.
+// --drop-index drops one of the schema's indexes after the migrations, to price it.
 //
 // The producer enqueues as fast as the queue takes rows (it waits while the queue is full), then
 // flushes; the figures are the wall time from the first row to the flush and the writer
