@@ -144,6 +144,8 @@ int main(int argc, char** argv) {
                               .count();
       const std::string id = options.random_ids ? random_id(rng) : nbo::http::generate_request_id();
       const std::size_t count = std::min(options.batch, options.rows - row);
+      // One latency per request, as the server logs it.
+      const auto latency_us = 40 + static_cast<std::int64_t>(rng() % 200);
       for (std::size_t i = 0; i < count; ++i) {
         nbo::store::RequestLogEntry entry;
         entry.request_id = id;
@@ -154,7 +156,7 @@ int main(int argc, char** argv) {
         entry.probability = static_cast<double>(rng() % 1000) / 1000.0;
         entry.band = entry.probability > 0.5 ? "high" : "low";
         entry.status = 200;
-        entry.latency_us = 40 + static_cast<std::int64_t>(rng() % 200);
+        entry.latency_us = latency_us;
         request.push_back(std::move(entry));
       }
       while (!writer.enqueue(request)) {

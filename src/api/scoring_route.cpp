@@ -109,24 +109,19 @@ class ScoringHandler {
   }
 
   // The request log row of one answered customer (what an audit needs; the input only with
-  // --request-log-input).
+  // --request-log-input). log() stamps the request's time and latency, the same on every row of
+  // the request, which the log stores once per request.
   store::RequestLogEntry log_entry(const http::Request& request, const models::ChurnModel& model,
                                    const PredictItem& item,
                                    const models::Prediction& prediction) const {
     store::RequestLogEntry entry;
     entry.request_id = request.request_id;
-    entry.received_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
     entry.route = route_.path;
     entry.customer_id = item.customer_id;
     entry.model_version = model.metadata().version;
     entry.probability = prediction.probability;
     if (prediction.risk_band != nullptr) entry.band = prediction.risk_band->name;
     entry.status = 200;
-    entry.latency_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                           std::chrono::steady_clock::now() - request.received_at)
-                           .count();
     if (context_.limits.log_request_input) {
       json::Writer input(entry.input);
       write_logged_input(input, item);
@@ -137,7 +132,21 @@ class ScoringHandler {
   // Hands the answered customers' rows to the request log, all or none. When the log refuses
   // them (its queue is full) and the server runs with --request-log-overflow reject, the
   // answer is not sent: 503, so no acknowledged request goes unlogged.
-  void log(std::vector<store::RequestLogEntry>& entries) const {
+  void log(const http::Request& request, std::vector<store::RequestLogEntry>& entries) const {
+    const auto now = std::chrono::steady_clock::now();
+    // The wall-clock time of receipt: now, less the time since receipt on the steady clock.
+    const auto received_at =
+        std::chrono::system_clock::now() -
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(now - request.received_at);
+    const std::int64_t received_at_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(received_at.time_since_epoch())
+            .count();
+    const std::int64_t latency_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(now - request.received_at).count();
+    for (auto& entry : entries) {
+      entry.received_at_ms = received_at_ms;
+      entry.latency_us = latency_us;
+    }
     if (!context_.deps.request_log.enqueue(entries) && rejects_unlogged()) {
       throw request_log_full();
     }
@@ -156,7 +165,7 @@ class ScoringHandler {
       rejected_.inc();
       throw features_error(error, "features");
     }
-    log(entries);
+    log(request, entries);
     scored_.inc();
     return json_response(200, std::move(body));
   }
@@ -197,7 +206,7 @@ class ScoringHandler {
       results_writer.end_object();
     }
     results_writer.end_array();
-    log(entries);
+    log(request, entries);
     const std::size_t rejected = predict.items.size() - scored;
     scored_.inc(static_cast<double>(scored));
     rejected_.inc(static_cast<double>(rejected));

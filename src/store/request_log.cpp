@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <string_view>
 #include <utility>
 
 namespace nbo::store {
@@ -20,15 +21,21 @@ RequestLogOptions sanitized(RequestLogOptions options) {
   return options;
 }
 
-Statement prepare_insert(Database& db) {
+// The statements of the writer's connection (migrations/0006_request_log_by_request.sql).
+Statement prepare(Database& db, std::string_view sql) {
   try {
-    return db.prepare(
-        "INSERT INTO request_log(request_id, received_at_ms, route, customer_id, model_version, "
-        "probability, band, status, latency_us, input) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+    return db.prepare(sql);
   } catch (const StoreError& e) {
     throw StoreError(std::string(e.what()) + " (have the migrations been applied?)", e.code());
   }
+}
+
+// Whether two queued rows are customers of one request: rows of one request are queued
+// together (enqueue() takes a request's rows at once) and share these fields.
+bool same_request(const RequestLogEntry& a, const RequestLogEntry& b) {
+  return a.received_at_ms == b.received_at_ms && a.status == b.status &&
+         a.latency_us == b.latency_us && a.request_id == b.request_id && a.route == b.route &&
+         a.model_version == b.model_version;
 }
 
 bool is_one_or_power_of_ten(std::uint64_t n) {
@@ -46,10 +53,29 @@ std::size_t RequestLogEntry::queued_bytes() const noexcept {
 RequestLogWriter::RequestLogWriter(const std::filesystem::path& db_file, RequestLogOptions options)
     : options_(sanitized(std::move(options))),
       db_(Database::open(db_file, options_.open)),
-      insert_(prepare_insert(db_)),
-      purge_(db_.prepare(
-          "DELETE FROM request_log WHERE id IN (SELECT id FROM (SELECT id, received_at_ms FROM "
-          "request_log ORDER BY id LIMIT ?2) WHERE received_at_ms < ?1)")) {
+      next_ids_(prepare(db_,
+                        "SELECT (SELECT COALESCE(MAX(id), 0) FROM request_log_requests), "
+                        "(SELECT COALESCE(MAX(id), 0) FROM request_log_customers)")),
+      insert_request_(prepare(
+          db_,
+          "INSERT INTO request_log_requests(id, request_id, received_at_ms, route, model_version, "
+          "status, latency_us, first_customer, last_customer) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")),
+      insert_customer_(prepare(db_,
+                               "INSERT INTO request_log_customers(id, request, customer_id, "
+                               "probability, band, input) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")),
+      // Of the purge_batch oldest requests (by id: ids grow with time), those received before
+      // the cutoff: their customers (a range of ids each), then the requests themselves.
+      purge_customers_(prepare(
+          db_,
+          "DELETE FROM request_log_customers WHERE id IN (SELECT c.id FROM (SELECT first_customer, "
+          "last_customer FROM (SELECT first_customer, last_customer, received_at_ms FROM "
+          "request_log_requests ORDER BY id LIMIT ?2) WHERE received_at_ms < ?1) r JOIN "
+          "request_log_customers c ON c.id BETWEEN r.first_customer AND r.last_customer)")),
+      purge_requests_(prepare(
+          db_,
+          "DELETE FROM request_log_requests WHERE id IN (SELECT id FROM (SELECT id, received_at_ms "
+          "FROM request_log_requests ORDER BY id LIMIT ?2) WHERE received_at_ms < ?1)")) {
   if (options_.autostart) start();
 }
 
@@ -172,6 +198,12 @@ bool RequestLogWriter::take_batch(std::vector<RequestLogEntry>& batch) {
     batch.push_back(std::move(queue_.front()));
     queue_.pop_front();
   }
+  // A request's rows stay in one transaction, so it is stored as one request row.
+  while (!queue_.empty() && same_request(batch.back(), queue_.front())) {
+    bytes += queue_.front().queued_bytes();
+    batch.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
   depth_.store(queue_.size(), std::memory_order_relaxed);
   queued_bytes_.store(queue_.empty() ? 0 : queued_bytes_.load(std::memory_order_relaxed) - bytes,
                       std::memory_order_relaxed);
@@ -180,13 +212,18 @@ bool RequestLogWriter::take_batch(std::vector<RequestLogEntry>& batch) {
 
 std::size_t RequestLogWriter::purge_older_than(std::int64_t cutoff_ms) {
   Transaction tx(db_);
-  purge_.bind(1, cutoff_ms).bind(2, static_cast<std::int64_t>(options_.purge_batch));
-  purge_.step();
-  purge_.reset();
-  const auto deleted = static_cast<std::size_t>(db_.changes());
+  const auto limit = static_cast<std::int64_t>(options_.purge_batch);
+  purge_customers_.bind(1, cutoff_ms).bind(2, limit);
+  purge_customers_.step();
+  purge_customers_.reset();
+  const auto customers = static_cast<std::size_t>(db_.changes());
+  purge_requests_.bind(1, cutoff_ms).bind(2, limit);
+  purge_requests_.step();
+  purge_requests_.reset();
+  const auto requests = static_cast<std::size_t>(db_.changes());
   tx.commit();
-  purged_.fetch_add(deleted, std::memory_order_relaxed);
-  return deleted;
+  purged_.fetch_add(customers, std::memory_order_relaxed);
+  return requests;
 }
 
 void RequestLogWriter::purge_expired(std::vector<RequestLogEntry>& batch) noexcept {
@@ -201,7 +238,8 @@ void RequestLogWriter::purge_expired(std::vector<RequestLogEntry>& batch) noexce
       while (take_batch(batch)) write_batch(batch);
     }
   } catch (const std::exception& error) {
-    purge_.reset();
+    purge_customers_.reset();
+    purge_requests_.reset();
     spdlog::error("store: request log retention: deleting rows older than {} h failed: {}",
                   options_.retention.count(), error.what());
   }
@@ -237,38 +275,74 @@ void RequestLogWriter::write_batch(std::vector<RequestLogEntry>& batch) noexcept
   std::uint64_t failed = 0;
   try {
     Transaction tx(db_);
-    for (const RequestLogEntry& e : batch) {
+    // This connection holds the write lock: the ids after the largest are free until commit,
+    // so each request's customers get consecutive ids, which its row names as a range.
+    next_ids_.step();
+    std::int64_t request_id = next_ids_.column_int64(0);
+    std::int64_t customer_id = next_ids_.column_int64(1);
+    next_ids_.reset();
+    for (std::size_t first = 0; first < batch.size();) {
+      std::size_t end = first + 1;
+      while (end < batch.size() && same_request(batch[first], batch[end])) ++end;
+      const RequestLogEntry& request = batch[first];
+      ++request_id;
+      const std::int64_t first_customer = customer_id + 1;
+      const auto customers = static_cast<std::int64_t>(end - first);
       try {
-        insert_.bind(1, e.request_id)
-            .bind(2, e.received_at_ms)
-            .bind(3, e.route)
-            .bind_text_or_null(4, e.customer_id)
-            .bind_text_or_null(5, e.model_version);
-        if (std::isnan(e.probability)) {
-          insert_.bind(6, nullptr);
-        } else {
-          insert_.bind(6, e.probability);
-        }
-        insert_.bind_text_or_null(7, e.band)
-            .bind(8, e.status)
-            .bind(9, e.latency_us)
-            .bind_text_or_null(10, e.input);
-        insert_.step();
-        insert_.reset();
-        ++written;
-      } catch (const std::exception& row_error) {
-        insert_.reset();
+        insert_request_.bind(1, request_id)
+            .bind(2, request.request_id)
+            .bind(3, request.received_at_ms)
+            .bind(4, request.route)
+            .bind_text_or_null(5, request.model_version)
+            .bind(6, request.status)
+            .bind(7, request.latency_us)
+            .bind(8, first_customer)
+            .bind(9, first_customer + customers - 1);
+        insert_request_.step();
+        insert_request_.reset();
+      } catch (const std::exception& request_error) {
+        insert_request_.reset();
         // Errors such as SQLITE_FULL or SQLITE_IOERR end the whole transaction: fail the batch.
         if (!db_.in_transaction()) throw;
-        // A statement-level error (a constraint, an oversized value) loses only this row.
-        ++failed;
-        spdlog::error("store: request log row for request {} not written: {}", e.request_id,
-                      row_error.what());
+        // A statement-level error (a constraint, an oversized value) loses only this request.
+        failed += static_cast<std::uint64_t>(customers);
+        spdlog::error("store: request log rows of request {} not written: {}", request.request_id,
+                      request_error.what());
+        first = end;
+        continue;
       }
+      for (std::size_t i = first; i < end; ++i) {
+        const RequestLogEntry& e = batch[i];
+        // An id per customer even when its row fails, so the request's range stays right.
+        ++customer_id;
+        try {
+          insert_customer_.bind(1, customer_id)
+              .bind(2, request_id)
+              .bind_text_or_null(3, e.customer_id);
+          if (std::isnan(e.probability)) {
+            insert_customer_.bind(4, nullptr);
+          } else {
+            insert_customer_.bind(4, e.probability);
+          }
+          insert_customer_.bind_text_or_null(5, e.band).bind_text_or_null(6, e.input);
+          insert_customer_.step();
+          insert_customer_.reset();
+          ++written;
+        } catch (const std::exception& row_error) {
+          insert_customer_.reset();
+          if (!db_.in_transaction()) throw;
+          ++failed;
+          spdlog::error("store: request log row for request {} not written: {}", e.request_id,
+                        row_error.what());
+        }
+      }
+      first = end;
     }
     tx.commit();
   } catch (const std::exception& batch_error) {
-    insert_.reset();
+    next_ids_.reset();
+    insert_request_.reset();
+    insert_customer_.reset();
     failed = batch.size();
     written = 0;
     spdlog::error("store: request log batch of {} rows lost: {}", batch.size(), batch_error.what());

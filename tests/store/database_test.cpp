@@ -133,10 +133,10 @@ TEST(Database, ProjectMigrationsCreateTheSchema) {
   EXPECT_EQ(db.apply_migrations(migrations_dir()), versions);
   EXPECT_EQ(db.applied_versions(), versions);
   for (const char* name :
-       {"customers", "request_log", "request_log_request_id", "request_log_customer_id",
-        "schema_migrations", "customer_segments", "customer_segments_by_segment",
-        "customer_segments_all", "school_courses", "school_users", "school_events", "offer_log",
-        "offer_responses"}) {
+       {"customers", "request_log", "request_log_requests", "request_log_customers",
+        "request_log_requests_request_id", "request_log_customers_customer_id", "schema_migrations",
+        "customer_segments", "customer_segments_by_segment", "customer_segments_all",
+        "school_courses", "school_users", "school_events", "offer_log", "offer_responses"}) {
     EXPECT_TRUE(table_exists(db, name)) << name;
   }
   Statement row = db.prepare("SELECT name, applied_at FROM schema_migrations WHERE version = 1");

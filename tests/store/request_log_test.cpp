@@ -220,10 +220,9 @@ TEST_F(RequestLogTest, TimerWritesWithoutFlush) {
 // Rows that arrive while a transaction commits wait for the next wake-up (wake_rows rows, the
 // timer, a flush) instead of costing a commit of their own.
 TEST_F(RequestLogTest, AWakeUpWritesOneTransactionAndLeavesAShortRemainderForTheNext) {
-  RequestLogWriter writer(file_, RequestLogOptions{.max_batch = 4,
-                                                   .wake_rows = 4,
-                                                   .flush_interval = 10min,
-                                                   .autostart = false});
+  RequestLogWriter writer(
+      file_, RequestLogOptions{
+                 .max_batch = 4, .wake_rows = 4, .flush_interval = 10min, .autostart = false});
   for (int i = 0; i < 6; ++i) ASSERT_TRUE(writer.enqueue(make_entry(fmt::format("r{}", i))));
   writer.start();
   const auto deadline = std::chrono::steady_clock::now() + 5s;
@@ -240,9 +239,81 @@ TEST_F(RequestLogTest, AWakeUpWritesOneTransactionAndLeavesAShortRemainderForThe
   EXPECT_EQ(rows(), 6);
 }
 
+// A batch's customers share the request's fields: stored once in request_log_requests, with
+// the customers' rows a range of consecutive ids in request_log_customers; the request_log view
+// gives one row per customer with every column, as a single table did.
+TEST_F(RequestLogTest, ABatchIsStoredAsOneRequestAndItsCustomers) {
+  RequestLogWriter writer(file_, RequestLogOptions{.max_batch = 2, .autostart = false});
+  std::vector<RequestLogEntry> batch;
+  for (const char* customer : {"c1", "c2", "c3"}) batch.push_back(make_entry("batch", customer));
+  batch[1].probability = 0.25;
+  ASSERT_TRUE(writer.enqueue(batch));
+  ASSERT_TRUE(writer.enqueue(make_entry("single", "c4")));
+  writer.start();
+  writer.flush();
+  EXPECT_EQ(writer.written_total(), 4U);
+
+  Database db = Database::open(file_);
+  // max_batch is 2, yet the batch's three rows went in one transaction as one request.
+  Statement requests = db.prepare(
+      "SELECT request_id, received_at_ms, route, model_version, status, latency_us, "
+      "last_customer - first_customer + 1 FROM request_log_requests ORDER BY id");
+  ASSERT_TRUE(requests.step());
+  EXPECT_EQ(requests.column_text(0), "batch");
+  EXPECT_EQ(requests.column_int64(1), 1'714'566'896'789);
+  EXPECT_EQ(requests.column_text(2), "/predict");
+  EXPECT_EQ(requests.column_text(3), "1.0.0");
+  EXPECT_EQ(requests.column_int64(4), 200);
+  EXPECT_EQ(requests.column_int64(5), 1250);
+  EXPECT_EQ(requests.column_int64(6), 3);
+  ASSERT_TRUE(requests.step());
+  EXPECT_EQ(requests.column_text(0), "single");
+  EXPECT_EQ(requests.column_int64(6), 1);
+  EXPECT_FALSE(requests.step());
+
+  Statement view = db.prepare(
+      "SELECT request_id, customer_id, probability, band, route, status FROM request_log "
+      "WHERE request_id = 'batch' ORDER BY id");
+  std::vector<std::string> customers;
+  std::vector<double> probabilities;
+  while (view.step()) {
+    EXPECT_EQ(view.column_text(0), "batch");
+    EXPECT_EQ(view.column_text(3), "high");
+    EXPECT_EQ(view.column_text(4), "/predict");
+    EXPECT_EQ(view.column_int64(5), 200);
+    customers.push_back(view.column_text(1));
+    probabilities.push_back(view.column_double(2));
+  }
+  EXPECT_THAT(customers, ::testing::ElementsAre("c1", "c2", "c3"));
+  EXPECT_THAT(probabilities, ::testing::ElementsAre(0.5, 0.25, 0.5));
+  Statement by_customer = db.prepare("SELECT request_id FROM request_log WHERE customer_id = 'c4'");
+  ASSERT_TRUE(by_customer.step());
+  EXPECT_EQ(by_customer.column_text(0), "single");
+  EXPECT_FALSE(by_customer.step());
+}
+
+// Both audit queries are answered from an index, not by scanning the log.
+TEST_F(RequestLogTest, TheViewIsSearchedByIndexForARequestAndForACustomer) {
+  Database db = Database::open(file_);
+  const auto plan = [&db](const std::string& where) {
+    Statement explain = db.prepare("EXPLAIN QUERY PLAN SELECT * FROM request_log WHERE " + where);
+    std::string steps;
+    while (explain.step()) steps += explain.column_text(3) + "\n";
+    return steps;
+  };
+  const std::string by_request = plan("request_id = 'x'");
+  EXPECT_THAT(by_request, ::testing::HasSubstr("USING INDEX request_log_requests_request_id"));
+  EXPECT_THAT(by_request, ::testing::HasSubstr("SEARCH c USING INTEGER PRIMARY KEY"));
+  EXPECT_THAT(by_request, ::testing::Not(::testing::HasSubstr("SCAN")));
+  const std::string by_customer = plan("customer_id = 'x'");
+  EXPECT_THAT(by_customer, ::testing::HasSubstr("USING INDEX request_log_customers_customer_id"));
+  EXPECT_THAT(by_customer, ::testing::Not(::testing::HasSubstr("SCAN")));
+}
+
 TEST_F(RequestLogTest, RowErrorsAreCountedAndTheRestOfTheBatchIsWritten) {
   Database::open(file_).execute(
-      "CREATE TRIGGER reject_poison BEFORE INSERT ON request_log WHEN NEW.request_id = 'poison' "
+      "CREATE TRIGGER reject_poison BEFORE INSERT ON request_log_requests WHEN NEW.request_id = "
+      "'poison' "
       "BEGIN SELECT RAISE(ABORT, 'poison row'); END");
   RequestLogWriter writer(file_, RequestLogOptions{.autostart = false});
   writer.enqueue(make_entry("good-1"));
@@ -378,7 +449,8 @@ TEST(RequestLogRetention, ExpiredRowsAreDeletedOldestFirstInBoundedBatches) {
 
   // The writer thread applies the retention by itself (on a table whose ids grow with time, as
   // the server's do).
-  db.execute("DELETE FROM request_log");
+  db.execute("DELETE FROM request_log_customers");
+  db.execute("DELETE FROM request_log_requests");
   {
     RequestLogWriter writer(file, RequestLogOptions{.flush_interval = 5ms,
                                                     .retention = std::chrono::hours(1),

@@ -17,8 +17,11 @@
 
 namespace nbo::store {
 
-// One row of request_log (migrations/0004_request_log_compact.sql): what an audit needs, in
-// compact columns. Empty strings and a NaN probability are stored as NULL.
+// One row of the request_log view (migrations/0006_request_log_by_request.sql): one scored
+// customer, with what an audit needs. Empty strings and a NaN probability are stored as NULL.
+// Consecutive rows of one enqueue() call that share request_id, received_at_ms, route,
+// model_version, status and latency_us (a batch's customers) are stored as one row of
+// request_log_requests and one row of request_log_customers each.
 struct RequestLogEntry {
   std::string request_id{};
   std::int64_t received_at_ms = 0;  // milliseconds since the epoch, UTC
@@ -67,7 +70,7 @@ struct RequestLogOptions {
   // behaviour observable deterministically (tests) and lets a service accept requests while
   // it finishes starting.
   bool autostart = true;
-  // Rows older than this are deleted by the writer thread, in batches of purge_batch rows with
+  // Rows older than this are deleted by the writer thread, in batches of purge_batch requests with
   // the queue written in between, every purge_interval; 0: kept for ever.
   std::chrono::hours retention{0};
   std::chrono::milliseconds purge_interval{60'000};
@@ -85,10 +88,11 @@ struct RequestLogOptions {
 //
 // enqueue() puts rows on an in-memory queue bounded in bytes and returns at once (it takes a
 // mutex for a few instructions and never waits for I/O); a background thread with its own
-// connection writes the queue to `db_file` in grouped transactions, one reused prepared
-// statement. When the queue is full, rows are refused (the default: the caller answers 503 and
-// acknowledges nothing) or dropped and counted (RequestLogOverflow). Rows still queued when the
-// process dies are lost: this is a log, not a ledger.
+// connection writes the queue to `db_file` in grouped transactions, with reused prepared
+// statements; a request's rows are never split between two transactions. When the queue is full,
+// rows are refused (the default: the caller answers 503 and acknowledges nothing) or dropped and
+// counted (RequestLogOverflow). Rows still queued when the process dies are lost: this is a log,
+// not a ledger.
 //
 // Thread-safety: enqueue(), flush() and the counters may be called from any number of
 // threads at once; start() and stop() may be called from any thread (stop() is idempotent).
@@ -126,9 +130,10 @@ class RequestLogWriter {
   // the writer was never started (it would wait forever).
   void flush();
 
-  // Deletes the oldest rows received before `cutoff_ms` (ms since the epoch), at most
-  // purge_batch of them, in one transaction; returns how many. The oldest rows are found by id
-  // (ids grow with time), so a call reads at most purge_batch rows however large the table.
+  // Deletes the oldest requests received before `cutoff_ms` (ms since the epoch), at most
+  // purge_batch of them, with their customers' rows, in one transaction; returns how many
+  // requests (purged_total() counts the customers' rows). The oldest are found by id (ids grow
+  // with time), so a call reads at most purge_batch requests however large the tables.
   // The writer thread calls it for the retention; call it only while that thread is not
   // running (tests, tools). Throws StoreError on a failure.
   std::size_t purge_older_than(std::int64_t cutoff_ms);
@@ -162,9 +167,13 @@ class RequestLogWriter {
   void count_refused(std::size_t rows) noexcept;
 
   const RequestLogOptions options_;
-  Database db_;       // used only by the writer thread (or by stop() when never started)
-  Statement insert_;  // declared after db_: finalized before the connection closes
-  Statement purge_;
+  Database db_;  // used only by the writer thread (or by stop() when never started)
+  // Declared after db_: finalized before the connection closes.
+  Statement next_ids_;
+  Statement insert_request_;
+  Statement insert_customer_;
+  Statement purge_customers_;
+  Statement purge_requests_;
   // Deletes expired rows batch by batch, writing the queue in between. Never throws.
   void purge_expired(std::vector<RequestLogEntry>& batch) noexcept;
 
