@@ -9,6 +9,8 @@
 //                          what POST /predict does with one customer (the same functions);
 //                          segments:0 without segments, segments:1 with models/segments.json
 //                          (the answer's segment and value at risk), side by side
+//   BM_WriteAnswer         api::write_prediction alone, from predictions made beforehand
+//                          (3 reasons), segments:0 / segments:1 as above
 //   BM_RawPathTextDom      the same through an nlohmann DOM (json::parse, customer_from_json,
 //                          a json object of the answer, dump()), as the handler did before the
 //                          direct reader and writer: the peer of BM_RawPathText
@@ -225,6 +227,33 @@ void BM_RawPathText(benchmark::State& state) {
   state.SetLabel(f.data.synthetic ? "synthetic customers" : "real customers");
 }
 BENCHMARK(BM_RawPathText)->ArgName("segments")->Arg(0)->Arg(1);
+
+// Writing one answer of POST /predict (api::write_prediction) from a prediction made beforehand
+// (3 reasons), without and with the segment: the JSON writer's share of the path.
+void BM_WriteAnswer(benchmark::State& state) {
+  const Fixture& f = fixture();
+  const auto& customers = f.data.customers;
+  static const std::vector<nbo::models::Prediction> predictions = [&] {
+    std::vector<nbo::models::Prediction> made;
+    for (const auto& customer : customers) made.push_back(f.model->predict(customer.customer, 3));
+    return made;
+  }();
+  std::size_t i = 0;
+  std::size_t bytes = 0;
+  std::string text;
+  for (auto _ : state) {
+    text.clear();
+    nbo::json::Writer writer(text);
+    nbo::api::write_prediction(writer, *f.model, predictions[i], customers[i].customer,
+                               customers[i].id, state.range(0) != 0 ? f.segments.get() : nullptr);
+    bytes += text.size();
+    benchmark::DoNotOptimize(text);
+    if (++i == customers.size()) i = 0;
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(static_cast<std::int64_t>(bytes));
+}
+BENCHMARK(BM_WriteAnswer)->ArgName("segments")->Arg(0)->Arg(1);
 
 // Reading a /predict body into the token tape: Document::parse() (simdjson, nlohmann where they
 // could differ) against parse_reference() (nlohmann alone), for one customer and for a batch.

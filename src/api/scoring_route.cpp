@@ -88,15 +88,10 @@ class ScoringHandler {
     }
   }
 
-  // Scores `item` and writes its answer to `out`. Throws features::ValidationError when the
-  // customer lacks a field the model requires.
-  models::Prediction score(const models::ModelSet& set, const PredictItem& item,
-                           std::string& out) const {
-    models::Prediction prediction =
-        set.churn->predict(*item.customer, route_.explain ? context_.limits.max_reasons : 0);
-    json::Writer writer(out);
-    route_.write_item(writer, set, prediction, item);
-    return prediction;
+  // Scores `item`. Throws features::ValidationError when the customer lacks a field the model
+  // requires.
+  models::Prediction score(const models::ModelSet& set, const PredictItem& item) const {
+    return set.churn->predict(*item.customer, route_.explain ? context_.limits.max_reasons : 0);
   }
 
   bool rejects_unlogged() const {
@@ -159,7 +154,9 @@ class ScoringHandler {
     std::string body;
     std::vector<store::RequestLogEntry> entries;
     try {
-      const models::Prediction prediction = score(set, item, body);
+      const models::Prediction prediction = score(set, item);
+      json::Writer writer(body);
+      route_.write_item(writer, set, prediction, item);
       entries.push_back(log_entry(request, *set.churn, item, prediction));
     } catch (const features::ValidationError& error) {
       rejected_.inc();
@@ -177,7 +174,6 @@ class ScoringHandler {
     // Members in byte order of their names, as the API has always written them.
     writer.begin_object();
     std::size_t scored = 0;
-    std::string result;
     std::vector<store::RequestLogEntry> entries;
     entries.reserve(predict.items.size());
     // "failed" comes first but is known only at the end: results are written to a buffer.
@@ -187,12 +183,12 @@ class ScoringHandler {
     for (std::size_t i = 0; i < predict.items.size(); ++i) {
       auto& item = predict.items[i];
       if (!item.error) {
-        result.clear();
         try {
-          const models::Prediction prediction = score(set, item, result);
-          results_writer.raw(result);
+          const models::Prediction prediction = score(set, item);
+          route_.write_item(results_writer, set, prediction, item);
           entries.push_back(log_entry(request, *set.churn, item, prediction));
-          ++scored;
+          // The first answer's size tells how much room the others need.
+          if (scored++ == 0) results.reserve(results.size() * predict.items.size() + 64);
           continue;
         } catch (const features::ValidationError& error) {
           item.error = features_error(error, fmt::format("customers[{}].features", i));

@@ -6,21 +6,7 @@ namespace nbo::api {
 
 void write_segment(json::Writer& writer, const segments::SegmentModel& model,
                    const segments::Segment& segment) {
-  writer.begin_object();
-  writer.key("actions");
-  writer.begin_array();
-  for (const auto& recommended : segment.actions) {
-    const segments::Action* action = model.find_action(recommended.action);
-    writer.begin_object();
-    writer.member("description", action->description);
-    writer.member("id", action->id);
-    writer.member("title", action->title);
-    writer.end_object();
-  }
-  writer.end_array();
-  writer.member("id", segment.id);
-  writer.member("name", segment.name);
-  writer.end_object();
+  writer.raw(model.summary_json(segment));
 }
 
 void write_segment_model_summary(json::Writer& writer, const models::ChurnModel& churn,

@@ -3,7 +3,9 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <nlohmann/detail/conversions/to_chars.hpp>
 
 namespace nbo::json {
@@ -72,6 +74,22 @@ void append_escaped_control(std::string& out, unsigned char c) {
   }
 }
 
+// Whether none of the 8 bytes at `text` needs more than a copy: none is a control character
+// (< 0x20), '"', '\\' or outside ASCII (>= 0x80). The usual test for a zero byte,
+// (x - 0x01..) & ~x & 0x80.., answers "is there one" exactly (its false positives fall only
+// on bytes above a true one), and x - 0x20.. likewise finds a byte below 0x20.
+bool plain_ascii_word(const char* text) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHighBits = 0x8080808080808080ULL;
+  std::uint64_t word = 0;
+  std::memcpy(&word, text, sizeof word);
+  const auto has_zero_byte = [](std::uint64_t x) { return (x - kOnes) & ~x & kHighBits; };
+  const std::uint64_t control = (word - 0x20 * kOnes) & ~word & kHighBits;
+  const std::uint64_t quote = has_zero_byte(word ^ (static_cast<std::uint64_t>('"') * kOnes));
+  const std::uint64_t backslash = has_zero_byte(word ^ (static_cast<std::uint64_t>('\\') * kOnes));
+  return ((word & kHighBits) | control | quote | backslash) == 0;
+}
+
 }  // namespace
 
 void append_string(std::string& out, std::string_view value) {
@@ -82,6 +100,9 @@ void append_string(std::string& out, std::string_view value) {
     out.append(value.data() + run_start, end - run_start);
   };
   while (i < value.size()) {
+    // Most text (keys, ids, descriptions) is plain ASCII: skipped eight bytes at a time.
+    while (i + 8 <= value.size() && plain_ascii_word(value.data() + i)) i += 8;
+    if (i >= value.size()) break;
     const auto c = static_cast<unsigned char>(value[i]);
     if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
       ++i;

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "nbo/json/writer.hpp"
 #include "nbo/models/json_file.hpp"
 #include "nbo/models/json_reader.hpp"
 
@@ -328,7 +329,33 @@ SegmentModel::SegmentModel(SegmentMetadata metadata, Threshold probability_thres
   for (const Segment& segment : segments_) {
     auto& rule = resolved_rules_.emplace_back();
     for (const Condition& condition : segment.rule) rule.push_back(resolve(condition));
+    std::string& summary = summaries_json_.emplace_back();
+    json::Writer writer(summary);
+    writer.begin_object();
+    writer.key("actions");
+    writer.begin_array();
+    for (const auto& recommended : segment.actions) {
+      const Action* action = find_action(recommended.action);
+      writer.begin_object();
+      writer.member("description", action->description);
+      writer.member("id", action->id);
+      writer.member("title", action->title);
+      writer.end_object();
+    }
+    writer.end_array();
+    writer.member("id", segment.id);
+    writer.member("name", segment.name);
+    writer.end_object();
   }
+}
+
+std::string_view SegmentModel::summary_json(const Segment& segment) const {
+  const auto* first = segments_.data();
+  if (&segment < first || &segment >= first + segments_.size()) {
+    throw std::invalid_argument(
+        fmt::format("segment '{}' is not one of this model's segments", segment.id));
+  }
+  return summaries_json_[static_cast<std::size_t>(&segment - first)];
 }
 
 std::size_t SegmentModel::assign_index(double probability,

@@ -102,6 +102,35 @@ TEST(JsonWriter, StringsAreEscapedAsNlohmannDoes) {
   }
 }
 
+// Plain ASCII is copied eight bytes at a time: a byte that needs escaping or checking, at any
+// position in or after such a run, is still found.
+TEST(JsonWriter, ABytePastPlainTextIsEscapedWhereverItFalls) {
+  const char specials[] = {'\0', '\x01', '\x1f', ' ',    '!',    '"',    '#',    '[',    '\\',
+                           ']',  '\x7f', '\x80', '\xBF', '\xC0', '\xD0', '\xE2', '\xF0', '\xFF'};
+  for (std::size_t length = 1; length <= 26; ++length) {
+    for (std::size_t position = 0; position < length; ++position) {
+      for (const char special : specials) {
+        std::string value(length, 'a');
+        value[position] = special;
+        ASSERT_EQ(written_string(value), dumped(value))
+            << "length " << length << " byte " << static_cast<int>(special) << " at " << position;
+      }
+    }
+  }
+  // Mostly plain text with a rare special byte, as answers are.
+  std::mt19937_64 random(11);
+  std::uniform_int_distribution<int> pick(0, 99);
+  std::uniform_int_distribution<int> printable(0x20, 0x7e);
+  std::uniform_int_distribution<int> any_byte(0, 255);
+  std::uniform_int_distribution<int> length(0, 80);
+  for (int i = 0; i < 20000; ++i) {
+    std::string value(static_cast<std::size_t>(length(random)), '\0');
+    for (auto& c : value)
+      c = static_cast<char>(pick(random) < 97 ? printable(random) : any_byte(random));
+    ASSERT_EQ(written_string(value), dumped(value)) << i;
+  }
+}
+
 TEST(JsonWriter, NestedContainersGetTheirCommas) {
   std::string out;
   Writer writer(out);

@@ -255,6 +255,25 @@ TEST(SegmentModelFile, TheCommittedFileLoadsAndBelongsToTheCommittedChurnModel) 
   }
 }
 
+// The segment objects answers repeat are rendered once; each reads back as its segment and its
+// actions from the catalogue, in the API's sorted-key layout.
+TEST(SegmentModelFile, EachSegmentsSummaryIsItsActionsIdAndNameAsJson) {
+  const std::filesystem::path models = NBO_MODELS_DIR;
+  const auto segments = load_segment_model(models / "segments.json");
+  for (const auto& segment : segments->segments()) {
+    json expected = {{"id", segment.id}, {"name", segment.name}, {"actions", json::array()}};
+    for (const auto& recommended : segment.actions) {
+      const auto* action = segments->find_action(recommended.action);
+      ASSERT_NE(action, nullptr);
+      expected["actions"].push_back(
+          {{"description", action->description}, {"id", action->id}, {"title", action->title}});
+    }
+    EXPECT_EQ(segments->summary_json(segment), expected.dump()) << segment.id;
+  }
+  const segments::Segment foreign = segments->segments().front();
+  EXPECT_THROW(segments->summary_json(foreign), std::invalid_argument);
+}
+
 // The model set loads segments.json beside churn.json, and refuses one derived from another churn
 // model or malformed, keeping the published set (the registry publishes only a good set).
 TEST(SegmentModelSet, LoadsBesideTheChurnModelAndRefusesAMismatch) {

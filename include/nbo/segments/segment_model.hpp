@@ -147,6 +147,10 @@ class SegmentModel {
 
   const Action* find_action(std::string_view id) const;
   const Segment* find_segment(std::string_view id) const;
+  // `segment` (one of segments()) as the API's answers show it, rendered once at construction
+  // because every answer repeats it: {"actions":[{"description","id","title"}...],"id","name"},
+  // keys in byte order. Throws std::invalid_argument for a segment of another model.
+  std::string_view summary_json(const Segment& segment) const;
 
   const SegmentMetadata& metadata() const noexcept { return metadata_; }
   const Threshold& probability_threshold() const noexcept { return probability_threshold_; }
@@ -168,6 +172,7 @@ class SegmentModel {
   // segments_[s].rule with each input resolved once, at construction: assign() runs for every
   // answered customer and compares field ids instead of looking field names up.
   std::vector<std::vector<ResolvedCondition>> resolved_rules_;
+  std::vector<std::string> summaries_json_;  // summary_json() of segments_[s]
 };
 
 // One condition against one customer (see the header comment for missing values).
