@@ -7,10 +7,11 @@
 //
 //   bench_request_log [--rows N] [--batch B] [--customers C] [--request-ids server|random]
 //                     [--cache-kib K] [--checkpoint-pages P] [--durability full|normal]
-//                     [--drop-index NAME]...
+//                     [--max-batch ROWS] [--drop-index NAME]...
 //
 // --cache-kib, --checkpoint-pages and --durability override the writer's connection options
 // (RequestLogOptions::open), so the defaults can be compared with other values in one run.
+// --max-batch overrides RequestLogOptions::max_batch (rows per transaction at most);
 // --drop-index drops one of the schema's indexes after the migrations, to price it.
 //
 // The producer enqueues as fast as the queue takes rows (it waits while the queue is full), then
@@ -45,6 +46,7 @@ struct Options {
   int checkpoint_pages = -1;                          // -1: the writer's default; 0: SQLite's
   std::optional<nbo::store::Synchronous> durability;  // unset: the writer's default
   bool random_ids = false;
+  std::size_t max_batch = 0;                 // 0: the writer's default
   std::vector<std::string> dropped_indexes;  // dropped after the migrations, to price each index
 };
 
@@ -84,6 +86,8 @@ Options parse(int argc, char** argv) {
       if (value != "full" && value != "normal") usage_error("--durability is full or normal");
       options.durability =
           value == "full" ? nbo::store::Synchronous::kFull : nbo::store::Synchronous::kNormal;
+    } else if (flag == "--max-batch") {
+      options.max_batch = std::stoul(value);
     } else if (flag == "--drop-index") {
       options.dropped_indexes.push_back(value);
     } else if (flag == "--request-ids") {
@@ -122,6 +126,7 @@ int main(int argc, char** argv) {
     log_options.open.wal_autocheckpoint_pages = options.checkpoint_pages;
   }
   log_options.retention = std::chrono::hours(0);
+  if (options.max_batch > 0) log_options.max_batch = options.max_batch;
 
   std::mt19937_64 rng(42);
   std::vector<std::string> customer_ids;

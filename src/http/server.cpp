@@ -53,6 +53,9 @@ constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr std::chrono::milliseconds kLingerTime{1000};
 constexpr std::size_t kLingerBytes = 4 * 1024 * 1024;
 constexpr std::size_t kFirstReadBytes = 4096;
+// Free room made for the reads of a body larger than what the buffer holds (64 KiB, a loopback
+// segment), and given back once the connection is idle again.
+constexpr std::size_t kLargeBodyReadBytes = 64 * 1024;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -289,6 +292,8 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     parser_.emplace();
     apply_limits(*parser_, server_.options());
+    // An idle connection does not keep the room a large body needed.
+    if (buffer_.size() == 0 && buffer_.capacity() >= kLargeBodyReadBytes) buffer_.shrink_to_fit();
     if (buffer_.size() > 0) {  // pipelined bytes already here
       begin_request();
       return;
@@ -345,6 +350,14 @@ class Session : public std::enable_shared_from_this<Session> {
     if (parser_->is_done()) {
       handle_request();
       return;
+    }
+    // Beast reads at most the buffer's free room: room for a large body up front turns the 4 KiB
+    // reads of a 1000-customer batch (about 150, each with a timer update) into a few.
+    const auto length = parser_->content_length();
+    if (length && buffer_.capacity() - buffer_.size() < kLargeBodyReadBytes &&
+        *length > buffer_.capacity() - buffer_.size()) {
+      buffer_.reserve(buffer_.size() + static_cast<std::size_t>(
+                                           std::min<std::uint64_t>(*length, kLargeBodyReadBytes)));
     }
     bhttp::async_read(stream_, buffer_, *parser_,
                       beast::bind_front_handler(&Session::on_body, shared_from_this()));

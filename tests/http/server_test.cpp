@@ -201,6 +201,40 @@ TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   EXPECT_TRUE(observer_.all_non_negative());
 }
 
+// A body larger than the read buffer gets room for large reads, given back once the connection
+// is idle: bodies arrive whole, and so do the requests after them, pipelined or not.
+TEST_F(ServerTest, LargeBodiesAndTheRequestsAfterThemArriveWhole) {
+  ServerOptions options = default_options();
+  options.max_body_bytes = 4 * 1024 * 1024;
+  start(options);
+  const auto pattern = [](std::size_t size, char first) {
+    std::string text(size, ' ');
+    for (std::size_t i = 0; i < size; ++i) text[i] = static_cast<char>(first + (i * 7) % 26);
+    return text;
+  };
+  auto c = client();
+  const std::string large = pattern(1'500'000, 'a');
+  const auto first = c.request("POST", "/echo", large);
+  ASSERT_EQ(first.status, 200U);
+  EXPECT_TRUE(parse_json(first.body)["body"] == large);
+  const auto second = c.request("POST", "/echo", "small");
+  ASSERT_EQ(second.status, 200U);
+  EXPECT_EQ(parse_json(second.body)["body"], "small");
+  EXPECT_EQ(c.connections_opened(), 1U);
+
+  const std::string other = pattern(300'000, 'A');
+  const auto raw =
+      c.raw("POST /echo/1 HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(other.size()) +
+                "\r\n\r\n" + other + "GET /echo/2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            5000ms);
+  const auto second_response = raw.find("HTTP/1.1 200", 1);
+  ASSERT_NE(second_response, std::string::npos);
+  const auto pipelined_large = parse_raw_response(raw.substr(0, second_response));
+  EXPECT_TRUE(parse_json(pipelined_large.body)["body"] == other);
+  const auto pipelined_small = parse_raw_response(raw.substr(second_response));
+  EXPECT_EQ(parse_json(pipelined_small.body)["path"], "/echo/2");
+}
+
 TEST_F(ServerTest, EveryResponseCarriesStandardHeaders) {
   start();
   auto c = client();
