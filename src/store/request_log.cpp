@@ -278,18 +278,18 @@ void RequestLogWriter::write_batch(std::vector<RequestLogEntry>& batch) noexcept
     // This connection holds the write lock: the ids after the largest are free until commit,
     // so each request's customers get consecutive ids, which its row names as a range.
     next_ids_.step();
-    std::int64_t request_id = next_ids_.column_int64(0);
-    std::int64_t customer_id = next_ids_.column_int64(1);
+    std::int64_t request_row = next_ids_.column_int64(0);
+    std::int64_t customer_row = next_ids_.column_int64(1);
     next_ids_.reset();
     for (std::size_t first = 0; first < batch.size();) {
       std::size_t end = first + 1;
       while (end < batch.size() && same_request(batch[first], batch[end])) ++end;
       const RequestLogEntry& request = batch[first];
-      ++request_id;
-      const std::int64_t first_customer = customer_id + 1;
+      ++request_row;
+      const std::int64_t first_customer = customer_row + 1;
       const auto customers = static_cast<std::int64_t>(end - first);
       try {
-        insert_request_.bind(1, request_id)
+        insert_request_.bind(1, request_row)
             .bind(2, request.request_id)
             .bind(3, request.received_at_ms)
             .bind(4, request.route)
@@ -314,10 +314,10 @@ void RequestLogWriter::write_batch(std::vector<RequestLogEntry>& batch) noexcept
       for (std::size_t i = first; i < end; ++i) {
         const RequestLogEntry& e = batch[i];
         // An id per customer even when its row fails, so the request's range stays right.
-        ++customer_id;
+        ++customer_row;
         try {
-          insert_customer_.bind(1, customer_id)
-              .bind(2, request_id)
+          insert_customer_.bind(1, customer_row)
+              .bind(2, request_row)
               .bind_text_or_null(3, e.customer_id);
           if (std::isnan(e.probability)) {
             insert_customer_.bind(4, nullptr);
