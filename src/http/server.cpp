@@ -354,8 +354,8 @@ class Session : public std::enable_shared_from_this<Session> {
     // Beast reads at most the buffer's free room: room for a large body up front turns the 4 KiB
     // reads of a 1000-customer batch (about 150, each with a timer update) into a few.
     const auto length = parser_->content_length();
-    if (length && buffer_.capacity() - buffer_.size() < kLargeBodyReadBytes &&
-        *length > buffer_.capacity() - buffer_.size()) {
+    const std::size_t free_room = buffer_.capacity() - buffer_.size();
+    if (length && *length > free_room && free_room < kLargeBodyReadBytes) {
       buffer_.reserve(buffer_.size() + static_cast<std::size_t>(
                                            std::min<std::uint64_t>(*length, kLargeBodyReadBytes)));
     }

@@ -191,15 +191,11 @@ void RequestLogWriter::stop() noexcept {
 bool RequestLogWriter::take_batch(std::vector<RequestLogEntry>& batch) {
   const std::lock_guard lock(mutex_);
   if (queue_.empty()) return false;
-  const std::size_t n = std::min(queue_.size(), options_.max_batch);
   std::size_t bytes = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    bytes += queue_.front().queued_bytes();
-    batch.push_back(std::move(queue_.front()));
-    queue_.pop_front();
-  }
-  // A request's rows stay in one transaction, so it is stored as one request row.
-  while (!queue_.empty() && same_request(batch.back(), queue_.front())) {
+  // Up to max_batch rows (at least 1), then the rest of the last row's request: a request's rows
+  // stay in one transaction, so it is stored as one request row.
+  while (!queue_.empty() &&
+         (batch.size() < options_.max_batch || same_request(batch.back(), queue_.front()))) {
     bytes += queue_.front().queued_bytes();
     batch.push_back(std::move(queue_.front()));
     queue_.pop_front();
@@ -212,15 +208,15 @@ bool RequestLogWriter::take_batch(std::vector<RequestLogEntry>& batch) {
 
 std::size_t RequestLogWriter::purge_older_than(std::int64_t cutoff_ms) {
   Transaction tx(db_);
-  const auto limit = static_cast<std::int64_t>(options_.purge_batch);
-  purge_customers_.bind(1, cutoff_ms).bind(2, limit);
-  purge_customers_.step();
-  purge_customers_.reset();
-  const auto customers = static_cast<std::size_t>(db_.changes());
-  purge_requests_.bind(1, cutoff_ms).bind(2, limit);
-  purge_requests_.step();
-  purge_requests_.reset();
-  const auto requests = static_cast<std::size_t>(db_.changes());
+  // Both statements select the same requests: the purge_batch oldest, if received before cutoff.
+  const auto rows_deleted_by = [&](Statement& purge) {
+    purge.bind(1, cutoff_ms).bind(2, static_cast<std::int64_t>(options_.purge_batch));
+    purge.step();
+    purge.reset();
+    return static_cast<std::size_t>(db_.changes());
+  };
+  const std::size_t customers = rows_deleted_by(purge_customers_);
+  const std::size_t requests = rows_deleted_by(purge_requests_);
   tx.commit();
   purged_.fetch_add(customers, std::memory_order_relaxed);
   return requests;

@@ -163,7 +163,8 @@ class RequestLogWriter {
 
  private:
   void run() noexcept;
-  // Takes up to max_batch rows off the queue into `batch`; returns false when empty.
+  // Takes up to max_batch rows off the queue into `batch` (empty on entry), and then the rest of
+  // the last row's request; returns false when the queue is empty.
   bool take_batch(std::vector<RequestLogEntry>& batch);
   // Writes and counts `batch`, then marks it done for flush(). Never throws.
   void write_batch(std::vector<RequestLogEntry>& batch) noexcept;
