@@ -7,12 +7,17 @@
 //
 //   bench_request_log [--rows N] [--batch B] [--customers C] [--request-ids server|random]
 //                     [--cache-kib K] [--checkpoint-pages P] [--durability full|normal]
-//                     [--max-batch ROWS] [--drop-index NAME]...
+//                     [--max-batch ROWS] [--drop-index NAME]... [--migrations DIR]
+//                     [--lookups N]
 //
 // --cache-kib, --checkpoint-pages and --durability override the writer's connection options
 // (RequestLogOptions::open), so the defaults can be compared with other values in one run.
 // --max-batch overrides RequestLogOptions::max_batch (rows per transaction at most);
-// --drop-index drops one of the schema's indexes after the migrations, to price it.
+// --drop-index drops one of the schema's indexes after the migrations, to price it;
+// --migrations applies another directory's migrations (an earlier schema, for an A/B in one
+// binary). --lookups then runs the audit query for one customer
+// (SELECT ... FROM request_log WHERE customer_id = ? ORDER BY id) N times, for customers drawn from
+// the pool, on the written file, and prints its mean time and rows found.
 //
 // The producer enqueues as fast as the queue takes rows (it waits while the queue is full), then
 // flushes; the figures are the wall time from the first row to the flush and the writer
@@ -48,6 +53,8 @@ struct Options {
   bool random_ids = false;
   std::size_t max_batch = 0;                 // 0: the writer's default
   std::vector<std::string> dropped_indexes;  // dropped after the migrations, to price each index
+  std::filesystem::path migrations = std::filesystem::path(NBO_SOURCE_DIR) / "migrations";
+  std::size_t lookups = 0;
 };
 
 double seconds_of(const timeval& t) {
@@ -90,6 +97,10 @@ Options parse(int argc, char** argv) {
       options.max_batch = std::stoul(value);
     } else if (flag == "--drop-index") {
       options.dropped_indexes.push_back(value);
+    } else if (flag == "--migrations") {
+      options.migrations = value;
+    } else if (flag == "--lookups") {
+      options.lookups = std::stoul(value);
     } else if (flag == "--request-ids") {
       if (value != "server" && value != "random") usage_error("--request-ids is server or random");
       options.random_ids = value == "random";
@@ -114,7 +125,7 @@ int main(int argc, char** argv) {
   const auto db_file = dir / "nbo.db";
   {
     auto db = nbo::store::Database::open(db_file);
-    db.apply_migrations(std::filesystem::path(NBO_SOURCE_DIR) / "migrations");
+    db.apply_migrations(options.migrations);
     for (const auto& index : options.dropped_indexes) {
       db.execute(fmt::format("DROP INDEX \"{}\"", index));
     }
@@ -179,6 +190,23 @@ int main(int argc, char** argv) {
   const double writer_cpu =
       (cpu_seconds(RUSAGE_SELF) - cpu_before) - (cpu_seconds(RUSAGE_THREAD) - producer_before);
   const auto file_bytes = std::filesystem::file_size(db_file);
+  double lookup_us = 0.0;
+  std::uint64_t rows_found = 0;
+  if (options.lookups > 0) {
+    auto db = nbo::store::Database::open(db_file);
+    auto lookup = db.prepare(
+        "SELECT id, request_id, probability FROM request_log WHERE customer_id = ? ORDER BY id");
+    const auto lookups_start = std::chrono::steady_clock::now();
+    for (std::size_t i = 0; i < options.lookups; ++i) {
+      lookup.bind(1, customer_ids[rng() % customer_ids.size()]);
+      while (lookup.step()) ++rows_found;
+      lookup.reset();
+    }
+    lookup_us =
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - lookups_start)
+            .count() /
+        static_cast<double>(options.lookups);
+  }
   std::filesystem::remove_all(dir);
 
   std::printf(
@@ -192,5 +220,9 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(written), seconds, static_cast<double>(written) / seconds,
       writer_cpu * 1e6 / static_cast<double>(written),
       static_cast<double>(file_bytes) / static_cast<double>(written), waits);
+  if (options.lookups > 0) {
+    std::printf("customer lookups %zu: %.1f us each, %.1f rows found each\n", options.lookups,
+                lookup_us, static_cast<double>(rows_found) / static_cast<double>(options.lookups));
+  }
   return written == options.rows ? 0 : 1;
 }

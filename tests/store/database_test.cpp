@@ -134,7 +134,7 @@ TEST(Database, ProjectMigrationsCreateTheSchema) {
   EXPECT_EQ(db.applied_versions(), versions);
   for (const char* name :
        {"customers", "request_log", "request_log_requests", "request_log_customers",
-        "request_log_requests_request_id", "request_log_customers_customer_id", "schema_migrations",
+        "request_log_requests_request_id", "request_log_customers_block_customer", "schema_migrations",
         "customer_segments", "customer_segments_by_segment", "customer_segments_all",
         "school_courses", "school_users", "school_events", "offer_log", "offer_responses"}) {
     EXPECT_TRUE(table_exists(db, name)) << name;
