@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "nbo/store/timestamp.hpp"
+#include "sqlite_setup.hpp"
 
 namespace nbo::store {
 
@@ -290,6 +291,7 @@ Database Database::open(const std::filesystem::path& file, const OpenOptions& op
   const int flags =
       (options.read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) |
       SQLITE_OPEN_NOMUTEX;
+  detail::configure_sqlite_once();
   const int rc = sqlite3_open_v2(file.c_str(), &conn->db, flags, nullptr);
   if (rc != SQLITE_OK) {
     // conn's destructor closes the half-open handle, after the message has been read.

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "nbo/store/error.hpp"
+#include "sqlite_setup.hpp"
 
 namespace nbo::store {
 namespace {
@@ -24,6 +25,7 @@ using Clock = std::chrono::steady_clock;
 class Connection {
  public:
   Connection(const std::filesystem::path& file, int flags, int busy_timeout_ms) : file_(file) {
+    detail::configure_sqlite_once();
     const int rc = sqlite3_open_v2(file.c_str(), &db_, flags, nullptr);
     if (rc != SQLITE_OK) fail(rc, "cannot open");
     check(sqlite3_extended_result_codes(db_, 1), "enabling extended result codes");
