@@ -648,6 +648,15 @@ int run(int argc, char** argv) {
             << fixed(percentile_ms(total.latencies_ns, 0.999), 3) << "  max "
             << fixed(percentile_ms(total.latencies_ns, 1.0), 3) << "  mean " << fixed(mean_ms, 3)
             << '\n';
+  // The targets for batches: 100-customer batches at 200 000 customers/s or more
+  // (answered with 200, so logged), and a p99 of at most 20 ms for 1000-customer batches.
+  if (options.batch == 100) {
+    std::cout << "target:        >= 200000 customers/s with 100-customer batches: "
+              << (customers_per_s >= 200'000.0 ? "met" : "NOT met") << '\n';
+  } else if (options.batch == 1000) {
+    std::cout << "target:        p99 <= 20 ms for 1000-customer batches: "
+              << (percentile_ms(total.latencies_ns, 0.99) <= 20.0 ? "met" : "NOT met") << '\n';
+  }
   if (in_process) {
     std::cout << "process RSS:   before " << memory_before.rss_kb / 1024 << " MiB (peak "
               << memory_before.hwm_kb / 1024 << " MiB), after " << memory_after.rss_kb / 1024

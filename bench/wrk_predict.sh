@@ -170,8 +170,10 @@ for target in "${targets[@]}"; do
   urls+=("http://127.0.0.1:$port")
 done
 
-printf '%-6s %-5s %-10s %10s %8s %8s %8s %7s %7s %12s\n' round conns target "req/s" "p50 ms" \
-  "p99 ms" "max ms" "errors" "x nginx" "server us/req"
+# The last column checks the issue's targets for nbo: at least 0.5 x the nginx ceiling of the
+# same round, and (at 16 connections) a p99 of at most 2 ms.
+printf '%-6s %-5s %-10s %10s %8s %8s %8s %7s %7s %12s  %s\n' round conns target "req/s" "p50 ms" \
+  "p99 ms" "max ms" "errors" "x nginx" "server us/req" "targets (>=0.5x; p99<=2ms @16)"
 for round in $(seq 1 "$rounds"); do
   for conns in $connections; do
     ceiling=""
@@ -181,11 +183,18 @@ for round in $(seq 1 "$rounds"); do
         "${urls[$i]}/predict" | grep '^RESULT')"
       cpu_after="$(cpu_seconds "${server_pids[$i]}")"
       read -r _ rps p50 p99 max errors requests <<<"$result"
+      targets="(the ceiling)"
+      if [ -n "$ceiling" ]; then
+        targets="$(python3 -c "
+ratio = 'met' if $rps / $ceiling >= 0.5 else 'NOT met'
+tail = ('; p99 ' + ('met' if $p99 <= 2.0 else 'NOT met')) if $conns == 16 else ''
+print('0.5x ' + ratio + tail)")"
+      fi
       [ -n "$ceiling" ] || ceiling="$rps"
-      printf '%-6s %-5s %-10s %10.0f %8.2f %8.2f %8.2f %7s %7.3f %12.1f\n' "$round" "$conns" \
+      printf '%-6s %-5s %-10s %10.0f %8.2f %8.2f %8.2f %7s %7.3f %12.1f  %s\n' "$round" "$conns" \
         "${names[$i]}" "$rps" "$p50" "$p99" "$max" "$errors" \
         "$(python3 -c "print($rps / $ceiling)")" \
-        "$(python3 -c "print(($cpu_after - $cpu_before) * 1e6 / max($requests, 1))")"
+        "$(python3 -c "print(($cpu_after - $cpu_before) * 1e6 / max($requests, 1))")" "$targets"
     done
   done
 done
