@@ -9,6 +9,7 @@
 
 #include "nbo/models/ensemble.hpp"
 #include "nbo/models/json_reader.hpp"
+#include "nbo/models/kernel_neighbors.hpp"
 #include "nbo/models/neighbors.hpp"
 #include "nbo/models/support_vector.hpp"
 #include "nbo/models/tree_ensemble.hpp"
@@ -200,11 +201,13 @@ std::unique_ptr<const Estimator> read_estimator(const JsonReader& estimator,
   if (name == "support_vector_classifier") {
     return SupportVectorClassifier::read(estimator, expected_columns);
   }
+  if (name == "kernel_neighbors") return KernelNeighbors::read(estimator, expected_columns);
   if (name == "ensemble") return Ensemble::read(estimator, expected_columns);
   type.fail(
       fmt::format("unsupported estimator \"{}\" (supported: "
                   "\"logistic_regression\", \"tree_ensemble\", \"xgboost\", "
-                  "\"k_nearest_neighbors\", \"support_vector_classifier\", \"ensemble\")",
+                  "\"k_nearest_neighbors\", \"support_vector_classifier\", "
+                  "\"kernel_neighbors\", \"ensemble\")",
                   name));
 }
 

@@ -1,10 +1,10 @@
 #include "nbo/train/knn_fit.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
-
-#include <fmt/format.h>
 
 #include "nbo/train/evaluation.hpp"
 #include "nbo/train/training_set.hpp"
@@ -60,6 +60,29 @@ std::unique_ptr<const models::NearestNeighbors> fit_nearest_neighbors(
   return std::make_unique<models::NearestNeighbors>(columns, std::move(reference),
                                                     std::move(labels), params.k, params.weighting,
                                                     std::move(weights));
+}
+
+std::unique_ptr<const models::KernelNeighbors> fit_kernel_neighbors(
+    const Eigen::MatrixXd& x, const Eigen::VectorXd& y, const std::vector<std::string>& columns,
+    const KernelNeighborsParams& params) {
+  check_training_set("kernel neighbours fit", x, y, columns, /*require_both_classes=*/false);
+  std::vector<double> weights;
+  if (params.column_weighting == KnnColumnWeighting::kUnivariateAuc) {
+    weights = univariate_auc_weights(x, y, params.weight_power);
+  }
+  const auto rows = static_cast<std::size_t>(x.rows());
+  const auto cols = static_cast<std::size_t>(x.cols());
+  std::vector<double> reference(rows * cols);
+  std::vector<std::uint8_t> labels(rows);
+  for (std::size_t i = 0; i < rows; ++i) {
+    const auto r = static_cast<Eigen::Index>(i);
+    labels[i] = y(r) == 1.0 ? 1 : 0;
+    for (std::size_t j = 0; j < cols; ++j) {
+      reference[i * cols + j] = x(r, static_cast<Eigen::Index>(j));
+    }
+  }
+  return std::make_unique<models::KernelNeighbors>(columns, std::move(reference), std::move(labels),
+                                                   params.gamma, params.prior, std::move(weights));
 }
 
 }  // namespace nbo::train

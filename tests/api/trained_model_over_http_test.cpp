@@ -103,8 +103,8 @@ TEST_P(TrainedModelOverHttp, EveryCustomerScoresTheSameOverHttpAsInTheTrainer) {
 
 INSTANTIATE_TEST_SUITE_P(AllFamilies, TrainedModelOverHttp,
                          ::testing::Values("logistic_l1", "logistic_l2", "k_nearest_neighbors",
-                                           "decision_tree", "support_vector", "gradient_boosting",
-                                           "random_forest", "ensemble"),
+                                           "kernel_neighbors", "decision_tree", "support_vector",
+                                           "gradient_boosting", "random_forest", "ensemble"),
                          [](const ::testing::TestParamInfo<std::string>& family) {
                            return family.param;
                          });

@@ -1,7 +1,7 @@
-// Every SimdLevel the processor supports scores with the same bits as the baseline: k-NN and RBF
-// SVC margins and explanations (tests/train/churn_trainer_test.cpp: a trained model file). A kernel
-// that reassociated a sum, or a build that contracted a multiply and an add into an FMA, fails here
-// on one machine.
+// Every SimdLevel the processor supports scores with the same bits as the baseline: k-NN, RBF
+// SVC and kernel-neighbours margins and explanations (tests/train/churn_trainer_test.cpp: a trained
+// model file). A kernel that reassociated a sum, or a build that contracted a multiply and an add
+// into an FMA, fails here on one machine.
 #include "nbo/models/simd.hpp"
 
 #include <fmt/format.h>
@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "nbo/models/kernel_neighbors.hpp"
 #include "nbo/models/neighbors.hpp"
 #include "nbo/models/support_vector.hpp"
 
@@ -161,6 +162,18 @@ TEST(SimdTest, SupportVectorsScoreTheSameBitsAtEveryLevel) {
   const SupportVectorClassifier model(reference.names, reference.rows, coefficients, -0.1, 0.05,
                                       means);
   expect_every_level_scores_as_the_baseline(model, reference);
+}
+
+TEST(SimdTest, KernelNeighborsScoreTheSameBitsAtEveryLevel) {
+  const SimdLevelGuard guard;
+  const Reference reference = make_reference(1037, 13, 13);
+  std::vector<double> weights(reference.names.size());
+  for (std::size_t j = 0; j < weights.size(); ++j) weights[j] = 0.2 + 0.05 * static_cast<double>(j);
+  for (const double gamma : {0.5, 4.0}) {
+    const KernelNeighbors model(reference.names, reference.rows, reference.labels, gamma, 0.5,
+                                weights);
+    expect_every_level_scores_as_the_baseline(model, reference);
+  }
 }
 
 }  // namespace

@@ -1,17 +1,18 @@
-// fit_nearest_neighbors: the training rows become the reference rows, with the requested k,
-// weighting and column weights; bad input is rejected.
+// fit_nearest_neighbors and fit_kernel_neighbors: the training rows become the reference rows,
+// with the requested k or kernel, weighting and column weights; bad input is rejected. The
+// candidate families: kernel_neighbors is trained only when named.
 #include "nbo/train/knn_fit.hpp"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "nbo/models/estimator.hpp"
+#include "nbo/train/candidate_families.hpp"
 
 namespace nbo::train {
 namespace {
@@ -60,8 +61,8 @@ TEST(KnnFitTest, DistanceWeighting) {
 TEST(KnnFitTest, UnivariateAucWeights) {
   // Column "perfect" separates the classes (AUC 1), "mirror" is its negation (AUC 0: it separates
   // just as well), "noise" does not separate (AUC 0.5), "partial" has AUC 2/3.
-  Eigen::MatrixXd x{{3, -3, 1, 1}, {4, -4, 0, 1}, {5, -5, 0, 0}, {0, 0, 1, 1},
-                    {1, -1, 0, 0}, {2, -2, 0, 0}};
+  Eigen::MatrixXd x{{3, -3, 1, 1}, {4, -4, 0, 1}, {5, -5, 0, 0},
+                    {0, 0, 1, 1},  {1, -1, 0, 0}, {2, -2, 0, 0}};
   const Eigen::VectorXd y{{1, 1, 1, 0, 0, 0}};
   const std::vector<std::string> columns = {"perfect", "mirror", "noise", "partial"};
   const auto linear = univariate_auc_weights(x, y, 1.0);
@@ -100,6 +101,43 @@ TEST(KnnFitTest, RejectsBadInput) {
   Eigen::MatrixXd x = data.x;
   x(1, 1) = INFINITY;
   EXPECT_THROW(fit_nearest_neighbors(x, data.y, kColumns, {.k = 1}), std::invalid_argument);
+}
+
+TEST(KernelNeighborsFitTest, TrainingRowsBecomeTheReferenceWithAucWeights) {
+  const Tiny data;
+  const auto model = fit_kernel_neighbors(data.x, data.y, kColumns,
+                                          {.gamma = 0.5, .prior = 0.25, .weight_power = 1.0});
+  const auto weights = univariate_auc_weights(data.x, data.y, 1.0);
+  nlohmann::json expected = nlohmann::json::parse(R"({"type": "kernel_neighbors", "gamma": 0.5,
+      "prior": 0.25, "columns": ["a", "b"], "labels": [1, 0, 1, 0],
+      "rows": [[0, 0], [1, 0], [0, 1], [5, 5]]})");
+  if (weights != std::vector<double>{1.0, 1.0}) expected["column_weights"] = weights;
+  EXPECT_EQ(model->to_json(), expected);
+  // Near the positive rows the vote leans to 1, near (5, 5) to 0.
+  EXPECT_GT(model->margin(std::vector<double>{0.0, 0.5}), 0.0);
+  EXPECT_LT(model->margin(std::vector<double>{5.0, 4.5}), 0.0);
+  const auto unweighted = fit_kernel_neighbors(
+      data.x, data.y, kColumns, {.gamma = 0.5, .column_weighting = KnnColumnWeighting::kNone});
+  EXPECT_FALSE(unweighted->to_json().contains("column_weights"));
+  EXPECT_THROW(fit_kernel_neighbors(data.x, data.y, kColumns, {.gamma = 0.0}),
+               std::invalid_argument);
+  EXPECT_THROW(fit_kernel_neighbors(data.x, data.y, kColumns, {.prior = -1.0}),
+               std::invalid_argument);
+  EXPECT_THROW(fit_kernel_neighbors(data.x, data.y.head(3), kColumns, {}), std::invalid_argument);
+}
+
+TEST(CandidateFamiliesTest, KernelNeighborsIsTrainedOnlyWhenNamed) {
+  std::vector<std::string> in_default_set;
+  bool kernel_found = false;
+  for (const auto& family : churn_model_families(42)) {
+    if (family.in_default_set) in_default_set.push_back(family.name);
+    kernel_found = kernel_found || family.name == "kernel_neighbors";
+  }
+  EXPECT_TRUE(kernel_found);
+  EXPECT_EQ(in_default_set,
+            (std::vector<std::string>{"logistic_l1", "logistic_l2", "k_nearest_neighbors",
+                                      "decision_tree", "support_vector", "gradient_boosting",
+                                      "random_forest"}));
 }
 
 }  // namespace

@@ -5,12 +5,12 @@
 // Thread safety: pure function.
 #pragma once
 
+#include <Eigen/Dense>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include <Eigen/Dense>
-
+#include "nbo/models/kernel_neighbors.hpp"
 #include "nbo/models/neighbors.hpp"
 
 namespace nbo::train {
@@ -40,5 +40,19 @@ std::vector<double> univariate_auc_weights(const Eigen::MatrixXd& x, const Eigen
 std::unique_ptr<const models::NearestNeighbors> fit_nearest_neighbors(
     const Eigen::MatrixXd& x, const Eigen::VectorXd& y, const std::vector<std::string>& columns,
     const KnnParams& params);
+
+struct KernelNeighborsParams {
+  double gamma = 1.0;  // kernel width: weight exp(-gamma (d - d_min)), > 0
+  double prior = 0.5;  // pseudo-votes on each side, > 0
+  KnnColumnWeighting column_weighting = KnnColumnWeighting::kUnivariateAuc;
+  double weight_power = 0.5;  // kUnivariateAuc: exponent, > 0
+};
+
+// Every training row becomes a reference row (see models/kernel_neighbors.hpp). Throws
+// std::invalid_argument on shape mismatches, non-finite values, labels other than 0/1, no rows,
+// gamma or prior not finite and > 0, weight_power <= 0, or kUnivariateAuc with one class only.
+std::unique_ptr<const models::KernelNeighbors> fit_kernel_neighbors(
+    const Eigen::MatrixXd& x, const Eigen::VectorXd& y, const std::vector<std::string>& columns,
+    const KernelNeighborsParams& params);
 
 }  // namespace nbo::train

@@ -26,17 +26,16 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "nbo/models/estimator.hpp"
 
 namespace nbo::train {
 
 struct HyperparameterPoint {
-  std::string label;     // e.g. "C=0.1", shown in reports
+  std::string label;      // e.g. "C=0.1", shown in reports
   nlohmann::json values;  // passed to the family's fit function, recorded in the model file
 };
 
@@ -51,6 +50,9 @@ struct ModelFamily {
   std::string explanation;  // how /predict's reasons are computed for this family
   std::vector<HyperparameterPoint> grid;  // simpler settings first
   FitFunction fit;
+  // Considered when no family is named (ChurnTrainingOptions::families empty). A family under
+  // evaluation is left out until it has earned its place; naming it still trains it.
+  bool in_default_set = true;
 };
 
 struct SelectionOptions {

@@ -1,0 +1,275 @@
+#include "nbo/models/kernel_neighbors.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "estimator_json.hpp"
+#include "kernel_sums.hpp"
+#include "nbo/models/json_reader.hpp"
+#include "row_distances.hpp"
+
+namespace nbo::models {
+
+// Per-thread buffers, so no allocation once they have grown.
+struct KernelNeighbors::Scratch {
+  std::vector<double> weighted;   // the row times the column weights
+  std::vector<double> distances;  // to every padded reference row
+  double closest = 0.0;
+  std::vector<const double*> columns;  // of the group being occluded
+  std::vector<double> slopes;
+  std::vector<std::size_t> identity;  // group_of for explain(): column j is group j
+};
+
+namespace {
+
+// Above this exponent a weight could overflow; the pass is then redone from the occluded row's
+// own nearest distance.
+constexpr double kLargestExponent = 700.0;
+
+}  // namespace
+
+double KernelNeighbors::kernel_exp(double z) noexcept {
+  return detail::kernel_exp(z);
+}
+
+KernelNeighbors::Scratch& KernelNeighbors::scratch_of_thread() {
+  thread_local Scratch scratch;
+  return scratch;
+}
+
+KernelNeighbors::KernelNeighbors(std::vector<std::string> column_names,
+                                 std::vector<double> reference_rows,
+                                 std::vector<std::uint8_t> labels, double gamma, double prior,
+                                 std::vector<double> column_weights)
+    : column_names_(std::move(column_names)),
+      reference_rows_(std::move(reference_rows)),
+      labels_(std::move(labels)),
+      gamma_(gamma),
+      prior_(prior),
+      column_weights_(std::move(column_weights)) {
+  const std::size_t columns = column_names_.size();
+  const std::size_t rows = labels_.size();
+  if (rows == 0) throw std::invalid_argument("kernel neighbours need at least one reference row");
+  if (reference_rows_.size() != rows * columns) {
+    throw std::invalid_argument(
+        fmt::format("kernel neighbours have {} reference values for {} rows of {} columns",
+                    reference_rows_.size(), rows, columns));
+  }
+  if (!(gamma_ > 0.0) || !std::isfinite(gamma_)) {
+    throw std::invalid_argument(fmt::format("gamma must be finite and > 0, is {}", gamma_));
+  }
+  if (!(prior_ > 0.0) || !std::isfinite(prior_)) {
+    throw std::invalid_argument(fmt::format("prior must be finite and > 0, is {}", prior_));
+  }
+  for (std::size_t i = 0; i < rows; ++i) {
+    if (labels_[i] > 1) {
+      throw std::invalid_argument(fmt::format("label of reference row {} must be 0 or 1", i));
+    }
+    for (std::size_t j = 0; j < columns; ++j) {
+      if (!std::isfinite(reference_rows_[i * columns + j])) {
+        throw std::invalid_argument(fmt::format(
+            "value of column '{}' in reference row {} must be finite", column_names_[j], i));
+      }
+    }
+  }
+  if (column_weights_.empty()) column_weights_.assign(columns, 1.0);
+  if (column_weights_.size() != columns) {
+    throw std::invalid_argument(
+        fmt::format("kernel neighbours have {} column weights for {} columns",
+                    column_weights_.size(), columns));
+  }
+  for (std::size_t j = 0; j < columns; ++j) {
+    if (!std::isfinite(column_weights_[j]) || column_weights_[j] < 0.0) {
+      throw std::invalid_argument(
+          fmt::format("weight of column '{}' must be finite and >= 0, is {}", column_names_[j],
+                      column_weights_[j]));
+    }
+  }
+  if (std::all_of(column_weights_.begin(), column_weights_.end(),
+                  [](double weight) { return weight == 0.0; })) {
+    throw std::invalid_argument("kernel neighbours' column weights are all 0");
+  }
+  column_means_.assign(columns, 0.0);
+  for (std::size_t i = 0; i < rows; ++i) {
+    for (std::size_t j = 0; j < columns; ++j) column_means_[j] += reference_rows_[i * columns + j];
+  }
+  weighted_means_.resize(columns);
+  for (std::size_t j = 0; j < columns; ++j) {
+    column_means_[j] /= static_cast<double>(rows);
+    weighted_means_[j] = column_means_[j] * column_weights_[j];
+  }
+  const auto padded = [](std::size_t count) {
+    return (count + detail::kKernelBlock - 1) / detail::kKernelBlock * detail::kKernelBlock;
+  };
+  positive_rows_ = static_cast<std::size_t>(std::count(labels_.begin(), labels_.end(), 1));
+  positive_part_ = padded(positive_rows_);
+  padded_rows_ = positive_part_ + padded(rows - positive_rows_);
+  column_major_.assign(padded_rows_ * columns, 0.0);
+  std::size_t next_positive = 0;
+  std::size_t next_negative = positive_part_;
+  for (std::size_t i = 0; i < rows; ++i) {
+    const std::size_t at = labels_[i] == 1 ? next_positive++ : next_negative++;
+    for (std::size_t j = 0; j < columns; ++j) {
+      column_major_[j * padded_rows_ + at] = reference_rows_[i * columns + j] * column_weights_[j];
+    }
+  }
+}
+
+void KernelNeighbors::distances_of(std::span<const double> row, Scratch& scratch) const {
+  const std::size_t columns = column_weights_.size();
+  scratch.weighted.resize(columns);
+  for (std::size_t j = 0; j < columns; ++j) scratch.weighted[j] = row[j] * column_weights_[j];
+  scratch.distances.resize(padded_rows_);
+  detail::squared_distances(scratch.weighted, column_major_, padded_rows_, 0, padded_rows_,
+                            scratch.distances.data());
+  // The padding rows weigh nothing.
+  const auto infinity = std::numeric_limits<double>::infinity();
+  const auto negatives_end =
+      static_cast<std::ptrdiff_t>(positive_part_ + labels_.size() - positive_rows_);
+  std::fill(scratch.distances.begin() + static_cast<std::ptrdiff_t>(positive_rows_),
+            scratch.distances.begin() + static_cast<std::ptrdiff_t>(positive_part_), infinity);
+  std::fill(scratch.distances.begin() + negatives_end, scratch.distances.end(), infinity);
+  scratch.closest = *std::min_element(scratch.distances.begin(), scratch.distances.end());
+}
+
+double KernelNeighbors::margin_from(double positive, double negative, double prior_weight) const {
+  const double pseudo_votes = prior_ * prior_weight;
+  return std::log((positive + pseudo_votes) / (negative + pseudo_votes));
+}
+
+double KernelNeighbors::margin(std::span<const double> row) const {
+  Scratch& scratch = scratch_of_thread();
+  distances_of(row, scratch);
+  const auto sums = detail::kernel_sums(scratch.distances.data(), {}, {}, 0.0, positive_part_,
+                                        padded_rows_, scratch.closest, gamma_);
+  return margin_from(sums.positive, sums.negative, 1.0);
+}
+
+Estimator::Explanation KernelNeighbors::explain(std::span<const double> row,
+                                                std::span<double> out) const {
+  Scratch& scratch = scratch_of_thread();
+  if (scratch.identity.size() != column_weights_.size()) {
+    scratch.identity.resize(column_weights_.size());
+    for (std::size_t j = 0; j < scratch.identity.size(); ++j) scratch.identity[j] = j;
+  }
+  // explain_groups() uses the same scratch but leaves identity as it is.
+  return explain_groups(row, scratch.identity, out);
+}
+
+Estimator::Explanation KernelNeighbors::explain_groups(std::span<const double> row,
+                                                       std::span<const std::size_t> group_of,
+                                                       std::span<double> out) const {
+  if (!std::all_of(row.begin(), row.end(), [](double value) { return std::isfinite(value); })) {
+    const double baseline = group_occlusion_contributions(*this, row, column_means_, group_of, out);
+    return {margin(row), baseline};
+  }
+  Scratch& scratch = scratch_of_thread();
+  distances_of(row, scratch);
+  const double offset = scratch.closest;
+  const auto base = detail::kernel_sums(scratch.distances.data(), {}, {}, 0.0, positive_part_,
+                                        padded_rows_, offset, gamma_);
+  const double margin = margin_from(base.positive, base.negative, 1.0);
+  double total = 0.0;
+  for (std::size_t group = 0; group < out.size(); ++group) {
+    scratch.columns.clear();
+    scratch.slopes.clear();
+    double constant = 0.0;
+    for (std::size_t j = 0; j < group_of.size(); ++j) {
+      if (group_of[j] != group) continue;
+      const double value = scratch.weighted[j];
+      const double mean = weighted_means_[j];
+      if (value == mean) continue;
+      scratch.columns.push_back(column_major_.data() + j * padded_rows_);
+      scratch.slopes.push_back(2.0 * (value - mean));
+      constant += mean * mean - value * value;
+    }
+    double contribution = 0.0;
+    if (!scratch.columns.empty()) {
+      auto occluded = detail::kernel_sums(scratch.distances.data(), scratch.columns, scratch.slopes,
+                                          constant, positive_part_, padded_rows_, offset, gamma_);
+      double occluded_offset = offset;
+      if (gamma_ * (offset - occluded.closest) > kLargestExponent) {
+        occluded_offset = occluded.closest;
+        occluded =
+            detail::kernel_sums(scratch.distances.data(), scratch.columns, scratch.slopes, constant,
+                                positive_part_, padded_rows_, occluded_offset, gamma_);
+      }
+      const double prior_weight =
+          detail::kernel_exp(-(gamma_ * (occluded.closest - occluded_offset)));
+      contribution = margin - margin_from(occluded.positive, occluded.negative, prior_weight);
+    }
+    out[group] = contribution;
+    total += contribution;
+  }
+  return {margin, margin - total};
+}
+
+nlohmann::json KernelNeighbors::to_json() const {
+  nlohmann::json estimator{
+      {"type", type()},
+      {"gamma", gamma_},
+      {"prior", prior_},
+      {"columns", column_names_},
+      {"labels", labels_},
+      {"rows", detail::rows_to_json(reference_rows_, labels_.size(), column_names_.size())}};
+  if (std::any_of(column_weights_.begin(), column_weights_.end(),
+                  [](double weight) { return weight != 1.0; })) {
+    estimator["column_weights"] = column_weights_;
+  }
+  return estimator;
+}
+
+std::unique_ptr<const KernelNeighbors> KernelNeighbors::read(
+    const JsonReader& estimator, const std::vector<std::string>& columns) {
+  estimator.only_keys({"type", "gamma", "prior", "columns", "labels", "rows", "column_weights"});
+  const JsonReader gamma_json = estimator["gamma"];
+  const double gamma = gamma_json.finite_number();
+  if (!(gamma > 0.0)) gamma_json.fail(fmt::format("must be > 0, got {}", gamma));
+  const JsonReader prior_json = estimator["prior"];
+  const double prior = prior_json.finite_number();
+  if (!(prior > 0.0)) prior_json.fail(fmt::format("must be > 0, got {}", prior));
+  auto names = detail::read_columns(estimator["columns"], columns);
+  std::size_t row_count = 0;
+  auto rows = detail::read_rows(estimator["rows"], names.size(), row_count);
+  if (row_count == 0) estimator["rows"].fail("must hold at least one row");
+  const JsonReader labels_json = estimator["labels"];
+  if (labels_json.array_size() != row_count) {
+    labels_json.fail(
+        fmt::format("has {} entries for {} rows", labels_json.array_size(), row_count));
+  }
+  std::vector<std::uint8_t> labels;
+  labels.reserve(row_count);
+  for (std::size_t i = 0; i < row_count; ++i) {
+    const auto& label = labels_json.json()[i];
+    if (!label.is_number_integer() || (label != 0 && label != 1)) {
+      labels_json[i].fail(fmt::format("must be 0 or 1, got {}", JsonReader::quote(label)));
+    }
+    labels.push_back(label == 1 ? 1 : 0);
+  }
+  std::vector<double> column_weights;
+  if (const auto found = estimator.find("column_weights")) {
+    const JsonReader& weights = *found;
+    if (!weights.json().is_array() || weights.json().size() != names.size()) {
+      weights.fail(fmt::format("must be an array of {} numbers, one per column", names.size()));
+    }
+    for (std::size_t j = 0; j < names.size(); ++j) {
+      const JsonReader weight = weights[j];
+      const double value = weight.finite_number();
+      if (value < 0) weight.fail(fmt::format("must be >= 0, got {}", value));
+      column_weights.push_back(value);
+    }
+    if (std::all_of(column_weights.begin(), column_weights.end(),
+                    [](double w) { return w == 0.0; })) {
+      weights.fail("must not all be 0");
+    }
+  }
+  return std::make_unique<KernelNeighbors>(std::move(names), std::move(rows), std::move(labels),
+                                           gamma, prior, std::move(column_weights));
+}
+
+}  // namespace nbo::models

@@ -1,0 +1,45 @@
+// The Gaussian kernel pass of the kernel-neighbours estimator (kernel_neighbors.hpp): per stored
+// row, its squared distance moved by an occlusion, then exp(-gamma (distance - offset)) summed
+// separately over the rows labelled 1 and 0.
+//
+// Every SimdLevel (simd.hpp) computes the same bits: eight lanes at every level (one AVX-512
+// register, two AVX2 or four SSE2 ones), each lane the same operations in the same order, the
+// lanes' partial sums added in a fixed order, and an exp of nbo's own (kernel_exp) instead of
+// libm's, whose result depends on the processor's FMA support.
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <cstddef>
+#include <span>
+
+namespace nbo::models::detail {
+
+// Rows are processed in blocks of four vectors of eight, each vector with its own sums, so the
+// exp's chains of operations overlap. The rows labelled 1 come first, then those labelled 0, each
+// part padded to a multiple of kKernelBlock with rows whose distance is +infinity.
+inline constexpr std::size_t kKernelLanes = 8;
+inline constexpr std::size_t kKernelBlock = 4 * kKernelLanes;
+
+// exp(z) as the kernel pass computes it: z = n ln 2 + r with |r| <= ln 2 / 2, e^r by its Taylor
+// polynomial of degree 7 (relative error below 1e-8), times 2^n; 0 for z < -708 (a weight below
+// e^-708 of the nearest row's is none), and +infinity above 709. The reference for tests.
+double kernel_exp(double z) noexcept;
+
+struct KernelSums {
+  double positive = 0.0;  // sum of the weights of the rows labelled 1
+  double negative = 0.0;  // ... labelled 0
+  double closest = 0.0;   // the smallest moved distance
+};
+
+// For the `count` rows (a multiple of kKernelBlock), the first `positives` of them (a multiple of
+// kKernelBlock too) labelled 1 and the others 0: moved_i = base[i] + slopes[0] * columns[0][i] +
+// slopes[1] * columns[1][i] ... + constant (in that order; with no columns, base[i] itself),
+// weight_i = kernel_exp(-(gamma * (moved_i - offset))); returns the sums of the weights of either
+// label, each summed per lane of each of the block's four vectors, then the vectors added in
+// order, then the lanes pairwise, and the smallest moved_i.
+KernelSums kernel_sums(const double* base, std::span<const double* const> columns,
+                       std::span<const double> slopes, double constant, std::size_t positives,
+                       std::size_t count, double offset, double gamma) noexcept;
+
+}  // namespace nbo::models::detail

@@ -1,0 +1,261 @@
+// KernelNeighbors: the margin against a plain loop of the definition (std::exp, on a few rows and
+// on many), nbo's own exp against libm's, the fast explanations against the occlusion
+// definition, the model-file layout and its validation.
+#include "nbo/models/kernel_neighbors.hpp"
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "nbo/models/estimator.hpp"
+#include "occlusion_checks.hpp"
+
+namespace nbo::models {
+namespace {
+
+using ::testing::HasSubstr;
+using json = nlohmann::json;
+
+const std::vector<std::string> kColumns = {"a", "b"};
+
+// Reference rows (a, b) -> label: (0, 0) -> 1, (1, 0) -> 0, (0, 2) -> 1, (3, 0) -> 0.
+KernelNeighbors four_rows(double gamma, double prior, std::vector<double> weights = {}) {
+  return KernelNeighbors(kColumns, {0, 0, 1, 0, 0, 2, 3, 0}, {1, 0, 1, 0}, gamma, prior,
+                         std::move(weights));
+}
+
+// The model's definition, written plainly: weighted distances, weights relative to the nearest,
+// libm's exp.
+double plain_margin(const std::vector<double>& rows, const std::vector<std::uint8_t>& labels,
+                    const std::vector<double>& weights, double gamma, double prior,
+                    const std::vector<double>& row) {
+  const std::size_t columns = row.size();
+  std::vector<double> distances;
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    double sum = 0.0;
+    for (std::size_t j = 0; j < columns; ++j) {
+      const double difference = weights[j] * (rows[i * columns + j] - row[j]);
+      sum += difference * difference;
+    }
+    distances.push_back(sum);
+  }
+  const double nearest = *std::min_element(distances.begin(), distances.end());
+  double positive = 0.0;
+  double negative = 0.0;
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    const double weight = std::exp(-gamma * (distances[i] - nearest));
+    (labels[i] == 1 ? positive : negative) += weight;
+  }
+  return std::log((positive + prior) / (negative + prior));
+}
+
+std::string from_json_error(const json& estimator) {
+  try {
+    estimator_from_json(estimator, kColumns);
+  } catch (const std::invalid_argument& error) {
+    return error.what();
+  }
+  return "(no error)";
+}
+
+TEST(KernelNeighborsTest, MarginIsTheLogRatioOfKernelVotes) {
+  const auto model = four_rows(0.5, 0.25);
+  // At (0, 0): distances 0, 1, 4, 9; weights 1, e^-0.5, e^-2, e^-4.5.
+  const double positive = 1.0 + std::exp(-2.0);
+  const double negative = std::exp(-0.5) + std::exp(-4.5);
+  EXPECT_NEAR(model.margin(std::vector<double>{0, 0}),
+              std::log((positive + 0.25) / (negative + 0.25)), 1e-9);
+  // Far from every row the weights are relative to the nearest, (3, 0) labelled 0, which weighs
+  // 1; the others' are below e^-90.
+  EXPECT_NEAR(model.margin(std::vector<double>{100, 0}), std::log(0.25 / 1.25), 1e-9);
+  // Column weights scale the distance: with b weighted 0, (0, 2) sits on (0, 0).
+  const auto unweighted_b = four_rows(0.5, 0.25, {1.0, 0.0});
+  EXPECT_NEAR(unweighted_b.margin(std::vector<double>{0, 5}),
+              std::log((2.0 + 0.25) / (std::exp(-0.5) + std::exp(-4.5) + 0.25)), 1e-9);
+}
+
+TEST(KernelNeighborsTest, ManyRowsMatchThePlainDefinition) {
+  std::mt19937_64 random(7);
+  std::normal_distribution<double> normal;
+  const std::size_t rows = 301;  // no multiple of the kernel's block: padding in both parts
+  std::vector<std::string> names{"x0", "x1", "x2"};
+  std::vector<double> reference;
+  std::vector<std::uint8_t> labels;
+  for (std::size_t i = 0; i < rows; ++i) {
+    for (int j = 0; j < 3; ++j) reference.push_back(normal(random));
+    labels.push_back(reference[i * 3] + 0.5 * normal(random) > 0.3 ? 1 : 0);
+  }
+  const std::vector<double> weights{1.0, 0.5, 0.25};
+  for (const double gamma : {0.1, 1.0, 20.0}) {
+    const KernelNeighbors model(names, reference, labels, gamma, 0.5, weights);
+    for (int q = 0; q < 50; ++q) {
+      const std::vector<double> row{normal(random), normal(random), normal(random)};
+      EXPECT_NEAR(model.margin(row), plain_margin(reference, labels, weights, gamma, 0.5, row),
+                  1e-7)
+          << "gamma " << gamma;
+    }
+  }
+}
+
+TEST(KernelNeighborsTest, TheKernelsExpIsLibmsToAHundredMillionth) {
+  for (double z = -708.0; z <= 50.0; z += 0.0137) {
+    EXPECT_NEAR(KernelNeighbors::kernel_exp(z) / std::exp(z), 1.0, 1e-8) << z;
+  }
+  EXPECT_EQ(KernelNeighbors::kernel_exp(0.0), 1.0);
+  EXPECT_EQ(KernelNeighbors::kernel_exp(-708.5), 0.0);
+  EXPECT_EQ(KernelNeighbors::kernel_exp(-std::numeric_limits<double>::infinity()), 0.0);
+  EXPECT_EQ(KernelNeighbors::kernel_exp(710.0), std::numeric_limits<double>::infinity());
+}
+
+TEST(KernelNeighborsTest, ContributionsEqualTheOcclusionDefinition) {
+  std::mt19937_64 random(3);
+  std::normal_distribution<double> normal;
+  std::uniform_int_distribution<int> category(0, 2);
+  // Two numeric columns, a one-hot group of three and a constant column.
+  std::vector<std::string> names{"x0", "x1", "c=0", "c=1", "c=2", "constant"};
+  std::vector<double> reference;
+  std::vector<std::uint8_t> labels;
+  auto draw = [&](std::vector<double>& out) {
+    out.push_back(normal(random));
+    out.push_back(2.0 * normal(random));
+    const int chosen = category(random);
+    for (int c = 0; c < 3; ++c) out.push_back(c == chosen ? 1.0 : 0.0);
+    out.push_back(1.0);
+  };
+  for (int i = 0; i < 157; ++i) {
+    draw(reference);
+    labels.push_back(reference[reference.size() - 6] - reference[reference.size() - 4] > 0 ? 1 : 0);
+  }
+  std::vector<double> means(names.size(), 0.0);
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    for (std::size_t j = 0; j < names.size(); ++j) means[j] += reference[i * names.size() + j];
+  }
+  for (double& mean : means) mean /= static_cast<double>(labels.size());
+  const std::vector<std::size_t> group_of{0, 1, 2, 2, 2, 3};
+  for (const double gamma : {0.3, 3.0}) {
+    const KernelNeighbors model(names, reference, labels, gamma, 0.5,
+                                {1.0, 0.7, 0.5, 0.5, 0.5, 1.0});
+    for (int q = 0; q < 40; ++q) {
+      std::vector<double> query;
+      draw(query);
+      const std::string context = fmt::format("gamma {} query {}", gamma, q);
+      // The fast path's weights are relative to the row's nearest, the definition's to the
+      // occluded row's: the same up to the kernel exp's relative error (1e-8), not bit for bit.
+      std::vector<double> fast(names.size());
+      std::vector<double> defined(names.size());
+      const auto explanation = model.explain(query, fast);
+      EXPECT_EQ(explanation.margin, model.margin(query)) << context;
+      EXPECT_NEAR(explanation.baseline, occlusion_contributions(model, query, means, defined), 1e-7)
+          << context;
+      for (std::size_t j = 0; j < names.size(); ++j) {
+        EXPECT_NEAR(fast[j], defined[j], 1e-7) << context << ", column " << j;
+      }
+      EXPECT_EQ(fast[5], 0.0) << "a constant column is at its mean: " << context;
+      std::vector<double> fast_groups(4);
+      std::vector<double> reference_groups(4);
+      const auto by_group = model.explain_groups(query, group_of, fast_groups);
+      EXPECT_EQ(by_group.margin, explanation.margin) << context;
+      EXPECT_NEAR(by_group.baseline,
+                  group_occlusion_contributions(model, query, means, group_of, reference_groups),
+                  1e-7)
+          << context;
+      for (std::size_t g = 0; g < 4; ++g) {
+        EXPECT_NEAR(fast_groups[g], reference_groups[g], 1e-7) << context << ", group " << g;
+      }
+      // The one-hot group occluded as a whole is not the sum of its columns' occlusions.
+      EXPECT_NE(fast_groups[2], fast[2] + fast[3] + fast[4]) << context;
+    }
+  }
+}
+
+// A far occluded row moves every distance down by far more than the nearest's: the pass is redone
+// from the occluded row's own nearest rather than overflow.
+TEST(KernelNeighborsTest, AnOcclusionThatBringsEveryRowMuchCloserStaysFinite) {
+  const auto model = four_rows(1.0, 0.5);
+  const std::vector<double> means{1.0, 0.5};
+  const std::vector<double> far{1000.0, 0.5};
+  std::vector<double> out(2);
+  const double baseline = model.contributions(far, out);
+  EXPECT_TRUE(std::isfinite(out[0])) << out[0];
+  std::vector<double> reference(2);
+  const double reference_baseline = occlusion_contributions(model, far, means, reference);
+  EXPECT_NEAR(out[0], reference[0], 1e-7);
+  EXPECT_NEAR(baseline, reference_baseline, 1e-7);
+}
+
+TEST(KernelNeighborsTest, ContributionsOfANonFiniteRowAreTheDefinitions) {
+  test::expect_non_finite_rows_take_the_definition(four_rows(0.5, 0.5), {1.0, 0.5});
+}
+
+TEST(KernelNeighborsTest, JsonLayoutAndRoundTrip) {
+  const auto model = four_rows(0.5, 0.25, {1.0, 0.5});
+  const json written = model.to_json();
+  EXPECT_EQ(written, json::parse(R"({"type": "kernel_neighbors", "gamma": 0.5, "prior": 0.25,
+      "columns": ["a", "b"], "labels": [1, 0, 1, 0], "rows": [[0, 0], [1, 0], [0, 2], [3, 0]],
+      "column_weights": [1.0, 0.5]})"));
+  EXPECT_FALSE(four_rows(0.5, 0.25).to_json().contains("column_weights"));
+  const auto loaded = estimator_from_json(written, kColumns);
+  ASSERT_EQ(loaded->type(), "kernel_neighbors");
+  EXPECT_EQ(loaded->to_json(), written);
+  std::vector<double> out_model(2);
+  std::vector<double> out_loaded(2);
+  for (const auto& query : std::vector<std::vector<double>>{{0.3, 0.1}, {2, -1}, {1, 1}}) {
+    EXPECT_EQ(loaded->margin(query), model.margin(query));
+    EXPECT_EQ(loaded->contributions(query, out_loaded), model.contributions(query, out_model));
+    EXPECT_EQ(out_loaded, out_model);
+  }
+}
+
+TEST(KernelNeighborsTest, InvalidFilesAreRejectedNamingThePath) {
+  const json valid = four_rows(0.5, 0.25, {1.0, 0.5}).to_json();
+  auto broken = [&valid](const std::function<void(json&)>& mutate) {
+    json copy = valid;
+    mutate(copy);
+    return from_json_error(copy);
+  };
+  EXPECT_THAT(broken([](json& e) { e["gamma"] = 0; }), HasSubstr("estimator.gamma:"));
+  EXPECT_THAT(broken([](json& e) { e["prior"] = -1; }), HasSubstr("estimator.prior:"));
+  EXPECT_THAT(broken([](json& e) { e.erase("prior"); }), HasSubstr("estimator.prior: is required"));
+  EXPECT_THAT(broken([](json& e) { e["columns"][0] = "b"; }), HasSubstr("estimator.columns[0]:"));
+  EXPECT_THAT(broken([](json& e) { e["labels"].push_back(1); }), HasSubstr("estimator.labels:"));
+  EXPECT_THAT(broken([](json& e) { e["labels"][2] = 2; }), HasSubstr("estimator.labels[2]:"));
+  EXPECT_THAT(broken([](json& e) { e["rows"][1][1] = "0"; }), HasSubstr("estimator.rows[1][1]:"));
+  EXPECT_THAT(broken([](json& e) {
+                e["rows"] = json::array();
+                e["labels"] = json::array();
+              }),
+              HasSubstr("estimator.rows:"));
+  EXPECT_THAT(broken([](json& e) {
+                e["column_weights"] = {0.0, 0.0};
+              }),
+              HasSubstr("estimator.column_weights:"));
+  EXPECT_THAT(broken([](json& e) { e["column_weights"][1] = -1; }),
+              HasSubstr("estimator.column_weights[1]:"));
+  EXPECT_THAT(broken([](json& e) { e["k"] = 5; }), HasSubstr("estimator.k: unknown key"));
+}
+
+TEST(KernelNeighborsTest, ConstructorRejectsInconsistentData) {
+  EXPECT_THROW(KernelNeighbors(kColumns, {0, 0, 1}, {1, 0}, 0.5, 0.5), std::invalid_argument);
+  EXPECT_THROW(KernelNeighbors(kColumns, {}, {}, 0.5, 0.5), std::invalid_argument);
+  EXPECT_THROW(KernelNeighbors(kColumns, {0, 0}, {2}, 0.5, 0.5), std::invalid_argument);
+  EXPECT_THROW(KernelNeighbors(kColumns, {0, 0}, {1}, 0.0, 0.5), std::invalid_argument);
+  EXPECT_THROW(KernelNeighbors(kColumns, {0, 0}, {1}, 0.5, 0.0), std::invalid_argument);
+  EXPECT_THROW(KernelNeighbors(kColumns, {0, NAN}, {1}, 0.5, 0.5), std::invalid_argument);
+  EXPECT_THROW(KernelNeighbors(kColumns, {0, 0}, {1}, 0.5, 0.5, {1.0}), std::invalid_argument);
+  EXPECT_THROW(KernelNeighbors(kColumns, {0, 0}, {1}, 0.5, 0.5, {0.0, 0.0}), std::invalid_argument);
+  EXPECT_THROW(KernelNeighbors(kColumns, {0, 0}, {1}, 0.5, 0.5, {1.0, -1.0}),
+               std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace nbo::models
