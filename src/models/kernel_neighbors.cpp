@@ -19,17 +19,25 @@ namespace nbo::models {
 struct KernelNeighbors::Scratch {
   std::vector<double> weighted;   // the row times the column weights
   std::vector<double> distances;  // to every padded reference row
-  double closest = 0.0;
-  std::vector<const double*> columns;  // of the group being occluded
+  double offset = 0.0;            // every exponent is relative to it
+  std::vector<double> weights;    // of every padded reference row, relative to offset
+  // The group being occluded: its moved columns, their slopes, and for lookups their codes and
+  // tables (kMaxLevels values each, in `table_values`).
+  std::vector<const double*> columns;
   std::vector<double> slopes;
+  std::vector<const std::uint8_t*> codes;
+  std::vector<const double*> tables;
+  std::vector<double> table_values;
+  std::vector<double> table_exps;
   std::vector<std::size_t> identity;  // group_of for explain(): column j is group j
 };
 
 namespace {
 
-// Above this exponent a weight could overflow; the pass is then redone from the occluded row's
-// own nearest distance.
+// Above this exponent the pseudo-votes dwarf any sum of weights (at most 1 each).
 constexpr double kLargestExponent = 700.0;
+// Sums below this have lost their digits to underflow.
+constexpr double kVanishing = 1e-250;
 
 }  // namespace
 
@@ -42,15 +50,21 @@ KernelNeighbors::Scratch& KernelNeighbors::scratch_of_thread() {
   return scratch;
 }
 
+KernelNeighbors::Scratch& KernelNeighbors::definition_scratch() {
+  thread_local Scratch scratch;
+  return scratch;
+}
+
 KernelNeighbors::KernelNeighbors(std::vector<std::string> column_names,
                                  std::vector<double> reference_rows,
                                  std::vector<std::uint8_t> labels, double gamma, double prior,
-                                 std::vector<double> column_weights)
+                                 double prior_distance, std::vector<double> column_weights)
     : column_names_(std::move(column_names)),
       reference_rows_(std::move(reference_rows)),
       labels_(std::move(labels)),
       gamma_(gamma),
       prior_(prior),
+      prior_distance_(prior_distance),
       column_weights_(std::move(column_weights)) {
   const std::size_t columns = column_names_.size();
   const std::size_t rows = labels_.size();
@@ -65,6 +79,10 @@ KernelNeighbors::KernelNeighbors(std::vector<std::string> column_names,
   }
   if (!(prior_ > 0.0) || !std::isfinite(prior_)) {
     throw std::invalid_argument(fmt::format("prior must be finite and > 0, is {}", prior_));
+  }
+  if (!(prior_distance_ >= 0.0) || !std::isfinite(prior_distance_)) {
+    throw std::invalid_argument(
+        fmt::format("prior_distance must be finite and >= 0, is {}", prior_distance_));
   }
   for (std::size_t i = 0; i < rows; ++i) {
     if (labels_[i] > 1) {
@@ -110,13 +128,35 @@ KernelNeighbors::KernelNeighbors(std::vector<std::string> column_names,
   positive_part_ = padded(positive_rows_);
   padded_rows_ = positive_part_ + padded(rows - positive_rows_);
   column_major_.assign(padded_rows_ * columns, 0.0);
+  std::vector<std::size_t> position(rows);
   std::size_t next_positive = 0;
   std::size_t next_negative = positive_part_;
   for (std::size_t i = 0; i < rows; ++i) {
-    const std::size_t at = labels_[i] == 1 ? next_positive++ : next_negative++;
+    position[i] = labels_[i] == 1 ? next_positive++ : next_negative++;
     for (std::size_t j = 0; j < columns; ++j) {
-      column_major_[j * padded_rows_ + at] = reference_rows_[i * columns + j] * column_weights_[j];
+      column_major_[j * padded_rows_ + position[i]] =
+          reference_rows_[i * columns + j] * column_weights_[j];
     }
+  }
+  weighted_minima_.assign(columns, std::numeric_limits<double>::infinity());
+  weighted_maxima_.assign(columns, -std::numeric_limits<double>::infinity());
+  levels_.assign(columns, {});
+  level_codes_.assign(padded_rows_ * columns, 0);
+  for (std::size_t j = 0; j < columns; ++j) {
+    std::vector<double> values;
+    for (std::size_t i = 0; i < rows; ++i)
+      values.push_back(column_major_[j * padded_rows_ + position[i]]);
+    std::sort(values.begin(), values.end());
+    weighted_minima_[j] = values.front();
+    weighted_maxima_[j] = values.back();
+    values.erase(std::unique(values.begin(), values.end()), values.end());
+    if (values.size() > detail::kMaxLevels) continue;
+    for (std::size_t i = 0; i < rows; ++i) {
+      const double value = column_major_[j * padded_rows_ + position[i]];
+      level_codes_[j * padded_rows_ + position[i]] = static_cast<std::uint8_t>(
+          std::lower_bound(values.begin(), values.end(), value) - values.begin());
+    }
+    levels_[j] = std::move(values);
   }
 }
 
@@ -134,20 +174,25 @@ void KernelNeighbors::distances_of(std::span<const double> row, Scratch& scratch
   std::fill(scratch.distances.begin() + static_cast<std::ptrdiff_t>(positive_rows_),
             scratch.distances.begin() + static_cast<std::ptrdiff_t>(positive_part_), infinity);
   std::fill(scratch.distances.begin() + negatives_end, scratch.distances.end(), infinity);
-  scratch.closest = *std::min_element(scratch.distances.begin(), scratch.distances.end());
+  scratch.offset =
+      std::min(detail::smallest(scratch.distances.data(), padded_rows_), prior_distance_);
 }
 
-double KernelNeighbors::margin_from(double positive, double negative, double prior_weight) const {
-  const double pseudo_votes = prior_ * prior_weight;
+double KernelNeighbors::margin_from(double positive, double negative, double prior_exponent) const {
+  if (prior_exponent > kLargestExponent) return 0.0;
+  const double pseudo_votes = prior_ * detail::kernel_exp(prior_exponent);
   return std::log((positive + pseudo_votes) / (negative + pseudo_votes));
 }
 
 double KernelNeighbors::margin(std::span<const double> row) const {
-  Scratch& scratch = scratch_of_thread();
+  return margin_of(row, scratch_of_thread());
+}
+
+double KernelNeighbors::margin_of(std::span<const double> row, Scratch& scratch) const {
   distances_of(row, scratch);
   const auto sums = detail::kernel_sums(scratch.distances.data(), {}, {}, 0.0, positive_part_,
-                                        padded_rows_, scratch.closest, gamma_);
-  return margin_from(sums.positive, sums.negative, 1.0);
+                                        padded_rows_, scratch.offset, gamma_);
+  return margin_from(sums.positive, sums.negative, -(gamma_ * (prior_distance_ - scratch.offset)));
 }
 
 Estimator::Explanation KernelNeighbors::explain(std::span<const double> row,
@@ -161,6 +206,77 @@ Estimator::Explanation KernelNeighbors::explain(std::span<const double> row,
   return explain_groups(row, scratch.identity, out);
 }
 
+double KernelNeighbors::occluded_margin(std::span<const double> row, std::size_t group,
+                                        std::span<const std::size_t> group_of,
+                                        Scratch& scratch) const {
+  // Occluding column j adds 2 (X_j - M_j) T_ij + M_j^2 - X_j^2 to each squared distance. Each
+  // column's part is shifted by its smallest value over the rows, so every factor is at most 1;
+  // the shifts and the constants, `lowest` in all, move to the pseudo-votes' exponent.
+  scratch.columns.clear();
+  scratch.slopes.clear();
+  scratch.codes.clear();
+  scratch.tables.clear();
+  scratch.table_values.clear();
+  double constant = 0.0;  // sum of M_j^2 - X_j^2
+  double lowest = 0.0;    // constant plus each column's smallest part
+  bool every_column_has_levels = true;
+  for (std::size_t j = 0; j < group_of.size(); ++j) {
+    if (group_of[j] != group) continue;
+    const double value = scratch.weighted[j];
+    const double mean = weighted_means_[j];
+    if (value == mean) continue;
+    const double slope = 2.0 * (value - mean);
+    const double smallest = std::min(slope * weighted_minima_[j], slope * weighted_maxima_[j]);
+    constant += mean * mean - value * value;
+    lowest += (mean * mean - value * value) + smallest;
+    scratch.columns.push_back(column_major_.data() + j * padded_rows_);
+    scratch.slopes.push_back(slope);
+    every_column_has_levels = every_column_has_levels && !levels_[j].empty();
+    if (every_column_has_levels) {
+      // The exponents of this column's factors, exponentiated below all at once.
+      scratch.codes.push_back(level_codes_.data() + j * padded_rows_);
+      for (const double level : levels_[j]) {
+        scratch.table_values.push_back(-(gamma_ * (slope * level - smallest)));
+      }
+      scratch.table_values.resize(scratch.codes.size() * detail::kMaxLevels, 0.0);
+    }
+  }
+  // The row itself: no column of the group is away from its mean.
+  if (scratch.columns.empty()) return std::numeric_limits<double>::quiet_NaN();
+  detail::KernelSums sums;
+  if (every_column_has_levels) {
+    scratch.table_exps.resize(scratch.table_values.size());
+    detail::kernel_exps(scratch.table_values.data(), scratch.table_values.size(),
+                        scratch.table_exps.data());
+    scratch.table_values.swap(scratch.table_exps);
+    for (std::size_t m = 0; m < scratch.codes.size(); ++m) {
+      scratch.tables.push_back(scratch.table_values.data() + m * detail::kMaxLevels);
+    }
+    sums = detail::table_sums(scratch.weights.data(), scratch.codes, scratch.tables, positive_part_,
+                              padded_rows_);
+  } else {
+    // Each moved distance less `lowest`: d_i + sum_j slope_j T_ij - sum_j smallest_j.
+    sums = detail::kernel_sums(scratch.distances.data(), scratch.columns, scratch.slopes,
+                               constant - lowest, positive_part_, padded_rows_, scratch.offset,
+                               gamma_);
+  }
+  const double prior_exponent = -(gamma_ * (prior_distance_ - scratch.offset - lowest));
+  // Where every weight and the pseudo-votes came out vanishingly small (a row far from every
+  // reference row, brought near by the occlusion), the factors lost what underflowed: the margin
+  // of the occluded row itself, then.
+  const double pseudo_votes =
+      prior_exponent > kLargestExponent ? 1.0 : prior_ * detail::kernel_exp(prior_exponent);
+  if (!(sums.positive + sums.negative + pseudo_votes > kVanishing)) {
+    thread_local std::vector<double> occluded;
+    occluded.assign(row.begin(), row.end());
+    for (std::size_t j = 0; j < group_of.size(); ++j) {
+      if (group_of[j] == group) occluded[j] = column_means_[j];
+    }
+    return margin_of(occluded, definition_scratch());
+  }
+  return margin_from(sums.positive, sums.negative, prior_exponent);
+}
+
 Estimator::Explanation KernelNeighbors::explain_groups(std::span<const double> row,
                                                        std::span<const std::size_t> group_of,
                                                        std::span<double> out) const {
@@ -170,41 +286,16 @@ Estimator::Explanation KernelNeighbors::explain_groups(std::span<const double> r
   }
   Scratch& scratch = scratch_of_thread();
   distances_of(row, scratch);
-  const double offset = scratch.closest;
-  const auto base = detail::kernel_sums(scratch.distances.data(), {}, {}, 0.0, positive_part_,
-                                        padded_rows_, offset, gamma_);
-  const double margin = margin_from(base.positive, base.negative, 1.0);
+  scratch.weights.resize(padded_rows_);
+  const auto sums = detail::kernel_weights(scratch.distances.data(), positive_part_, padded_rows_,
+                                           scratch.offset, gamma_, scratch.weights.data());
+  const double margin =
+      margin_from(sums.positive, sums.negative, -(gamma_ * (prior_distance_ - scratch.offset)));
   double total = 0.0;
   for (std::size_t group = 0; group < out.size(); ++group) {
-    scratch.columns.clear();
-    scratch.slopes.clear();
-    double constant = 0.0;
-    for (std::size_t j = 0; j < group_of.size(); ++j) {
-      if (group_of[j] != group) continue;
-      const double value = scratch.weighted[j];
-      const double mean = weighted_means_[j];
-      if (value == mean) continue;
-      scratch.columns.push_back(column_major_.data() + j * padded_rows_);
-      scratch.slopes.push_back(2.0 * (value - mean));
-      constant += mean * mean - value * value;
-    }
-    double contribution = 0.0;
-    if (!scratch.columns.empty()) {
-      auto occluded = detail::kernel_sums(scratch.distances.data(), scratch.columns, scratch.slopes,
-                                          constant, positive_part_, padded_rows_, offset, gamma_);
-      double occluded_offset = offset;
-      if (gamma_ * (offset - occluded.closest) > kLargestExponent) {
-        occluded_offset = occluded.closest;
-        occluded =
-            detail::kernel_sums(scratch.distances.data(), scratch.columns, scratch.slopes, constant,
-                                positive_part_, padded_rows_, occluded_offset, gamma_);
-      }
-      const double prior_weight =
-          detail::kernel_exp(-(gamma_ * (occluded.closest - occluded_offset)));
-      contribution = margin - margin_from(occluded.positive, occluded.negative, prior_weight);
-    }
-    out[group] = contribution;
-    total += contribution;
+    const double occluded = occluded_margin(row, group, group_of, scratch);
+    out[group] = std::isnan(occluded) ? 0.0 : margin - occluded;
+    total += out[group];
   }
   return {margin, margin - total};
 }
@@ -214,6 +305,7 @@ nlohmann::json KernelNeighbors::to_json() const {
       {"type", type()},
       {"gamma", gamma_},
       {"prior", prior_},
+      {"prior_distance", prior_distance_},
       {"columns", column_names_},
       {"labels", labels_},
       {"rows", detail::rows_to_json(reference_rows_, labels_.size(), column_names_.size())}};
@@ -226,13 +318,19 @@ nlohmann::json KernelNeighbors::to_json() const {
 
 std::unique_ptr<const KernelNeighbors> KernelNeighbors::read(
     const JsonReader& estimator, const std::vector<std::string>& columns) {
-  estimator.only_keys({"type", "gamma", "prior", "columns", "labels", "rows", "column_weights"});
+  estimator.only_keys(
+      {"type", "gamma", "prior", "prior_distance", "columns", "labels", "rows", "column_weights"});
   const JsonReader gamma_json = estimator["gamma"];
   const double gamma = gamma_json.finite_number();
   if (!(gamma > 0.0)) gamma_json.fail(fmt::format("must be > 0, got {}", gamma));
   const JsonReader prior_json = estimator["prior"];
   const double prior = prior_json.finite_number();
   if (!(prior > 0.0)) prior_json.fail(fmt::format("must be > 0, got {}", prior));
+  const JsonReader prior_distance_json = estimator["prior_distance"];
+  const double prior_distance = prior_distance_json.finite_number();
+  if (!(prior_distance >= 0.0)) {
+    prior_distance_json.fail(fmt::format("must be >= 0, got {}", prior_distance));
+  }
   auto names = detail::read_columns(estimator["columns"], columns);
   std::size_t row_count = 0;
   auto rows = detail::read_rows(estimator["rows"], names.size(), row_count);
@@ -269,7 +367,7 @@ std::unique_ptr<const KernelNeighbors> KernelNeighbors::read(
     }
   }
   return std::make_unique<KernelNeighbors>(std::move(names), std::move(rows), std::move(labels),
-                                           gamma, prior, std::move(column_weights));
+                                           gamma, prior, prior_distance, std::move(column_weights));
 }
 
 }  // namespace nbo::models

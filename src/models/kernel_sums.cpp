@@ -3,6 +3,8 @@
 // level, so the lanes, and how their partial sums are added, are the same everywhere.
 #include "kernel_sums.hpp"
 
+#include <immintrin.h>
+
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -62,18 +64,17 @@ template <class Value, class Bits>
   return z < kLowest ? Value{} : (z > kHighest ? infinity : value);
 }
 
-// The weight of one vector of rows; `closest` takes their moved distances.
+// The weight of one vector of rows at `i`.
 [[gnu::always_inline]] inline Doubles vector_weight(const double* base,
                                                     const double* const* columns,
                                                     const double* slopes, std::size_t moved,
                                                     double constant, std::size_t i, double offset,
-                                                    double gamma, Doubles& closest) {
+                                                    double gamma) {
   Doubles distance = load<Doubles>(base + i);
   if (moved > 0) {
     for (std::size_t m = 0; m < moved; ++m) distance += slopes[m] * load<Doubles>(columns[m] + i);
     distance += constant;
   }
-  closest = distance < closest ? distance : closest;
   return exp_body<Doubles, Integers>(-(gamma * (distance - offset)));
 }
 
@@ -81,42 +82,86 @@ template <class Value, class Bits>
   return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
 }
 
-// The sum of the weights of rows [begin, end), both multiples of kKernelBlock.
-[[gnu::always_inline]] inline double block_sums(const double* base, const double* const* columns,
-                                                const double* slopes, std::size_t moved,
-                                                double constant, std::size_t begin, std::size_t end,
-                                                double offset, double gamma, Doubles& closest) {
+// Sums `value(i)` over the vectors of rows [begin, end), both multiples of kKernelBlock, four
+// vectors to a block, each with its own sums.
+template <class Value>
+[[gnu::always_inline]] inline double block_sums(std::size_t begin, std::size_t end,
+                                                const Value& value) {
   Doubles sum0{};
   Doubles sum1{};
   Doubles sum2{};
   Doubles sum3{};
   for (std::size_t i = begin; i < end; i += kKernelBlock) {
-    sum0 += vector_weight(base, columns, slopes, moved, constant, i, offset, gamma, closest);
-    sum1 += vector_weight(base, columns, slopes, moved, constant, i + kKernelLanes, offset, gamma,
-                          closest);
-    sum2 += vector_weight(base, columns, slopes, moved, constant, i + 2 * kKernelLanes, offset,
-                          gamma, closest);
-    sum3 += vector_weight(base, columns, slopes, moved, constant, i + 3 * kKernelLanes, offset,
-                          gamma, closest);
+    sum0 += value(i);
+    sum1 += value(i + kKernelLanes);
+    sum2 += value(i + 2 * kKernelLanes);
+    sum3 += value(i + 3 * kKernelLanes);
   }
   return add_lanes(((sum0 + sum1) + sum2) + sum3);
+}
+
+template <class Value>
+[[gnu::always_inline]] inline KernelSums both_sums(std::size_t positives, std::size_t count,
+                                                   const Value& value) {
+  return {block_sums(0, positives, value), block_sums(positives, count, value)};
+}
+
+[[gnu::always_inline]] inline KernelSums weights_body(const double* distances,
+                                                      std::size_t positives, std::size_t count,
+                                                      double offset, double gamma,
+                                                      double* weights) {
+  return both_sums(positives, count, [&](std::size_t i) {
+    const Doubles weight = vector_weight(distances, nullptr, nullptr, 0, 0.0, i, offset, gamma);
+    std::memcpy(weights + i, &weight, sizeof weight);
+    return weight;
+  });
 }
 
 [[gnu::always_inline]] inline KernelSums sums_body(const double* base, const double* const* columns,
                                                    const double* slopes, std::size_t moved,
                                                    double constant, std::size_t positives,
                                                    std::size_t count, double offset, double gamma) {
-  Doubles closest = Doubles{} + std::numeric_limits<double>::infinity();
-  KernelSums sums;
-  sums.positive =
-      block_sums(base, columns, slopes, moved, constant, 0, positives, offset, gamma, closest);
-  sums.negative =
-      block_sums(base, columns, slopes, moved, constant, positives, count, offset, gamma, closest);
-  sums.closest = closest[0];
-  for (std::size_t lane = 1; lane < kKernelLanes; ++lane) {
-    sums.closest = closest[lane] < sums.closest ? closest[lane] : sums.closest;
-  }
-  return sums;
+  return both_sums(positives, count, [&](std::size_t i) {
+    return vector_weight(base, columns, slopes, moved, constant, i, offset, gamma);
+  });
+}
+
+// tables[m][codes[m][i + lane]] for each lane, looked up one lane at a time.
+[[gnu::always_inline]] inline Doubles lookup_lanes(const std::uint8_t* codes, const double* table,
+                                                   std::size_t i) {
+  Doubles values;
+  for (std::size_t lane = 0; lane < kKernelLanes; ++lane) values[lane] = table[codes[i + lane]];
+  return values;
+}
+
+template <class Lookup>
+[[gnu::always_inline]] inline KernelSums table_body(const double* weights,
+                                                    const std::uint8_t* const* codes,
+                                                    const double* const* tables, std::size_t moved,
+                                                    std::size_t positives, std::size_t count,
+                                                    const Lookup& lookup) {
+  return both_sums(positives, count, [&](std::size_t i) {
+    Doubles factor = lookup(codes[0], tables[0], i);
+    for (std::size_t m = 1; m < moved; ++m) factor *= lookup(codes[m], tables[m], i);
+    return load<Doubles>(weights + i) * factor;
+  });
+}
+
+[[gnu::target("avx512f")]] KernelSums weights_avx512(const double* distances, std::size_t positives,
+                                                     std::size_t count, double offset, double gamma,
+                                                     double* weights) {
+  return weights_body(distances, positives, count, offset, gamma, weights);
+}
+
+[[gnu::target("avx2")]] KernelSums weights_avx2(const double* distances, std::size_t positives,
+                                                std::size_t count, double offset, double gamma,
+                                                double* weights) {
+  return weights_body(distances, positives, count, offset, gamma, weights);
+}
+
+KernelSums weights_baseline(const double* distances, std::size_t positives, std::size_t count,
+                            double offset, double gamma, double* weights) {
+  return weights_body(distances, positives, count, offset, gamma, weights);
 }
 
 [[gnu::target("avx512f")]] KernelSums sums_avx512(const double* base, const double* const* columns,
@@ -139,10 +184,173 @@ KernelSums sums_baseline(const double* base, const double* const* columns, const
   return sums_body(base, columns, slopes, moved, constant, positives, count, offset, gamma);
 }
 
+[[gnu::always_inline]] inline void exps_body(double* z, std::size_t count, double* out) {
+  for (std::size_t i = 0; i < count; i += kKernelLanes) {
+    const Doubles values = exp_body<Doubles, Integers>(load<Doubles>(z + i));
+    std::memcpy(out + i, &values, sizeof values);
+  }
+}
+
+[[gnu::always_inline]] inline double smallest_body(const double* values, std::size_t count) {
+  Doubles least = Doubles{} + std::numeric_limits<double>::infinity();
+  for (std::size_t i = 0; i < count; i += kKernelLanes) {
+    const Doubles next = load<Doubles>(values + i);
+    least = next < least ? next : least;
+  }
+  double result = least[0];
+  for (std::size_t lane = 1; lane < kKernelLanes; ++lane) {
+    result = least[lane] < result ? least[lane] : result;
+  }
+  return result;
+}
+
+[[gnu::target("avx512f")]] void exps_avx512(double* z, std::size_t count, double* out) {
+  exps_body(z, count, out);
+}
+[[gnu::target("avx2")]] void exps_avx2(double* z, std::size_t count, double* out) {
+  exps_body(z, count, out);
+}
+void exps_baseline(double* z, std::size_t count, double* out) {
+  exps_body(z, count, out);
+}
+
+[[gnu::target("avx512f")]] double smallest_avx512(const double* values, std::size_t count) {
+  return smallest_body(values, count);
+}
+[[gnu::target("avx2")]] double smallest_avx2(const double* values, std::size_t count) {
+  return smallest_body(values, count);
+}
+double smallest_baseline(const double* values, std::size_t count) {
+  return smallest_body(values, count);
+}
+
+// The eight codes at `i` looked up in a 32-value table: two two-register permutes and a blend
+// on the code's bit 4, the table's values as the lane-by-lane lookup gives them.
+[[gnu::target("avx512f"), gnu::always_inline]] inline __m512d lookup_avx512(
+    const std::uint8_t* codes, const double* table, std::size_t i) {
+  const __m512i index = _mm512_maskz_cvtepu8_epi64(
+      0xFF, _mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes + i)));
+  const __m512d low =
+      _mm512_permutex2var_pd(_mm512_loadu_pd(table), index, _mm512_loadu_pd(table + 8));
+  const __m512d high =
+      _mm512_permutex2var_pd(_mm512_loadu_pd(table + 16), index, _mm512_loadu_pd(table + 24));
+  return _mm512_mask_blend_pd(_mm512_test_epi64_mask(index, _mm512_set1_epi64(16)), low, high);
+}
+
+// table_body()'s sums, in its order, with the lookups in registers.
+[[gnu::target("avx512f"), gnu::always_inline]] inline __m512d weighted_factor_avx512(
+    const double* weights, const std::uint8_t* const* codes, const double* const* tables,
+    std::size_t moved, std::size_t i) {
+  __m512d factor = lookup_avx512(codes[0], tables[0], i);
+  for (std::size_t m = 1; m < moved; ++m) {
+    factor = _mm512_mul_pd(factor, lookup_avx512(codes[m], tables[m], i));
+  }
+  return _mm512_mul_pd(_mm512_loadu_pd(weights + i), factor);
+}
+
+[[gnu::target("avx512f")]] double table_part_avx512(const double* weights,
+                                                    const std::uint8_t* const* codes,
+                                                    const double* const* tables, std::size_t moved,
+                                                    std::size_t begin, std::size_t end) {
+  static_assert(kMaxLevels == 32);
+  __m512d sum0 = _mm512_setzero_pd();
+  __m512d sum1 = _mm512_setzero_pd();
+  __m512d sum2 = _mm512_setzero_pd();
+  __m512d sum3 = _mm512_setzero_pd();
+  for (std::size_t i = begin; i < end; i += kKernelBlock) {
+    sum0 = _mm512_add_pd(sum0, weighted_factor_avx512(weights, codes, tables, moved, i));
+    sum1 = _mm512_add_pd(sum1,
+                         weighted_factor_avx512(weights, codes, tables, moved, i + kKernelLanes));
+    sum2 = _mm512_add_pd(
+        sum2, weighted_factor_avx512(weights, codes, tables, moved, i + 2 * kKernelLanes));
+    sum3 = _mm512_add_pd(
+        sum3, weighted_factor_avx512(weights, codes, tables, moved, i + 3 * kKernelLanes));
+  }
+  const __m512d total = _mm512_add_pd(_mm512_add_pd(_mm512_add_pd(sum0, sum1), sum2), sum3);
+  Doubles lanes;
+  std::memcpy(&lanes, &total, sizeof lanes);
+  return add_lanes(lanes);
+}
+
+// One column (most fields): its table stays in four registers for the whole pass.
+[[gnu::target("avx512f")]] double column_part_avx512(const double* weights,
+                                                     const std::uint8_t* codes, const double* table,
+                                                     std::size_t begin, std::size_t end) {
+  const __m512d table0 = _mm512_loadu_pd(table);
+  const __m512d table1 = _mm512_loadu_pd(table + 8);
+  const __m512d table2 = _mm512_loadu_pd(table + 16);
+  const __m512d table3 = _mm512_loadu_pd(table + 24);
+  const __m512i bit4 = _mm512_set1_epi64(16);
+  const auto term = [&](std::size_t i) __attribute__((target("avx512f"), always_inline)) {
+    const __m512i index = _mm512_maskz_cvtepu8_epi64(
+        0xFF, _mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes + i)));
+    const __m512d low = _mm512_permutex2var_pd(table0, index, table1);
+    const __m512d high = _mm512_permutex2var_pd(table2, index, table3);
+    const __m512d factor = _mm512_mask_blend_pd(_mm512_test_epi64_mask(index, bit4), low, high);
+    return _mm512_mul_pd(_mm512_loadu_pd(weights + i), factor);
+  };
+  __m512d sum0 = _mm512_setzero_pd();
+  __m512d sum1 = _mm512_setzero_pd();
+  __m512d sum2 = _mm512_setzero_pd();
+  __m512d sum3 = _mm512_setzero_pd();
+  for (std::size_t i = begin; i < end; i += kKernelBlock) {
+    sum0 = _mm512_add_pd(sum0, term(i));
+    sum1 = _mm512_add_pd(sum1, term(i + kKernelLanes));
+    sum2 = _mm512_add_pd(sum2, term(i + 2 * kKernelLanes));
+    sum3 = _mm512_add_pd(sum3, term(i + 3 * kKernelLanes));
+  }
+  const __m512d total = _mm512_add_pd(_mm512_add_pd(_mm512_add_pd(sum0, sum1), sum2), sum3);
+  Doubles lanes;
+  std::memcpy(&lanes, &total, sizeof lanes);
+  return add_lanes(lanes);
+}
+
+[[gnu::target("avx512f")]] KernelSums table_avx512(const double* weights,
+                                                   const std::uint8_t* const* codes,
+                                                   const double* const* tables, std::size_t moved,
+                                                   std::size_t positives, std::size_t count) {
+  if (moved == 1) {
+    return {column_part_avx512(weights, codes[0], tables[0], 0, positives),
+            column_part_avx512(weights, codes[0], tables[0], positives, count)};
+  }
+  return {table_part_avx512(weights, codes, tables, moved, 0, positives),
+          table_part_avx512(weights, codes, tables, moved, positives, count)};
+}
+
+[[gnu::target("avx2")]] KernelSums table_avx2(const double* weights,
+                                              const std::uint8_t* const* codes,
+                                              const double* const* tables, std::size_t moved,
+                                              std::size_t positives, std::size_t count) {
+  return table_body(
+      weights, codes, tables, moved, positives, count,
+      [](const std::uint8_t* c, const double* t, std::size_t i) { return lookup_lanes(c, t, i); });
+}
+
+KernelSums table_baseline(const double* weights, const std::uint8_t* const* codes,
+                          const double* const* tables, std::size_t moved, std::size_t positives,
+                          std::size_t count) {
+  return table_body(
+      weights, codes, tables, moved, positives, count,
+      [](const std::uint8_t* c, const double* t, std::size_t i) { return lookup_lanes(c, t, i); });
+}
+
 }  // namespace
 
 double kernel_exp(double z) noexcept {
   return exp_body<double, std::int64_t>(z);
+}
+
+KernelSums kernel_weights(const double* distances, std::size_t positives, std::size_t count,
+                          double offset, double gamma, double* weights) noexcept {
+  switch (simd_level()) {
+    case SimdLevel::kAvx512:
+      return weights_avx512(distances, positives, count, offset, gamma, weights);
+    case SimdLevel::kAvx2:
+      return weights_avx2(distances, positives, count, offset, gamma, weights);
+    case SimdLevel::kBaseline:
+      break;
+  }
+  return weights_baseline(distances, positives, count, offset, gamma, weights);
 }
 
 KernelSums kernel_sums(const double* base, std::span<const double* const> columns,
@@ -160,6 +368,46 @@ KernelSums kernel_sums(const double* base, std::span<const double* const> column
   }
   return sums_baseline(base, columns.data(), slopes.data(), columns.size(), constant, positives,
                        count, offset, gamma);
+}
+
+void kernel_exps(double* z, std::size_t count, double* out) noexcept {
+  const std::size_t padded = (count + kKernelLanes - 1) / kKernelLanes * kKernelLanes;
+  for (std::size_t i = count; i < padded; ++i) z[i] = 0.0;
+  switch (simd_level()) {
+    case SimdLevel::kAvx512:
+      return exps_avx512(z, padded, out);
+    case SimdLevel::kAvx2:
+      return exps_avx2(z, padded, out);
+    case SimdLevel::kBaseline:
+      break;
+  }
+  exps_baseline(z, padded, out);
+}
+
+double smallest(const double* values, std::size_t count) noexcept {
+  switch (simd_level()) {
+    case SimdLevel::kAvx512:
+      return smallest_avx512(values, count);
+    case SimdLevel::kAvx2:
+      return smallest_avx2(values, count);
+    case SimdLevel::kBaseline:
+      break;
+  }
+  return smallest_baseline(values, count);
+}
+
+KernelSums table_sums(const double* weights, std::span<const std::uint8_t* const> codes,
+                      std::span<const double* const> tables, std::size_t positives,
+                      std::size_t count) noexcept {
+  switch (simd_level()) {
+    case SimdLevel::kAvx512:
+      return table_avx512(weights, codes.data(), tables.data(), codes.size(), positives, count);
+    case SimdLevel::kAvx2:
+      return table_avx2(weights, codes.data(), tables.data(), codes.size(), positives, count);
+    case SimdLevel::kBaseline:
+      break;
+  }
+  return table_baseline(weights, codes.data(), tables.data(), codes.size(), positives, count);
 }
 
 }  // namespace nbo::models::detail

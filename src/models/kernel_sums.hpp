@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 
 namespace nbo::models::detail {
@@ -26,20 +27,41 @@ inline constexpr std::size_t kKernelBlock = 4 * kKernelLanes;
 // e^-708 of the nearest row's is none), and +infinity above 709. The reference for tests.
 double kernel_exp(double z) noexcept;
 
+// out[i] = kernel_exp(z[i]) for i < count; z and out need room for count rounded up to
+// kKernelLanes (what lies past count is scratch).
+void kernel_exps(double* z, std::size_t count, double* out) noexcept;
+
+// The smallest of values[0..count), count a multiple of kKernelLanes; +infinity for none.
+double smallest(const double* values, std::size_t count) noexcept;
+
 struct KernelSums {
   double positive = 0.0;  // sum of the weights of the rows labelled 1
   double negative = 0.0;  // ... labelled 0
-  double closest = 0.0;   // the smallest moved distance
 };
 
+// Stored columns with at most this many distinct values get a table of levels, and an occlusion
+// of them costs a lookup per row instead of an exp.
+inline constexpr std::size_t kMaxLevels = 32;
+
 // For the `count` rows (a multiple of kKernelBlock), the first `positives` of them (a multiple of
-// kKernelBlock too) labelled 1 and the others 0: moved_i = base[i] + slopes[0] * columns[0][i] +
-// slopes[1] * columns[1][i] ... + constant (in that order; with no columns, base[i] itself),
-// weight_i = kernel_exp(-(gamma * (moved_i - offset))); returns the sums of the weights of either
-// label, each summed per lane of each of the block's four vectors, then the vectors added in
-// order, then the lanes pairwise, and the smallest moved_i.
+// kKernelBlock too) labelled 1 and the others 0: weights[i] = kernel_exp(-(gamma * (distances[i] -
+// offset))); returns the sums of the weights of either label, each summed per lane of each of the
+// block's four vectors, then the vectors added in order, then the lanes pairwise.
+KernelSums kernel_weights(const double* distances, std::size_t positives, std::size_t count,
+                          double offset, double gamma, double* weights) noexcept;
+
+// The same sums for moved distances: moved_i = base[i] + slopes[0] * columns[0][i] + slopes[1] *
+// columns[1][i] ... + constant (in that order), weight_i = kernel_exp(-(gamma * (moved_i -
+// offset))).
 KernelSums kernel_sums(const double* base, std::span<const double* const> columns,
                        std::span<const double> slopes, double constant, std::size_t positives,
                        std::size_t count, double offset, double gamma) noexcept;
+
+// The same sums of weights[i] * tables[0][codes[0][i]] * tables[1][codes[1][i]] ... (multiplied
+// in that order, the factors first): each table holds kMaxLevels values, each code is below
+// kMaxLevels.
+KernelSums table_sums(const double* weights, std::span<const std::uint8_t* const> codes,
+                      std::span<const double* const> tables, std::size_t positives,
+                      std::size_t count) noexcept;
 
 }  // namespace nbo::models::detail

@@ -28,17 +28,18 @@ using json = nlohmann::json;
 
 const std::vector<std::string> kColumns = {"a", "b"};
 
-// Reference rows (a, b) -> label: (0, 0) -> 1, (1, 0) -> 0, (0, 2) -> 1, (3, 0) -> 0.
+// Reference rows (a, b) -> label: (0, 0) -> 1, (1, 0) -> 0, (0, 2) -> 1, (3, 0) -> 0; the prior's
+// pseudo-votes weigh as rows at squared distance 1.
 KernelNeighbors four_rows(double gamma, double prior, std::vector<double> weights = {}) {
-  return KernelNeighbors(kColumns, {0, 0, 1, 0, 0, 2, 3, 0}, {1, 0, 1, 0}, gamma, prior,
+  return KernelNeighbors(kColumns, {0, 0, 1, 0, 0, 2, 3, 0}, {1, 0, 1, 0}, gamma, prior, 1.0,
                          std::move(weights));
 }
 
-// The model's definition, written plainly: weighted distances, weights relative to the nearest,
-// libm's exp.
+// The model's definition, written plainly: weighted distances, weights exp(-gamma d) and the
+// pseudo-votes' exp(-gamma prior_distance), libm's exp, every exponent relative to the smallest.
 double plain_margin(const std::vector<double>& rows, const std::vector<std::uint8_t>& labels,
                     const std::vector<double>& weights, double gamma, double prior,
-                    const std::vector<double>& row) {
+                    double prior_distance, const std::vector<double>& row) {
   const std::size_t columns = row.size();
   std::vector<double> distances;
   for (std::size_t i = 0; i < labels.size(); ++i) {
@@ -49,14 +50,16 @@ double plain_margin(const std::vector<double>& rows, const std::vector<std::uint
     }
     distances.push_back(sum);
   }
-  const double nearest = *std::min_element(distances.begin(), distances.end());
+  const double offset =
+      std::min(*std::min_element(distances.begin(), distances.end()), prior_distance);
   double positive = 0.0;
   double negative = 0.0;
   for (std::size_t i = 0; i < labels.size(); ++i) {
-    const double weight = std::exp(-gamma * (distances[i] - nearest));
+    const double weight = std::exp(-gamma * (distances[i] - offset));
     (labels[i] == 1 ? positive : negative) += weight;
   }
-  return std::log((positive + prior) / (negative + prior));
+  const double pseudo_votes = prior * std::exp(-gamma * (prior_distance - offset));
+  return std::log((positive + pseudo_votes) / (negative + pseudo_votes));
 }
 
 std::string from_json_error(const json& estimator) {
@@ -70,18 +73,19 @@ std::string from_json_error(const json& estimator) {
 
 TEST(KernelNeighborsTest, MarginIsTheLogRatioOfKernelVotes) {
   const auto model = four_rows(0.5, 0.25);
-  // At (0, 0): distances 0, 1, 4, 9; weights 1, e^-0.5, e^-2, e^-4.5.
+  // At (0, 0): distances 0, 1, 4, 9; weights 1, e^-0.5, e^-2, e^-4.5; pseudo-votes 0.25 e^-0.5.
+  const double pseudo_votes = 0.25 * std::exp(-0.5);
   const double positive = 1.0 + std::exp(-2.0);
   const double negative = std::exp(-0.5) + std::exp(-4.5);
   EXPECT_NEAR(model.margin(std::vector<double>{0, 0}),
-              std::log((positive + 0.25) / (negative + 0.25)), 1e-9);
-  // Far from every row the weights are relative to the nearest, (3, 0) labelled 0, which weighs
-  // 1; the others' are below e^-90.
-  EXPECT_NEAR(model.margin(std::vector<double>{100, 0}), std::log(0.25 / 1.25), 1e-9);
+              std::log((positive + pseudo_votes) / (negative + pseudo_votes)), 1e-9);
+  // Far from every row the pseudo-votes outweigh the rows by e^-4000: the prior's margin, 0.
+  EXPECT_EQ(model.margin(std::vector<double>{100, 0}), 0.0);
   // Column weights scale the distance: with b weighted 0, (0, 2) sits on (0, 0).
   const auto unweighted_b = four_rows(0.5, 0.25, {1.0, 0.0});
   EXPECT_NEAR(unweighted_b.margin(std::vector<double>{0, 5}),
-              std::log((2.0 + 0.25) / (std::exp(-0.5) + std::exp(-4.5) + 0.25)), 1e-9);
+              std::log((2.0 + pseudo_votes) / (std::exp(-0.5) + std::exp(-4.5) + pseudo_votes)),
+              1e-9);
 }
 
 TEST(KernelNeighborsTest, ManyRowsMatchThePlainDefinition) {
@@ -97,12 +101,14 @@ TEST(KernelNeighborsTest, ManyRowsMatchThePlainDefinition) {
   }
   const std::vector<double> weights{1.0, 0.5, 0.25};
   for (const double gamma : {0.1, 1.0, 20.0}) {
-    const KernelNeighbors model(names, reference, labels, gamma, 0.5, weights);
-    for (int q = 0; q < 50; ++q) {
-      const std::vector<double> row{normal(random), normal(random), normal(random)};
-      EXPECT_NEAR(model.margin(row), plain_margin(reference, labels, weights, gamma, 0.5, row),
-                  1e-7)
-          << "gamma " << gamma;
+    for (const double prior_distance : {0.0, 0.05, 3.0}) {
+      const KernelNeighbors model(names, reference, labels, gamma, 0.5, prior_distance, weights);
+      for (int q = 0; q < 50; ++q) {
+        const std::vector<double> row{normal(random), normal(random), normal(random)};
+        EXPECT_NEAR(model.margin(row),
+                    plain_margin(reference, labels, weights, gamma, 0.5, prior_distance, row), 1e-7)
+            << "gamma " << gamma << " prior_distance " << prior_distance;
+      }
     }
   }
 }
@@ -117,40 +123,44 @@ TEST(KernelNeighborsTest, TheKernelsExpIsLibmsToAHundredMillionth) {
   EXPECT_EQ(KernelNeighbors::kernel_exp(710.0), std::numeric_limits<double>::infinity());
 }
 
+// Columns of many values take an exp per row, columns of few a lookup per row (one-hot groups,
+// a small count, a constant): both against the definition.
 TEST(KernelNeighborsTest, ContributionsEqualTheOcclusionDefinition) {
   std::mt19937_64 random(3);
   std::normal_distribution<double> normal;
   std::uniform_int_distribution<int> category(0, 2);
-  // Two numeric columns, a one-hot group of three and a constant column.
-  std::vector<std::string> names{"x0", "x1", "c=0", "c=1", "c=2", "constant"};
+  std::uniform_int_distribution<int> count(0, 9);
+  std::vector<std::string> names{"x0", "x1", "n", "c=0", "c=1", "c=2", "constant"};
   std::vector<double> reference;
   std::vector<std::uint8_t> labels;
   auto draw = [&](std::vector<double>& out) {
     out.push_back(normal(random));
     out.push_back(2.0 * normal(random));
+    out.push_back(0.3 * count(random));
     const int chosen = category(random);
     for (int c = 0; c < 3; ++c) out.push_back(c == chosen ? 1.0 : 0.0);
     out.push_back(1.0);
   };
   for (int i = 0; i < 157; ++i) {
     draw(reference);
-    labels.push_back(reference[reference.size() - 6] - reference[reference.size() - 4] > 0 ? 1 : 0);
+    const double* row = reference.data() + reference.size() - names.size();
+    labels.push_back(row[0] - row[3] + 0.3 * row[2] > 0.2 ? 1 : 0);
   }
   std::vector<double> means(names.size(), 0.0);
   for (std::size_t i = 0; i < labels.size(); ++i) {
     for (std::size_t j = 0; j < names.size(); ++j) means[j] += reference[i * names.size() + j];
   }
   for (double& mean : means) mean /= static_cast<double>(labels.size());
-  const std::vector<std::size_t> group_of{0, 1, 2, 2, 2, 3};
+  const std::vector<std::size_t> group_of{0, 1, 2, 3, 3, 3, 4};
   for (const double gamma : {0.3, 3.0}) {
-    const KernelNeighbors model(names, reference, labels, gamma, 0.5,
-                                {1.0, 0.7, 0.5, 0.5, 0.5, 1.0});
+    const KernelNeighbors model(names, reference, labels, gamma, 0.5, 0.2,
+                                {1.0, 0.7, 0.8, 0.5, 0.5, 0.5, 1.0});
     for (int q = 0; q < 40; ++q) {
       std::vector<double> query;
       draw(query);
       const std::string context = fmt::format("gamma {} query {}", gamma, q);
-      // The fast path's weights are relative to the row's nearest, the definition's to the
-      // occluded row's: the same up to the kernel exp's relative error (1e-8), not bit for bit.
+      // The fast path factors each weight, the definition exponentiates each distance: the same
+      // up to the kernel exp's relative error (1e-8), not bit for bit.
       std::vector<double> fast(names.size());
       std::vector<double> defined(names.size());
       const auto explanation = model.explain(query, fast);
@@ -160,26 +170,26 @@ TEST(KernelNeighborsTest, ContributionsEqualTheOcclusionDefinition) {
       for (std::size_t j = 0; j < names.size(); ++j) {
         EXPECT_NEAR(fast[j], defined[j], 1e-7) << context << ", column " << j;
       }
-      EXPECT_EQ(fast[5], 0.0) << "a constant column is at its mean: " << context;
-      std::vector<double> fast_groups(4);
-      std::vector<double> reference_groups(4);
+      EXPECT_EQ(fast[6], 0.0) << "a constant column is at its mean: " << context;
+      std::vector<double> fast_groups(5);
+      std::vector<double> defined_groups(5);
       const auto by_group = model.explain_groups(query, group_of, fast_groups);
       EXPECT_EQ(by_group.margin, explanation.margin) << context;
       EXPECT_NEAR(by_group.baseline,
-                  group_occlusion_contributions(model, query, means, group_of, reference_groups),
+                  group_occlusion_contributions(model, query, means, group_of, defined_groups),
                   1e-7)
           << context;
-      for (std::size_t g = 0; g < 4; ++g) {
-        EXPECT_NEAR(fast_groups[g], reference_groups[g], 1e-7) << context << ", group " << g;
+      for (std::size_t g = 0; g < 5; ++g) {
+        EXPECT_NEAR(fast_groups[g], defined_groups[g], 1e-7) << context << ", group " << g;
       }
       // The one-hot group occluded as a whole is not the sum of its columns' occlusions.
-      EXPECT_NE(fast_groups[2], fast[2] + fast[3] + fast[4]) << context;
+      EXPECT_NE(fast_groups[3], fast[3] + fast[4] + fast[5]) << context;
     }
   }
 }
 
-// A far occluded row moves every distance down by far more than the nearest's: the pass is redone
-// from the occluded row's own nearest rather than overflow.
+// A row far from every reference row (its weights e^-1e6 below the pseudo-votes) occluded back
+// among them: no exponent overflows.
 TEST(KernelNeighborsTest, AnOcclusionThatBringsEveryRowMuchCloserStaysFinite) {
   const auto model = four_rows(1.0, 0.5);
   const std::vector<double> means{1.0, 0.5};
@@ -201,7 +211,7 @@ TEST(KernelNeighborsTest, JsonLayoutAndRoundTrip) {
   const auto model = four_rows(0.5, 0.25, {1.0, 0.5});
   const json written = model.to_json();
   EXPECT_EQ(written, json::parse(R"({"type": "kernel_neighbors", "gamma": 0.5, "prior": 0.25,
-      "columns": ["a", "b"], "labels": [1, 0, 1, 0], "rows": [[0, 0], [1, 0], [0, 2], [3, 0]],
+      "prior_distance": 1.0, "columns": ["a", "b"], "labels": [1, 0, 1, 0], "rows": [[0, 0], [1, 0], [0, 2], [3, 0]],
       "column_weights": [1.0, 0.5]})"));
   EXPECT_FALSE(four_rows(0.5, 0.25).to_json().contains("column_weights"));
   const auto loaded = estimator_from_json(written, kColumns);
@@ -226,6 +236,10 @@ TEST(KernelNeighborsTest, InvalidFilesAreRejectedNamingThePath) {
   EXPECT_THAT(broken([](json& e) { e["gamma"] = 0; }), HasSubstr("estimator.gamma:"));
   EXPECT_THAT(broken([](json& e) { e["prior"] = -1; }), HasSubstr("estimator.prior:"));
   EXPECT_THAT(broken([](json& e) { e.erase("prior"); }), HasSubstr("estimator.prior: is required"));
+  EXPECT_THAT(broken([](json& e) { e["prior_distance"] = -0.5; }),
+              HasSubstr("estimator.prior_distance:"));
+  EXPECT_THAT(broken([](json& e) { e.erase("prior_distance"); }),
+              HasSubstr("estimator.prior_distance: is required"));
   EXPECT_THAT(broken([](json& e) { e["columns"][0] = "b"; }), HasSubstr("estimator.columns[0]:"));
   EXPECT_THAT(broken([](json& e) { e["labels"].push_back(1); }), HasSubstr("estimator.labels:"));
   EXPECT_THAT(broken([](json& e) { e["labels"][2] = 2; }), HasSubstr("estimator.labels[2]:"));
@@ -245,16 +259,22 @@ TEST(KernelNeighborsTest, InvalidFilesAreRejectedNamingThePath) {
 }
 
 TEST(KernelNeighborsTest, ConstructorRejectsInconsistentData) {
-  EXPECT_THROW(KernelNeighbors(kColumns, {0, 0, 1}, {1, 0}, 0.5, 0.5), std::invalid_argument);
-  EXPECT_THROW(KernelNeighbors(kColumns, {}, {}, 0.5, 0.5), std::invalid_argument);
-  EXPECT_THROW(KernelNeighbors(kColumns, {0, 0}, {2}, 0.5, 0.5), std::invalid_argument);
-  EXPECT_THROW(KernelNeighbors(kColumns, {0, 0}, {1}, 0.0, 0.5), std::invalid_argument);
-  EXPECT_THROW(KernelNeighbors(kColumns, {0, 0}, {1}, 0.5, 0.0), std::invalid_argument);
-  EXPECT_THROW(KernelNeighbors(kColumns, {0, NAN}, {1}, 0.5, 0.5), std::invalid_argument);
-  EXPECT_THROW(KernelNeighbors(kColumns, {0, 0}, {1}, 0.5, 0.5, {1.0}), std::invalid_argument);
-  EXPECT_THROW(KernelNeighbors(kColumns, {0, 0}, {1}, 0.5, 0.5, {0.0, 0.0}), std::invalid_argument);
-  EXPECT_THROW(KernelNeighbors(kColumns, {0, 0}, {1}, 0.5, 0.5, {1.0, -1.0}),
-               std::invalid_argument);
+  const auto make = [](std::vector<double> rows, std::vector<std::uint8_t> labels, double gamma,
+                       double prior, double prior_distance, std::vector<double> weights) {
+    return KernelNeighbors(kColumns, std::move(rows), std::move(labels), gamma, prior,
+                           prior_distance, std::move(weights));
+  };
+  EXPECT_THROW(make({0, 0, 1}, {1, 0}, 0.5, 0.5, 1.0, {}), std::invalid_argument);
+  EXPECT_THROW(make({}, {}, 0.5, 0.5, 1.0, {}), std::invalid_argument);
+  EXPECT_THROW(make({0, 0}, {2}, 0.5, 0.5, 1.0, {}), std::invalid_argument);
+  EXPECT_THROW(make({0, 0}, {1}, 0.0, 0.5, 1.0, {}), std::invalid_argument);
+  EXPECT_THROW(make({0, 0}, {1}, 0.5, 0.0, 1.0, {}), std::invalid_argument);
+  EXPECT_THROW(make({0, 0}, {1}, 0.5, 0.5, -1.0, {}), std::invalid_argument);
+  EXPECT_THROW(make({0, 0}, {1}, 0.5, 0.5, NAN, {}), std::invalid_argument);
+  EXPECT_THROW(make({0, NAN}, {1}, 0.5, 0.5, 1.0, {}), std::invalid_argument);
+  EXPECT_THROW(make({0, 0}, {1}, 0.5, 0.5, 1.0, {1.0}), std::invalid_argument);
+  EXPECT_THROW(make({0, 0}, {1}, 0.5, 0.5, 1.0, {0.0, 0.0}), std::invalid_argument);
+  EXPECT_THROW(make({0, 0}, {1}, 0.5, 0.5, 1.0, {1.0, -1.0}), std::invalid_argument);
 }
 
 }  // namespace

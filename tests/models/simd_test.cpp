@@ -170,7 +170,7 @@ TEST(SimdTest, KernelNeighborsScoreTheSameBitsAtEveryLevel) {
   std::vector<double> weights(reference.names.size());
   for (std::size_t j = 0; j < weights.size(); ++j) weights[j] = 0.2 + 0.05 * static_cast<double>(j);
   for (const double gamma : {0.5, 4.0}) {
-    const KernelNeighbors model(reference.names, reference.rows, reference.labels, gamma, 0.5,
+    const KernelNeighbors model(reference.names, reference.rows, reference.labels, gamma, 0.5, 1.0,
                                 weights);
     expect_every_level_scores_as_the_baseline(model, reference);
   }

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -108,9 +109,19 @@ TEST(KernelNeighborsFitTest, TrainingRowsBecomeTheReferenceWithAucWeights) {
   const auto model = fit_kernel_neighbors(data.x, data.y, kColumns,
                                           {.gamma = 0.5, .prior = 0.25, .weight_power = 1.0});
   const auto weights = univariate_auc_weights(data.x, data.y, 1.0);
+  // The median over the rows of the squared weighted distance to the nearest other row.
+  const auto squared = [&weights](double a, double b) {
+    return weights[0] * weights[0] * a * a + weights[1] * weights[1] * b * b;
+  };
+  std::vector<double> nearest{std::min(squared(1, 0), squared(0, 1)),
+                              std::min(squared(1, 0), squared(1, 1)),
+                              std::min(squared(0, 1), squared(1, 1)),
+                              std::min({squared(5, 5), squared(4, 5), squared(5, 4)})};
+  std::nth_element(nearest.begin(), nearest.begin() + 2, nearest.end());
   nlohmann::json expected = nlohmann::json::parse(R"({"type": "kernel_neighbors", "gamma": 0.5,
       "prior": 0.25, "columns": ["a", "b"], "labels": [1, 0, 1, 0],
       "rows": [[0, 0], [1, 0], [0, 1], [5, 5]]})");
+  expected["prior_distance"] = nearest[2];
   if (weights != std::vector<double>{1.0, 1.0}) expected["column_weights"] = weights;
   EXPECT_EQ(model->to_json(), expected);
   // Near the positive rows the vote leans to 1, near (5, 5) to 0.
@@ -124,6 +135,41 @@ TEST(KernelNeighborsFitTest, TrainingRowsBecomeTheReferenceWithAucWeights) {
   EXPECT_THROW(fit_kernel_neighbors(data.x, data.y, kColumns, {.prior = -1.0}),
                std::invalid_argument);
   EXPECT_THROW(fit_kernel_neighbors(data.x, data.y.head(3), kColumns, {}), std::invalid_argument);
+  EXPECT_THROW(fit_kernel_neighbors(data.x, data.y, kColumns, {.levels = 33}),
+               std::invalid_argument);
+}
+
+// A column of more distinct values than `levels` is stored as the means of `levels` groups of
+// about equal size, equal values never split; the others are kept as they are.
+TEST(KernelNeighborsFitTest, ColumnsOfManyValuesAreCoarsenedIntoGroupMeans) {
+  const int rows = 100;
+  Eigen::MatrixXd x(rows, 2);
+  Eigen::VectorXd y(rows);
+  for (int i = 0; i < rows; ++i) {
+    x(i, 0) = i < 10 ? 0.0 : static_cast<double>(i);  // ten equal values, then ninety distinct
+    x(i, 1) = static_cast<double>(i % 3);
+    y(i) = i % 2;
+  }
+  const auto model = fit_kernel_neighbors(
+      x, y, kColumns, {.column_weighting = KnnColumnWeighting::kNone, .levels = 4});
+  const auto stored = model->to_json().at("rows");
+  std::vector<double> first;
+  std::vector<double> second;
+  for (const auto& row : stored) {
+    first.push_back(row[0].get<double>());
+    second.push_back(row[1].get<double>());
+  }
+  // Groups by rank: [0, 25) moved on to keep equal values together, then [25, 50), [50, 75),
+  // [75, 100).
+  EXPECT_EQ(first[0], (0.0 * 10 + (10 + 24) * 15 / 2.0) / 25.0);
+  EXPECT_EQ(first[24], first[0]);
+  EXPECT_EQ(first[25], (25 + 49) / 2.0);
+  EXPECT_EQ(first[99], (75 + 99) / 2.0);
+  std::vector<double> distinct = first;
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  EXPECT_EQ(distinct.size(), 4U);
+  for (int i = 0; i < rows; ++i) EXPECT_EQ(second[static_cast<std::size_t>(i)], i % 3);
 }
 
 TEST(CandidateFamiliesTest, KernelNeighborsIsTrainedOnlyWhenNamed) {

@@ -3,21 +3,26 @@
 // of the k-NN estimator (neighbors.hpp): Euclidean on the model row after each column j is
 // multiplied by its weight w_j >= 0, d_i = sum_j (w_j (t_ij - x_j))^2.
 //
-// margin(): with d_min the smallest d_i and weight_i = exp(-gamma (d_i - d_min)), so the nearest
-// reference row weighs 1, P = sum of the weights of the rows labelled 1 and N of those labelled
-// 0, margin = log((P + prior) / (N + prior)): `prior` pseudo-votes on each side keep the margin
-// finite and pull it towards 0 where only few rows are near. The model's calibration maps it to a
-// probability. exp is nbo's own (kernel_sums.hpp: relative error below 1e-8, 0 below e^-708), so
-// the same row gives the same bits on every processor.
+// margin(): weight_i = exp(-gamma d_i), P = sum of the weights of the rows labelled 1 and N of
+// those labelled 0, margin = log((P + A) / (N + A)) with A = prior exp(-gamma prior_distance):
+// `prior` pseudo-votes on each side, as heavy as that many rows at `prior_distance` (the trainer
+// takes the median distance from a training customer to its nearest other), keep the margin
+// finite and pull it towards 0 for a row far from every reference row. Computed with every
+// exponent relative to the smaller of d_min and prior_distance, so none overflows. The model's
+// calibration maps the margin to a probability. exp is nbo's own (kernel_exp(): relative error
+// below 1e-8, 0 below e^-708), so the same row gives the same bits on every processor.
 //
 // Explanations: per field (a group of columns: a category's one-hot columns), margin(row) minus
 // the margin with the field's columns at the reference rows' means (occlusion, not additive;
 // baseline = margin - sum of the contributions). Occluding columns J moves each squared distance
 // by sum_{j in J} 2 (X_j - M_j) T_ij + M_j^2 - X_j^2 in the weighted space (X the row, M the
-// means, T the reference rows), so a field costs one pass over the reference rows with no search.
-// Its weights are taken relative to the unoccluded row's nearest distance, not the occluded
-// row's, so a contribution is within about 1e-8 of the occlusion computed through margin() (the
-// kernel exp's relative error), not bit for bit. A row with a non-finite value is explained by that definition itself.
+// means, T the reference rows), so each occluded weight is the row's weight times a factor per
+// column, exp(-gamma 2 (X_j - M_j) T_ij), up to a constant that moves to the pseudo-votes. A
+// column whose reference rows take at most 32 values has a table of them, and its factor is a
+// lookup; others take an exp per row. So a field costs one pass over the reference rows with no
+// search, and a contribution is within about 1e-8 of the occlusion computed through margin() (the
+// kernel exp's relative error), not bit for bit. A row with a non-finite value is explained by that
+// definition itself.
 //
 // Thread safety: immutable after construction; all methods const and safe to call concurrently.
 #pragma once
@@ -37,12 +42,12 @@ namespace nbo::models {
 class KernelNeighbors final : public Estimator {
  public:
   // `reference_rows` is row-major, labels.size() rows of column_names.size() values; labels are
-  // 0/1. gamma > 0 and prior > 0, finite. `column_weights`: one finite weight >= 0 per column,
-  // not all 0; empty means all 1. Throws std::invalid_argument on size mismatches, no rows,
-  // non-finite values, bad parameters or weights.
+  // 0/1. gamma > 0 and prior > 0, prior_distance >= 0, all finite. `column_weights`: one finite
+  // weight >= 0 per column, not all 0; empty means all 1. Throws std::invalid_argument on size
+  // mismatches, no rows, non-finite values, bad parameters or weights.
   KernelNeighbors(std::vector<std::string> column_names, std::vector<double> reference_rows,
                   std::vector<std::uint8_t> labels, double gamma, double prior,
-                  std::vector<double> column_weights = {});
+                  double prior_distance, std::vector<double> column_weights = {});
 
   std::string_view type() const override { return "kernel_neighbors"; }
   std::size_t column_count() const override { return column_names_.size(); }
@@ -63,6 +68,7 @@ class KernelNeighbors final : public Estimator {
 
   double gamma() const noexcept { return gamma_; }
   double prior() const noexcept { return prior_; }
+  double prior_distance() const noexcept { return prior_distance_; }
   std::size_t reference_row_count() const noexcept { return labels_.size(); }
 
   // Reads a "kernel_neighbors" estimator object at the reader's path; throws JsonError naming
@@ -72,18 +78,28 @@ class KernelNeighbors final : public Estimator {
 
  private:
   struct Scratch;
-  // This thread's buffers, shared by margin() and the explanations.
+  // This thread's buffers, shared by margin() and the explanations; and a second set for the
+  // margins an explanation computes by the definition.
   static Scratch& scratch_of_thread();
+  static Scratch& definition_scratch();
+  double margin_of(std::span<const double> row, Scratch& scratch) const;
   // The row times the column weights, its distances to every reference row (padding +infinity)
-  // and the smallest of them, into `scratch`.
+  // and the offset of every exponent, min(smallest distance, prior_distance), into `scratch`.
   void distances_of(std::span<const double> row, Scratch& scratch) const;
-  double margin_from(double positive, double negative, double prior_weight) const;
+  // log((positive + A) / (negative + A)) with A = prior exp(prior_exponent); the prior's margin,
+  // 0, where A dwarfs any sum (prior_exponent above 700).
+  double margin_from(double positive, double negative, double prior_exponent) const;
+  // The margin of `row` with the columns of `group` at their means, from the row's weights in
+  // `scratch`.
+  double occluded_margin(std::span<const double> row, std::size_t group,
+                         std::span<const std::size_t> group_of, Scratch& scratch) const;
 
   std::vector<std::string> column_names_;
   std::vector<double> reference_rows_;
   std::vector<std::uint8_t> labels_;
   double gamma_;
   double prior_;
+  double prior_distance_;
   std::vector<double> column_weights_;
   std::vector<double> column_means_;    // of the reference rows: the occlusion reference
   std::vector<double> weighted_means_;  // column_means_ times the column weights
@@ -93,6 +109,13 @@ class KernelNeighbors final : public Estimator {
   std::size_t positive_part_ = 0;
   std::size_t padded_rows_ = 0;
   std::vector<double> column_major_;
+  std::vector<double> weighted_minima_;  // per column, of the weighted reference rows
+  std::vector<double> weighted_maxima_;
+  // Per column with at most detail::kMaxLevels distinct weighted values: those values ascending
+  // (empty for the other columns), and each padded row's index into them (column-major as
+  // column_major_).
+  std::vector<std::vector<double>> levels_;
+  std::vector<std::uint8_t> level_codes_;
 };
 
 }  // namespace nbo::models
