@@ -158,6 +158,56 @@ KernelNeighbors::KernelNeighbors(std::vector<std::string> column_names,
     }
     levels_[j] = std::move(values);
   }
+  find_categories(position);
+}
+
+void KernelNeighbors::find_categories(const std::vector<std::size_t>& position) {
+  const std::size_t columns = column_names_.size();
+  const std::size_t rows = labels_.size();
+  const auto is_flag = [&](std::size_t j) {
+    for (std::size_t i = 0; i < rows; ++i) {
+      const double value = reference_rows_[i * columns + j];
+      if (value != 0.0 && value != 1.0) return false;
+    }
+    return true;
+  };
+  category_of_.assign(columns, kNoCategory);
+  std::vector<int> ones(rows);
+  for (std::size_t first = 0; first < columns;) {
+    std::fill(ones.begin(), ones.end(), 0);
+    std::size_t end = first;
+    bool complete = false;
+    while (end < columns && end - first < detail::kMaxLevels && is_flag(end)) {
+      bool overlaps = false;
+      for (std::size_t i = 0; i < rows && !overlaps; ++i) {
+        overlaps = ones[i] + static_cast<int>(reference_rows_[i * columns + end]) > 1;
+      }
+      if (overlaps) break;
+      for (std::size_t i = 0; i < rows; ++i) {
+        ones[i] += static_cast<int>(reference_rows_[i * columns + end]);
+      }
+      ++end;
+      complete = std::all_of(ones.begin(), ones.end(), [](int count) { return count == 1; });
+      if (complete) break;
+    }
+    if (!complete || end - first < 2) {
+      ++first;
+      continue;
+    }
+    const std::size_t index = categories_.size();
+    categories_.push_back({first, end - first});
+    category_codes_.resize((index + 1) * padded_rows_, 0);
+    for (std::size_t j = first; j < end; ++j) category_of_[j] = index;
+    for (std::size_t i = 0; i < rows; ++i) {
+      for (std::size_t j = first; j < end; ++j) {
+        if (reference_rows_[i * columns + j] == 1.0) {
+          category_codes_[index * padded_rows_ + position[i]] =
+              static_cast<std::uint8_t>(j - first);
+        }
+      }
+    }
+    first = end;
+  }
 }
 
 void KernelNeighbors::distances_of(std::span<const double> row, Scratch& scratch) const {
@@ -243,8 +293,37 @@ double KernelNeighbors::occluded_margin(std::span<const double> row, std::size_t
   }
   // The row itself: no column of the group is away from its mean.
   if (scratch.columns.empty()) return std::numeric_limits<double>::quiet_NaN();
+  // Moved columns all of one category: one factor per member of the category.
+  std::size_t category = kNoCategory;
+  bool one_category = true;
+  for (std::size_t j = 0; j < group_of.size() && one_category; ++j) {
+    if (group_of[j] != group || scratch.weighted[j] == weighted_means_[j]) continue;
+    one_category =
+        category_of_[j] != kNoCategory && (category == kNoCategory || category == category_of_[j]);
+    category = category_of_[j];
+  }
   detail::KernelSums sums;
-  if (every_column_has_levels) {
+  if (one_category && category != kNoCategory) {
+    const Category& members = categories_[category];
+    scratch.table_values.assign(detail::kMaxLevels, 0.0);
+    for (std::size_t j = members.first; j < members.first + members.count; ++j) {
+      if (group_of[j] != group || scratch.weighted[j] == weighted_means_[j]) continue;
+      const double slope = 2.0 * (scratch.weighted[j] - weighted_means_[j]);
+      const double smallest = std::min(slope * weighted_minima_[j], slope * weighted_maxima_[j]);
+      // A row of member v has column j at its weight when v is j's place, at 0 otherwise.
+      for (std::size_t v = 0; v < members.count; ++v) {
+        const double stored = v == j - members.first ? column_weights_[j] : 0.0;
+        scratch.table_values[v] += -(gamma_ * (slope * stored - smallest));
+      }
+    }
+    scratch.table_exps.resize(detail::kMaxLevels);
+    detail::kernel_exps(scratch.table_values.data(), members.count, scratch.table_exps.data());
+    std::fill(scratch.table_exps.begin() + static_cast<std::ptrdiff_t>(members.count),
+              scratch.table_exps.end(), 0.0);
+    const std::uint8_t* codes[] = {category_codes_.data() + category * padded_rows_};
+    const double* tables[] = {scratch.table_exps.data()};
+    sums = detail::table_sums(scratch.weights.data(), codes, tables, positive_part_, padded_rows_);
+  } else if (every_column_has_levels) {
     scratch.table_exps.resize(scratch.table_values.size());
     detail::kernel_exps(scratch.table_values.data(), scratch.table_values.size(),
                         scratch.table_exps.data());

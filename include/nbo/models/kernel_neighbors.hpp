@@ -19,7 +19,8 @@
 // means, T the reference rows), so each occluded weight is the row's weight times a factor per
 // column, exp(-gamma 2 (X_j - M_j) T_ij), up to a constant that moves to the pseudo-votes. A
 // column whose reference rows take at most 32 values has a table of them, and its factor is a
-// lookup; others take an exp per row. So a field costs one pass over the reference rows with no
+// lookup; so has a one-hot category as a whole (its columns' factors depend only on which of them
+// is 1); others take an exp per row. So a field costs one pass over the reference rows with no
 // search, and a contribution is within about 1e-8 of the occlusion computed through margin() (the
 // kernel exp's relative error), not bit for bit. A row with a non-finite value is explained by that
 // definition itself.
@@ -116,6 +117,20 @@ class KernelNeighbors final : public Estimator {
   // column_major_).
   std::vector<std::vector<double>> levels_;
   std::vector<std::uint8_t> level_codes_;
+  // One-hot categories found in the reference rows: runs of adjacent 0/1 columns with exactly one
+  // 1 per row (at most detail::kMaxLevels columns). An occlusion of a category's columns costs one
+  // lookup per row, by the index of the row's 1 within the run (category_codes_, column-major per
+  // category as level_codes_).
+  struct Category {
+    std::size_t first = 0;
+    std::size_t count = 0;
+  };
+  std::vector<Category> categories_;
+  std::vector<std::size_t> category_of_;  // per column: its index in categories_, or none
+  std::vector<std::uint8_t> category_codes_;
+  static constexpr std::size_t kNoCategory = static_cast<std::size_t>(-1);
+  // Fills categories_, category_of_ and category_codes_ (`position`: each row's padded place).
+  void find_categories(const std::vector<std::size_t>& position);
 };
 
 }  // namespace nbo::models
