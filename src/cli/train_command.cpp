@@ -216,9 +216,9 @@ int run_train(const std::vector<std::string>& args) {
       "inner-folds", po::value(&options.inner_folds)->default_value(options.inner_folds),
       "k of the inner CV (hyperparameters, calibration, ensemble weights)")(
       "families", po::value(&families),
-      "comma-separated model families to consider (default: logistic_l1, logistic_l2, "
-      "k_nearest_neighbors, decision_tree, support_vector, gradient_boosting, random_forest; "
-      "kernel_neighbors only when named)")(
+      "comma-separated model families to consider (default: all of logistic_l1, logistic_l2, "
+      "k_nearest_neighbors, kernel_neighbors, decision_tree, support_vector, gradient_boosting, "
+      "random_forest)")(
       "candidate", po::value(&options.candidate),
       "force this candidate (a family or 'ensemble') instead of the best CV ROC-AUC")(
       "threads", po::value(&options.threads)->default_value(0),

@@ -84,8 +84,7 @@ std::vector<ModelFamily> churn_model_families(std::uint64_t seed) {
     std::vector<HyperparameterPoint> grid;
     // Every customer votes, weighted by a Gaussian kernel of the distance (models/
     // kernel_neighbors.hpp). Column weights by each column's own ROC-AUC, as the k-NN's; gamma:
-    // how fast a vote fades with distance. Not in the default set yet: it leads the k-NN on
-    // unseen customers (bench_splits) but its explanation costs about as much (bench_scoring).
+    // how fast a vote fades with distance.
     for (const double gamma : {0.5, 1.0, 2.0}) {
       for (const double power : {0.5, 1.0}) {
         grid.push_back({fmt::format("gamma={} auc-weights^{}", gamma, power),
@@ -105,8 +104,7 @@ std::vector<ModelFamily> churn_model_families(std::uint64_t seed) {
            params.weight_power = values.at("column_weight_power").get<double>();
            return std::unique_ptr<const models::Estimator>(
                fit_kernel_neighbors(x, y, columns, params));
-         },
-         /*in_default_set=*/false});
+         }});
   }
   {
     std::vector<HyperparameterPoint> grid;

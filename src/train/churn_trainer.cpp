@@ -97,10 +97,7 @@ namespace {
 
 std::vector<ModelFamily> chosen_families(const ChurnTrainingOptions& options) {
   auto all = churn_model_families(options.seed);
-  if (options.families.empty()) {
-    std::erase_if(all, [](const ModelFamily& family) { return !family.in_default_set; });
-    return all;
-  }
+  if (options.families.empty()) return all;
   std::vector<ModelFamily> families;
   for (const auto& name : options.families) {
     const auto found =

@@ -1,6 +1,5 @@
 // fit_nearest_neighbors and fit_kernel_neighbors: the training rows become the reference rows,
-// with the requested k or kernel, weighting and column weights; bad input is rejected. The
-// candidate families: kernel_neighbors is trained only when named.
+// with the requested k or kernel, weighting and column weights; bad input is rejected.
 #include "nbo/train/knn_fit.hpp"
 
 #include <gtest/gtest.h>
@@ -13,7 +12,6 @@
 #include <vector>
 
 #include "nbo/models/estimator.hpp"
-#include "nbo/train/candidate_families.hpp"
 
 namespace nbo::train {
 namespace {
@@ -170,20 +168,6 @@ TEST(KernelNeighborsFitTest, ColumnsOfManyValuesAreCoarsenedIntoGroupMeans) {
   distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
   EXPECT_EQ(distinct.size(), 4U);
   for (int i = 0; i < rows; ++i) EXPECT_EQ(second[static_cast<std::size_t>(i)], i % 3);
-}
-
-TEST(CandidateFamiliesTest, KernelNeighborsIsTrainedOnlyWhenNamed) {
-  std::vector<std::string> in_default_set;
-  bool kernel_found = false;
-  for (const auto& family : churn_model_families(42)) {
-    if (family.in_default_set) in_default_set.push_back(family.name);
-    kernel_found = kernel_found || family.name == "kernel_neighbors";
-  }
-  EXPECT_TRUE(kernel_found);
-  EXPECT_EQ(in_default_set,
-            (std::vector<std::string>{"logistic_l1", "logistic_l2", "k_nearest_neighbors",
-                                      "decision_tree", "support_vector", "gradient_boosting",
-                                      "random_forest"}));
 }
 
 }  // namespace

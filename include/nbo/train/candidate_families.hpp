@@ -12,8 +12,8 @@
 
 namespace nbo::train {
 
-// Every family, in report order: logistic_l1, logistic_l2, k_nearest_neighbors, kernel_neighbors
-// (not in the default set), decision_tree, support_vector, gradient_boosting, random_forest.
+// Every family, in report order: logistic_l1, logistic_l2, k_nearest_neighbors, kernel_neighbors,
+// decision_tree, support_vector, gradient_boosting, random_forest.
 // `seed` feeds the randomized ones.
 std::vector<ModelFamily> churn_model_families(std::uint64_t seed);
 

@@ -42,8 +42,7 @@ struct ChurnTrainingOptions {
   int inner_folds = 3;  // inner k (hyperparameters, calibration, ensemble weights)
   int ensemble_rounds = 10;
   std::uint64_t seed = 42;
-  // Families to consider, by name (churn_model_families()); empty = every family in the default
-  // set (ModelFamily::in_default_set).
+  // Families to consider, by name (churn_model_families()); empty = all.
   std::vector<std::string> families;
   // Force this candidate (a family name or "ensemble") instead of the best outer ROC-AUC.
   std::string candidate;

@@ -50,9 +50,6 @@ struct ModelFamily {
   std::string explanation;  // how /predict's reasons are computed for this family
   std::vector<HyperparameterPoint> grid;  // simpler settings first
   FitFunction fit;
-  // Considered when no family is named (ChurnTrainingOptions::families empty). A family under
-  // evaluation is left out until it has earned its place; naming it still trains it.
-  bool in_default_set = true;
 };
 
 struct SelectionOptions {
