@@ -224,7 +224,8 @@ int run_train(const std::vector<std::string>& args) {
       "threads", po::value(&options.threads)->default_value(0),
       "outer folds trained in parallel (0: one per hardware thread)")(
       "model-version", po::value(&version),
-      "version recorded in the model file (default: derived from the data fingerprint)")(
+      "version recorded in the model file, \"{candidate}\" replaced by the chosen candidate "
+      "(default: <data fingerprint>-seed<seed>-{candidate})")(
       "trained-at", po::value(&trained_at),
       "time recorded as the model's trained_at, YYYY-MM-DDTHH:MM:SSZ (default: the newest "
       "modification time of the export's files; pass it to reproduce a model file byte for byte "
@@ -263,8 +264,9 @@ int run_train(const std::vector<std::string>& args) {
   }
   std::cout << data.report.summary(20) << "\n";
   options.model_version =
-      version.empty() ? fmt::format("{}-seed{}", data.fingerprint.substr(7, 12), options.seed)
-                      : version;
+      version.empty()
+          ? fmt::format("{}-seed{}-{{candidate}}", data.fingerprint.substr(7, 12), options.seed)
+          : version;
   options.trained_at = trained_at.empty() ? export_time(data_dir) : trained_at;
   train::ChurnTrainingResult result;
   try {

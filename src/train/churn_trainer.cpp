@@ -166,6 +166,12 @@ models::ModelMetadata churn_metadata(const MarketDataset& data, const ChurnTrain
   models::ModelMetadata metadata;
   metadata.name = "churn";
   metadata.version = options.model_version;
+  // "{candidate}" names the chosen candidate, so two models of the same data and seed but of
+  // different families have different versions (the segments file checks its churn model's).
+  const std::string placeholder = "{candidate}";
+  if (const auto at = metadata.version.find(placeholder); at != std::string::npos) {
+    metadata.version.replace(at, placeholder.size(), best.name);
+  }
   metadata.trained_at = options.trained_at;
   metadata.training_data_fingerprint = data.fingerprint;
   metadata.trainer = fmt::format("nbo train churn {}", NBO_VERSION);

@@ -373,11 +373,14 @@ TEST(ChurnTrainerRealDataTest, InMemoryAndSavedModelAgreeForEveryCustomer) {
   options.folds = 5;
   options.repeats = 1;
   options.families = {"logistic_l2"};
-  options.model_version = "real-data-test";
+  options.model_version = "real-data-test-{candidate}";
   options.trained_at = "2026-01-01T00:00:00Z";
   const auto result = train_churn_model(data, options);
   // Published analyses reach ~0.89 cross-validated; a plain logistic model gets close.
   EXPECT_GT(result.model->metadata().metrics.at("cv_roc_auc_mean").get<double>(), 0.8);
+  // The version names the chosen candidate.
+  EXPECT_EQ(result.model->metadata().version,
+            "real-data-test-" + result.candidates[result.chosen].name);
 
   TempDir dir;
   const auto file = dir.path() / "churn.json";

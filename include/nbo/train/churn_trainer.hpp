@@ -47,7 +47,9 @@ struct ChurnTrainingOptions {
   // Force this candidate (a family name or "ensemble") instead of the best outer ROC-AUC.
   std::string candidate;
   int threads = 0;            // outer folds in parallel; 0 = the hardware's thread count
-  std::string model_version;  // required: recorded in the model file
+  // Required: recorded in the model file, its first "{candidate}" replaced by the chosen
+  // candidate's name.
+  std::string model_version;
   std::string trained_at;     // ISO-8601 UTC; recorded as is (tests pass a fixed one)
 };
 
