@@ -286,14 +286,16 @@ TEST(ChurnTrainerSimdTest, SameModelFileAtEverySimdLevel) {
   const models::SimdLevel saved = models::simd_level();
   const MarketDataset data = synthetic_market(160, 2025);
   auto options = quick_options();
-  options.families = {"k_nearest_neighbors"};
-  models::set_simd_level(models::SimdLevel::kBaseline);
-  const std::string baseline = train_churn_model(data, options).model->to_json().dump(2);
-  for (const auto level : {models::SimdLevel::kAvx2, models::SimdLevel::kAvx512}) {
-    if (level > models::supported_simd_level()) continue;
-    models::set_simd_level(level);
-    EXPECT_EQ(train_churn_model(data, options).model->to_json().dump(2), baseline)
-        << models::simd_level_name(level);
+  for (const char* family : {"k_nearest_neighbors", "kernel_neighbors"}) {
+    options.families = {family};
+    models::set_simd_level(models::SimdLevel::kBaseline);
+    const std::string baseline = train_churn_model(data, options).model->to_json().dump(2);
+    for (const auto level : {models::SimdLevel::kAvx2, models::SimdLevel::kAvx512}) {
+      if (level > models::supported_simd_level()) continue;
+      models::set_simd_level(level);
+      EXPECT_EQ(train_churn_model(data, options).model->to_json().dump(2), baseline)
+          << family << " at " << models::simd_level_name(level);
+    }
   }
   models::set_simd_level(saved);
 }
