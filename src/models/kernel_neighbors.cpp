@@ -11,6 +11,7 @@
 #include "estimator_json.hpp"
 #include "kernel_sums.hpp"
 #include "nbo/models/json_reader.hpp"
+#include "reference_set.hpp"
 #include "row_distances.hpp"
 
 namespace nbo::models {
@@ -66,14 +67,11 @@ KernelNeighbors::KernelNeighbors(std::vector<std::string> column_names,
       prior_(prior),
       prior_distance_(prior_distance),
       column_weights_(std::move(column_weights)) {
+  detail::check_reference_set("kernel neighbours", column_names_, reference_rows_, labels_,
+                              column_weights_);
   const std::size_t columns = column_names_.size();
   const std::size_t rows = labels_.size();
   if (rows == 0) throw std::invalid_argument("kernel neighbours need at least one reference row");
-  if (reference_rows_.size() != rows * columns) {
-    throw std::invalid_argument(
-        fmt::format("kernel neighbours have {} reference values for {} rows of {} columns",
-                    reference_rows_.size(), rows, columns));
-  }
   if (!(gamma_ > 0.0) || !std::isfinite(gamma_)) {
     throw std::invalid_argument(fmt::format("gamma must be finite and > 0, is {}", gamma_));
   }
@@ -83,34 +81,6 @@ KernelNeighbors::KernelNeighbors(std::vector<std::string> column_names,
   if (!(prior_distance_ >= 0.0) || !std::isfinite(prior_distance_)) {
     throw std::invalid_argument(
         fmt::format("prior_distance must be finite and >= 0, is {}", prior_distance_));
-  }
-  for (std::size_t i = 0; i < rows; ++i) {
-    if (labels_[i] > 1) {
-      throw std::invalid_argument(fmt::format("label of reference row {} must be 0 or 1", i));
-    }
-    for (std::size_t j = 0; j < columns; ++j) {
-      if (!std::isfinite(reference_rows_[i * columns + j])) {
-        throw std::invalid_argument(fmt::format(
-            "value of column '{}' in reference row {} must be finite", column_names_[j], i));
-      }
-    }
-  }
-  if (column_weights_.empty()) column_weights_.assign(columns, 1.0);
-  if (column_weights_.size() != columns) {
-    throw std::invalid_argument(
-        fmt::format("kernel neighbours have {} column weights for {} columns",
-                    column_weights_.size(), columns));
-  }
-  for (std::size_t j = 0; j < columns; ++j) {
-    if (!std::isfinite(column_weights_[j]) || column_weights_[j] < 0.0) {
-      throw std::invalid_argument(
-          fmt::format("weight of column '{}' must be finite and >= 0, is {}", column_names_[j],
-                      column_weights_[j]));
-    }
-  }
-  if (std::all_of(column_weights_.begin(), column_weights_.end(),
-                  [](double weight) { return weight == 0.0; })) {
-    throw std::invalid_argument("kernel neighbours' column weights are all 0");
   }
   column_means_.assign(columns, 0.0);
   for (std::size_t i = 0; i < rows; ++i) {
@@ -381,17 +351,8 @@ Estimator::Explanation KernelNeighbors::explain_groups(std::span<const double> r
 
 nlohmann::json KernelNeighbors::to_json() const {
   nlohmann::json estimator{
-      {"type", type()},
-      {"gamma", gamma_},
-      {"prior", prior_},
-      {"prior_distance", prior_distance_},
-      {"columns", column_names_},
-      {"labels", labels_},
-      {"rows", detail::rows_to_json(reference_rows_, labels_.size(), column_names_.size())}};
-  if (std::any_of(column_weights_.begin(), column_weights_.end(),
-                  [](double weight) { return weight != 1.0; })) {
-    estimator["column_weights"] = column_weights_;
-  }
+      {"type", type()}, {"gamma", gamma_}, {"prior", prior_}, {"prior_distance", prior_distance_}};
+  detail::write_reference_set(estimator, column_names_, reference_rows_, labels_, column_weights_);
   return estimator;
 }
 
@@ -414,37 +375,8 @@ std::unique_ptr<const KernelNeighbors> KernelNeighbors::read(
   std::size_t row_count = 0;
   auto rows = detail::read_rows(estimator["rows"], names.size(), row_count);
   if (row_count == 0) estimator["rows"].fail("must hold at least one row");
-  const JsonReader labels_json = estimator["labels"];
-  if (labels_json.array_size() != row_count) {
-    labels_json.fail(
-        fmt::format("has {} entries for {} rows", labels_json.array_size(), row_count));
-  }
-  std::vector<std::uint8_t> labels;
-  labels.reserve(row_count);
-  for (std::size_t i = 0; i < row_count; ++i) {
-    const auto& label = labels_json.json()[i];
-    if (!label.is_number_integer() || (label != 0 && label != 1)) {
-      labels_json[i].fail(fmt::format("must be 0 or 1, got {}", JsonReader::quote(label)));
-    }
-    labels.push_back(label == 1 ? 1 : 0);
-  }
-  std::vector<double> column_weights;
-  if (const auto found = estimator.find("column_weights")) {
-    const JsonReader& weights = *found;
-    if (!weights.json().is_array() || weights.json().size() != names.size()) {
-      weights.fail(fmt::format("must be an array of {} numbers, one per column", names.size()));
-    }
-    for (std::size_t j = 0; j < names.size(); ++j) {
-      const JsonReader weight = weights[j];
-      const double value = weight.finite_number();
-      if (value < 0) weight.fail(fmt::format("must be >= 0, got {}", value));
-      column_weights.push_back(value);
-    }
-    if (std::all_of(column_weights.begin(), column_weights.end(),
-                    [](double w) { return w == 0.0; })) {
-      weights.fail("must not all be 0");
-    }
-  }
+  auto labels = detail::read_labels(estimator["labels"], row_count);
+  auto column_weights = detail::read_column_weights(estimator, names.size());
   return std::make_unique<KernelNeighbors>(std::move(names), std::move(rows), std::move(labels),
                                            gamma, prior, prior_distance, std::move(column_weights));
 }

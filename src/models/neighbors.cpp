@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "estimator_json.hpp"
+#include "reference_set.hpp"
 #include "row_distances.hpp"
 
 namespace nbo::models {
@@ -212,13 +213,10 @@ NearestNeighbors::NearestNeighbors(std::vector<std::string> column_names,
       column_weights_(std::move(column_weights)),
       k_(k),
       weighting_(weighting) {
+  detail::check_reference_set("k-nearest-neighbours", column_names_, reference_rows_, labels_,
+                              column_weights_);
   const std::size_t columns = column_names_.size();
   const std::size_t rows = labels_.size();
-  if (reference_rows_.size() != rows * columns) {
-    throw std::invalid_argument(
-        fmt::format("k-nearest-neighbours has {} reference values for {} rows of {} columns",
-                    reference_rows_.size(), rows, columns));
-  }
   if (k_ < 1) throw std::invalid_argument(fmt::format("k must be >= 1, is {}", k_));
   if (static_cast<std::size_t>(k_) > rows) {
     throw std::invalid_argument(
@@ -226,34 +224,6 @@ NearestNeighbors::NearestNeighbors(std::vector<std::string> column_names,
   }
   if (weighting_ != Weighting::kUniform && weighting_ != Weighting::kDistance) {
     throw std::invalid_argument("unknown k-nearest-neighbours weighting");
-  }
-  for (std::size_t i = 0; i < rows; ++i) {
-    if (labels_[i] > 1) {
-      throw std::invalid_argument(fmt::format("label of reference row {} must be 0 or 1", i));
-    }
-    for (std::size_t j = 0; j < columns; ++j) {
-      if (!std::isfinite(reference_rows_[i * columns + j])) {
-        throw std::invalid_argument(fmt::format(
-            "value of column '{}' in reference row {} must be finite", column_names_[j], i));
-      }
-    }
-  }
-  if (column_weights_.empty()) column_weights_.assign(columns, 1.0);
-  if (column_weights_.size() != columns) {
-    throw std::invalid_argument(
-        fmt::format("k-nearest-neighbours has {} column weights for {} columns",
-                    column_weights_.size(), columns));
-  }
-  for (std::size_t j = 0; j < columns; ++j) {
-    if (!std::isfinite(column_weights_[j]) || column_weights_[j] < 0.0) {
-      throw std::invalid_argument(
-          fmt::format("weight of column '{}' must be finite and >= 0, is {}", column_names_[j],
-                      column_weights_[j]));
-    }
-  }
-  if (std::all_of(column_weights_.begin(), column_weights_.end(),
-                  [](double weight) { return weight == 0.0; })) {
-    throw std::invalid_argument("k-nearest-neighbours column weights are all 0");
   }
   column_means_.assign(columns, 0.0);
   for (std::size_t i = 0; i < rows; ++i) {
@@ -671,18 +641,8 @@ double NearestNeighbors::group_occluded_margin(std::span<const double> row, std:
 }
 
 nlohmann::json NearestNeighbors::to_json() const {
-  nlohmann::json estimator{
-      {"type", type()},
-      {"k", k_},
-      {"weighting", weighting_name(weighting_)},
-      {"columns", column_names_},
-      {"labels", labels_},
-      {"rows", detail::rows_to_json(reference_rows_, labels_.size(), column_names_.size())}};
-  // Written only when it matters, so unweighted models keep their layout.
-  if (std::any_of(column_weights_.begin(), column_weights_.end(),
-                  [](double weight) { return weight != 1.0; })) {
-    estimator["column_weights"] = column_weights_;
-  }
+  nlohmann::json estimator{{"type", type()}, {"k", k_}, {"weighting", weighting_name(weighting_)}};
+  detail::write_reference_set(estimator, column_names_, reference_rows_, labels_, column_weights_);
   return estimator;
 }
 
@@ -697,36 +657,11 @@ std::unique_ptr<const NearestNeighbors> NearestNeighbors::read(
   auto names = detail::read_columns(estimator["columns"], columns);
   std::size_t row_count = 0;
   auto rows = detail::read_rows(estimator["rows"], names.size(), row_count);
-  const JsonReader labels_json = estimator["labels"];
-  if (labels_json.array_size() != row_count) {
-    labels_json.fail(
-        fmt::format("has {} entries for {} rows", labels_json.array_size(), row_count));
-  }
-  std::vector<std::uint8_t> labels;
-  labels.reserve(row_count);
-  for (std::size_t i = 0; i < row_count; ++i) {
-    const auto& label = labels_json.json()[i];
-    if (!label.is_number_integer() || (label != 0 && label != 1)) {
-      labels_json[i].fail(fmt::format("must be 0 or 1, got {}", JsonReader::quote(label)));
-    }
-    labels.push_back(label == 1 ? 1 : 0);
-  }
+  auto labels = detail::read_labels(estimator["labels"], row_count);
   if (static_cast<std::size_t>(k) > row_count) {
     k_json.fail(fmt::format("is {}, more than the {} rows", k, row_count));
   }
-  std::vector<double> column_weights;
-  if (const auto found = estimator.find("column_weights")) {
-    const JsonReader& weights = *found;
-    if (!weights.json().is_array() || weights.json().size() != names.size()) {
-      weights.fail(fmt::format("must be an array of {} numbers, one per column", names.size()));
-    }
-    for (std::size_t j = 0; j < names.size(); ++j) {
-      const JsonReader weight = weights[j];
-      const double value = weight.finite_number();
-      if (value < 0) weight.fail(fmt::format("must be >= 0, got {}", value));
-      column_weights.push_back(value);
-    }
-  }
+  auto column_weights = detail::read_column_weights(estimator, names.size());
   return std::make_unique<NearestNeighbors>(std::move(names), std::move(rows), std::move(labels), k,
                                             weighting, std::move(column_weights));
 }

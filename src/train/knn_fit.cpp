@@ -10,6 +10,26 @@
 #include "nbo/train/training_set.hpp"
 
 namespace nbo::train {
+namespace {
+
+// The rows of `x`, row-major, and the 0/1 labels of `y`: a reference set as the models keep it.
+std::pair<std::vector<double>, std::vector<std::uint8_t>> reference_set_of(
+    const Eigen::MatrixXd& x, const Eigen::VectorXd& y) {
+  const auto rows = static_cast<std::size_t>(x.rows());
+  const auto cols = static_cast<std::size_t>(x.cols());
+  std::vector<double> reference(rows * cols);
+  std::vector<std::uint8_t> labels(rows);
+  for (std::size_t i = 0; i < rows; ++i) {
+    const auto r = static_cast<Eigen::Index>(i);
+    labels[i] = y(r) == 1.0 ? 1 : 0;
+    for (std::size_t j = 0; j < cols; ++j) {
+      reference[i * cols + j] = x(r, static_cast<Eigen::Index>(j));
+    }
+  }
+  return {std::move(reference), std::move(labels)};
+}
+
+}  // namespace
 
 std::vector<double> univariate_auc_weights(const Eigen::MatrixXd& x, const Eigen::VectorXd& y,
                                            double power) {
@@ -43,16 +63,7 @@ std::unique_ptr<const models::NearestNeighbors> fit_nearest_neighbors(
     throw std::invalid_argument(fmt::format(
         "k-NN fit: k must be in [1, {}] (the training rows), is {}", x.rows(), params.k));
   }
-  const auto rows = static_cast<std::size_t>(x.rows());
-  const auto cols = static_cast<std::size_t>(x.cols());
-  std::vector<double> reference(rows * cols);
-  std::vector<std::uint8_t> labels(rows);
-  for (std::size_t i = 0; i < rows; ++i) {
-    const auto r = static_cast<Eigen::Index>(i);
-    labels[i] = y(r) == 1.0 ? 1 : 0;
-    for (std::size_t j = 0; j < cols; ++j)
-      reference[i * cols + j] = x(r, static_cast<Eigen::Index>(j));
-  }
+  auto [reference, labels] = reference_set_of(x, y);
   std::vector<double> weights;
   if (params.column_weighting == KnnColumnWeighting::kUnivariateAuc) {
     weights = univariate_auc_weights(x, y, params.weight_power);
@@ -125,17 +136,8 @@ std::unique_ptr<const models::KernelNeighbors> fit_kernel_neighbors(
   if (params.column_weighting == KnnColumnWeighting::kUnivariateAuc) {
     weights = univariate_auc_weights(x, y, params.weight_power);
   }
-  const auto rows = static_cast<std::size_t>(x.rows());
   const auto cols = static_cast<std::size_t>(x.cols());
-  std::vector<double> reference(rows * cols);
-  std::vector<std::uint8_t> labels(rows);
-  for (std::size_t i = 0; i < rows; ++i) {
-    const auto r = static_cast<Eigen::Index>(i);
-    labels[i] = y(r) == 1.0 ? 1 : 0;
-    for (std::size_t j = 0; j < cols; ++j) {
-      reference[i * cols + j] = x(r, static_cast<Eigen::Index>(j));
-    }
-  }
+  auto [reference, labels] = reference_set_of(x, y);
   if (params.levels > 0) {
     for (std::size_t j = 0; j < cols; ++j) coarsen_column(reference, cols, j, params.levels);
   }
