@@ -22,8 +22,16 @@ struct KernelNeighbors::Scratch {
   std::vector<double> distances;  // to every padded reference row
   double offset = 0.0;            // every exponent is relative to it
   std::vector<double> weights;    // of every padded reference row, relative to offset
-  // The group being occluded: its moved columns, their slopes, and for lookups their codes and
-  // tables (kMaxLevels values each, in `table_values`).
+  // The group being occluded: its columns away from their means (`moved`), each with the slope
+  // of its part of the moved distance and that part's smallest value over the reference rows;
+  // for the exp pass their stored columns and slopes, for lookups their codes and tables
+  // (kMaxLevels values each, in `table_values`).
+  struct MovedColumn {
+    std::size_t column;
+    double slope;
+    double smallest;
+  };
+  std::vector<MovedColumn> moved;
   std::vector<const double*> columns;
   std::vector<double> slopes;
   std::vector<const std::uint8_t*> codes;
@@ -232,14 +240,12 @@ double KernelNeighbors::occluded_margin(std::span<const double> row, std::size_t
   // Occluding column j adds 2 (X_j - M_j) T_ij + M_j^2 - X_j^2 to each squared distance. Each
   // column's part is shifted by its smallest value over the rows, so every factor is at most 1;
   // the shifts and the constants, `lowest` in all, move to the pseudo-votes' exponent.
-  scratch.columns.clear();
-  scratch.slopes.clear();
-  scratch.codes.clear();
-  scratch.tables.clear();
-  scratch.table_values.clear();
+  scratch.moved.clear();
   double constant = 0.0;  // sum of M_j^2 - X_j^2
   double lowest = 0.0;    // constant plus each column's smallest part
   bool every_column_has_levels = true;
+  std::size_t category = kNoCategory;
+  bool one_category = true;
   for (std::size_t j = 0; j < group_of.size(); ++j) {
     if (group_of[j] != group) continue;
     const double value = scratch.weighted[j];
@@ -249,38 +255,21 @@ double KernelNeighbors::occluded_margin(std::span<const double> row, std::size_t
     const double smallest = std::min(slope * weighted_minima_[j], slope * weighted_maxima_[j]);
     constant += mean * mean - value * value;
     lowest += (mean * mean - value * value) + smallest;
-    scratch.columns.push_back(column_major_.data() + j * padded_rows_);
-    scratch.slopes.push_back(slope);
+    scratch.moved.push_back({j, slope, smallest});
     every_column_has_levels = every_column_has_levels && !levels_[j].empty();
-    if (every_column_has_levels) {
-      // The exponents of this column's factors, exponentiated below all at once.
-      scratch.codes.push_back(level_codes_.data() + j * padded_rows_);
-      for (const double level : levels_[j]) {
-        scratch.table_values.push_back(-(gamma_ * (slope * level - smallest)));
-      }
-      scratch.table_values.resize(scratch.codes.size() * detail::kMaxLevels, 0.0);
-    }
-  }
-  // The row itself: no column of the group is away from its mean.
-  if (scratch.columns.empty()) return std::numeric_limits<double>::quiet_NaN();
-  // Moved columns all of one category: one factor per member of the category.
-  std::size_t category = kNoCategory;
-  bool one_category = true;
-  for (std::size_t j = 0; j < group_of.size() && one_category; ++j) {
-    if (group_of[j] != group || scratch.weighted[j] == weighted_means_[j]) continue;
-    one_category =
-        category_of_[j] != kNoCategory && (category == kNoCategory || category == category_of_[j]);
+    one_category = one_category && category_of_[j] != kNoCategory &&
+                   (category == kNoCategory || category == category_of_[j]);
     category = category_of_[j];
   }
+  // The row itself: no column of the group is away from its mean.
+  if (scratch.moved.empty()) return std::numeric_limits<double>::quiet_NaN();
   detail::KernelSums sums;
-  if (one_category && category != kNoCategory) {
+  if (one_category) {
+    // Moved columns all of one category: one factor per member of the category. A row of member
+    // v has column j at its weight when v is j's place, at 0 otherwise.
     const Category& members = categories_[category];
     scratch.table_values.assign(detail::kMaxLevels, 0.0);
-    for (std::size_t j = members.first; j < members.first + members.count; ++j) {
-      if (group_of[j] != group || scratch.weighted[j] == weighted_means_[j]) continue;
-      const double slope = 2.0 * (scratch.weighted[j] - weighted_means_[j]);
-      const double smallest = std::min(slope * weighted_minima_[j], slope * weighted_maxima_[j]);
-      // A row of member v has column j at its weight when v is j's place, at 0 otherwise.
+    for (const auto& [j, slope, smallest] : scratch.moved) {
       for (std::size_t v = 0; v < members.count; ++v) {
         const double stored = v == j - members.first ? column_weights_[j] : 0.0;
         scratch.table_values[v] += -(gamma_ * (slope * stored - smallest));
@@ -294,17 +283,34 @@ double KernelNeighbors::occluded_margin(std::span<const double> row, std::size_t
     const double* tables[] = {scratch.table_exps.data()};
     sums = detail::table_sums(scratch.weights.data(), codes, tables, positive_part_, padded_rows_);
   } else if (every_column_has_levels) {
+    // A table per column: the exponents of its factors, exponentiated all at once.
+    scratch.codes.clear();
+    scratch.tables.clear();
+    scratch.table_values.assign(scratch.moved.size() * detail::kMaxLevels, 0.0);
+    for (std::size_t m = 0; m < scratch.moved.size(); ++m) {
+      const auto& [j, slope, smallest] = scratch.moved[m];
+      scratch.codes.push_back(level_codes_.data() + j * padded_rows_);
+      for (std::size_t v = 0; v < levels_[j].size(); ++v) {
+        scratch.table_values[m * detail::kMaxLevels + v] =
+            -(gamma_ * (slope * levels_[j][v] - smallest));
+      }
+    }
     scratch.table_exps.resize(scratch.table_values.size());
     detail::kernel_exps(scratch.table_values.data(), scratch.table_values.size(),
                         scratch.table_exps.data());
-    scratch.table_values.swap(scratch.table_exps);
-    for (std::size_t m = 0; m < scratch.codes.size(); ++m) {
-      scratch.tables.push_back(scratch.table_values.data() + m * detail::kMaxLevels);
+    for (std::size_t m = 0; m < scratch.moved.size(); ++m) {
+      scratch.tables.push_back(scratch.table_exps.data() + m * detail::kMaxLevels);
     }
     sums = detail::table_sums(scratch.weights.data(), scratch.codes, scratch.tables, positive_part_,
                               padded_rows_);
   } else {
     // Each moved distance less `lowest`: d_i + sum_j slope_j T_ij - sum_j smallest_j.
+    scratch.columns.clear();
+    scratch.slopes.clear();
+    for (const auto& [j, slope, smallest] : scratch.moved) {
+      scratch.columns.push_back(column_major_.data() + j * padded_rows_);
+      scratch.slopes.push_back(slope);
+    }
     sums = detail::kernel_sums(scratch.distances.data(), scratch.columns, scratch.slopes,
                                constant - lowest, positive_part_, padded_rows_, scratch.offset,
                                gamma_);

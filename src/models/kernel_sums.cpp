@@ -237,58 +237,12 @@ double smallest_baseline(const double* values, std::size_t count) {
   return _mm512_mask_blend_pd(_mm512_test_epi64_mask(index, _mm512_set1_epi64(16)), low, high);
 }
 
-// table_body()'s sums, in its order, with the lookups in registers.
-[[gnu::target("avx512f"), gnu::always_inline]] inline __m512d weighted_factor_avx512(
-    const double* weights, const std::uint8_t* const* codes, const double* const* tables,
-    std::size_t moved, std::size_t i) {
-  __m512d factor = lookup_avx512(codes[0], tables[0], i);
-  for (std::size_t m = 1; m < moved; ++m) {
-    factor = _mm512_mul_pd(factor, lookup_avx512(codes[m], tables[m], i));
-  }
-  return _mm512_mul_pd(_mm512_loadu_pd(weights + i), factor);
-}
-
-[[gnu::target("avx512f")]] double table_part_avx512(const double* weights,
-                                                    const std::uint8_t* const* codes,
-                                                    const double* const* tables, std::size_t moved,
-                                                    std::size_t begin, std::size_t end) {
-  static_assert(kMaxLevels == 32);
-  __m512d sum0 = _mm512_setzero_pd();
-  __m512d sum1 = _mm512_setzero_pd();
-  __m512d sum2 = _mm512_setzero_pd();
-  __m512d sum3 = _mm512_setzero_pd();
-  for (std::size_t i = begin; i < end; i += kKernelBlock) {
-    sum0 = _mm512_add_pd(sum0, weighted_factor_avx512(weights, codes, tables, moved, i));
-    sum1 = _mm512_add_pd(sum1,
-                         weighted_factor_avx512(weights, codes, tables, moved, i + kKernelLanes));
-    sum2 = _mm512_add_pd(
-        sum2, weighted_factor_avx512(weights, codes, tables, moved, i + 2 * kKernelLanes));
-    sum3 = _mm512_add_pd(
-        sum3, weighted_factor_avx512(weights, codes, tables, moved, i + 3 * kKernelLanes));
-  }
-  const __m512d total = _mm512_add_pd(_mm512_add_pd(_mm512_add_pd(sum0, sum1), sum2), sum3);
-  Doubles lanes;
-  std::memcpy(&lanes, &total, sizeof lanes);
-  return add_lanes(lanes);
-}
-
-// One column (most fields): its table stays in four registers for the whole pass.
-[[gnu::target("avx512f")]] double column_part_avx512(const double* weights,
-                                                     const std::uint8_t* codes, const double* table,
-                                                     std::size_t begin, std::size_t end) {
-  const __m512d table0 = _mm512_loadu_pd(table);
-  const __m512d table1 = _mm512_loadu_pd(table + 8);
-  const __m512d table2 = _mm512_loadu_pd(table + 16);
-  const __m512d table3 = _mm512_loadu_pd(table + 24);
-  const __m512i bit4 = _mm512_set1_epi64(16);
-  const auto term = [&](std::size_t i) __attribute__((target("avx512f"), always_inline)) {
-    const __m512i index = _mm512_maskz_cvtepu8_epi64(
-        0xFF, _mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes + i)));
-    const __m512d low = _mm512_permutex2var_pd(table0, index, table1);
-    const __m512d high = _mm512_permutex2var_pd(table2, index, table3);
-    const __m512d factor = _mm512_mask_blend_pd(_mm512_test_epi64_mask(index, bit4), low, high);
-    return _mm512_mul_pd(_mm512_loadu_pd(weights + i), factor);
-  };
+// block_sums() for AVX-512 terms, in its order: `term(i)`, an __m512d, must be always inlined
+// into an AVX-512 function, which the generic block_sums() is not.
+template <class Term>
+[[gnu::target("avx512f"), gnu::always_inline]] inline double block_sums_avx512(std::size_t begin,
+                                                                               std::size_t end,
+                                                                               const Term& term) {
   __m512d sum0 = _mm512_setzero_pd();
   __m512d sum1 = _mm512_setzero_pd();
   __m512d sum2 = _mm512_setzero_pd();
@@ -303,6 +257,42 @@ double smallest_baseline(const double* values, std::size_t count) {
   Doubles lanes;
   std::memcpy(&lanes, &total, sizeof lanes);
   return add_lanes(lanes);
+}
+
+// table_body()'s sums, in its order, with the lookups in registers.
+[[gnu::target("avx512f")]] double table_part_avx512(const double* weights,
+                                                    const std::uint8_t* const* codes,
+                                                    const double* const* tables, std::size_t moved,
+                                                    std::size_t begin, std::size_t end) {
+  static_assert(kMaxLevels == 32);
+  return block_sums_avx512(
+      begin, end, [&](std::size_t i) __attribute__((target("avx512f"), always_inline)) {
+        __m512d factor = lookup_avx512(codes[0], tables[0], i);
+        for (std::size_t m = 1; m < moved; ++m) {
+          factor = _mm512_mul_pd(factor, lookup_avx512(codes[m], tables[m], i));
+        }
+        return _mm512_mul_pd(_mm512_loadu_pd(weights + i), factor);
+      });
+}
+
+// One column (most fields): its table stays in four registers for the whole pass.
+[[gnu::target("avx512f")]] double column_part_avx512(const double* weights,
+                                                     const std::uint8_t* codes, const double* table,
+                                                     std::size_t begin, std::size_t end) {
+  const __m512d table0 = _mm512_loadu_pd(table);
+  const __m512d table1 = _mm512_loadu_pd(table + 8);
+  const __m512d table2 = _mm512_loadu_pd(table + 16);
+  const __m512d table3 = _mm512_loadu_pd(table + 24);
+  const __m512i bit4 = _mm512_set1_epi64(16);
+  return block_sums_avx512(
+      begin, end, [&](std::size_t i) __attribute__((target("avx512f"), always_inline)) {
+        const __m512i index = _mm512_maskz_cvtepu8_epi64(
+            0xFF, _mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes + i)));
+        const __m512d low = _mm512_permutex2var_pd(table0, index, table1);
+        const __m512d high = _mm512_permutex2var_pd(table2, index, table3);
+        const __m512d factor = _mm512_mask_blend_pd(_mm512_test_epi64_mask(index, bit4), low, high);
+        return _mm512_mul_pd(_mm512_loadu_pd(weights + i), factor);
+      });
 }
 
 [[gnu::target("avx512f")]] KernelSums table_avx512(const double* weights,
