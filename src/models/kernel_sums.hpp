@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <span>
 
+#include "nbo/models/kernel_neighbors.hpp"
+
 namespace nbo::models::detail {
 
 // Rows are processed in blocks of four vectors of eight, each vector with its own sums, so the
@@ -39,9 +41,8 @@ struct KernelSums {
   double negative = 0.0;  // ... labelled 0
 };
 
-// Stored columns with at most this many distinct values get a table of levels, and an occlusion
-// of them costs a lookup per row instead of an exp.
-inline constexpr std::size_t kMaxLevels = 32;
+// The size of a lookup table: KernelNeighbors::kMaxLevels.
+inline constexpr std::size_t kMaxLevels = KernelNeighbors::kMaxLevels;
 
 // For the `count` rows (a multiple of kKernelBlock), the first `positives` of them (a multiple of
 // kKernelBlock too) labelled 1 and the others 0: weights[i] = kernel_exp(-(gamma * (distances[i] -

@@ -29,52 +29,6 @@ std::pair<std::vector<double>, std::vector<std::uint8_t>> reference_set_of(
   return {std::move(reference), std::move(labels)};
 }
 
-}  // namespace
-
-std::vector<double> univariate_auc_weights(const Eigen::MatrixXd& x, const Eigen::VectorXd& y,
-                                           double power) {
-  if (!(power > 0.0) || !std::isfinite(power)) {
-    throw std::invalid_argument(
-        fmt::format("k-NN fit: the column weight power must be > 0, is {}", power));
-  }
-  std::vector<int> labels(static_cast<std::size_t>(y.size()));
-  for (Eigen::Index i = 0; i < y.size(); ++i) labels[static_cast<std::size_t>(i)] = y(i) == 1.0;
-  std::vector<double> separation(static_cast<std::size_t>(x.cols()));
-  std::vector<double> column(static_cast<std::size_t>(x.rows()));
-  for (Eigen::Index j = 0; j < x.cols(); ++j) {
-    for (Eigen::Index i = 0; i < x.rows(); ++i) column[static_cast<std::size_t>(i)] = x(i, j);
-    separation[static_cast<std::size_t>(j)] = std::abs(roc_auc(column, labels) - 0.5);
-  }
-  const double strongest = *std::max_element(separation.begin(), separation.end());
-  std::vector<double> weights(separation.size(), 1.0);
-  if (strongest > 0.0) {
-    for (std::size_t j = 0; j < weights.size(); ++j) {
-      weights[j] = std::pow(separation[j] / strongest, power);
-    }
-  }
-  return weights;
-}
-
-std::unique_ptr<const models::NearestNeighbors> fit_nearest_neighbors(
-    const Eigen::MatrixXd& x, const Eigen::VectorXd& y, const std::vector<std::string>& columns,
-    const KnnParams& params) {
-  check_training_set("k-NN fit", x, y, columns, /*require_both_classes=*/false);
-  if (params.k < 1 || params.k > x.rows()) {
-    throw std::invalid_argument(fmt::format(
-        "k-NN fit: k must be in [1, {}] (the training rows), is {}", x.rows(), params.k));
-  }
-  auto [reference, labels] = reference_set_of(x, y);
-  std::vector<double> weights;
-  if (params.column_weighting == KnnColumnWeighting::kUnivariateAuc) {
-    weights = univariate_auc_weights(x, y, params.weight_power);
-  }
-  return std::make_unique<models::NearestNeighbors>(columns, std::move(reference),
-                                                    std::move(labels), params.k, params.weighting,
-                                                    std::move(weights));
-}
-
-namespace {
-
 // Coarsens column `column` of row-major `rows` (see KernelNeighborsParams::levels).
 void coarsen_column(std::vector<double>& rows, std::size_t columns, std::size_t column,
                     std::size_t levels) {
@@ -123,14 +77,57 @@ double median_nearest_distance(const std::vector<double>& rows, std::size_t colu
 
 }  // namespace
 
+std::vector<double> univariate_auc_weights(const Eigen::MatrixXd& x, const Eigen::VectorXd& y,
+                                           double power) {
+  if (!(power > 0.0) || !std::isfinite(power)) {
+    throw std::invalid_argument(
+        fmt::format("k-NN fit: the column weight power must be > 0, is {}", power));
+  }
+  std::vector<int> labels(static_cast<std::size_t>(y.size()));
+  for (Eigen::Index i = 0; i < y.size(); ++i) labels[static_cast<std::size_t>(i)] = y(i) == 1.0;
+  std::vector<double> separation(static_cast<std::size_t>(x.cols()));
+  std::vector<double> column(static_cast<std::size_t>(x.rows()));
+  for (Eigen::Index j = 0; j < x.cols(); ++j) {
+    for (Eigen::Index i = 0; i < x.rows(); ++i) column[static_cast<std::size_t>(i)] = x(i, j);
+    separation[static_cast<std::size_t>(j)] = std::abs(roc_auc(column, labels) - 0.5);
+  }
+  const double strongest = *std::max_element(separation.begin(), separation.end());
+  std::vector<double> weights(separation.size(), 1.0);
+  if (strongest > 0.0) {
+    for (std::size_t j = 0; j < weights.size(); ++j) {
+      weights[j] = std::pow(separation[j] / strongest, power);
+    }
+  }
+  return weights;
+}
+
+std::unique_ptr<const models::NearestNeighbors> fit_nearest_neighbors(
+    const Eigen::MatrixXd& x, const Eigen::VectorXd& y, const std::vector<std::string>& columns,
+    const KnnParams& params) {
+  check_training_set("k-NN fit", x, y, columns, /*require_both_classes=*/false);
+  if (params.k < 1 || params.k > x.rows()) {
+    throw std::invalid_argument(fmt::format(
+        "k-NN fit: k must be in [1, {}] (the training rows), is {}", x.rows(), params.k));
+  }
+  auto [reference, labels] = reference_set_of(x, y);
+  std::vector<double> weights;
+  if (params.column_weighting == KnnColumnWeighting::kUnivariateAuc) {
+    weights = univariate_auc_weights(x, y, params.weight_power);
+  }
+  return std::make_unique<models::NearestNeighbors>(columns, std::move(reference),
+                                                    std::move(labels), params.k, params.weighting,
+                                                    std::move(weights));
+}
+
 std::unique_ptr<const models::KernelNeighbors> fit_kernel_neighbors(
     const Eigen::MatrixXd& x, const Eigen::VectorXd& y, const std::vector<std::string>& columns,
     const KernelNeighborsParams& params) {
   check_training_set("kernel neighbours fit", x, y, columns, /*require_both_classes=*/false);
   if (x.rows() < 2) throw std::invalid_argument("kernel neighbours fit: needs at least 2 rows");
-  if (params.levels > 32) {
+  if (params.levels > models::KernelNeighbors::kMaxLevels) {
     throw std::invalid_argument(
-        fmt::format("kernel neighbours fit: levels must be at most 32, is {}", params.levels));
+        fmt::format("kernel neighbours fit: levels must be at most {}, is {}",
+                    models::KernelNeighbors::kMaxLevels, params.levels));
   }
   std::vector<double> weights;
   if (params.column_weighting == KnnColumnWeighting::kUnivariateAuc) {

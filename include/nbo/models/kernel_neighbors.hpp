@@ -50,6 +50,11 @@ class KernelNeighbors final : public Estimator {
                   std::vector<std::uint8_t> labels, double gamma, double prior,
                   double prior_distance, std::vector<double> column_weights = {});
 
+  // A column of at most this many distinct values (and a one-hot category of at most this many
+  // columns) is explained by table lookups; others by an exp per reference row. The trainer
+  // coarsens columns to this many values (train/knn_fit.hpp).
+  static constexpr std::size_t kMaxLevels = 32;
+
   std::string_view type() const override { return "kernel_neighbors"; }
   std::size_t column_count() const override { return column_names_.size(); }
   double margin(std::span<const double> row) const override;
@@ -112,13 +117,13 @@ class KernelNeighbors final : public Estimator {
   std::vector<double> column_major_;
   std::vector<double> weighted_minima_;  // per column, of the weighted reference rows
   std::vector<double> weighted_maxima_;
-  // Per column with at most detail::kMaxLevels distinct weighted values: those values ascending
+  // Per column with at most kMaxLevels distinct weighted values: those values ascending
   // (empty for the other columns), and each padded row's index into them (column-major as
   // column_major_).
   std::vector<std::vector<double>> levels_;
   std::vector<std::uint8_t> level_codes_;
   // One-hot categories found in the reference rows: runs of adjacent 0/1 columns with exactly one
-  // 1 per row (at most detail::kMaxLevels columns). An occlusion of a category's columns costs one
+  // 1 per row (at most kMaxLevels columns). An occlusion of a category's columns costs one
   // lookup per row, by the index of the row's 1 within the run (category_codes_, column-major per
   // category as level_codes_).
   struct Category {

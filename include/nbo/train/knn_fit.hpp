@@ -50,16 +50,16 @@ struct KernelNeighborsParams {
   // into `levels` groups of about equal size (equal values in the same group), each value
   // replaced by its group's mean. The model then explains that column by lookups in a table of
   // levels (models/kernel_neighbors.hpp) instead of an exp per reference row. 0: never; at most
-  // 32.
-  std::size_t levels = 32;
+  // KernelNeighbors::kMaxLevels.
+  std::size_t levels = models::KernelNeighbors::kMaxLevels;
 };
 
 // Every training row becomes a reference row (see models/kernel_neighbors.hpp), its columns
 // coarsened as `levels` says; the model's prior_distance is the median, over the reference rows,
 // of the squared weighted distance to the nearest other one. Throws std::invalid_argument on
 // shape mismatches, non-finite values, labels other than 0/1, fewer than 2 rows, gamma or prior
-// not finite and > 0, weight_power <= 0, levels above 32, or kUnivariateAuc with one class
-// only.
+// not finite and > 0, weight_power <= 0, levels above KernelNeighbors::kMaxLevels, or
+// kUnivariateAuc with one class only.
 std::unique_ptr<const models::KernelNeighbors> fit_kernel_neighbors(
     const Eigen::MatrixXd& x, const Eigen::VectorXd& y, const std::vector<std::string>& columns,
     const KernelNeighborsParams& params);
