@@ -90,13 +90,9 @@ KernelNeighbors::KernelNeighbors(std::vector<std::string> column_names,
     throw std::invalid_argument(
         fmt::format("prior_distance must be finite and >= 0, is {}", prior_distance_));
   }
-  column_means_.assign(columns, 0.0);
-  for (std::size_t i = 0; i < rows; ++i) {
-    for (std::size_t j = 0; j < columns; ++j) column_means_[j] += reference_rows_[i * columns + j];
-  }
+  column_means_ = detail::column_means(reference_rows_, columns);
   weighted_means_.resize(columns);
   for (std::size_t j = 0; j < columns; ++j) {
-    column_means_[j] /= static_cast<double>(rows);
     weighted_means_[j] = column_means_[j] * column_weights_[j];
   }
   const auto padded = [](std::size_t count) {

@@ -225,11 +225,7 @@ NearestNeighbors::NearestNeighbors(std::vector<std::string> column_names,
   if (weighting_ != Weighting::kUniform && weighting_ != Weighting::kDistance) {
     throw std::invalid_argument("unknown k-nearest-neighbours weighting");
   }
-  column_means_.assign(columns, 0.0);
-  for (std::size_t i = 0; i < rows; ++i) {
-    for (std::size_t j = 0; j < columns; ++j) column_means_[j] += reference_rows_[i * columns + j];
-  }
-  for (double& mean : column_means_) mean /= static_cast<double>(rows);
+  column_means_ = detail::column_means(reference_rows_, columns);
   // Distances, and the bounds of contributions(), live in the weighted space: row-major for the
   // exact distance of one row, column-major for the blocked pass over all rows.
   weighted_rows_ = reference_rows_;

@@ -61,6 +61,18 @@ inline void check_reference_set(std::string_view model, const std::vector<std::s
   }
 }
 
+// The mean of each of `columns` columns over the row-major `rows`, summed row by row in order:
+// the reference the neighbour estimators occlude a column with.
+inline std::vector<double> column_means(const std::vector<double>& rows, std::size_t columns) {
+  const std::size_t count = rows.size() / columns;
+  std::vector<double> means(columns, 0.0);
+  for (std::size_t i = 0; i < count; ++i) {
+    for (std::size_t j = 0; j < columns; ++j) means[j] += rows[i * columns + j];
+  }
+  for (double& mean : means) mean /= static_cast<double>(count);
+  return means;
+}
+
 // "labels": one 0 or 1 per reference row.
 inline std::vector<std::uint8_t> read_labels(const JsonReader& labels, std::size_t row_count) {
   if (labels.array_size() != row_count) {
