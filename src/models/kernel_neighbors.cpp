@@ -36,9 +36,15 @@ struct KernelNeighbors::Scratch {
   std::vector<double> slopes;
   std::vector<const std::uint8_t*> codes;
   std::vector<const double*> tables;
+  std::vector<std::uint8_t> levels;  // per table: how many of its values the codes reach
   std::vector<double> table_values;
   std::vector<double> table_exps;
   std::vector<std::size_t> identity;  // group_of for explain(): column j is group j
+  // distances_of() from level codes: per column, its squared differences to the row's value
+  // (kMaxLevels each, in `term_values`), and the columns' codes and tables.
+  std::vector<double> term_values;
+  std::vector<const std::uint8_t*> distance_codes;
+  std::vector<const double*> distance_terms;
 };
 
 namespace {
@@ -132,6 +138,12 @@ KernelNeighbors::KernelNeighbors(std::vector<std::string> column_names,
     }
     levels_[j] = std::move(values);
   }
+  level_counts_.resize(columns);
+  for (std::size_t j = 0; j < columns; ++j) {
+    level_counts_[j] = static_cast<std::uint8_t>(levels_[j].size());
+  }
+  coded_distances_ = std::none_of(levels_.begin(), levels_.end(),
+                                  [](const auto& values) { return values.empty(); });
   find_categories(position);
 }
 
@@ -189,8 +201,25 @@ void KernelNeighbors::distances_of(std::span<const double> row, Scratch& scratch
   scratch.weighted.resize(columns);
   for (std::size_t j = 0; j < columns; ++j) scratch.weighted[j] = row[j] * column_weights_[j];
   scratch.distances.resize(padded_rows_);
-  detail::squared_distances(scratch.weighted, column_major_, padded_rows_, 0, padded_rows_,
-                            scratch.distances.data());
+  if (coded_distances_) {
+    scratch.term_values.resize(columns * detail::kMaxLevels);
+    scratch.distance_codes.clear();
+    scratch.distance_terms.clear();
+    for (std::size_t j = 0; j < columns; ++j) {
+      double* terms = scratch.term_values.data() + j * detail::kMaxLevels;
+      for (std::size_t v = 0; v < levels_[j].size(); ++v) {
+        const double difference = levels_[j][v] - scratch.weighted[j];
+        terms[v] = difference * difference;
+      }
+      scratch.distance_codes.push_back(level_codes_.data() + j * padded_rows_);
+      scratch.distance_terms.push_back(terms);
+    }
+    detail::coded_distances(scratch.distance_codes, scratch.distance_terms, level_counts_,
+                            padded_rows_, scratch.distances.data());
+  } else {
+    detail::squared_distances(scratch.weighted, column_major_, padded_rows_, 0, padded_rows_,
+                              scratch.distances.data());
+  }
   // The padding rows weigh nothing.
   const auto infinity = std::numeric_limits<double>::infinity();
   const auto negatives_end =
@@ -277,28 +306,35 @@ double KernelNeighbors::occluded_margin(std::span<const double> row, std::size_t
               scratch.table_exps.end(), 0.0);
     const std::uint8_t* codes[] = {category_codes_.data() + category * padded_rows_};
     const double* tables[] = {scratch.table_exps.data()};
-    sums = detail::table_sums(scratch.weights.data(), codes, tables, positive_part_, padded_rows_);
+    const std::uint8_t levels[] = {static_cast<std::uint8_t>(members.count)};
+    sums = detail::table_sums(scratch.weights.data(), codes, tables, levels, positive_part_,
+                              padded_rows_);
   } else if (every_column_has_levels) {
     // A table per column: the exponents of its factors, exponentiated all at once.
     scratch.codes.clear();
     scratch.tables.clear();
+    scratch.levels.clear();
     scratch.table_values.assign(scratch.moved.size() * detail::kMaxLevels, 0.0);
     for (std::size_t m = 0; m < scratch.moved.size(); ++m) {
       const auto& [j, slope, smallest] = scratch.moved[m];
       scratch.codes.push_back(level_codes_.data() + j * padded_rows_);
+      scratch.levels.push_back(level_counts_[j]);
       for (std::size_t v = 0; v < levels_[j].size(); ++v) {
         scratch.table_values[m * detail::kMaxLevels + v] =
             -(gamma_ * (slope * levels_[j][v] - smallest));
       }
     }
     scratch.table_exps.resize(scratch.table_values.size());
-    detail::kernel_exps(scratch.table_values.data(), scratch.table_values.size(),
-                        scratch.table_exps.data());
+    for (std::size_t m = 0; m < scratch.moved.size(); ++m) {
+      const std::size_t start = m * detail::kMaxLevels;
+      detail::kernel_exps(scratch.table_values.data() + start, scratch.levels[m],
+                          scratch.table_exps.data() + start);
+    }
     for (std::size_t m = 0; m < scratch.moved.size(); ++m) {
       scratch.tables.push_back(scratch.table_exps.data() + m * detail::kMaxLevels);
     }
-    sums = detail::table_sums(scratch.weights.data(), scratch.codes, scratch.tables, positive_part_,
-                              padded_rows_);
+    sums = detail::table_sums(scratch.weights.data(), scratch.codes, scratch.tables, scratch.levels,
+                              positive_part_, padded_rows_);
   } else {
     // Each moved distance less `lowest`: d_i + sum_j slope_j T_ij - sum_j smallest_j.
     scratch.columns.clear();

@@ -224,17 +224,38 @@ double smallest_baseline(const double* values, std::size_t count) {
   return smallest_body(values, count);
 }
 
-// The eight codes at `i` looked up in a 32-value table: two two-register permutes and a blend
-// on the code's bit 4, the table's values as the lane-by-lane lookup gives them.
+// The eight codes at `i`, widened to the lanes' 64 bits.
+[[gnu::target("avx512f"), gnu::always_inline]] inline __m512i codes_at(const std::uint8_t* codes,
+                                                                       std::size_t i) {
+  return _mm512_maskz_cvtepu8_epi64(0xFF,
+                                    _mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes + i)));
+}
+
+// A lookup of eight codes below `Levels` in a table held in registers (`table[0]` for at most 8
+// values, two for 16, four for 32): one permute, a two-register one, or two and a blend on the
+// code's bit 4. The table's values as the lane-by-lane lookup gives them.
+template <std::size_t Levels>
+[[gnu::target("avx512f"), gnu::always_inline]] inline __m512d lookup_registers(__m512i index,
+                                                                               const __m512d* table,
+                                                                               __m512i bit4) {
+  static_assert(Levels == 8 || Levels == 16 || Levels == 32);
+  if constexpr (Levels == 8) {
+    return _mm512_maskz_permutexvar_pd(0xFF, index, table[0]);
+  } else if constexpr (Levels == 16) {
+    return _mm512_permutex2var_pd(table[0], index, table[1]);
+  } else {
+    const __m512d low = _mm512_permutex2var_pd(table[0], index, table[1]);
+    const __m512d high = _mm512_permutex2var_pd(table[2], index, table[3]);
+    return _mm512_mask_blend_pd(_mm512_test_epi64_mask(index, bit4), low, high);
+  }
+}
+
+// The eight codes at `i` looked up in a 32-value table in memory.
 [[gnu::target("avx512f"), gnu::always_inline]] inline __m512d lookup_avx512(
     const std::uint8_t* codes, const double* table, std::size_t i) {
-  const __m512i index = _mm512_maskz_cvtepu8_epi64(
-      0xFF, _mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes + i)));
-  const __m512d low =
-      _mm512_permutex2var_pd(_mm512_loadu_pd(table), index, _mm512_loadu_pd(table + 8));
-  const __m512d high =
-      _mm512_permutex2var_pd(_mm512_loadu_pd(table + 16), index, _mm512_loadu_pd(table + 24));
-  return _mm512_mask_blend_pd(_mm512_test_epi64_mask(index, _mm512_set1_epi64(16)), low, high);
+  const __m512d registers[4] = {_mm512_loadu_pd(table), _mm512_loadu_pd(table + 8),
+                                _mm512_loadu_pd(table + 16), _mm512_loadu_pd(table + 24)};
+  return lookup_registers<32>(codes_at(codes, i), registers, _mm512_set1_epi64(16));
 }
 
 // block_sums() for AVX-512 terms, in its order: `term(i)`, an __m512d, must be always inlined
@@ -275,33 +296,38 @@ template <class Term>
       });
 }
 
-// One column (most fields): its table stays in four registers for the whole pass.
+// One column (most fields): its table stays in registers for the whole pass.
+template <std::size_t Levels>
 [[gnu::target("avx512f")]] double column_part_avx512(const double* weights,
                                                      const std::uint8_t* codes, const double* table,
                                                      std::size_t begin, std::size_t end) {
-  const __m512d table0 = _mm512_loadu_pd(table);
-  const __m512d table1 = _mm512_loadu_pd(table + 8);
-  const __m512d table2 = _mm512_loadu_pd(table + 16);
-  const __m512d table3 = _mm512_loadu_pd(table + 24);
+  __m512d registers[Levels / 8];
+  for (std::size_t r = 0; r < Levels / 8; ++r) registers[r] = _mm512_loadu_pd(table + 8 * r);
   const __m512i bit4 = _mm512_set1_epi64(16);
   return block_sums_avx512(
       begin, end, [&](std::size_t i) __attribute__((target("avx512f"), always_inline)) {
-        const __m512i index = _mm512_maskz_cvtepu8_epi64(
-            0xFF, _mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes + i)));
-        const __m512d low = _mm512_permutex2var_pd(table0, index, table1);
-        const __m512d high = _mm512_permutex2var_pd(table2, index, table3);
-        const __m512d factor = _mm512_mask_blend_pd(_mm512_test_epi64_mask(index, bit4), low, high);
+        const __m512d factor = lookup_registers<Levels>(codes_at(codes, i), registers, bit4);
         return _mm512_mul_pd(_mm512_loadu_pd(weights + i), factor);
       });
 }
 
+template <std::size_t Levels>
+[[gnu::target("avx512f")]] KernelSums column_avx512(const double* weights,
+                                                    const std::uint8_t* codes, const double* table,
+                                                    std::size_t positives, std::size_t count) {
+  return {column_part_avx512<Levels>(weights, codes, table, 0, positives),
+          column_part_avx512<Levels>(weights, codes, table, positives, count)};
+}
+
 [[gnu::target("avx512f")]] KernelSums table_avx512(const double* weights,
                                                    const std::uint8_t* const* codes,
-                                                   const double* const* tables, std::size_t moved,
+                                                   const double* const* tables,
+                                                   const std::uint8_t* levels, std::size_t moved,
                                                    std::size_t positives, std::size_t count) {
   if (moved == 1) {
-    return {column_part_avx512(weights, codes[0], tables[0], 0, positives),
-            column_part_avx512(weights, codes[0], tables[0], positives, count)};
+    if (levels[0] <= 8) return column_avx512<8>(weights, codes[0], tables[0], positives, count);
+    if (levels[0] <= 16) return column_avx512<16>(weights, codes[0], tables[0], positives, count);
+    return column_avx512<32>(weights, codes[0], tables[0], positives, count);
   }
   return {table_part_avx512(weights, codes, tables, moved, 0, positives),
           table_part_avx512(weights, codes, tables, moved, positives, count)};
@@ -322,6 +348,70 @@ KernelSums table_baseline(const double* weights, const std::uint8_t* const* code
   return table_body(
       weights, codes, tables, moved, positives, count,
       [](const std::uint8_t* c, const double* t, std::size_t i) { return lookup_lanes(c, t, i); });
+}
+
+// coded_distances() at every level but AVX-512: each lane looked up one at a time, the columns
+// added in order.
+[[gnu::always_inline]] inline void coded_distances_body(const std::uint8_t* const* codes,
+                                                        const double* const* terms,
+                                                        std::size_t columns, std::size_t count,
+                                                        double* out) {
+  for (std::size_t i = 0; i < count; i += kKernelLanes) {
+    Doubles distance{};
+    for (std::size_t m = 0; m < columns; ++m) distance += lookup_lanes(codes[m], terms[m], i);
+    std::memcpy(out + i, &distance, sizeof distance);
+  }
+}
+
+[[gnu::target("avx2")]] void coded_distances_avx2(const std::uint8_t* const* codes,
+                                                  const double* const* terms,
+                                                  const std::uint8_t* /*levels*/,
+                                                  std::size_t columns, std::size_t count,
+                                                  double* out) {
+  coded_distances_body(codes, terms, columns, count, out);
+}
+
+void coded_distances_baseline(const std::uint8_t* const* codes, const double* const* terms,
+                              const std::uint8_t* /*levels*/, std::size_t columns,
+                              std::size_t count, double* out) {
+  coded_distances_body(codes, terms, columns, count, out);
+}
+
+// Adds column `codes`' terms to the four vectors of a block.
+template <std::size_t Levels>
+[[gnu::target("avx512f"), gnu::always_inline]] inline void add_terms(const std::uint8_t* codes,
+                                                                     const double* terms,
+                                                                     __m512d* sums, __m512i bit4) {
+  __m512d registers[Levels / 8];
+  for (std::size_t r = 0; r < Levels / 8; ++r) registers[r] = _mm512_loadu_pd(terms + 8 * r);
+  for (std::size_t v = 0; v < 4; ++v) {
+    sums[v] = _mm512_add_pd(
+        sums[v], lookup_registers<Levels>(codes_at(codes, v * kKernelLanes), registers, bit4));
+  }
+}
+
+// A block of four vectors at a time, each column's table loaded into registers once per block.
+[[gnu::target("avx512f")]] void coded_distances_avx512(const std::uint8_t* const* codes,
+                                                       const double* const* terms,
+                                                       const std::uint8_t* levels,
+                                                       std::size_t columns, std::size_t count,
+                                                       double* out) {
+  static_assert(kMaxLevels == 32 && kKernelBlock == 4 * kKernelLanes);
+  const __m512i bit4 = _mm512_set1_epi64(16);
+  for (std::size_t i = 0; i < count; i += kKernelBlock) {
+    __m512d sums[4] = {_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(),
+                       _mm512_setzero_pd()};
+    for (std::size_t m = 0; m < columns; ++m) {
+      if (levels[m] <= 8) {
+        add_terms<8>(codes[m] + i, terms[m], sums, bit4);
+      } else if (levels[m] <= 16) {
+        add_terms<16>(codes[m] + i, terms[m], sums, bit4);
+      } else {
+        add_terms<32>(codes[m] + i, terms[m], sums, bit4);
+      }
+    }
+    for (std::size_t v = 0; v < 4; ++v) _mm512_storeu_pd(out + i + v * kKernelLanes, sums[v]);
+  }
 }
 
 }  // namespace
@@ -387,17 +477,34 @@ double smallest(const double* values, std::size_t count) noexcept {
 }
 
 KernelSums table_sums(const double* weights, std::span<const std::uint8_t* const> codes,
-                      std::span<const double* const> tables, std::size_t positives,
-                      std::size_t count) noexcept {
+                      std::span<const double* const> tables, std::span<const std::uint8_t> levels,
+                      std::size_t positives, std::size_t count) noexcept {
   switch (simd_level()) {
     case SimdLevel::kAvx512:
-      return table_avx512(weights, codes.data(), tables.data(), codes.size(), positives, count);
+      return table_avx512(weights, codes.data(), tables.data(), levels.data(), codes.size(),
+                          positives, count);
     case SimdLevel::kAvx2:
       return table_avx2(weights, codes.data(), tables.data(), codes.size(), positives, count);
     case SimdLevel::kBaseline:
       break;
   }
   return table_baseline(weights, codes.data(), tables.data(), codes.size(), positives, count);
+}
+
+void coded_distances(std::span<const std::uint8_t* const> codes,
+                     std::span<const double* const> terms, std::span<const std::uint8_t> levels,
+                     std::size_t count, double* out) noexcept {
+  switch (simd_level()) {
+    case SimdLevel::kAvx512:
+      return coded_distances_avx512(codes.data(), terms.data(), levels.data(), codes.size(), count,
+                                    out);
+    case SimdLevel::kAvx2:
+      return coded_distances_avx2(codes.data(), terms.data(), levels.data(), codes.size(), count,
+                                  out);
+    case SimdLevel::kBaseline:
+      break;
+  }
+  coded_distances_baseline(codes.data(), terms.data(), levels.data(), codes.size(), count, out);
 }
 
 }  // namespace nbo::models::detail

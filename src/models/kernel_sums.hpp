@@ -59,10 +59,19 @@ KernelSums kernel_sums(const double* base, std::span<const double* const> column
                        std::size_t count, double offset, double gamma) noexcept;
 
 // The same sums of weights[i] * tables[0][codes[0][i]] * tables[1][codes[1][i]] ... (multiplied
-// in that order, the factors first): each table holds kMaxLevels values, each code is below
-// kMaxLevels.
+// in that order, the factors first): each table holds kMaxLevels values; column m's codes are
+// below levels[m] (at most kMaxLevels), which picks the lookup of a single column.
 KernelSums table_sums(const double* weights, std::span<const std::uint8_t* const> codes,
-                      std::span<const double* const> tables, std::size_t positives,
-                      std::size_t count) noexcept;
+                      std::span<const double* const> tables, std::span<const std::uint8_t> levels,
+                      std::size_t positives, std::size_t count) noexcept;
+
+// Squared distances from level codes: out[i] = terms[0][codes[0][i]] + terms[1][codes[1][i]] ...
+// added in that order from 0, for i < count (a multiple of kKernelBlock). Each of `terms` holds
+// kMaxLevels values; column m's codes are below levels[m] (at most kMaxLevels), which picks its
+// lookup. With terms[m][v] = (level v of column m - the row's value)^2 these are bit for bit
+// squared_distances()' values (row_distances.hpp), read from a byte per value instead of eight.
+void coded_distances(std::span<const std::uint8_t* const> codes,
+                     std::span<const double* const> terms, std::span<const std::uint8_t> levels,
+                     std::size_t count, double* out) noexcept;
 
 }  // namespace nbo::models::detail

@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -109,6 +110,38 @@ TEST(KernelNeighborsTest, ManyRowsMatchThePlainDefinition) {
                     plain_margin(reference, labels, weights, gamma, 0.5, prior_distance, row), 1e-7)
             << "gamma " << gamma << " prior_distance " << prior_distance;
       }
+    }
+  }
+}
+
+// Columns of few values: distances are summed from lookups of each row's level codes.
+TEST(KernelNeighborsTest, ColumnsOfFewValuesMatchThePlainDefinition) {
+  std::mt19937_64 random(8);
+  std::normal_distribution<double> normal;
+  std::bernoulli_distribution coin(0.3);
+  const auto rounded = [](double value, double step) {
+    return step * std::round(std::clamp(value, -2.0, 2.0) / step);
+  };
+  const std::size_t rows = 301;
+  std::vector<std::string> names{"steps_of_a_quarter", "steps_of_a_half", "flag"};
+  std::vector<double> reference;
+  std::vector<std::uint8_t> labels;
+  for (std::size_t i = 0; i < rows; ++i) {
+    reference.push_back(rounded(normal(random), 0.25));
+    reference.push_back(rounded(normal(random), 0.5));
+    reference.push_back(coin(random) ? 1.0 : 0.0);
+    labels.push_back(reference[i * 3] + 0.5 * normal(random) > 0.3 ? 1 : 0);
+  }
+  const std::vector<double> weights{1.0, 0.5, 0.7};
+  for (const double gamma : {0.1, 1.0, 20.0}) {
+    const KernelNeighbors model(names, reference, labels, gamma, 0.5, 0.05, weights);
+    for (int q = 0; q < 50; ++q) {
+      // Queries off the levels too: a table holds the row's distance to each level.
+      const std::vector<double> row{normal(random), rounded(normal(random), 0.5),
+                                    coin(random) ? 1.0 : 0.0};
+      EXPECT_NEAR(model.margin(row),
+                  plain_margin(reference, labels, weights, gamma, 0.5, 0.05, row), 1e-7)
+          << "gamma " << gamma;
     }
   }
 }

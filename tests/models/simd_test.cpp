@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <iostream>
 #include <random>
@@ -174,6 +176,29 @@ TEST(SimdTest, KernelNeighborsScoreTheSameBitsAtEveryLevel) {
                                 weights);
     expect_every_level_scores_as_the_baseline(model, reference);
   }
+}
+
+// Every numeric column of few values (2 to 32, so each of the lookups by level code runs): the
+// distances come from a byte per value, and must still score the same bits everywhere.
+TEST(SimdTest, KernelNeighborsOnColumnsOfFewValuesScoreTheSameBitsAtEveryLevel) {
+  const SimdLevelGuard guard;
+  Reference reference = make_reference(1037, 13, 14);
+  const std::size_t columns = reference.names.size();
+  const std::size_t values_per_column[] = {2, 5, 8, 9, 16, 17, 32, 3, 12, 20, 31, 7, 4};
+  const auto coarsen = [&](std::vector<double>& row, std::size_t offset) {
+    for (std::size_t j = 0; j < 13; ++j) {
+      const double count = static_cast<double>(values_per_column[j]);
+      const double clamped = std::clamp(row[offset + j], -2.5, 2.4999);
+      row[offset + j] = 0.37 * std::floor((clamped + 2.5) / 5.0 * count);
+    }
+  };
+  for (std::size_t i = 0; i < reference.labels.size(); ++i) coarsen(reference.rows, i * columns);
+  for (auto& query : reference.queries) coarsen(query, 0);
+  std::vector<double> weights(columns);
+  for (std::size_t j = 0; j < columns; ++j) weights[j] = 0.3 + 0.04 * static_cast<double>(j);
+  const KernelNeighbors model(reference.names, reference.rows, reference.labels, 1.5, 0.5, 1.0,
+                              weights);
+  expect_every_level_scores_as_the_baseline(model, reference);
 }
 
 }  // namespace
