@@ -144,6 +144,17 @@ KernelNeighbors::KernelNeighbors(std::vector<std::string> column_names,
   }
   coded_distances_ = std::none_of(levels_.begin(), levels_.end(),
                                   [](const auto& values) { return values.empty(); });
+  grouped_rows_ = (padded_rows_ + detail::kCodeGroup - 1) / detail::kCodeGroup * detail::kCodeGroup;
+  if (coded_distances_) {
+    interleaved_codes_.assign(columns * grouped_rows_, 0);
+    std::vector<std::uint8_t> column(grouped_rows_, 0);
+    for (std::size_t j = 0; j < columns; ++j) {
+      std::copy_n(level_codes_.begin() + static_cast<std::ptrdiff_t>(j * padded_rows_),
+                  padded_rows_, column.begin());
+      detail::interleave_codes(column.data(), grouped_rows_,
+                               interleaved_codes_.data() + j * grouped_rows_);
+    }
+  }
   find_categories(position);
 }
 
@@ -200,7 +211,8 @@ void KernelNeighbors::distances_of(std::span<const double> row, Scratch& scratch
   const std::size_t columns = column_weights_.size();
   scratch.weighted.resize(columns);
   for (std::size_t j = 0; j < columns; ++j) scratch.weighted[j] = row[j] * column_weights_[j];
-  scratch.distances.resize(padded_rows_);
+  // Room for the coded pass's whole groups; the rows past padded_rows_ are never read.
+  scratch.distances.resize(grouped_rows_);
   if (coded_distances_) {
     scratch.term_values.resize(columns * detail::kMaxLevels);
     scratch.distance_codes.clear();
@@ -211,11 +223,11 @@ void KernelNeighbors::distances_of(std::span<const double> row, Scratch& scratch
         const double difference = levels_[j][v] - scratch.weighted[j];
         terms[v] = difference * difference;
       }
-      scratch.distance_codes.push_back(level_codes_.data() + j * padded_rows_);
+      scratch.distance_codes.push_back(interleaved_codes_.data() + j * grouped_rows_);
       scratch.distance_terms.push_back(terms);
     }
     detail::coded_distances(scratch.distance_codes, scratch.distance_terms, level_counts_,
-                            padded_rows_, scratch.distances.data());
+                            grouped_rows_, scratch.distances.data());
   } else {
     detail::squared_distances(scratch.weighted, column_major_, padded_rows_, 0, padded_rows_,
                               scratch.distances.data());

@@ -350,6 +350,13 @@ KernelSums table_baseline(const double* weights, const std::uint8_t* const* code
       [](const std::uint8_t* c, const double* t, std::size_t i) { return lookup_lanes(c, t, i); });
 }
 
+// The byte of row `row`'s code in an interleaved column (interleave_codes()).
+[[gnu::always_inline]] inline std::size_t interleaved(std::size_t row) {
+  const std::size_t group = row / kCodeGroup * kCodeGroup;
+  const std::size_t vector = row % kCodeGroup / kKernelLanes;
+  return group + kKernelLanes * (row % kKernelLanes) + vector;
+}
+
 // coded_distances() at every level but AVX-512: each lane looked up one at a time, the columns
 // added in order.
 [[gnu::always_inline]] inline void coded_distances_body(const std::uint8_t* const* codes,
@@ -358,7 +365,13 @@ KernelSums table_baseline(const double* weights, const std::uint8_t* const* code
                                                         double* out) {
   for (std::size_t i = 0; i < count; i += kKernelLanes) {
     Doubles distance{};
-    for (std::size_t m = 0; m < columns; ++m) distance += lookup_lanes(codes[m], terms[m], i);
+    for (std::size_t m = 0; m < columns; ++m) {
+      Doubles term;
+      for (std::size_t lane = 0; lane < kKernelLanes; ++lane) {
+        term[lane] = terms[m][codes[m][interleaved(i + lane)]];
+      }
+      distance += term;
+    }
     std::memcpy(out + i, &distance, sizeof distance);
   }
 }
@@ -377,30 +390,32 @@ void coded_distances_baseline(const std::uint8_t* const* codes, const double* co
   coded_distances_body(codes, terms, columns, count, out);
 }
 
-// Adds column `codes`' terms to the four vectors of a block.
+// Adds an interleaved column's terms to the eight vectors of a group.
 template <std::size_t Levels>
 [[gnu::target("avx512f"), gnu::always_inline]] inline void add_terms(const std::uint8_t* codes,
                                                                      const double* terms,
                                                                      __m512d* sums, __m512i bit4) {
   __m512d registers[Levels / 8];
   for (std::size_t r = 0; r < Levels / 8; ++r) registers[r] = _mm512_loadu_pd(terms + 8 * r);
-  for (std::size_t v = 0; v < 4; ++v) {
-    sums[v] = _mm512_add_pd(
-        sums[v], lookup_registers<Levels>(codes_at(codes, v * kKernelLanes), registers, bit4));
+  const __m512i packed = _mm512_loadu_si512(codes);
+  sums[0] = _mm512_add_pd(sums[0], lookup_registers<Levels>(packed, registers, bit4));
+  for (unsigned v = 1; v < 8; ++v) {
+    const __m512i index = _mm512_srli_epi64(packed, 8 * v);
+    sums[v] = _mm512_add_pd(sums[v], lookup_registers<Levels>(index, registers, bit4));
   }
 }
 
-// A block of four vectors at a time, each column's table loaded into registers once per block.
+// A group of eight vectors at a time, each column's table loaded into registers once per group.
 [[gnu::target("avx512f")]] void coded_distances_avx512(const std::uint8_t* const* codes,
                                                        const double* const* terms,
                                                        const std::uint8_t* levels,
                                                        std::size_t columns, std::size_t count,
                                                        double* out) {
-  static_assert(kMaxLevels == 32 && kKernelBlock == 4 * kKernelLanes);
+  static_assert(kMaxLevels == 32 && kCodeGroup == 8 * kKernelLanes);
   const __m512i bit4 = _mm512_set1_epi64(16);
-  for (std::size_t i = 0; i < count; i += kKernelBlock) {
-    __m512d sums[4] = {_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(),
-                       _mm512_setzero_pd()};
+  for (std::size_t i = 0; i < count; i += kCodeGroup) {
+    __m512d sums[8];
+    for (auto& sum : sums) sum = _mm512_setzero_pd();
     for (std::size_t m = 0; m < columns; ++m) {
       if (levels[m] <= 8) {
         add_terms<8>(codes[m] + i, terms[m], sums, bit4);
@@ -410,11 +425,15 @@ template <std::size_t Levels>
         add_terms<32>(codes[m] + i, terms[m], sums, bit4);
       }
     }
-    for (std::size_t v = 0; v < 4; ++v) _mm512_storeu_pd(out + i + v * kKernelLanes, sums[v]);
+    for (std::size_t v = 0; v < 8; ++v) _mm512_storeu_pd(out + i + v * kKernelLanes, sums[v]);
   }
 }
 
 }  // namespace
+
+void interleave_codes(const std::uint8_t* codes, std::size_t count, std::uint8_t* out) noexcept {
+  for (std::size_t row = 0; row < count; ++row) out[interleaved(row)] = codes[row];
+}
 
 double kernel_exp(double z) noexcept {
   return exp_body<double, std::int64_t>(z);

@@ -65,11 +65,23 @@ KernelSums table_sums(const double* weights, std::span<const std::uint8_t* const
                       std::span<const double* const> tables, std::span<const std::uint8_t> levels,
                       std::size_t positives, std::size_t count) noexcept;
 
-// Squared distances from level codes: out[i] = terms[0][codes[0][i]] + terms[1][codes[1][i]] ...
-// added in that order from 0, for i < count (a multiple of kKernelBlock). Each of `terms` holds
-// kMaxLevels values; column m's codes are below levels[m] (at most kMaxLevels), which picks its
-// lookup. With terms[m][v] = (level v of column m - the row's value)^2 these are bit for bit
-// squared_distances()' values (row_distances.hpp), read from a byte per value instead of eight.
+// Level codes for the distance pass are stored in groups of kCodeGroup rows, interleaved so that
+// one 64-byte load holds a code for each lane of the group's eight vectors: row 8 s + k of a group
+// is its byte 8 k + s. Lane k of the load, read as a 64-bit integer, then holds the codes of the
+// group's eight vectors in its eight bytes, and vector s's index is that integer shifted right by
+// 8 s (a permute reads only the low bits), where a byte-to-lane widening would be a shuffle each.
+inline constexpr std::size_t kCodeGroup = 8 * kKernelLanes;
+
+// The rows of `codes` (one byte per row, `count` rows, a multiple of kCodeGroup) interleaved into
+// `out` (count bytes).
+void interleave_codes(const std::uint8_t* codes, std::size_t count, std::uint8_t* out) noexcept;
+
+// Squared distances from level codes: out[i] = terms[0][code 0 of row i] + terms[1][code 1 of row
+// i] ... added in that order from 0, for i < count (a multiple of kCodeGroup); codes[m] is column
+// m's codes, interleaved. Each of `terms` holds kMaxLevels values; column m's codes are below
+// levels[m] (at most kMaxLevels), which picks its lookup. With terms[m][v] = (level v of column m -
+// the row's value)^2 these are bit for bit squared_distances()' values (row_distances.hpp), read
+// from a byte per value instead of eight.
 void coded_distances(std::span<const std::uint8_t* const> codes,
                      std::span<const double* const> terms, std::span<const std::uint8_t> levels,
                      std::size_t count, double* out) noexcept;

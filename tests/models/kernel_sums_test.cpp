@@ -1,5 +1,6 @@
 // The kernel neighbours' passes below the estimator (src/models/kernel_sums.hpp): distances summed
-// from level codes are bit for bit those summed from the stored doubles, at every SIMD level.
+// from interleaved level codes are bit for bit those summed from the stored doubles, at every SIMD
+// level.
 #include "../../src/models/kernel_sums.hpp"
 
 #include <gtest/gtest.h>
@@ -21,7 +22,7 @@ TEST(KernelSumsTest, DistancesFromLevelCodesAreTheStoredRowsBits) {
   // One column per kind of lookup and its edges: at most 8, 16 and 32 values.
   const std::vector<std::size_t> values_per_column = {1, 2, 8, 9, 16, 17, 32, 5};
   const std::size_t columns = values_per_column.size();
-  const std::size_t rows = 3 * kKernelBlock;
+  const std::size_t rows = 3 * kCodeGroup;
   std::vector<std::vector<double>> levels(columns);
   std::vector<double> column_major(columns * rows);
   std::vector<std::uint8_t> codes(columns * rows);
@@ -33,6 +34,10 @@ TEST(KernelSumsTest, DistancesFromLevelCodesAreTheStoredRowsBits) {
       codes[j * rows + i] = static_cast<std::uint8_t>(code);
       column_major[j * rows + i] = levels[j][code];
     }
+  }
+  std::vector<std::uint8_t> interleaved(codes.size());
+  for (std::size_t j = 0; j < columns; ++j) {
+    interleave_codes(codes.data() + j * rows, rows, interleaved.data() + j * rows);
   }
   for (int query = 0; query < 20; ++query) {
     std::vector<double> row(columns);
@@ -46,7 +51,7 @@ TEST(KernelSumsTest, DistancesFromLevelCodesAreTheStoredRowsBits) {
         const double difference = levels[j][v] - row[j];
         terms[j * kMaxLevels + v] = difference * difference;
       }
-      code_columns.push_back(codes.data() + j * rows);
+      code_columns.push_back(interleaved.data() + j * rows);
       term_tables.push_back(terms.data() + j * kMaxLevels);
       counts.push_back(static_cast<std::uint8_t>(levels[j].size()));
     }
