@@ -102,7 +102,7 @@ KernelNeighbors::KernelNeighbors(std::vector<std::string> column_names,
     weighted_means_[j] = column_means_[j] * column_weights_[j];
   }
   const auto padded = [](std::size_t count) {
-    return (count + detail::kKernelBlock - 1) / detail::kKernelBlock * detail::kKernelBlock;
+    return (count + detail::kCodeGroup - 1) / detail::kCodeGroup * detail::kCodeGroup;
   };
   positive_rows_ = static_cast<std::size_t>(std::count(labels_.begin(), labels_.end(), 1));
   positive_part_ = padded(positive_rows_);
@@ -144,16 +144,12 @@ KernelNeighbors::KernelNeighbors(std::vector<std::string> column_names,
   }
   coded_distances_ = std::none_of(levels_.begin(), levels_.end(),
                                   [](const auto& values) { return values.empty(); });
-  grouped_rows_ = (padded_rows_ + detail::kCodeGroup - 1) / detail::kCodeGroup * detail::kCodeGroup;
-  if (coded_distances_) {
-    interleaved_codes_.assign(columns * grouped_rows_, 0);
-    std::vector<std::uint8_t> column(grouped_rows_, 0);
-    for (std::size_t j = 0; j < columns; ++j) {
-      std::copy_n(level_codes_.begin() + static_cast<std::ptrdiff_t>(j * padded_rows_),
-                  padded_rows_, column.begin());
-      detail::interleave_codes(column.data(), grouped_rows_,
-                               interleaved_codes_.data() + j * grouped_rows_);
-    }
+  // The passes over codes read them interleaved (kernel_sums.hpp).
+  std::vector<std::uint8_t> linear(padded_rows_);
+  for (std::size_t j = 0; j < columns; ++j) {
+    std::uint8_t* column = level_codes_.data() + j * padded_rows_;
+    std::copy_n(column, padded_rows_, linear.begin());
+    detail::interleave_codes(linear.data(), padded_rows_, column);
   }
   find_categories(position);
 }
@@ -195,14 +191,16 @@ void KernelNeighbors::find_categories(const std::vector<std::size_t>& position) 
     categories_.push_back({first, end - first});
     category_codes_.resize((index + 1) * padded_rows_, 0);
     for (std::size_t j = first; j < end; ++j) category_of_[j] = index;
+    std::vector<std::uint8_t> linear(padded_rows_, 0);
     for (std::size_t i = 0; i < rows; ++i) {
       for (std::size_t j = first; j < end; ++j) {
         if (reference_rows_[i * columns + j] == 1.0) {
-          category_codes_[index * padded_rows_ + position[i]] =
-              static_cast<std::uint8_t>(j - first);
+          linear[position[i]] = static_cast<std::uint8_t>(j - first);
         }
       }
     }
+    detail::interleave_codes(linear.data(), padded_rows_,
+                             category_codes_.data() + index * padded_rows_);
     first = end;
   }
 }
@@ -211,8 +209,7 @@ void KernelNeighbors::distances_of(std::span<const double> row, Scratch& scratch
   const std::size_t columns = column_weights_.size();
   scratch.weighted.resize(columns);
   for (std::size_t j = 0; j < columns; ++j) scratch.weighted[j] = row[j] * column_weights_[j];
-  // Room for the coded pass's whole groups; the rows past padded_rows_ are never read.
-  scratch.distances.resize(grouped_rows_);
+  scratch.distances.resize(padded_rows_);
   if (coded_distances_) {
     scratch.term_values.resize(columns * detail::kMaxLevels);
     scratch.distance_codes.clear();
@@ -223,11 +220,11 @@ void KernelNeighbors::distances_of(std::span<const double> row, Scratch& scratch
         const double difference = levels_[j][v] - scratch.weighted[j];
         terms[v] = difference * difference;
       }
-      scratch.distance_codes.push_back(interleaved_codes_.data() + j * grouped_rows_);
+      scratch.distance_codes.push_back(level_codes_.data() + j * padded_rows_);
       scratch.distance_terms.push_back(terms);
     }
     detail::coded_distances(scratch.distance_codes, scratch.distance_terms, level_counts_,
-                            grouped_rows_, scratch.distances.data());
+                            padded_rows_, scratch.distances.data());
   } else {
     detail::squared_distances(scratch.weighted, column_major_, padded_rows_, 0, padded_rows_,
                               scratch.distances.data());

@@ -126,11 +126,20 @@ template <class Value>
   });
 }
 
-// tables[m][codes[m][i + lane]] for each lane, looked up one lane at a time.
+// The byte of row `row`'s code in an interleaved column (interleave_codes()).
+[[gnu::always_inline]] inline std::size_t interleaved(std::size_t row) {
+  const std::size_t group = row / kCodeGroup * kCodeGroup;
+  const std::size_t vector = row % kCodeGroup / kKernelLanes;
+  return group + kKernelLanes * (row % kKernelLanes) + vector;
+}
+
+// The table's values at the codes of rows i + lane (interleaved codes), one lane at a time.
 [[gnu::always_inline]] inline Doubles lookup_lanes(const std::uint8_t* codes, const double* table,
                                                    std::size_t i) {
   Doubles values;
-  for (std::size_t lane = 0; lane < kKernelLanes; ++lane) values[lane] = table[codes[i + lane]];
+  for (std::size_t lane = 0; lane < kKernelLanes; ++lane) {
+    values[lane] = table[codes[interleaved(i + lane)]];
+  }
   return values;
 }
 
@@ -224,11 +233,12 @@ double smallest_baseline(const double* values, std::size_t count) {
   return smallest_body(values, count);
 }
 
-// The eight codes at `i`, widened to the lanes' 64 bits.
-[[gnu::target("avx512f"), gnu::always_inline]] inline __m512i codes_at(const std::uint8_t* codes,
-                                                                       std::size_t i) {
-  return _mm512_maskz_cvtepu8_epi64(0xFF,
-                                    _mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes + i)));
+// The index of vector v (0 to 7) of the group of interleaved codes at `codes`: the group's 64
+// bytes shifted right by 8 v, whose low bits a permute reads.
+[[gnu::target("avx512f"), gnu::always_inline]] inline __m512i codes_of_vector(
+    const std::uint8_t* codes, unsigned v) {
+  const __m512i packed = _mm512_loadu_si512(codes);
+  return v == 0 ? packed : _mm512_srli_epi64(packed, 8 * v);
 }
 
 // A lookup of eight codes below `Levels` in a table held in registers (`table[0]` for at most 8
@@ -250,31 +260,31 @@ template <std::size_t Levels>
   }
 }
 
-// The eight codes at `i` looked up in a 32-value table in memory.
+// Vector v of the group at `codes` looked up in a 32-value table in memory.
 [[gnu::target("avx512f"), gnu::always_inline]] inline __m512d lookup_avx512(
-    const std::uint8_t* codes, const double* table, std::size_t i) {
+    const std::uint8_t* codes, const double* table, unsigned v) {
   const __m512d registers[4] = {_mm512_loadu_pd(table), _mm512_loadu_pd(table + 8),
                                 _mm512_loadu_pd(table + 16), _mm512_loadu_pd(table + 24)};
-  return lookup_registers<32>(codes_at(codes, i), registers, _mm512_set1_epi64(16));
+  return lookup_registers<32>(codes_of_vector(codes, v), registers, _mm512_set1_epi64(16));
 }
 
-// block_sums() for AVX-512 terms, in its order: `term(i)`, an __m512d, must be always inlined
-// into an AVX-512 function, which the generic block_sums() is not.
+// block_sums() for AVX-512 terms, in its order, a group of interleaved codes (two blocks) at a
+// time: `term(i, v)` is vector v (0 to 7) of the group at row i, an __m512d; it must be always
+// inlined into an AVX-512 function, which the generic block_sums() is not. begin and end are
+// multiples of kCodeGroup.
 template <class Term>
-[[gnu::target("avx512f"), gnu::always_inline]] inline double block_sums_avx512(std::size_t begin,
+[[gnu::target("avx512f"), gnu::always_inline]] inline double group_sums_avx512(std::size_t begin,
                                                                                std::size_t end,
                                                                                const Term& term) {
-  __m512d sum0 = _mm512_setzero_pd();
-  __m512d sum1 = _mm512_setzero_pd();
-  __m512d sum2 = _mm512_setzero_pd();
-  __m512d sum3 = _mm512_setzero_pd();
-  for (std::size_t i = begin; i < end; i += kKernelBlock) {
-    sum0 = _mm512_add_pd(sum0, term(i));
-    sum1 = _mm512_add_pd(sum1, term(i + kKernelLanes));
-    sum2 = _mm512_add_pd(sum2, term(i + 2 * kKernelLanes));
-    sum3 = _mm512_add_pd(sum3, term(i + 3 * kKernelLanes));
+  static_assert(kCodeGroup == 2 * kKernelBlock);
+  __m512d sums[4] = {_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(),
+                     _mm512_setzero_pd()};
+  for (std::size_t i = begin; i < end; i += kCodeGroup) {
+#pragma GCC unroll 8
+    for (unsigned v = 0; v < 8; ++v) sums[v % 4] = _mm512_add_pd(sums[v % 4], term(i, v));
   }
-  const __m512d total = _mm512_add_pd(_mm512_add_pd(_mm512_add_pd(sum0, sum1), sum2), sum3);
+  const __m512d total =
+      _mm512_add_pd(_mm512_add_pd(_mm512_add_pd(sums[0], sums[1]), sums[2]), sums[3]);
   Doubles lanes;
   std::memcpy(&lanes, &total, sizeof lanes);
   return add_lanes(lanes);
@@ -286,13 +296,13 @@ template <class Term>
                                                     const double* const* tables, std::size_t moved,
                                                     std::size_t begin, std::size_t end) {
   static_assert(kMaxLevels == 32);
-  return block_sums_avx512(
-      begin, end, [&](std::size_t i) __attribute__((target("avx512f"), always_inline)) {
-        __m512d factor = lookup_avx512(codes[0], tables[0], i);
+  return group_sums_avx512(
+      begin, end, [&](std::size_t i, unsigned v) __attribute__((target("avx512f"), always_inline)) {
+        __m512d factor = lookup_avx512(codes[0] + i, tables[0], v);
         for (std::size_t m = 1; m < moved; ++m) {
-          factor = _mm512_mul_pd(factor, lookup_avx512(codes[m], tables[m], i));
+          factor = _mm512_mul_pd(factor, lookup_avx512(codes[m] + i, tables[m], v));
         }
-        return _mm512_mul_pd(_mm512_loadu_pd(weights + i), factor);
+        return _mm512_mul_pd(_mm512_loadu_pd(weights + i + v * kKernelLanes), factor);
       });
 }
 
@@ -304,10 +314,11 @@ template <std::size_t Levels>
   __m512d registers[Levels / 8];
   for (std::size_t r = 0; r < Levels / 8; ++r) registers[r] = _mm512_loadu_pd(table + 8 * r);
   const __m512i bit4 = _mm512_set1_epi64(16);
-  return block_sums_avx512(
-      begin, end, [&](std::size_t i) __attribute__((target("avx512f"), always_inline)) {
-        const __m512d factor = lookup_registers<Levels>(codes_at(codes, i), registers, bit4);
-        return _mm512_mul_pd(_mm512_loadu_pd(weights + i), factor);
+  return group_sums_avx512(
+      begin, end, [&](std::size_t i, unsigned v) __attribute__((target("avx512f"), always_inline)) {
+        const __m512d factor =
+            lookup_registers<Levels>(codes_of_vector(codes + i, v), registers, bit4);
+        return _mm512_mul_pd(_mm512_loadu_pd(weights + i + v * kKernelLanes), factor);
       });
 }
 
@@ -350,13 +361,6 @@ KernelSums table_baseline(const double* weights, const std::uint8_t* const* code
       [](const std::uint8_t* c, const double* t, std::size_t i) { return lookup_lanes(c, t, i); });
 }
 
-// The byte of row `row`'s code in an interleaved column (interleave_codes()).
-[[gnu::always_inline]] inline std::size_t interleaved(std::size_t row) {
-  const std::size_t group = row / kCodeGroup * kCodeGroup;
-  const std::size_t vector = row % kCodeGroup / kKernelLanes;
-  return group + kKernelLanes * (row % kKernelLanes) + vector;
-}
-
 // coded_distances() at every level but AVX-512: each lane looked up one at a time, the columns
 // added in order.
 [[gnu::always_inline]] inline void coded_distances_body(const std::uint8_t* const* codes,
@@ -365,13 +369,7 @@ KernelSums table_baseline(const double* weights, const std::uint8_t* const* code
                                                         double* out) {
   for (std::size_t i = 0; i < count; i += kKernelLanes) {
     Doubles distance{};
-    for (std::size_t m = 0; m < columns; ++m) {
-      Doubles term;
-      for (std::size_t lane = 0; lane < kKernelLanes; ++lane) {
-        term[lane] = terms[m][codes[m][interleaved(i + lane)]];
-      }
-      distance += term;
-    }
+    for (std::size_t m = 0; m < columns; ++m) distance += lookup_lanes(codes[m], terms[m], i);
     std::memcpy(out + i, &distance, sizeof distance);
   }
 }
@@ -397,11 +395,10 @@ template <std::size_t Levels>
                                                                      __m512d* sums, __m512i bit4) {
   __m512d registers[Levels / 8];
   for (std::size_t r = 0; r < Levels / 8; ++r) registers[r] = _mm512_loadu_pd(terms + 8 * r);
-  const __m512i packed = _mm512_loadu_si512(codes);
-  sums[0] = _mm512_add_pd(sums[0], lookup_registers<Levels>(packed, registers, bit4));
-  for (unsigned v = 1; v < 8; ++v) {
-    const __m512i index = _mm512_srli_epi64(packed, 8 * v);
-    sums[v] = _mm512_add_pd(sums[v], lookup_registers<Levels>(index, registers, bit4));
+#pragma GCC unroll 8
+  for (unsigned v = 0; v < 8; ++v) {
+    sums[v] = _mm512_add_pd(sums[v],
+                            lookup_registers<Levels>(codes_of_vector(codes, v), registers, bit4));
   }
 }
 

@@ -20,9 +20,16 @@ namespace nbo::models::detail {
 
 // Rows are processed in blocks of four vectors of eight, each vector with its own sums, so the
 // exp's chains of operations overlap. The rows labelled 1 come first, then those labelled 0, each
-// part padded to a multiple of kKernelBlock with rows whose distance is +infinity.
+// part padded to a multiple of kCodeGroup (two blocks) with rows whose distance is +infinity.
 inline constexpr std::size_t kKernelLanes = 8;
 inline constexpr std::size_t kKernelBlock = 4 * kKernelLanes;
+
+// Level codes are stored in groups of kCodeGroup rows, interleaved so that
+// one 64-byte load holds a code for each lane of the group's eight vectors: row 8 s + k of a group
+// is its byte 8 k + s. Lane k of the load, read as a 64-bit integer, then holds the codes of the
+// group's eight vectors in its eight bytes, and vector s's index is that integer shifted right by
+// 8 s (a permute reads only the low bits), where a byte-to-lane widening would be a shuffle each.
+inline constexpr std::size_t kCodeGroup = 8 * kKernelLanes;
 
 // exp(z) as the kernel pass computes it: z = n ln 2 + r with |r| <= ln 2 / 2, e^r by its Taylor
 // polynomial of degree 7 (relative error below 1e-8), times 2^n; 0 for z < -708 (a weight below
@@ -58,19 +65,13 @@ KernelSums kernel_sums(const double* base, std::span<const double* const> column
                        std::span<const double> slopes, double constant, std::size_t positives,
                        std::size_t count, double offset, double gamma) noexcept;
 
-// The same sums of weights[i] * tables[0][codes[0][i]] * tables[1][codes[1][i]] ... (multiplied
-// in that order, the factors first): each table holds kMaxLevels values; column m's codes are
-// below levels[m] (at most kMaxLevels), which picks the lookup of a single column.
+// The same sums of weights[i] * tables[0][code 0 of row i] * tables[1][code 1 of row i] ...
+// (multiplied in that order, the factors first), codes[m] interleaved (interleave_codes()) and
+// positives and count multiples of kCodeGroup: each table holds kMaxLevels values; column m's
+// codes are below levels[m] (at most kMaxLevels), which picks the lookup of a single column.
 KernelSums table_sums(const double* weights, std::span<const std::uint8_t* const> codes,
                       std::span<const double* const> tables, std::span<const std::uint8_t> levels,
                       std::size_t positives, std::size_t count) noexcept;
-
-// Level codes for the distance pass are stored in groups of kCodeGroup rows, interleaved so that
-// one 64-byte load holds a code for each lane of the group's eight vectors: row 8 s + k of a group
-// is its byte 8 k + s. Lane k of the load, read as a 64-bit integer, then holds the codes of the
-// group's eight vectors in its eight bytes, and vector s's index is that integer shifted right by
-// 8 s (a permute reads only the low bits), where a byte-to-lane widening would be a shuffle each.
-inline constexpr std::size_t kCodeGroup = 8 * kKernelLanes;
 
 // The rows of `codes` (one byte per row, `count` rows, a multiple of kCodeGroup) interleaved into
 // `out` (count bytes).

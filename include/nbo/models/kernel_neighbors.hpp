@@ -119,17 +119,14 @@ class KernelNeighbors final : public Estimator {
   std::vector<double> weighted_maxima_;
   // Per column with at most kMaxLevels distinct weighted values: those values ascending
   // (empty for the other columns), and each padded row's index into them (column-major as
-  // column_major_).
+  // column_major_, each column's codes interleaved as kernel_sums.hpp says).
   std::vector<std::vector<double>> levels_;
   std::vector<std::uint8_t> level_codes_;
   std::vector<std::uint8_t> level_counts_;  // levels_[j].size()
   // Every column has levels: distances are summed from per-row table lookups of the level codes
   // (29 KB for the store's 1 296 rows, in L1) instead of the weighted rows (230 KB), bit for bit
-  // the same values. The distance pass reads them interleaved (kernel_sums.hpp), in whole groups
-  // of rows: grouped_rows_ per column, padded_rows_ rounded up to a group.
+  // the same values.
   bool coded_distances_ = false;
-  std::size_t grouped_rows_ = 0;
-  std::vector<std::uint8_t> interleaved_codes_;
   // One-hot categories found in the reference rows: runs of adjacent 0/1 columns with exactly one
   // 1 per row (at most kMaxLevels columns). An occlusion of a category's columns costs one
   // lookup per row, by the index of the row's 1 within the run (category_codes_, column-major per
