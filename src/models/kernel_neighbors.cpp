@@ -22,15 +22,17 @@ struct KernelNeighbors::Scratch {
   std::vector<double> distances;  // to every padded reference row
   double offset = 0.0;            // every exponent is relative to it
   std::vector<double> weights;    // of every padded reference row, relative to offset
-  // The group being occluded: its columns away from their means (`moved`), each with the slope
-  // of its part of the moved distance and that part's smallest value over the reference rows;
-  // for the exp pass their stored columns and slopes, for lookups their codes and tables
-  // (kMaxLevels values each, in `table_values`).
+  // The groups being occluded (`occlusions`, one per group): their columns away from their means
+  // (`moved`, each group's in a run), each with the slope of its part of the moved distance and
+  // that part's smallest value over the reference rows; for the exp pass their stored columns and
+  // slopes, for lookups their codes and tables (the exponents of every group's tables, each
+  // table's values rounded up to whole vectors, in `table_values`; their exps in `table_exps`).
   struct MovedColumn {
     std::size_t column;
     double slope;
     double smallest;
   };
+  std::vector<Occlusion> occlusions;
   std::vector<MovedColumn> moved;
   std::vector<const double*> columns;
   std::vector<double> slopes;
@@ -268,15 +270,22 @@ Estimator::Explanation KernelNeighbors::explain(std::span<const double> row,
   return explain_groups(row, scratch.identity, out);
 }
 
-double KernelNeighbors::occluded_margin(std::span<const double> row, std::size_t group,
-                                        std::span<const std::size_t> group_of,
-                                        Scratch& scratch) const {
+namespace {
+
+// A lookup table's room in Scratch::table_values: its values rounded up to whole vectors.
+std::size_t table_room(std::size_t values) {
+  return (values + detail::kKernelLanes - 1) / detail::kKernelLanes * detail::kKernelLanes;
+}
+
+}  // namespace
+
+void KernelNeighbors::plan_occlusion(std::size_t group, std::span<const std::size_t> group_of,
+                                     Scratch& scratch) const {
   // Occluding column j adds 2 (X_j - M_j) T_ij + M_j^2 - X_j^2 to each squared distance. Each
   // column's part is shifted by its smallest value over the rows, so every factor is at most 1;
   // the shifts and the constants, `lowest` in all, move to the pseudo-votes' exponent.
-  scratch.moved.clear();
-  double constant = 0.0;  // sum of M_j^2 - X_j^2
-  double lowest = 0.0;    // constant plus each column's smallest part
+  Occlusion occlusion;
+  occlusion.first_moved = scratch.moved.size();
   bool every_column_has_levels = true;
   std::size_t category = kNoCategory;
   bool one_category = true;
@@ -287,60 +296,75 @@ double KernelNeighbors::occluded_margin(std::span<const double> row, std::size_t
     if (value == mean) continue;
     const double slope = 2.0 * (value - mean);
     const double smallest = std::min(slope * weighted_minima_[j], slope * weighted_maxima_[j]);
-    constant += mean * mean - value * value;
-    lowest += (mean * mean - value * value) + smallest;
+    occlusion.constant += mean * mean - value * value;
+    occlusion.lowest += (mean * mean - value * value) + smallest;
     scratch.moved.push_back({j, slope, smallest});
     every_column_has_levels = every_column_has_levels && !levels_[j].empty();
     one_category = one_category && category_of_[j] != kNoCategory &&
                    (category == kNoCategory || category == category_of_[j]);
     category = category_of_[j];
   }
-  // The row itself: no column of the group is away from its mean.
-  if (scratch.moved.empty()) return std::numeric_limits<double>::quiet_NaN();
-  detail::KernelSums sums;
-  if (one_category) {
+  occlusion.moved_count = scratch.moved.size() - occlusion.first_moved;
+  occlusion.first_table = scratch.table_values.size();
+  const std::span<const Scratch::MovedColumn> moved(scratch.moved.data() + occlusion.first_moved,
+                                                    occlusion.moved_count);
+  if (moved.empty()) {
+    // The row itself: no column of the group is away from its mean.
+    occlusion.path = Occlusion::Path::kUnmoved;
+  } else if (one_category) {
     // Moved columns all of one category: one factor per member of the category. A row of member
     // v has column j at its weight when v is j's place, at 0 otherwise.
+    occlusion.path = Occlusion::Path::kCategory;
+    occlusion.category = category;
     const Category& members = categories_[category];
-    scratch.table_values.assign(detail::kMaxLevels, 0.0);
-    for (const auto& [j, slope, smallest] : scratch.moved) {
+    scratch.table_values.resize(occlusion.first_table + table_room(members.count), 0.0);
+    double* exponents = scratch.table_values.data() + occlusion.first_table;
+    for (const auto& [j, slope, smallest] : moved) {
       for (std::size_t v = 0; v < members.count; ++v) {
         const double stored = v == j - members.first ? column_weights_[j] : 0.0;
-        scratch.table_values[v] += -(gamma_ * (slope * stored - smallest));
+        exponents[v] += -(gamma_ * (slope * stored - smallest));
       }
     }
-    scratch.table_exps.resize(detail::kMaxLevels);
-    detail::kernel_exps(scratch.table_values.data(), members.count, scratch.table_exps.data());
-    std::fill(scratch.table_exps.begin() + static_cast<std::ptrdiff_t>(members.count),
-              scratch.table_exps.end(), 0.0);
-    const std::uint8_t* codes[] = {category_codes_.data() + category * padded_rows_};
-    const double* tables[] = {scratch.table_exps.data()};
-    const std::uint8_t levels[] = {static_cast<std::uint8_t>(members.count)};
-    sums = detail::table_sums(scratch.weights.data(), codes, tables, levels, positive_part_,
-                              padded_rows_);
   } else if (every_column_has_levels) {
-    // A table per column: the exponents of its factors, exponentiated all at once.
+    // A table per column: the exponents of its factors.
+    occlusion.path = Occlusion::Path::kTables;
+    for (const auto& [j, slope, smallest] : moved) {
+      const std::size_t start = scratch.table_values.size();
+      scratch.table_values.resize(start + table_room(levels_[j].size()), 0.0);
+      for (std::size_t v = 0; v < levels_[j].size(); ++v) {
+        scratch.table_values[start + v] = -(gamma_ * (slope * levels_[j][v] - smallest));
+      }
+    }
+  } else {
+    occlusion.path = Occlusion::Path::kExps;
+  }
+  scratch.occlusions.push_back(occlusion);
+}
+
+double KernelNeighbors::occluded_margin(const Occlusion& occlusion, std::span<const double> row,
+                                        std::size_t group, std::span<const std::size_t> group_of,
+                                        Scratch& scratch) const {
+  if (occlusion.path == Occlusion::Path::kUnmoved) return std::numeric_limits<double>::quiet_NaN();
+  const std::span<const Scratch::MovedColumn> moved(scratch.moved.data() + occlusion.first_moved,
+                                                    occlusion.moved_count);
+  const double* tables = scratch.table_exps.data() + occlusion.first_table;
+  detail::KernelSums sums;
+  if (occlusion.path == Occlusion::Path::kCategory) {
+    const std::uint8_t* codes[] = {category_codes_.data() + occlusion.category * padded_rows_};
+    const double* category_tables[] = {tables};
+    const std::uint8_t levels[] = {
+        static_cast<std::uint8_t>(categories_[occlusion.category].count)};
+    sums = detail::table_sums(scratch.weights.data(), codes, category_tables, levels,
+                              positive_part_, padded_rows_);
+  } else if (occlusion.path == Occlusion::Path::kTables) {
     scratch.codes.clear();
     scratch.tables.clear();
     scratch.levels.clear();
-    scratch.table_values.assign(scratch.moved.size() * detail::kMaxLevels, 0.0);
-    for (std::size_t m = 0; m < scratch.moved.size(); ++m) {
-      const auto& [j, slope, smallest] = scratch.moved[m];
+    for (const auto& [j, slope, smallest] : moved) {
       scratch.codes.push_back(level_codes_.data() + j * padded_rows_);
+      scratch.tables.push_back(tables);
       scratch.levels.push_back(level_counts_[j]);
-      for (std::size_t v = 0; v < levels_[j].size(); ++v) {
-        scratch.table_values[m * detail::kMaxLevels + v] =
-            -(gamma_ * (slope * levels_[j][v] - smallest));
-      }
-    }
-    scratch.table_exps.resize(scratch.table_values.size());
-    for (std::size_t m = 0; m < scratch.moved.size(); ++m) {
-      const std::size_t start = m * detail::kMaxLevels;
-      detail::kernel_exps(scratch.table_values.data() + start, scratch.levels[m],
-                          scratch.table_exps.data() + start);
-    }
-    for (std::size_t m = 0; m < scratch.moved.size(); ++m) {
-      scratch.tables.push_back(scratch.table_exps.data() + m * detail::kMaxLevels);
+      tables += table_room(levels_[j].size());
     }
     sums = detail::table_sums(scratch.weights.data(), scratch.codes, scratch.tables, scratch.levels,
                               positive_part_, padded_rows_);
@@ -348,15 +372,15 @@ double KernelNeighbors::occluded_margin(std::span<const double> row, std::size_t
     // Each moved distance less `lowest`: d_i + sum_j slope_j T_ij - sum_j smallest_j.
     scratch.columns.clear();
     scratch.slopes.clear();
-    for (const auto& [j, slope, smallest] : scratch.moved) {
+    for (const auto& [j, slope, smallest] : moved) {
       scratch.columns.push_back(column_major_.data() + j * padded_rows_);
       scratch.slopes.push_back(slope);
     }
     sums = detail::kernel_sums(scratch.distances.data(), scratch.columns, scratch.slopes,
-                               constant - lowest, positive_part_, padded_rows_, scratch.offset,
-                               gamma_);
+                               occlusion.constant - occlusion.lowest, positive_part_, padded_rows_,
+                               scratch.offset, gamma_);
   }
-  const double prior_exponent = -(gamma_ * (prior_distance_ - scratch.offset - lowest));
+  const double prior_exponent = -(gamma_ * (prior_distance_ - scratch.offset - occlusion.lowest));
   // Where every weight and the pseudo-votes came out vanishingly small (a row far from every
   // reference row, brought near by the occlusion), the factors lost what underflowed: the margin
   // of the occluded row itself, then.
@@ -387,9 +411,18 @@ Estimator::Explanation KernelNeighbors::explain_groups(std::span<const double> r
                                            scratch.offset, gamma_, scratch.weights.data());
   const double margin =
       margin_from(sums.positive, sums.negative, -(gamma_ * (prior_distance_ - scratch.offset)));
+  // Every group's occlusion planned first, so the exps of all their lookup tables are one pass.
+  scratch.occlusions.clear();
+  scratch.moved.clear();
+  scratch.table_values.clear();
+  for (std::size_t group = 0; group < out.size(); ++group) plan_occlusion(group, group_of, scratch);
+  scratch.table_exps.resize(scratch.table_values.size());
+  detail::kernel_exps(scratch.table_values.data(), scratch.table_values.size(),
+                      scratch.table_exps.data());
   double total = 0.0;
   for (std::size_t group = 0; group < out.size(); ++group) {
-    const double occluded = occluded_margin(row, group, group_of, scratch);
+    const double occluded =
+        occluded_margin(scratch.occlusions[group], row, group, group_of, scratch);
     out[group] = std::isnan(occluded) ? 0.0 : margin - occluded;
     total += out[group];
   }

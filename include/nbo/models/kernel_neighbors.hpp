@@ -95,9 +95,25 @@ class KernelNeighbors final : public Estimator {
   // log((positive + A) / (negative + A)) with A = prior exp(prior_exponent); the prior's margin,
   // 0, where A dwarfs any sum (prior_exponent above 700).
   double margin_from(double positive, double negative, double prior_exponent) const;
-  // The margin of `row` with the columns of `group` at their means, from the row's weights in
-  // `scratch`.
-  double occluded_margin(std::span<const double> row, std::size_t group,
+  // One group's occlusion, planned before any of its tables is exponentiated: which path it
+  // takes, its moved columns and tables in the scratch, and the constants of its exponents.
+  struct Occlusion {
+    enum class Path : std::uint8_t { kUnmoved, kCategory, kTables, kExps };
+    Path path = Path::kUnmoved;
+    std::size_t first_moved = 0;  // its run in Scratch::moved
+    std::size_t moved_count = 0;
+    std::size_t first_table = 0;  // where its tables start in Scratch::table_values
+    std::size_t category = 0;     // kCategory: its index in categories_
+    double constant = 0.0;        // sum of M_j^2 - X_j^2 over the moved columns
+    double lowest = 0.0;          // constant plus each moved column's smallest part
+  };
+  // Appends the occlusion of `group` to `scratch` (from the row's weighted values there), and
+  // the exponents of its lookup tables to its table values.
+  void plan_occlusion(std::size_t group, std::span<const std::size_t> group_of,
+                      Scratch& scratch) const;
+  // The margin of `row` with the columns of `group` at their means, from the row's weights and
+  // the planned occlusion's exponentiated tables in `scratch`; NaN for kUnmoved.
+  double occluded_margin(const Occlusion& occlusion, std::span<const double> row, std::size_t group,
                          std::span<const std::size_t> group_of, Scratch& scratch) const;
 
   std::vector<std::string> column_names_;
