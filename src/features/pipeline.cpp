@@ -123,12 +123,11 @@ void Pipeline::transform(const RawCustomer& customer, std::span<double> row,
       continue;
     }
     const std::string& level = present ? customer.category(spec.field) : spec.impute_level;
-    bool matched = false;
-    for (const auto& known : spec.levels) {
-      const bool hit = known == level;
-      matched = matched || hit;
-      row[column++] = hit ? 1.0 : 0.0;
-    }
+    // Levels are distinct: the search stops at the first match.
+    const auto found = std::find(spec.levels.begin(), spec.levels.end(), level);
+    const bool matched = found != spec.levels.end();
+    const auto hit = static_cast<std::size_t>(found - spec.levels.begin());
+    for (std::size_t i = 0; i < spec.levels.size(); ++i) row[column++] = i == hit ? 1.0 : 0.0;
     if (!matched && spec.unseen == UnseenPolicy::kReject) {
       const auto name = store_field(spec.field).api_name;
       throw ValidationError(
