@@ -146,6 +146,19 @@ KernelNeighbors::KernelNeighbors(std::vector<std::string> column_names,
   }
   coded_distances_ = std::none_of(levels_.begin(), levels_.end(),
                                   [](const auto& values) { return values.empty(); });
+  // The padding rows' distances: +infinity from the distance pass itself, by a code past the last
+  // level of the column of fewest levels, whose term is +infinity (distances_of()). That code
+  // stays within the column's lookup of at most 8 values and its table of factors, where the
+  // padding rows' weight, 0, multiplies it.
+  if (coded_distances_) {
+    const auto fewest = std::min_element(level_counts_.begin(), level_counts_.end());
+    if (*fewest < detail::kKernelLanes) {
+      padding_column_ = static_cast<std::size_t>(fewest - level_counts_.begin());
+      std::uint8_t* codes = level_codes_.data() + padding_column_ * padded_rows_;
+      std::fill(codes + positive_rows_, codes + positive_part_, *fewest);
+      std::fill(codes + positive_part_ + (rows - positive_rows_), codes + padded_rows_, *fewest);
+    }
+  }
   // The passes over codes read them interleaved (kernel_sums.hpp).
   std::vector<std::uint8_t> linear(padded_rows_);
   for (std::size_t j = 0; j < columns; ++j) {
@@ -224,6 +237,15 @@ void KernelNeighbors::distances_of(std::span<const double> row, Scratch& scratch
       }
       scratch.distance_codes.push_back(level_codes_.data() + j * padded_rows_);
       scratch.distance_terms.push_back(terms);
+    }
+    if (padding_column_ != kNoColumn) {
+      scratch.term_values[padding_column_ * detail::kMaxLevels + level_counts_[padding_column_]] =
+          std::numeric_limits<double>::infinity();
+      const double smallest =
+          detail::coded_distances(scratch.distance_codes, scratch.distance_terms, level_counts_,
+                                  padded_rows_, scratch.distances.data());
+      scratch.offset = std::min(smallest, prior_distance_);
+      return;
     }
     detail::coded_distances(scratch.distance_codes, scratch.distance_terms, level_counts_,
                             padded_rows_, scratch.distances.data());

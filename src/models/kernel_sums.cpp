@@ -362,30 +362,31 @@ KernelSums table_baseline(const double* weights, const std::uint8_t* const* code
 }
 
 // coded_distances() at every level but AVX-512: each lane looked up one at a time, the columns
-// added in order.
-[[gnu::always_inline]] inline void coded_distances_body(const std::uint8_t* const* codes,
-                                                        const double* const* terms,
-                                                        std::size_t columns, std::size_t count,
-                                                        double* out) {
+// added in order; the smallest as smallest_body() takes it.
+[[gnu::always_inline]] inline double coded_distances_body(const std::uint8_t* const* codes,
+                                                          const double* const* terms,
+                                                          std::size_t columns, std::size_t count,
+                                                          double* out) {
   for (std::size_t i = 0; i < count; i += kKernelLanes) {
     Doubles distance{};
     for (std::size_t m = 0; m < columns; ++m) distance += lookup_lanes(codes[m], terms[m], i);
     std::memcpy(out + i, &distance, sizeof distance);
   }
+  return smallest_body(out, count);
 }
 
-[[gnu::target("avx2")]] void coded_distances_avx2(const std::uint8_t* const* codes,
-                                                  const double* const* terms,
-                                                  const std::uint8_t* /*levels*/,
-                                                  std::size_t columns, std::size_t count,
-                                                  double* out) {
-  coded_distances_body(codes, terms, columns, count, out);
+[[gnu::target("avx2")]] double coded_distances_avx2(const std::uint8_t* const* codes,
+                                                    const double* const* terms,
+                                                    const std::uint8_t* /*levels*/,
+                                                    std::size_t columns, std::size_t count,
+                                                    double* out) {
+  return coded_distances_body(codes, terms, columns, count, out);
 }
 
-void coded_distances_baseline(const std::uint8_t* const* codes, const double* const* terms,
-                              const std::uint8_t* /*levels*/, std::size_t columns,
-                              std::size_t count, double* out) {
-  coded_distances_body(codes, terms, columns, count, out);
+double coded_distances_baseline(const std::uint8_t* const* codes, const double* const* terms,
+                                const std::uint8_t* /*levels*/, std::size_t columns,
+                                std::size_t count, double* out) {
+  return coded_distances_body(codes, terms, columns, count, out);
 }
 
 // Adds an interleaved column's terms to the eight vectors of a group.
@@ -403,13 +404,14 @@ template <std::size_t Levels>
 }
 
 // A group of eight vectors at a time, each column's table loaded into registers once per group.
-[[gnu::target("avx512f")]] void coded_distances_avx512(const std::uint8_t* const* codes,
-                                                       const double* const* terms,
-                                                       const std::uint8_t* levels,
-                                                       std::size_t columns, std::size_t count,
-                                                       double* out) {
+[[gnu::target("avx512f")]] double coded_distances_avx512(const std::uint8_t* const* codes,
+                                                         const double* const* terms,
+                                                         const std::uint8_t* levels,
+                                                         std::size_t columns, std::size_t count,
+                                                         double* out) {
   static_assert(kMaxLevels == 32 && kCodeGroup == 8 * kKernelLanes);
   const __m512i bit4 = _mm512_set1_epi64(16);
+  __m512d least = _mm512_set1_pd(std::numeric_limits<double>::infinity());
   for (std::size_t i = 0; i < count; i += kCodeGroup) {
     __m512d sums[8];
     for (auto& sum : sums) sum = _mm512_setzero_pd();
@@ -422,8 +424,19 @@ template <std::size_t Levels>
         add_terms<32>(codes[m] + i, terms[m], sums, bit4);
       }
     }
-    for (std::size_t v = 0; v < 8; ++v) _mm512_storeu_pd(out + i + v * kKernelLanes, sums[v]);
+    for (std::size_t v = 0; v < 8; ++v) {
+      _mm512_storeu_pd(out + i + v * kKernelLanes, sums[v]);
+      // smallest_body()'s select: the minimum's second operand is kept where either is NaN.
+      least = _mm512_min_pd(sums[v], least);
+    }
   }
+  Doubles lanes;
+  std::memcpy(&lanes, &least, sizeof lanes);
+  double result = lanes[0];
+  for (std::size_t lane = 1; lane < kKernelLanes; ++lane) {
+    result = lanes[lane] < result ? lanes[lane] : result;
+  }
+  return result;
 }
 
 }  // namespace
@@ -507,9 +520,9 @@ KernelSums table_sums(const double* weights, std::span<const std::uint8_t* const
   return table_baseline(weights, codes.data(), tables.data(), codes.size(), positives, count);
 }
 
-void coded_distances(std::span<const std::uint8_t* const> codes,
-                     std::span<const double* const> terms, std::span<const std::uint8_t> levels,
-                     std::size_t count, double* out) noexcept {
+double coded_distances(std::span<const std::uint8_t* const> codes,
+                       std::span<const double* const> terms, std::span<const std::uint8_t> levels,
+                       std::size_t count, double* out) noexcept {
   switch (simd_level()) {
     case SimdLevel::kAvx512:
       return coded_distances_avx512(codes.data(), terms.data(), levels.data(), codes.size(), count,
@@ -520,7 +533,8 @@ void coded_distances(std::span<const std::uint8_t* const> codes,
     case SimdLevel::kBaseline:
       break;
   }
-  coded_distances_baseline(codes.data(), terms.data(), levels.data(), codes.size(), count, out);
+  return coded_distances_baseline(codes.data(), terms.data(), levels.data(), codes.size(), count,
+                                  out);
 }
 
 }  // namespace nbo::models::detail

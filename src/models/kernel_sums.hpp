@@ -82,9 +82,9 @@ void interleave_codes(const std::uint8_t* codes, std::size_t count, std::uint8_t
 // m's codes, interleaved. Each of `terms` holds kMaxLevels values; column m's codes are below
 // levels[m] (at most kMaxLevels), which picks its lookup. With terms[m][v] = (level v of column m -
 // the row's value)^2 these are bit for bit squared_distances()' values (row_distances.hpp), read
-// from a byte per value instead of eight.
-void coded_distances(std::span<const std::uint8_t* const> codes,
-                     std::span<const double* const> terms, std::span<const std::uint8_t> levels,
-                     std::size_t count, double* out) noexcept;
+// from a byte per value instead of eight. Returns the smallest of them, as smallest() gives it.
+double coded_distances(std::span<const std::uint8_t* const> codes,
+                       std::span<const double* const> terms, std::span<const std::uint8_t> levels,
+                       std::size_t count, double* out) noexcept;
 
 }  // namespace nbo::models::detail

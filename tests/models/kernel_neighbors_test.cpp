@@ -133,14 +133,30 @@ TEST(KernelNeighborsTest, ColumnsOfFewValuesMatchThePlainDefinition) {
     labels.push_back(reference[i * 3] + 0.5 * normal(random) > 0.3 ? 1 : 0);
   }
   const std::vector<double> weights{1.0, 0.5, 0.7};
+  // Without the flag no column has fewer than 8 values, and the padding rows are not marked by a
+  // code of their own.
+  std::vector<double> numeric_reference;
+  for (std::size_t i = 0; i < rows; ++i) {
+    numeric_reference.push_back(reference[i * 3]);
+    numeric_reference.push_back(reference[i * 3 + 1]);
+  }
+  const std::vector<double> numeric_weights{1.0, 0.5};
   for (const double gamma : {0.1, 1.0, 20.0}) {
     const KernelNeighbors model(names, reference, labels, gamma, 0.5, 0.05, weights);
+    const KernelNeighbors numeric({names[0], names[1]}, numeric_reference, labels, gamma, 0.5, 0.05,
+                                  numeric_weights);
     for (int q = 0; q < 50; ++q) {
       // Queries off the levels too: a table holds the row's distance to each level.
       const std::vector<double> row{normal(random), rounded(normal(random), 0.5),
                                     coin(random) ? 1.0 : 0.0};
       EXPECT_NEAR(model.margin(row),
                   plain_margin(reference, labels, weights, gamma, 0.5, 0.05, row), 1e-7)
+          << "gamma " << gamma;
+      const std::vector<double> numeric_row{row[0], row[1]};
+      EXPECT_NEAR(
+          numeric.margin(numeric_row),
+          plain_margin(numeric_reference, labels, numeric_weights, gamma, 0.5, 0.05, numeric_row),
+          1e-7)
           << "gamma " << gamma;
     }
   }
@@ -158,7 +174,9 @@ TEST(KernelNeighborsTest, TheKernelsExpIsLibmsToAHundredMillionth) {
 
 // Columns of many values take an exp per row, columns of few a lookup per row (one-hot groups,
 // a small count, a constant): both against the definition.
-TEST(KernelNeighborsTest, ContributionsEqualTheOcclusionDefinition) {
+// `few_values`: x0 and x1 rounded to a quarter within [-3, 3] (25 values), so that every column
+// has levels and distances are summed from their codes.
+void expect_contributions_equal_the_occlusion_definition(bool few_values) {
   std::mt19937_64 random(3);
   std::normal_distribution<double> normal;
   std::uniform_int_distribution<int> category(0, 2);
@@ -166,9 +184,12 @@ TEST(KernelNeighborsTest, ContributionsEqualTheOcclusionDefinition) {
   std::vector<std::string> names{"x0", "x1", "n", "c=0", "c=1", "c=2", "constant"};
   std::vector<double> reference;
   std::vector<std::uint8_t> labels;
+  const auto value = [&](double drawn) {
+    return few_values ? 0.25 * std::round(4.0 * std::clamp(drawn, -3.0, 3.0)) : drawn;
+  };
   auto draw = [&](std::vector<double>& out) {
-    out.push_back(normal(random));
-    out.push_back(2.0 * normal(random));
+    out.push_back(value(normal(random)));
+    out.push_back(value(2.0 * normal(random)));
     out.push_back(0.3 * count(random));
     const int chosen = category(random);
     for (int c = 0; c < 3; ++c) out.push_back(c == chosen ? 1.0 : 0.0);
@@ -219,6 +240,14 @@ TEST(KernelNeighborsTest, ContributionsEqualTheOcclusionDefinition) {
       EXPECT_NE(fast_groups[3], fast[3] + fast[4] + fast[5]) << context;
     }
   }
+}
+
+TEST(KernelNeighborsTest, ContributionsEqualTheOcclusionDefinition) {
+  expect_contributions_equal_the_occlusion_definition(false);
+}
+
+TEST(KernelNeighborsTest, ContributionsOnColumnsOfFewValuesEqualTheOcclusionDefinition) {
+  expect_contributions_equal_the_occlusion_definition(true);
 }
 
 // A row far from every reference row (its weights e^-1e6 below the pseudo-votes) occluded back

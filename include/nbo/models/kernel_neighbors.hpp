@@ -143,6 +143,9 @@ class KernelNeighbors final : public Estimator {
   // (29 KB for the store's 1 296 rows, in L1) instead of the weighted rows (230 KB), bit for bit
   // the same values.
   bool coded_distances_ = false;
+  // The column whose code marks the padding rows (see the constructor), or kNoColumn.
+  static constexpr std::size_t kNoColumn = static_cast<std::size_t>(-1);
+  std::size_t padding_column_ = kNoColumn;
   // One-hot categories found in the reference rows: runs of adjacent 0/1 columns with exactly one
   // 1 per row (at most kMaxLevels columns). An occlusion of a category's columns costs one
   // lookup per row, by the index of the row's 1 within the run (category_codes_, column-major per
