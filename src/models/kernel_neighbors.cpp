@@ -167,6 +167,8 @@ KernelNeighbors::KernelNeighbors(std::vector<std::string> column_names,
     detail::interleave_codes(linear.data(), padded_rows_, column);
   }
   find_categories(position);
+  // Every pass reads codes then (the exp path of an occlusion serves columns without levels only).
+  if (coded_distances_) std::vector<double>().swap(column_major_);
 }
 
 void KernelNeighbors::find_categories(const std::vector<std::size_t>& position) {
