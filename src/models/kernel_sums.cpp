@@ -237,8 +237,10 @@ double smallest_baseline(const double* values, std::size_t count) {
 // bytes shifted right by 8 v, whose low bits a permute reads.
 [[gnu::target("avx512f"), gnu::always_inline]] inline __m512i codes_of_vector(
     const std::uint8_t* codes, unsigned v) {
+  // A vector shift rather than _mm512_srli_epi64, whose unmasked form at -O1 (the shift count
+  // not yet a constant) reads an undefined register, which GCC 12 warns of.
   const __m512i packed = _mm512_loadu_si512(codes);
-  return v == 0 ? packed : _mm512_srli_epi64(packed, 8 * v);
+  return v == 0 ? packed : reinterpret_cast<__m512i>(reinterpret_cast<__v8du>(packed) >> (8 * v));
 }
 
 // A lookup of eight codes below `Levels` in a table held in registers (`table[0]` for at most 8
@@ -426,8 +428,9 @@ template <std::size_t Levels>
     }
     for (std::size_t v = 0; v < 8; ++v) {
       _mm512_storeu_pd(out + i + v * kKernelLanes, sums[v]);
-      // smallest_body()'s select: the minimum's second operand is kept where either is NaN.
-      least = _mm512_min_pd(sums[v], least);
+      // smallest_body()'s select (as a vector expression: _mm512_min_pd reads an undefined
+      // register at -O1, which GCC 12 warns of).
+      least = sums[v] < least ? sums[v] : least;
     }
   }
   Doubles lanes;
