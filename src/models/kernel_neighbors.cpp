@@ -26,7 +26,8 @@ struct KernelNeighbors::Scratch {
   // (`moved`, each group's in a run), each with the slope of its part of the moved distance and
   // that part's smallest value over the reference rows; for the exp pass their stored columns and
   // slopes, for lookups their codes and tables (the exponents of every group's tables, each
-  // table's values rounded up to whole vectors, in `table_values`; their exps in `table_exps`).
+  // table with the room its lookup reads, table_room(), in `table_values`; their exps in
+  // `table_exps`).
   struct MovedColumn {
     std::size_t column;
     double slope;
@@ -296,9 +297,9 @@ Estimator::Explanation KernelNeighbors::explain(std::span<const double> row,
 
 namespace {
 
-// A lookup table's room in Scratch::table_values: its values rounded up to whole vectors.
-std::size_t table_room(std::size_t values) {
-  return (values + detail::kKernelLanes - 1) / detail::kKernelLanes * detail::kKernelLanes;
+// A lookup table's room in Scratch::table_values: what table_sums() reads of it.
+std::size_t table_room(std::size_t values, std::size_t tables_of_the_group) {
+  return tables_of_the_group == 1 ? detail::lookup_width(values) : detail::kMaxLevels;
 }
 
 }  // namespace
@@ -341,7 +342,7 @@ void KernelNeighbors::plan_occlusion(std::size_t group, std::span<const std::siz
     occlusion.path = Occlusion::Path::kCategory;
     occlusion.category = category;
     const Category& members = categories_[category];
-    scratch.table_values.resize(occlusion.first_table + table_room(members.count), 0.0);
+    scratch.table_values.resize(occlusion.first_table + table_room(members.count, 1), 0.0);
     double* exponents = scratch.table_values.data() + occlusion.first_table;
     for (const auto& [j, slope, smallest] : moved) {
       for (std::size_t v = 0; v < members.count; ++v) {
@@ -354,7 +355,7 @@ void KernelNeighbors::plan_occlusion(std::size_t group, std::span<const std::siz
     occlusion.path = Occlusion::Path::kTables;
     for (const auto& [j, slope, smallest] : moved) {
       const std::size_t start = scratch.table_values.size();
-      scratch.table_values.resize(start + table_room(levels_[j].size()), 0.0);
+      scratch.table_values.resize(start + table_room(levels_[j].size(), moved.size()), 0.0);
       for (std::size_t v = 0; v < levels_[j].size(); ++v) {
         scratch.table_values[start + v] = -(gamma_ * (slope * levels_[j][v] - smallest));
       }
@@ -388,7 +389,7 @@ double KernelNeighbors::occluded_margin(const Occlusion& occlusion, std::span<co
       scratch.codes.push_back(level_codes_.data() + j * padded_rows_);
       scratch.tables.push_back(tables);
       scratch.levels.push_back(level_counts_[j]);
-      tables += table_room(levels_[j].size());
+      tables += table_room(levels_[j].size(), moved.size());
     }
     sums = detail::table_sums(scratch.weights.data(), scratch.codes, scratch.tables, scratch.levels,
                               positive_part_, padded_rows_);

@@ -65,10 +65,17 @@ KernelSums kernel_sums(const double* base, std::span<const double* const> column
                        std::span<const double> slopes, double constant, std::size_t positives,
                        std::size_t count, double offset, double gamma) noexcept;
 
+// How many values a lookup in a table of `levels` values reads (8, 16 or kMaxLevels): the table
+// needs that much room, its values first.
+constexpr std::size_t lookup_width(std::size_t levels) noexcept {
+  return levels <= 8 ? 8 : (levels <= 16 ? 16 : kMaxLevels);
+}
+
 // The same sums of weights[i] * tables[0][code 0 of row i] * tables[1][code 1 of row i] ...
 // (multiplied in that order, the factors first), codes[m] interleaved (interleave_codes()) and
-// positives and count multiples of kCodeGroup: each table holds kMaxLevels values; column m's
-// codes are below levels[m] (at most kMaxLevels), which picks the lookup of a single column.
+// positives and count multiples of kCodeGroup. Column m's codes are below levels[m] (at most
+// kMaxLevels). A single column's table holds lookup_width(levels[0]) values, which picks its
+// lookup; with more columns each table holds kMaxLevels values.
 KernelSums table_sums(const double* weights, std::span<const std::uint8_t* const> codes,
                       std::span<const double* const> tables, std::span<const std::uint8_t> levels,
                       std::size_t positives, std::size_t count) noexcept;

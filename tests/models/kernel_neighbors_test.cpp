@@ -162,6 +162,44 @@ TEST(KernelNeighborsTest, ColumnsOfFewValuesMatchThePlainDefinition) {
   }
 }
 
+// A table of 17 to 32 values is looked up as 32 and must have that room, also when it is the
+// last one an explanation plans (the sanitizer build reads past a shorter one).
+TEST(KernelNeighborsTest, AColumnOfTwentyValuesLastIsExplainedAsDefined) {
+  std::mt19937_64 random(9);
+  std::uniform_int_distribution<int> twenty(0, 19);
+  std::bernoulli_distribution coin(0.4);
+  std::vector<double> reference;
+  std::vector<std::uint8_t> labels;
+  for (int i = 0; i < 200; ++i) {
+    reference.push_back(coin(random) ? 1.0 : 0.0);
+    reference.push_back(0.1 * twenty(random));
+    labels.push_back(reference.back() + 0.3 * reference[reference.size() - 2] > 1.0 ? 1 : 0);
+  }
+  const std::vector<double> means = {[&] {
+                                       double sum = 0.0;
+                                       for (std::size_t i = 0; i < labels.size(); ++i)
+                                         sum += reference[i * 2];
+                                       return sum / static_cast<double>(labels.size());
+                                     }(),
+                                     [&] {
+                                       double sum = 0.0;
+                                       for (std::size_t i = 0; i < labels.size(); ++i)
+                                         sum += reference[i * 2 + 1];
+                                       return sum / static_cast<double>(labels.size());
+                                     }()};
+  const KernelNeighbors model({"flag", "twenty"}, reference, labels, 1.0, 0.5, 0.1, {0.8, 1.0});
+  for (const std::vector<double>& query :
+       {std::vector<double>{1.0, 0.35}, {0.0, 1.9}, {1.0, 0.0}, {0.0, 0.8}}) {
+    std::vector<double> fast(2);
+    std::vector<double> defined(2);
+    const auto explanation = model.explain(query, fast);
+    EXPECT_NEAR(explanation.baseline, occlusion_contributions(model, query, means, defined), 1e-7);
+    EXPECT_NEAR(fast[0], defined[0], 1e-7);
+    EXPECT_NEAR(fast[1], defined[1], 1e-7);
+    EXPECT_NE(fast[1], 0.0);
+  }
+}
+
 TEST(KernelNeighborsTest, TheKernelsExpIsLibmsToAHundredMillionth) {
   for (double z = -708.0; z <= 50.0; z += 0.0137) {
     EXPECT_NEAR(KernelNeighbors::kernel_exp(z) / std::exp(z), 1.0, 1e-8) << z;
