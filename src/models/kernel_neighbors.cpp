@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
@@ -48,6 +49,8 @@ struct KernelNeighbors::Scratch {
   std::vector<double> term_values;
   std::vector<const std::uint8_t*> distance_codes;
   std::vector<const double*> distance_terms;
+  std::vector<std::uint8_t> distance_levels;
+  std::vector<double> step_values;  // the tables of the prefix's and the categories' steps
 };
 
 namespace {
@@ -160,6 +163,7 @@ KernelNeighbors::KernelNeighbors(std::vector<std::string> column_names,
       std::fill(codes + positive_part_ + (rows - positive_rows_), codes + padded_rows_, *fewest);
     }
   }
+  if (coded_distances_) find_prefix();
   // The passes over codes read them interleaved (kernel_sums.hpp).
   std::vector<std::uint8_t> linear(padded_rows_);
   for (std::size_t j = 0; j < columns; ++j) {
@@ -168,8 +172,75 @@ KernelNeighbors::KernelNeighbors(std::vector<std::string> column_names,
     detail::interleave_codes(linear.data(), padded_rows_, column);
   }
   find_categories(position);
+  if (coded_distances_) plan_distance_steps();
   // Every pass reads codes then (the exp path of an occlusion serves columns without levels only).
   if (coded_distances_) std::vector<double>().swap(column_major_);
+}
+
+void KernelNeighbors::find_prefix() {
+  // The longest run of first columns whose codes take at most 8 combinations over the padded rows.
+  std::size_t prefix = 0;
+  std::map<std::vector<std::uint8_t>, std::uint8_t> combinations;
+  std::vector<std::uint8_t> joint(padded_rows_);
+  for (std::size_t end = 1; end <= column_names_.size(); ++end) {
+    std::map<std::vector<std::uint8_t>, std::uint8_t> found;
+    std::vector<std::uint8_t> codes(padded_rows_);
+    std::vector<std::uint8_t> tuple(end);
+    bool fits = true;
+    for (std::size_t i = 0; i < padded_rows_ && fits; ++i) {
+      for (std::size_t j = 0; j < end; ++j) tuple[j] = level_codes_[j * padded_rows_ + i];
+      const auto [at, added] = found.try_emplace(tuple, static_cast<std::uint8_t>(found.size()));
+      codes[i] = at->second;
+      fits = found.size() <= detail::kKernelLanes;
+    }
+    if (!fits) break;
+    prefix = end;
+    combinations = std::move(found);
+    joint = std::move(codes);
+  }
+  if (prefix < 2) return;
+  prefix_columns_ = prefix;
+  prefix_count_ = combinations.size();
+  prefix_tuples_.assign(prefix_count_ * prefix, 0);
+  for (const auto& [tuple, code] : combinations) {
+    std::copy(tuple.begin(), tuple.end(), prefix_tuples_.begin() + code * prefix);
+  }
+  prefix_codes_.resize(padded_rows_);
+  detail::interleave_codes(joint.data(), padded_rows_, prefix_codes_.data());
+}
+
+void KernelNeighbors::plan_distance_steps() {
+  const std::size_t columns = column_names_.size();
+  std::size_t j = 0;
+  if (prefix_columns_ > 0) {
+    distance_steps_.push_back({DistanceStep::Kind::kPrefix, 0});
+    j = prefix_columns_;
+  }
+  while (j < columns) {
+    const std::size_t category = category_of_[j];
+    const bool pair = category != kNoCategory && categories_[category].first == j &&
+                      categories_[category].count <= detail::kKernelLanes &&
+                      !(padding_column_ >= j && padding_column_ < j + categories_[category].count);
+    if (!pair) {
+      distance_steps_.push_back({DistanceStep::Kind::kColumn, j++});
+      continue;
+    }
+    distance_steps_.push_back({DistanceStep::Kind::kCategory, category});
+    // The level code each member's row has in each of the category's columns.
+    const Category& members = categories_[category];
+    std::vector<std::uint8_t>& codes = member_codes_[category];
+    codes.resize(members.count * members.count);
+    for (std::size_t v = 0; v < members.count; ++v) {
+      for (std::size_t k = 0; k < members.count; ++k) {
+        const std::size_t column = members.first + k;
+        const double stored = (k == v ? 1.0 : 0.0) * column_weights_[column];
+        const auto& values = levels_[column];
+        codes[v * members.count + k] = static_cast<std::uint8_t>(
+            std::lower_bound(values.begin(), values.end(), stored) - values.begin());
+      }
+    }
+    j += members.count;
+  }
 }
 
 void KernelNeighbors::find_categories(const std::vector<std::size_t>& position) {
@@ -223,6 +294,73 @@ void KernelNeighbors::find_categories(const std::vector<std::size_t>& position) 
   }
 }
 
+void KernelNeighbors::plan_distance_lookups(Scratch& scratch) const {
+  scratch.distance_codes.clear();
+  scratch.distance_terms.clear();
+  scratch.distance_levels.clear();
+  const auto column_terms = [&](std::size_t j) {
+    return scratch.term_values.data() + j * detail::kMaxLevels;
+  };
+  const auto add_column = [&](std::size_t j) {
+    scratch.distance_codes.push_back(level_codes_.data() + j * padded_rows_);
+    scratch.distance_terms.push_back(column_terms(j));
+    scratch.distance_levels.push_back(level_counts_[j]);
+  };
+  // Two tables of kMaxLevels values per step at most (the pairs'), so the pointers stay valid.
+  scratch.step_values.resize(2 * distance_steps_.size() * detail::kMaxLevels);
+  for (std::size_t s = 0; s < distance_steps_.size(); ++s) {
+    const DistanceStep& step = distance_steps_[s];
+    double* first = scratch.step_values.data() + 2 * s * detail::kMaxLevels;
+    double* second = first + detail::kMaxLevels;
+    if (step.kind == DistanceStep::Kind::kColumn) {
+      add_column(step.index);
+    } else if (step.kind == DistanceStep::Kind::kPrefix) {
+      // The first columns' terms added in column order from 0, as the pass would add them.
+      for (std::size_t c = 0; c < prefix_count_; ++c) {
+        double sum = 0.0;
+        for (std::size_t j = 0; j < prefix_columns_; ++j) {
+          sum += column_terms(j)[prefix_tuples_[c * prefix_columns_ + j]];
+        }
+        first[c] = sum;
+      }
+      scratch.distance_codes.push_back(prefix_codes_.data());
+      scratch.distance_terms.push_back(first);
+      scratch.distance_levels.push_back(static_cast<std::uint8_t>(prefix_count_));
+    } else {
+      // A category's columns add, for a row of member v, its terms in column order; where at
+      // most two of them are not 0 (the row's own column and the one the customer has), adding
+      // those two in order gives the same sum, as adding +0 changes nothing.
+      const Category& members = categories_[step.index];
+      const std::uint8_t* codes = member_codes_.at(step.index).data();
+      bool pairs = true;
+      for (std::size_t v = 0; v < members.count && pairs; ++v) {
+        std::size_t found = 0;
+        first[v] = 0.0;
+        second[v] = 0.0;
+        for (std::size_t k = 0; k < members.count; ++k) {
+          const double term = column_terms(members.first + k)[codes[v * members.count + k]];
+          if (term == 0.0) continue;
+          if (found == 2) {
+            pairs = false;
+            break;
+          }
+          (found++ == 0 ? first : second)[v] = term;
+        }
+      }
+      if (!pairs) {
+        for (std::size_t k = 0; k < members.count; ++k) add_column(members.first + k);
+        continue;
+      }
+      const std::uint8_t* category_codes = category_codes_.data() + step.index * padded_rows_;
+      for (double* table : {first, second}) {
+        scratch.distance_codes.push_back(category_codes);
+        scratch.distance_terms.push_back(table);
+        scratch.distance_levels.push_back(static_cast<std::uint8_t>(members.count));
+      }
+    }
+  }
+}
+
 void KernelNeighbors::distances_of(std::span<const double> row, Scratch& scratch) const {
   const std::size_t columns = column_weights_.size();
   scratch.weighted.resize(columns);
@@ -230,28 +368,25 @@ void KernelNeighbors::distances_of(std::span<const double> row, Scratch& scratch
   scratch.distances.resize(padded_rows_);
   if (coded_distances_) {
     scratch.term_values.resize(columns * detail::kMaxLevels);
-    scratch.distance_codes.clear();
-    scratch.distance_terms.clear();
     for (std::size_t j = 0; j < columns; ++j) {
       double* terms = scratch.term_values.data() + j * detail::kMaxLevels;
       for (std::size_t v = 0; v < levels_[j].size(); ++v) {
         const double difference = levels_[j][v] - scratch.weighted[j];
         terms[v] = difference * difference;
       }
-      scratch.distance_codes.push_back(level_codes_.data() + j * padded_rows_);
-      scratch.distance_terms.push_back(terms);
     }
     if (padding_column_ != kNoColumn) {
       scratch.term_values[padding_column_ * detail::kMaxLevels + level_counts_[padding_column_]] =
           std::numeric_limits<double>::infinity();
-      const double smallest =
-          detail::coded_distances(scratch.distance_codes, scratch.distance_terms, level_counts_,
-                                  padded_rows_, scratch.distances.data());
+    }
+    plan_distance_lookups(scratch);
+    const double smallest =
+        detail::coded_distances(scratch.distance_codes, scratch.distance_terms,
+                                scratch.distance_levels, padded_rows_, scratch.distances.data());
+    if (padding_column_ != kNoColumn) {
       scratch.offset = std::min(smallest, prior_distance_);
       return;
     }
-    detail::coded_distances(scratch.distance_codes, scratch.distance_terms, level_counts_,
-                            padded_rows_, scratch.distances.data());
   } else {
     detail::squared_distances(scratch.weighted, column_major_, padded_rows_, 0, padded_rows_,
                               scratch.distances.data());

@@ -162,6 +162,49 @@ TEST(KernelNeighborsTest, ColumnsOfFewValuesMatchThePlainDefinition) {
   }
 }
 
+// The distance pass looks up a first run of columns of few values as one, and a one-hot category
+// as two lookups by the row's member (its first and second term other than 0): customers with
+// one member, with none (an unseen level) and with two (which takes a lookup per column).
+TEST(KernelNeighborsTest, FirstColumnsAndCategoriesLookedUpTogetherMatchThePlainDefinition) {
+  std::mt19937_64 random(12);
+  std::uniform_int_distribution<int> twenty(0, 19);
+  std::uniform_int_distribution<int> four(0, 3);
+  std::uniform_int_distribution<int> three(0, 2);
+  std::bernoulli_distribution coin(0.5);
+  const std::vector<std::string> names{"flag_a", "flag_b", "twenty", "c=0", "c=1",
+                                       "c=2",    "c=3",    "d=0",    "d=1", "d=2"};
+  const auto draw = [&](std::vector<double>& out) {
+    out.push_back(coin(random) ? 1.0 : 0.0);
+    out.push_back(coin(random) ? 1.0 : 0.0);
+    out.push_back(0.1 * twenty(random));
+    const int c = four(random);
+    for (int k = 0; k < 4; ++k) out.push_back(k == c ? 1.0 : 0.0);
+    const int d = three(random);
+    for (int k = 0; k < 3; ++k) out.push_back(k == d ? 1.0 : 0.0);
+  };
+  std::vector<double> reference;
+  std::vector<std::uint8_t> labels;
+  for (int i = 0; i < 150; ++i) {
+    draw(reference);
+    const double* row = reference.data() + reference.size() - names.size();
+    labels.push_back(row[2] + 0.5 * row[0] - 0.4 * row[4] + 0.3 * row[8] > 1.0 ? 1 : 0);
+  }
+  const std::vector<double> weights{0.6, 0.9, 1.0, 0.5, 0.7, 0.4, 0.8, 0.3, 0.6, 0.9};
+  const KernelNeighbors model(names, reference, labels, 1.5, 0.5, 0.2, weights);
+  std::vector<std::vector<double>> queries;
+  for (int q = 0; q < 30; ++q) {
+    std::vector<double> query;
+    draw(query);
+    queries.push_back(query);
+  }
+  queries.push_back({1.0, 0.0, 0.35, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0});  // no member
+  queries.push_back({0.0, 1.0, 1.2, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0});   // two members
+  for (const auto& query : queries) {
+    EXPECT_NEAR(model.margin(query), plain_margin(reference, labels, weights, 1.5, 0.5, 0.2, query),
+                1e-7);
+  }
+}
+
 // A table of 17 to 32 values is looked up as 32 and must have that room, also when it is the
 // last one an explanation plans (the sanitizer build reads past a shorter one).
 TEST(KernelNeighborsTest, AColumnOfTwentyValuesLastIsExplainedAsDefined) {

@@ -34,6 +34,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <span>
@@ -152,6 +153,34 @@ class KernelNeighbors final : public Estimator {
   // The column whose code marks the padding rows (see the constructor), or kNoColumn.
   static constexpr std::size_t kNoColumn = static_cast<std::size_t>(-1);
   std::size_t padding_column_ = kNoColumn;
+  // The distance pass's lookups, fewer than the columns where the sums allow it bit for bit:
+  // - the first prefix_columns_ columns (at least 2), whose codes take prefix_count_ (at most 8)
+  //   combinations (prefix_tuples_, prefix_count_ x prefix_columns_ codes), in one lookup of a
+  //   table of their terms summed in column order from 0 (prefix_codes_: each padded row's
+  //   combination, interleaved);
+  // - a one-hot category of at most 8 columns, without the padding column, in two lookups by the
+  //   row's member: its first and second term other than 0, where the customer's row makes at
+  //   most two (member_codes_: each member's level code in each of the category's columns);
+  // - any other column in one lookup of its codes.
+  struct DistanceStep {
+    enum class Kind : std::uint8_t { kColumn, kPrefix, kCategory };
+    Kind kind;
+    std::size_t index;  // kColumn: the column; kCategory: the category
+  };
+  std::vector<DistanceStep> distance_steps_;
+  std::size_t prefix_columns_ = 0;
+  std::size_t prefix_count_ = 0;
+  std::vector<std::uint8_t> prefix_tuples_;
+  std::vector<std::uint8_t> prefix_codes_;
+  std::map<std::size_t, std::vector<std::uint8_t>> member_codes_;
+  // Fills prefix_columns_, prefix_count_, prefix_tuples_ and prefix_codes_ from the codes before
+  // they are interleaved.
+  void find_prefix();
+  // Fills distance_steps_ and member_codes_ (after find_categories()).
+  void plan_distance_steps();
+  // The distance pass's codes, tables (the columns' terms in `scratch`, and the steps' own) and
+  // level counts, for the row whose terms `scratch` holds.
+  void plan_distance_lookups(Scratch& scratch) const;
   // One-hot categories found in the reference rows: runs of adjacent 0/1 columns with exactly one
   // 1 per row (at most kMaxLevels columns). An occlusion of a category's columns costs one
   // lookup per row, by the index of the row's 1 within the run (category_codes_, column-major per
