@@ -40,9 +40,17 @@ template <class Vector>
 // One body for a lane vector and for a single double: the same operations in the same order.
 // The polynomial is evaluated by Estrin's scheme, whose chain of dependent operations is half
 // Horner's.
-template <class Value, class Bits>
+//
+// `NonPositive`: the caller's z is never above 0 (or NaN), so the upper clamp and the +infinity
+// select, which never change such a z's result, are left out.
+template <class Value, class Bits, bool NonPositive = false>
 [[gnu::always_inline]] inline Value exp_body(Value z) {
-  const Value clamped = z < kLowest ? Value{} + kLowest : (z > kHighest ? Value{} + kHighest : z);
+  Value clamped;
+  if constexpr (NonPositive) {
+    clamped = z < kLowest ? Value{} + kLowest : z;
+  } else {
+    clamped = z < kLowest ? Value{} + kLowest : (z > kHighest ? Value{} + kHighest : z);
+  }
   const Value shifted = clamped * kLog2e + kShifter;
   const Value n = shifted - kShifter;
   const Value r = (clamped - n * kLn2High) - n * kLn2Low;
@@ -60,8 +68,12 @@ template <class Value, class Bits>
   Value scale;
   std::memcpy(&scale, &scale_bits, sizeof scale);
   const Value value = p * scale;
-  const Value infinity = Value{} + std::numeric_limits<double>::infinity();
-  return z < kLowest ? Value{} : (z > kHighest ? infinity : value);
+  if constexpr (NonPositive) {
+    return z < kLowest ? Value{} : value;
+  } else {
+    const Value infinity = Value{} + std::numeric_limits<double>::infinity();
+    return z < kLowest ? Value{} : (z > kHighest ? infinity : value);
+  }
 }
 
 // The weight of one vector of rows at `i`.
@@ -71,10 +83,12 @@ template <class Value, class Bits>
                                                     double constant, std::size_t i, double offset,
                                                     double gamma) {
   Doubles distance = load<Doubles>(base + i);
-  if (moved > 0) {
-    for (std::size_t m = 0; m < moved; ++m) distance += slopes[m] * load<Doubles>(columns[m] + i);
-    distance += constant;
+  if (moved == 0) {
+    // offset is at most every distance: the exponent is never above 0.
+    return exp_body<Doubles, Integers, true>(-(gamma * (distance - offset)));
   }
+  for (std::size_t m = 0; m < moved; ++m) distance += slopes[m] * load<Doubles>(columns[m] + i);
+  distance += constant;
   return exp_body<Doubles, Integers>(-(gamma * (distance - offset)));
 }
 
@@ -110,20 +124,22 @@ template <class Value>
                                                       std::size_t positives, std::size_t count,
                                                       double offset, double gamma,
                                                       double* weights) {
-  return both_sums(positives, count, [&](std::size_t i) {
-    const Doubles weight = vector_weight(distances, nullptr, nullptr, 0, 0.0, i, offset, gamma);
-    std::memcpy(weights + i, &weight, sizeof weight);
-    return weight;
-  });
+  return both_sums(
+      positives, count, [&](std::size_t i) __attribute__((always_inline)) {
+        const Doubles weight = vector_weight(distances, nullptr, nullptr, 0, 0.0, i, offset, gamma);
+        std::memcpy(weights + i, &weight, sizeof weight);
+        return weight;
+      });
 }
 
 [[gnu::always_inline]] inline KernelSums sums_body(const double* base, const double* const* columns,
                                                    const double* slopes, std::size_t moved,
                                                    double constant, std::size_t positives,
                                                    std::size_t count, double offset, double gamma) {
-  return both_sums(positives, count, [&](std::size_t i) {
-    return vector_weight(base, columns, slopes, moved, constant, i, offset, gamma);
-  });
+  return both_sums(
+      positives, count, [&](std::size_t i) __attribute__((always_inline)) {
+        return vector_weight(base, columns, slopes, moved, constant, i, offset, gamma);
+      });
 }
 
 // The byte of row `row`'s code in an interleaved column (interleave_codes()).
@@ -149,11 +165,12 @@ template <class Lookup>
                                                     const double* const* tables, std::size_t moved,
                                                     std::size_t positives, std::size_t count,
                                                     const Lookup& lookup) {
-  return both_sums(positives, count, [&](std::size_t i) {
-    Doubles factor = lookup(codes[0], tables[0], i);
-    for (std::size_t m = 1; m < moved; ++m) factor *= lookup(codes[m], tables[m], i);
-    return load<Doubles>(weights + i) * factor;
-  });
+  return both_sums(
+      positives, count, [&](std::size_t i) __attribute__((always_inline)) {
+        Doubles factor = lookup(codes[0], tables[0], i);
+        for (std::size_t m = 1; m < moved; ++m) factor *= lookup(codes[m], tables[m], i);
+        return load<Doubles>(weights + i) * factor;
+      });
 }
 
 [[gnu::target("avx512f")]] KernelSums weights_avx512(const double* distances, std::size_t positives,

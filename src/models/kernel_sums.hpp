@@ -54,13 +54,16 @@ inline constexpr std::size_t kMaxLevels = KernelNeighbors::kMaxLevels;
 // For the `count` rows (a multiple of kKernelBlock), the first `positives` of them (a multiple of
 // kKernelBlock too) labelled 1 and the others 0: weights[i] = kernel_exp(-(gamma * (distances[i] -
 // offset))); returns the sums of the weights of either label, each summed per lane of each of the
-// block's four vectors, then the vectors added in order, then the lanes pairwise.
+// block's four vectors, then the vectors added in order, then the lanes pairwise. offset is at
+// most every distance (or the distance NaN): the exponents are at most 0, and the exp leaves out
+// its clamp above 709.
 KernelSums kernel_weights(const double* distances, std::size_t positives, std::size_t count,
                           double offset, double gamma, double* weights) noexcept;
 
 // The same sums for moved distances: moved_i = base[i] + slopes[0] * columns[0][i] + slopes[1] *
 // columns[1][i] ... + constant (in that order), weight_i = kernel_exp(-(gamma * (moved_i -
-// offset))).
+// offset))). With no columns, moved_i = base[i] and offset is at most every one of them, as for
+// kernel_weights().
 KernelSums kernel_sums(const double* base, std::span<const double* const> columns,
                        std::span<const double> slopes, double constant, std::size_t positives,
                        std::size_t count, double offset, double gamma) noexcept;
