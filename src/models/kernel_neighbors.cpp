@@ -36,6 +36,9 @@ struct KernelNeighbors::Scratch {
   };
   std::vector<Occlusion> occlusions;
   std::vector<MovedColumn> moved;
+  std::vector<std::size_t> group_starts;   // each group's run in `moved`, and its end
+  std::vector<std::uint8_t> one_category;  // per group: its moved columns all of one category
+  std::vector<std::uint8_t> every_column_has_levels;  // per group
   std::vector<const double*> columns;
   std::vector<double> slopes;
   std::vector<const std::uint8_t*> codes;
@@ -439,66 +442,93 @@ std::size_t table_room(std::size_t values, std::size_t tables_of_the_group) {
 
 }  // namespace
 
-void KernelNeighbors::plan_occlusion(std::size_t group, std::span<const std::size_t> group_of,
-                                     Scratch& scratch) const {
+void KernelNeighbors::plan_occlusions(std::span<const std::size_t> group_of, std::size_t groups,
+                                      Scratch& scratch) const {
   // Occluding column j adds 2 (X_j - M_j) T_ij + M_j^2 - X_j^2 to each squared distance. Each
   // column's part is shifted by its smallest value over the rows, so every factor is at most 1;
   // the shifts and the constants, `lowest` in all, move to the pseudo-votes' exponent.
-  Occlusion occlusion;
-  occlusion.first_moved = scratch.moved.size();
-  bool every_column_has_levels = true;
-  std::size_t category = kNoCategory;
-  bool one_category = true;
+  // One pass over the columns: each group's moved columns, in column order, in its run of `moved`.
+  const auto is_moved = [&](std::size_t j) {
+    return group_of[j] < groups && scratch.weighted[j] != weighted_means_[j];
+  };
+  scratch.group_starts.assign(groups + 1, 0);
   for (std::size_t j = 0; j < group_of.size(); ++j) {
-    if (group_of[j] != group) continue;
+    if (is_moved(j)) ++scratch.group_starts[group_of[j] + 1];
+  }
+  for (std::size_t g = 0; g < groups; ++g) scratch.group_starts[g + 1] += scratch.group_starts[g];
+  scratch.moved.resize(scratch.group_starts[groups]);
+  scratch.occlusions.assign(groups, Occlusion{});
+  std::vector<std::uint8_t>& one_category = scratch.one_category;
+  std::vector<std::uint8_t>& every_column_has_levels = scratch.every_column_has_levels;
+  one_category.assign(groups, 1);
+  every_column_has_levels.assign(groups, 1);
+  for (std::size_t g = 0; g < groups; ++g) {
+    scratch.occlusions[g].first_moved = scratch.group_starts[g];
+    scratch.occlusions[g].category = kNoCategory;
+  }
+  for (std::size_t j = 0; j < group_of.size(); ++j) {
+    if (!is_moved(j)) continue;
+    Occlusion& occlusion = scratch.occlusions[group_of[j]];
     const double value = scratch.weighted[j];
     const double mean = weighted_means_[j];
-    if (value == mean) continue;
     const double slope = 2.0 * (value - mean);
     const double smallest = std::min(slope * weighted_minima_[j], slope * weighted_maxima_[j]);
     occlusion.constant += mean * mean - value * value;
     occlusion.lowest += (mean * mean - value * value) + smallest;
-    scratch.moved.push_back({j, slope, smallest});
-    every_column_has_levels = every_column_has_levels && !levels_[j].empty();
-    one_category = one_category && category_of_[j] != kNoCategory &&
-                   (category == kNoCategory || category == category_of_[j]);
-    category = category_of_[j];
+    scratch.moved[occlusion.first_moved + occlusion.moved_count++] = {j, slope, smallest};
+    const std::size_t g = group_of[j];
+    every_column_has_levels[g] = every_column_has_levels[g] && !levels_[j].empty();
+    one_category[g] = one_category[g] && category_of_[j] != kNoCategory &&
+                      (occlusion.category == kNoCategory || occlusion.category == category_of_[j]);
+    occlusion.category = category_of_[j];
   }
-  occlusion.moved_count = scratch.moved.size() - occlusion.first_moved;
-  occlusion.first_table = scratch.table_values.size();
-  const std::span<const Scratch::MovedColumn> moved(scratch.moved.data() + occlusion.first_moved,
-                                                    occlusion.moved_count);
-  if (moved.empty()) {
-    // The row itself: no column of the group is away from its mean.
-    occlusion.path = Occlusion::Path::kUnmoved;
-  } else if (one_category) {
-    // Moved columns all of one category: one factor per member of the category. A row of member
-    // v has column j at its weight when v is j's place, at 0 otherwise.
-    occlusion.path = Occlusion::Path::kCategory;
-    occlusion.category = category;
-    const Category& members = categories_[category];
-    scratch.table_values.resize(occlusion.first_table + table_room(members.count, 1), 0.0);
+  // Each group's path, and where its tables go.
+  std::size_t tables = 0;
+  for (std::size_t g = 0; g < groups; ++g) {
+    Occlusion& occlusion = scratch.occlusions[g];
+    occlusion.first_table = tables;
+    if (occlusion.moved_count == 0) {
+      // The row itself: no column of the group is away from its mean.
+      occlusion.path = Occlusion::Path::kUnmoved;
+    } else if (one_category[g]) {
+      occlusion.path = Occlusion::Path::kCategory;
+      tables += table_room(categories_[occlusion.category].count, 1);
+    } else if (every_column_has_levels[g]) {
+      occlusion.path = Occlusion::Path::kTables;
+      for (std::size_t m = 0; m < occlusion.moved_count; ++m) {
+        const std::size_t j = scratch.moved[occlusion.first_moved + m].column;
+        tables += table_room(levels_[j].size(), occlusion.moved_count);
+      }
+    } else {
+      occlusion.path = Occlusion::Path::kExps;
+    }
+  }
+  // The exponents of the factors in every table.
+  scratch.table_values.assign(tables, 0.0);
+  for (const Occlusion& occlusion : scratch.occlusions) {
+    const std::span<const Scratch::MovedColumn> moved(scratch.moved.data() + occlusion.first_moved,
+                                                      occlusion.moved_count);
     double* exponents = scratch.table_values.data() + occlusion.first_table;
-    for (const auto& [j, slope, smallest] : moved) {
-      for (std::size_t v = 0; v < members.count; ++v) {
-        const double stored = v == j - members.first ? column_weights_[j] : 0.0;
-        exponents[v] += -(gamma_ * (slope * stored - smallest));
+    if (occlusion.path == Occlusion::Path::kCategory) {
+      // Moved columns all of one category: one factor per member of the category. A row of
+      // member v has column j at its weight when v is j's place, at 0 otherwise.
+      const Category& members = categories_[occlusion.category];
+      for (const auto& [j, slope, smallest] : moved) {
+        for (std::size_t v = 0; v < members.count; ++v) {
+          const double stored = v == j - members.first ? column_weights_[j] : 0.0;
+          exponents[v] += -(gamma_ * (slope * stored - smallest));
+        }
+      }
+    } else if (occlusion.path == Occlusion::Path::kTables) {
+      // A table per column.
+      for (const auto& [j, slope, smallest] : moved) {
+        for (std::size_t v = 0; v < levels_[j].size(); ++v) {
+          exponents[v] = -(gamma_ * (slope * levels_[j][v] - smallest));
+        }
+        exponents += table_room(levels_[j].size(), moved.size());
       }
     }
-  } else if (every_column_has_levels) {
-    // A table per column: the exponents of its factors.
-    occlusion.path = Occlusion::Path::kTables;
-    for (const auto& [j, slope, smallest] : moved) {
-      const std::size_t start = scratch.table_values.size();
-      scratch.table_values.resize(start + table_room(levels_[j].size(), moved.size()), 0.0);
-      for (std::size_t v = 0; v < levels_[j].size(); ++v) {
-        scratch.table_values[start + v] = -(gamma_ * (slope * levels_[j][v] - smallest));
-      }
-    }
-  } else {
-    occlusion.path = Occlusion::Path::kExps;
   }
-  scratch.occlusions.push_back(occlusion);
 }
 
 double KernelNeighbors::occluded_margin(const Occlusion& occlusion, std::span<const double> row,
@@ -572,10 +602,7 @@ Estimator::Explanation KernelNeighbors::explain_groups(std::span<const double> r
   const double margin =
       margin_from(sums.positive, sums.negative, -(gamma_ * (prior_distance_ - scratch.offset)));
   // Every group's occlusion planned first, so the exps of all their lookup tables are one pass.
-  scratch.occlusions.clear();
-  scratch.moved.clear();
-  scratch.table_values.clear();
-  for (std::size_t group = 0; group < out.size(); ++group) plan_occlusion(group, group_of, scratch);
+  plan_occlusions(group_of, out.size(), scratch);
   scratch.table_exps.resize(scratch.table_values.size());
   detail::kernel_exps(scratch.table_values.data(), scratch.table_values.size(),
                       scratch.table_exps.data());

@@ -109,14 +109,16 @@ class KernelNeighbors final : public Estimator {
     std::size_t first_moved = 0;  // its run in Scratch::moved
     std::size_t moved_count = 0;
     std::size_t first_table = 0;  // where its tables start in Scratch::table_values
-    std::size_t category = 0;     // kCategory: its index in categories_
+    std::size_t category = 0;     // kCategory: its index in categories_ (planning: the last moved
+                                  // column's, or kNoCategory)
     double constant = 0.0;        // sum of M_j^2 - X_j^2 over the moved columns
     double lowest = 0.0;          // constant plus each moved column's smallest part
   };
-  // Appends the occlusion of `group` to `scratch` (from the row's weighted values there), and
-  // the exponents of its lookup tables to its table values.
-  void plan_occlusion(std::size_t group, std::span<const std::size_t> group_of,
-                      Scratch& scratch) const;
+  // The occlusions of groups 0 to `groups` - 1 (columns of other groups are left as they are),
+  // from the row's weighted values in `scratch`, into its occlusions, moved columns and the
+  // exponents of their lookup tables.
+  void plan_occlusions(std::span<const std::size_t> group_of, std::size_t groups,
+                       Scratch& scratch) const;
   // The margin of `row` with the columns of `group` at their means, from the row's weights and
   // the planned occlusion's exponentiated tables in `scratch`; NaN for kUnmoved.
   double occluded_margin(const Occlusion& occlusion, std::span<const double> row, std::size_t group,
