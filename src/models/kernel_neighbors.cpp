@@ -3,9 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
@@ -36,14 +36,11 @@ struct KernelNeighbors::Scratch {
   };
   std::vector<Occlusion> occlusions;
   std::vector<MovedColumn> moved;
-  std::vector<std::size_t> group_starts;   // each group's run in `moved`, and its end
-  std::vector<std::uint8_t> one_category;  // per group: its moved columns all of one category
-  std::vector<std::uint8_t> every_column_has_levels;  // per group
   std::vector<const double*> columns;
   std::vector<double> slopes;
   std::vector<const std::uint8_t*> codes;
   std::vector<const double*> tables;
-  std::vector<std::uint8_t> levels;  // per table: how many of its values the codes reach
+  std::vector<std::uint8_t> levels;  // per table: how many values it has (table_sums())
   std::vector<double> table_values;
   std::vector<double> table_exps;
   std::vector<std::size_t> identity;  // group_of for explain(): column j is group j
@@ -153,20 +150,34 @@ KernelNeighbors::KernelNeighbors(std::vector<std::string> column_names,
   }
   coded_distances_ = std::none_of(levels_.begin(), levels_.end(),
                                   [](const auto& values) { return values.empty(); });
+  find_categories(position);
   // The padding rows' distances: +infinity from the distance pass itself, by a code past the last
-  // level of the column of fewest levels, whose term is +infinity (distances_of()). That code
-  // stays within the column's lookup of at most 8 values and its table of factors, where the
-  // padding rows' weight, 0, multiplies it.
+  // level of a column of fewer than 8 levels, whose term is +infinity (distances_of()). That code
+  // stays within the column's lookup of 8 values and its table of factors, where the padding
+  // rows' weight, 0, multiplies it. A column outside the one-hot categories is preferred, so that
+  // none of them loses its two-lookup step (plan_distance_steps()).
   if (coded_distances_) {
-    const auto fewest = std::min_element(level_counts_.begin(), level_counts_.end());
-    if (*fewest < detail::kKernelLanes) {
-      padding_column_ = static_cast<std::size_t>(fewest - level_counts_.begin());
-      std::uint8_t* codes = level_codes_.data() + padding_column_ * padded_rows_;
-      std::fill(codes + positive_rows_, codes + positive_part_, *fewest);
-      std::fill(codes + positive_part_ + (rows - positive_rows_), codes + padded_rows_, *fewest);
+    for (std::size_t j = 0; j < columns; ++j) {
+      if (level_counts_[j] >= detail::kKernelLanes) continue;
+      const bool free = category_of_[j] == kNoCategory;
+      if (padding_column_ == kNoColumn) {
+        padding_column_ = j;
+        continue;
+      }
+      const bool chosen_free = category_of_[padding_column_] == kNoCategory;
+      if ((free && !chosen_free) ||
+          (free == chosen_free && level_counts_[j] < level_counts_[padding_column_])) {
+        padding_column_ = j;
+      }
     }
+    if (padding_column_ != kNoColumn) {
+      const std::uint8_t code = level_counts_[padding_column_];
+      std::uint8_t* codes = level_codes_.data() + padding_column_ * padded_rows_;
+      std::fill(codes + positive_rows_, codes + positive_part_, code);
+      std::fill(codes + positive_part_ + (rows - positive_rows_), codes + padded_rows_, code);
+    }
+    find_prefix();
   }
-  if (coded_distances_) find_prefix();
   // The passes over codes read them interleaved (kernel_sums.hpp).
   std::vector<std::uint8_t> linear(padded_rows_);
   for (std::size_t j = 0; j < columns; ++j) {
@@ -174,76 +185,94 @@ KernelNeighbors::KernelNeighbors(std::vector<std::string> column_names,
     std::copy_n(column, padded_rows_, linear.begin());
     detail::interleave_codes(linear.data(), padded_rows_, column);
   }
-  find_categories(position);
   if (coded_distances_) plan_distance_steps();
   // Every pass reads codes then (the exp path of an occlusion serves columns without levels only).
   if (coded_distances_) std::vector<double>().swap(column_major_);
 }
 
 void KernelNeighbors::find_prefix() {
-  // The longest run of first columns whose codes take at most 8 combinations over the padded rows.
+  // The longest run of first columns whose codes take at most 8 combinations over the padded rows,
+  // one column at a time: a row's combination of `end` columns is its combination of the first
+  // end - 1 and its code in the last (codes are at most kMaxLevels, the padding code included).
+  constexpr std::size_t kCombinations = detail::kKernelLanes;
+  constexpr std::size_t kCodes = detail::kMaxLevels + 1;
+  std::vector<std::uint8_t> combination(padded_rows_, 0);
+  std::vector<std::vector<std::uint8_t>> tuples(1);
+  std::vector<std::uint8_t> next(padded_rows_);
   std::size_t prefix = 0;
-  std::map<std::vector<std::uint8_t>, std::uint8_t> combinations;
-  std::vector<std::uint8_t> joint(padded_rows_);
   for (std::size_t end = 1; end <= column_names_.size(); ++end) {
-    std::map<std::vector<std::uint8_t>, std::uint8_t> found;
-    std::vector<std::uint8_t> codes(padded_rows_);
-    std::vector<std::uint8_t> tuple(end);
+    const std::uint8_t* codes = level_codes_.data() + (end - 1) * padded_rows_;
+    std::array<std::uint8_t, kCombinations * kCodes> extended;
+    extended.fill(0xFF);
+    std::vector<std::vector<std::uint8_t>> next_tuples;
     bool fits = true;
     for (std::size_t i = 0; i < padded_rows_ && fits; ++i) {
-      for (std::size_t j = 0; j < end; ++j) tuple[j] = level_codes_[j * padded_rows_ + i];
-      const auto [at, added] = found.try_emplace(tuple, static_cast<std::uint8_t>(found.size()));
-      codes[i] = at->second;
-      fits = found.size() <= detail::kKernelLanes;
+      std::uint8_t& found = extended[combination[i] * kCodes + codes[i]];
+      if (found == 0xFF) {
+        fits = next_tuples.size() < kCombinations;
+        if (!fits) break;
+        found = static_cast<std::uint8_t>(next_tuples.size());
+        next_tuples.push_back(tuples[combination[i]]);
+        next_tuples.back().push_back(codes[i]);
+      }
+      next[i] = found;
     }
     if (!fits) break;
+    combination.swap(next);
+    tuples = std::move(next_tuples);
     prefix = end;
-    combinations = std::move(found);
-    joint = std::move(codes);
   }
   if (prefix < 2) return;
   prefix_columns_ = prefix;
-  prefix_count_ = combinations.size();
-  prefix_tuples_.assign(prefix_count_ * prefix, 0);
-  for (const auto& [tuple, code] : combinations) {
-    std::copy(tuple.begin(), tuple.end(), prefix_tuples_.begin() + code * prefix);
-  }
+  prefix_count_ = tuples.size();
+  prefix_tuples_.clear();
+  for (const auto& tuple : tuples)
+    prefix_tuples_.insert(prefix_tuples_.end(), tuple.begin(), tuple.end());
   prefix_codes_.resize(padded_rows_);
-  detail::interleave_codes(joint.data(), padded_rows_, prefix_codes_.data());
+  detail::interleave_codes(combination.data(), padded_rows_, prefix_codes_.data());
 }
 
 void KernelNeighbors::plan_distance_steps() {
   const std::size_t columns = column_names_.size();
   std::size_t j = 0;
   if (prefix_columns_ > 0) {
-    distance_steps_.push_back({DistanceStep::Kind::kPrefix, 0});
+    distance_steps_.push_back({DistanceStep::Kind::kPrefix, 0, 0});
     j = prefix_columns_;
   }
+  std::vector<std::uint8_t> codes;
   while (j < columns) {
     const std::size_t category = category_of_[j];
-    const bool pair = category != kNoCategory && categories_[category].first == j &&
-                      categories_[category].count <= detail::kKernelLanes &&
-                      !(padding_column_ >= j && padding_column_ < j + categories_[category].count);
-    if (!pair) {
-      distance_steps_.push_back({DistanceStep::Kind::kColumn, j++});
+    if (category == kNoCategory || categories_[category].first != j ||
+        !member_level_codes(category, codes)) {
+      distance_steps_.push_back({DistanceStep::Kind::kColumn, j++, 0});
       continue;
     }
-    distance_steps_.push_back({DistanceStep::Kind::kCategory, category});
-    // The level code each member's row has in each of the category's columns.
-    const Category& members = categories_[category];
-    std::vector<std::uint8_t>& codes = member_codes_[category];
-    codes.resize(members.count * members.count);
-    for (std::size_t v = 0; v < members.count; ++v) {
-      for (std::size_t k = 0; k < members.count; ++k) {
-        const std::size_t column = members.first + k;
-        const double stored = (k == v ? 1.0 : 0.0) * column_weights_[column];
-        const auto& values = levels_[column];
-        codes[v * members.count + k] = static_cast<std::uint8_t>(
-            std::lower_bound(values.begin(), values.end(), stored) - values.begin());
-      }
-    }
-    j += members.count;
+    distance_steps_.push_back({DistanceStep::Kind::kCategory, category, member_codes_.size()});
+    member_codes_.insert(member_codes_.end(), codes.begin(), codes.end());
+    j += categories_[category].count;
   }
+}
+
+bool KernelNeighbors::member_level_codes(std::size_t category,
+                                         std::vector<std::uint8_t>& codes) const {
+  const Category& members = categories_[category];
+  if (members.count > detail::kKernelLanes) return false;
+  if (padding_column_ >= members.first && padding_column_ < members.first + members.count) {
+    return false;
+  }
+  codes.resize(members.count * members.count);
+  for (std::size_t v = 0; v < members.count; ++v) {
+    for (std::size_t k = 0; k < members.count; ++k) {
+      const std::size_t column = members.first + k;
+      const double stored = (k == v ? 1.0 : 0.0) * column_weights_[column];
+      const auto& values = levels_[column];
+      const auto level = std::lower_bound(values.begin(), values.end(), stored);
+      // A member no reference row has: its column's levels lack the weight.
+      if (level == values.end() || *level != stored) return false;
+      codes[v * members.count + k] = static_cast<std::uint8_t>(level - values.begin());
+    }
+  }
+  return true;
 }
 
 void KernelNeighbors::find_categories(const std::vector<std::size_t>& position) {
@@ -334,7 +363,7 @@ void KernelNeighbors::plan_distance_lookups(Scratch& scratch) const {
       // most two of them are not 0 (the row's own column and the one the customer has), adding
       // those two in order gives the same sum, as adding +0 changes nothing.
       const Category& members = categories_[step.index];
-      const std::uint8_t* codes = member_codes_.at(step.index).data();
+      const std::uint8_t* codes = member_codes_.data() + step.first_code;
       bool pairs = true;
       for (std::size_t v = 0; v < members.count && pairs; ++v) {
         std::size_t found = 0;
@@ -451,21 +480,17 @@ void KernelNeighbors::plan_occlusions(std::span<const std::size_t> group_of, std
   const auto is_moved = [&](std::size_t j) {
     return group_of[j] < groups && scratch.weighted[j] != weighted_means_[j];
   };
-  scratch.group_starts.assign(groups + 1, 0);
-  for (std::size_t j = 0; j < group_of.size(); ++j) {
-    if (is_moved(j)) ++scratch.group_starts[group_of[j] + 1];
-  }
-  for (std::size_t g = 0; g < groups; ++g) scratch.group_starts[g + 1] += scratch.group_starts[g];
-  scratch.moved.resize(scratch.group_starts[groups]);
   scratch.occlusions.assign(groups, Occlusion{});
-  std::vector<std::uint8_t>& one_category = scratch.one_category;
-  std::vector<std::uint8_t>& every_column_has_levels = scratch.every_column_has_levels;
-  one_category.assign(groups, 1);
-  every_column_has_levels.assign(groups, 1);
-  for (std::size_t g = 0; g < groups; ++g) {
-    scratch.occlusions[g].first_moved = scratch.group_starts[g];
-    scratch.occlusions[g].category = kNoCategory;
+  for (std::size_t j = 0; j < group_of.size(); ++j) {
+    if (is_moved(j)) ++scratch.occlusions[group_of[j]].moved_count;
   }
+  std::size_t moved_columns = 0;
+  for (Occlusion& occlusion : scratch.occlusions) {
+    occlusion.first_moved = moved_columns;
+    moved_columns += occlusion.moved_count;
+    occlusion.moved_count = 0;  // counted again as the columns are placed
+  }
+  scratch.moved.resize(moved_columns);
   for (std::size_t j = 0; j < group_of.size(); ++j) {
     if (!is_moved(j)) continue;
     Occlusion& occlusion = scratch.occlusions[group_of[j]];
@@ -476,10 +501,10 @@ void KernelNeighbors::plan_occlusions(std::span<const std::size_t> group_of, std
     occlusion.constant += mean * mean - value * value;
     occlusion.lowest += (mean * mean - value * value) + smallest;
     scratch.moved[occlusion.first_moved + occlusion.moved_count++] = {j, slope, smallest};
-    const std::size_t g = group_of[j];
-    every_column_has_levels[g] = every_column_has_levels[g] && !levels_[j].empty();
-    one_category[g] = one_category[g] && category_of_[j] != kNoCategory &&
-                      (occlusion.category == kNoCategory || occlusion.category == category_of_[j]);
+    occlusion.every_column_has_levels = occlusion.every_column_has_levels && !levels_[j].empty();
+    occlusion.one_category =
+        occlusion.one_category && category_of_[j] != kNoCategory &&
+        (occlusion.category == kNoCategory || occlusion.category == category_of_[j]);
     occlusion.category = category_of_[j];
   }
   // Each group's path, and where its tables go.
@@ -490,10 +515,10 @@ void KernelNeighbors::plan_occlusions(std::span<const std::size_t> group_of, std
     if (occlusion.moved_count == 0) {
       // The row itself: no column of the group is away from its mean.
       occlusion.path = Occlusion::Path::kUnmoved;
-    } else if (one_category[g]) {
+    } else if (occlusion.one_category) {
       occlusion.path = Occlusion::Path::kCategory;
       tables += table_room(categories_[occlusion.category].count, 1);
-    } else if (every_column_has_levels[g]) {
+    } else if (occlusion.every_column_has_levels) {
       occlusion.path = Occlusion::Path::kTables;
       for (std::size_t m = 0; m < occlusion.moved_count; ++m) {
         const std::size_t j = scratch.moved[occlusion.first_moved + m].column;

@@ -7,7 +7,8 @@
 // lanes' partial sums added in a fixed order, and an exp of nbo's own (kernel_exp) instead of
 // libm's, whose result depends on the processor's FMA support.
 //
-// Thread safety: pure functions.
+// Thread safety: no state of their own; each writes only the caller's buffers it is given (and
+// kernel_exps() the padding of its input) and keeps no pointer.
 #pragma once
 
 #include <cstddef>
@@ -76,9 +77,11 @@ constexpr std::size_t lookup_width(std::size_t levels) noexcept {
 
 // The same sums of weights[i] * tables[0][code 0 of row i] * tables[1][code 1 of row i] ...
 // (multiplied in that order, the factors first), codes[m] interleaved (interleave_codes()) and
-// positives and count multiples of kCodeGroup. Column m's codes are below levels[m] (at most
-// kMaxLevels). A single column's table holds lookup_width(levels[0]) values, which picks its
-// lookup; with more columns each table holds kMaxLevels values.
+// positives and count multiples of kCodeGroup. levels[m] (at most kMaxLevels) is how many values
+// column m's table has; its codes are below lookup_width(levels[m]) (a code past levels[m], such
+// as the padding rows' in KernelNeighbors, reads the table's entry there). A single column's
+// table holds lookup_width(levels[0]) values, which picks its lookup; with more columns each
+// table holds kMaxLevels values.
 KernelSums table_sums(const double* weights, std::span<const std::uint8_t* const> codes,
                       std::span<const double* const> tables, std::span<const std::uint8_t> levels,
                       std::size_t positives, std::size_t count) noexcept;
@@ -89,8 +92,9 @@ void interleave_codes(const std::uint8_t* codes, std::size_t count, std::uint8_t
 
 // Squared distances from level codes: out[i] = terms[0][code 0 of row i] + terms[1][code 1 of row
 // i] ... added in that order from 0, for i < count (a multiple of kCodeGroup); codes[m] is column
-// m's codes, interleaved. Each of `terms` holds kMaxLevels values; column m's codes are below
-// levels[m] (at most kMaxLevels), which picks its lookup. With terms[m][v] = (level v of column m -
+// m's codes, interleaved. Each of `terms` holds kMaxLevels values; levels[m] (at most
+// kMaxLevels) picks column m's lookup, and its codes are below lookup_width(levels[m]), as for
+// table_sums(). With terms[m][v] = (level v of column m -
 // the row's value)^2 these are bit for bit squared_distances()' values (row_distances.hpp), read
 // from a byte per value instead of eight. Returns the smallest of them, as smallest() gives it.
 double coded_distances(std::span<const std::uint8_t* const> codes,

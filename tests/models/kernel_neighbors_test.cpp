@@ -205,6 +205,36 @@ TEST(KernelNeighborsTest, FirstColumnsAndCategoriesLookedUpTogetherMatchThePlain
   }
 }
 
+// A category member that no reference row has is no level of its column: the category is then
+// looked up column by column, and nothing left in this thread's buffers by another model (here a
+// NaN from a row with a NaN value) reaches its distances.
+TEST(KernelNeighborsTest, ACategoryMemberNoRowHasLeavesNothingFromEarlierCalls) {
+  std::mt19937_64 random(15);
+  std::uniform_int_distribution<int> twenty(0, 19);
+  std::uniform_int_distribution<int> member(1, 2);  // member 0 is in no reference row
+  const std::vector<std::string> names{"twenty", "constant", "c=0", "c=1", "c=2"};
+  std::vector<double> reference;
+  std::vector<std::uint8_t> labels;
+  for (int i = 0; i < 100; ++i) {
+    reference.push_back(0.1 * twenty(random));
+    reference.push_back(1.0);
+    const int chosen = member(random);
+    for (int k = 0; k < 3; ++k) reference.push_back(k == chosen ? 1.0 : 0.0);
+    labels.push_back(reference[reference.size() - 5] + 0.5 * (chosen == 1) > 1.2 ? 1 : 0);
+  }
+  const std::vector<double> weights{1.0, 1.0, 0.8, 0.6, 0.7};
+  const KernelNeighbors model(names, reference, labels, 1.0, 0.5, 0.1, weights);
+  // Another model whose third column has two levels, given a NaN there.
+  const KernelNeighbors other(names, {0, 0, 0, 0, 1, 1, 1, 1, 0, 0}, {0, 1}, 1.0, 0.5, 0.1);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_TRUE(std::isnan(other.margin(std::vector<double>{0.0, 0.0, nan, 0.0, 0.0})));
+  for (const std::vector<double>& query :
+       {std::vector<double>{0.7, 1.0, 0.0, 1.0, 0.0}, {1.5, 1.0, 1.0, 0.0, 0.0}}) {
+    EXPECT_NEAR(model.margin(query), plain_margin(reference, labels, weights, 1.0, 0.5, 0.1, query),
+                1e-7);
+  }
+}
+
 // A table of 17 to 32 values is looked up as 32 and must have that room, also when it is the
 // last one an explanation plans (the sanitizer build reads past a shorter one).
 TEST(KernelNeighborsTest, AColumnOfTwentyValuesLastIsExplainedAsDefined) {
@@ -218,18 +248,9 @@ TEST(KernelNeighborsTest, AColumnOfTwentyValuesLastIsExplainedAsDefined) {
     reference.push_back(0.1 * twenty(random));
     labels.push_back(reference.back() + 0.3 * reference[reference.size() - 2] > 1.0 ? 1 : 0);
   }
-  const std::vector<double> means = {[&] {
-                                       double sum = 0.0;
-                                       for (std::size_t i = 0; i < labels.size(); ++i)
-                                         sum += reference[i * 2];
-                                       return sum / static_cast<double>(labels.size());
-                                     }(),
-                                     [&] {
-                                       double sum = 0.0;
-                                       for (std::size_t i = 0; i < labels.size(); ++i)
-                                         sum += reference[i * 2 + 1];
-                                       return sum / static_cast<double>(labels.size());
-                                     }()};
+  std::vector<double> means(2, 0.0);
+  for (std::size_t i = 0; i < reference.size(); ++i) means[i % 2] += reference[i];
+  for (double& mean : means) mean /= static_cast<double>(labels.size());
   const KernelNeighbors model({"flag", "twenty"}, reference, labels, 1.0, 0.5, 0.1, {0.8, 1.0});
   for (const std::vector<double>& query :
        {std::vector<double>{1.0, 0.35}, {0.0, 1.9}, {1.0, 0.0}, {0.0, 0.8}}) {

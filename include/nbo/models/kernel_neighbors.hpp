@@ -34,7 +34,6 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <span>
@@ -108,11 +107,13 @@ class KernelNeighbors final : public Estimator {
     Path path = Path::kUnmoved;
     std::size_t first_moved = 0;  // its run in Scratch::moved
     std::size_t moved_count = 0;
-    std::size_t first_table = 0;  // where its tables start in Scratch::table_values
-    std::size_t category = 0;     // kCategory: its index in categories_ (planning: the last moved
-                                  // column's, or kNoCategory)
-    double constant = 0.0;        // sum of M_j^2 - X_j^2 over the moved columns
-    double lowest = 0.0;          // constant plus each moved column's smallest part
+    std::size_t first_table = 0;         // where its tables start in Scratch::table_values
+    std::size_t category = kNoCategory;  // kCategory: its index in categories_
+    // While planning: the moved columns so far all of `category`, and all with levels.
+    bool one_category = true;
+    bool every_column_has_levels = true;
+    double constant = 0.0;  // sum of M_j^2 - X_j^2 over the moved columns
+    double lowest = 0.0;    // constant plus each moved column's smallest part
   };
   // The occlusions of groups 0 to `groups` - 1 (columns of other groups are left as they are),
   // from the row's weighted values in `scratch`, into its occlusions, moved columns and the
@@ -160,26 +161,32 @@ class KernelNeighbors final : public Estimator {
   //   combinations (prefix_tuples_, prefix_count_ x prefix_columns_ codes), in one lookup of a
   //   table of their terms summed in column order from 0 (prefix_codes_: each padded row's
   //   combination, interleaved);
-  // - a one-hot category of at most 8 columns, without the padding column, in two lookups by the
-  //   row's member: its first and second term other than 0, where the customer's row makes at
-  //   most two (member_codes_: each member's level code in each of the category's columns);
+  // - a one-hot category of at most 8 columns, without the padding column, each member in some
+  //   reference row, in two lookups by the row's member: its first and second term other than 0,
+  //   where the customer's row makes at most two (member_codes_ from first_code: each member's
+  //   level code in each of the category's columns);
   // - any other column in one lookup of its codes.
   struct DistanceStep {
     enum class Kind : std::uint8_t { kColumn, kPrefix, kCategory };
     Kind kind;
-    std::size_t index;  // kColumn: the column; kCategory: the category
+    std::size_t index;       // kColumn: the column; kCategory: the category
+    std::size_t first_code;  // kCategory: where its members' codes start in member_codes_
   };
   std::vector<DistanceStep> distance_steps_;
   std::size_t prefix_columns_ = 0;
   std::size_t prefix_count_ = 0;
   std::vector<std::uint8_t> prefix_tuples_;
   std::vector<std::uint8_t> prefix_codes_;
-  std::map<std::size_t, std::vector<std::uint8_t>> member_codes_;
+  std::vector<std::uint8_t> member_codes_;
   // Fills prefix_columns_, prefix_count_, prefix_tuples_ and prefix_codes_ from the codes before
   // they are interleaved.
   void find_prefix();
   // Fills distance_steps_ and member_codes_ (after find_categories()).
   void plan_distance_steps();
+  // Each member's level code in each of `category`'s columns, into `codes` (members x members);
+  // false where two lookups cannot stand for the category: more than 8 members, the padding column
+  // among its columns, or a member that no reference row has.
+  bool member_level_codes(std::size_t category, std::vector<std::uint8_t>& codes) const;
   // The distance pass's codes, tables (the columns' terms in `scratch`, and the steps' own) and
   // level counts, for the row whose terms `scratch` holds.
   void plan_distance_lookups(Scratch& scratch) const;
