@@ -144,10 +144,6 @@ KernelNeighbors::KernelNeighbors(std::vector<std::string> column_names,
     }
     levels_[j] = std::move(values);
   }
-  level_counts_.resize(columns);
-  for (std::size_t j = 0; j < columns; ++j) {
-    level_counts_[j] = static_cast<std::uint8_t>(levels_[j].size());
-  }
   coded_distances_ = std::none_of(levels_.begin(), levels_.end(),
                                   [](const auto& values) { return values.empty(); });
   find_categories(position);
@@ -158,7 +154,7 @@ KernelNeighbors::KernelNeighbors(std::vector<std::string> column_names,
   // none of them loses its two-lookup step (plan_distance_steps()).
   if (coded_distances_) {
     for (std::size_t j = 0; j < columns; ++j) {
-      if (level_counts_[j] >= detail::kKernelLanes) continue;
+      if (levels_[j].size() >= detail::kKernelLanes) continue;
       const bool free = category_of_[j] == kNoCategory;
       if (padding_column_ == kNoColumn) {
         padding_column_ = j;
@@ -166,12 +162,12 @@ KernelNeighbors::KernelNeighbors(std::vector<std::string> column_names,
       }
       const bool chosen_free = category_of_[padding_column_] == kNoCategory;
       if ((free && !chosen_free) ||
-          (free == chosen_free && level_counts_[j] < level_counts_[padding_column_])) {
+          (free == chosen_free && levels_[j].size() < levels_[padding_column_].size())) {
         padding_column_ = j;
       }
     }
     if (padding_column_ != kNoColumn) {
-      const std::uint8_t code = level_counts_[padding_column_];
+      const auto code = static_cast<std::uint8_t>(levels_[padding_column_].size());
       std::uint8_t* codes = level_codes_.data() + padding_column_ * padded_rows_;
       std::fill(codes + positive_rows_, codes + positive_part_, code);
       std::fill(codes + positive_part_ + (rows - positive_rows_), codes + padded_rows_, code);
@@ -336,7 +332,7 @@ void KernelNeighbors::plan_distance_lookups(Scratch& scratch) const {
   const auto add_column = [&](std::size_t j) {
     scratch.distance_codes.push_back(level_codes_.data() + j * padded_rows_);
     scratch.distance_terms.push_back(column_terms(j));
-    scratch.distance_levels.push_back(level_counts_[j]);
+    scratch.distance_levels.push_back(static_cast<std::uint8_t>(levels_[j].size()));
   };
   // Two tables of kMaxLevels values per step at most (the pairs'), so the pointers stay valid.
   scratch.step_values.resize(2 * distance_steps_.size() * detail::kMaxLevels);
@@ -408,7 +404,7 @@ void KernelNeighbors::distances_of(std::span<const double> row, Scratch& scratch
       }
     }
     if (padding_column_ != kNoColumn) {
-      scratch.term_values[padding_column_ * detail::kMaxLevels + level_counts_[padding_column_]] =
+      scratch.term_values[padding_column_ * detail::kMaxLevels + levels_[padding_column_].size()] =
           std::numeric_limits<double>::infinity();
     }
     plan_distance_lookups(scratch);
@@ -578,7 +574,7 @@ double KernelNeighbors::occluded_margin(const Occlusion& occlusion, std::span<co
     for (const auto& [j, slope, smallest] : moved) {
       scratch.codes.push_back(level_codes_.data() + j * padded_rows_);
       scratch.tables.push_back(tables);
-      scratch.levels.push_back(level_counts_[j]);
+      scratch.levels.push_back(static_cast<std::uint8_t>(levels_[j].size()));
       tables += table_room(levels_[j].size(), moved.size());
     }
     sums = detail::table_sums(scratch.weights.data(), scratch.codes, scratch.tables, scratch.levels,

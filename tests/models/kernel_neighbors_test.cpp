@@ -381,13 +381,7 @@ TEST(KernelNeighborsTest, JsonLayoutAndRoundTrip) {
   const auto loaded = estimator_from_json(written, kColumns);
   ASSERT_EQ(loaded->type(), "kernel_neighbors");
   EXPECT_EQ(loaded->to_json(), written);
-  std::vector<double> out_model(2);
-  std::vector<double> out_loaded(2);
-  for (const auto& query : std::vector<std::vector<double>>{{0.3, 0.1}, {2, -1}, {1, 1}}) {
-    EXPECT_EQ(loaded->margin(query), model.margin(query));
-    EXPECT_EQ(loaded->contributions(query, out_loaded), model.contributions(query, out_model));
-    EXPECT_EQ(out_loaded, out_model);
-  }
+  test::expect_same_scores(*loaded, model, {{0.3, 0.1}, {2, -1}, {1, 1}});
 }
 
 TEST(KernelNeighborsTest, InvalidFilesAreRejectedNamingThePath) {

@@ -1,5 +1,6 @@
-// Checks shared by the k-NN and SVC tests: their fast contributions() and explain() against the
-// reference definition, occlusion_contributions() (models/estimator.hpp).
+// Checks shared by the estimator tests: fast contributions() and explain() against the reference
+// definition, occlusion_contributions() (models/estimator.hpp), and a model read back from its
+// JSON against the model it was written from.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -14,6 +15,19 @@
 #include "nbo/models/estimator.hpp"
 
 namespace nbo::models::test {
+
+// `loaded` (read back from `model`'s JSON) gives the same margins, contributions and baselines as
+// `model`, bit for bit, at each of `queries`.
+inline void expect_same_scores(const Estimator& loaded, const Estimator& model,
+                               const std::vector<std::vector<double>>& queries) {
+  std::vector<double> out_model(model.column_count());
+  std::vector<double> out_loaded(model.column_count());
+  for (const auto& query : queries) {
+    EXPECT_EQ(loaded.margin(query), model.margin(query));
+    EXPECT_EQ(loaded.contributions(query, out_loaded), model.contributions(query, out_model));
+    EXPECT_EQ(out_loaded, out_model);
+  }
+}
 
 // contributions() and its baseline equal occlusion_contributions() against `means` to 1e-9;
 // explain() gives margin() bit for bit and exactly the contributions() values.

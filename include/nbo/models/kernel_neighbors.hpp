@@ -148,7 +148,6 @@ class KernelNeighbors final : public Estimator {
   // column_major_, each column's codes interleaved as kernel_sums.hpp says).
   std::vector<std::vector<double>> levels_;
   std::vector<std::uint8_t> level_codes_;
-  std::vector<std::uint8_t> level_counts_;  // levels_[j].size()
   // Every column has levels: distances are summed from per-row table lookups of the level codes
   // (29 KB for the store's 1 296 rows, in L1) instead of the weighted rows (230 KB), bit for bit
   // the same values.
