@@ -8,6 +8,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+#include <utility>
 
 #include "estimator_json.hpp"
 #include "kernel_sums.hpp"
@@ -47,6 +48,10 @@ struct KernelNeighbors::Scratch {
   // distances_of() from level codes: per column, its squared differences to the row's value
   // (kMaxLevels each, in `term_values`), and the columns' codes and tables.
   std::vector<double> term_values;
+  // The product pass: per column, the factors exp(-gamma (term - the column's smallest term)), and
+  // those smallest terms.
+  std::vector<double> factor_values;
+  std::vector<double> minima;
   std::vector<const std::uint8_t*> distance_codes;
   std::vector<const double*> distance_terms;
   std::vector<std::uint8_t> distance_levels;
@@ -146,6 +151,16 @@ KernelNeighbors::KernelNeighbors(std::vector<std::string> column_names,
   }
   coded_distances_ = std::none_of(levels_.begin(), levels_.end(),
                                   [](const auto& values) { return values.empty(); });
+  if (coded_distances_) {
+    // Past a column's levels, +infinity: the row's terms there are +infinity and its factors 0.
+    level_table_.assign(columns * detail::kMaxLevels, std::numeric_limits<double>::infinity());
+    level_counts_.resize(columns);
+    for (std::size_t j = 0; j < columns; ++j) {
+      level_counts_[j] = static_cast<std::uint8_t>(levels_[j].size());
+      std::copy(levels_[j].begin(), levels_[j].end(),
+                level_table_.begin() + static_cast<std::ptrdiff_t>(j * detail::kMaxLevels));
+    }
+  }
   find_categories(position);
   // The padding rows' distances: +infinity from the distance pass itself, by a code past the last
   // level of a column of fewer than 8 levels, whose term is +infinity (distances_of()). That code
@@ -182,6 +197,7 @@ KernelNeighbors::KernelNeighbors(std::vector<std::string> column_names,
     detail::interleave_codes(linear.data(), padded_rows_, column);
   }
   if (coded_distances_) plan_distance_steps();
+  if (coded_distances_ && padding_column_ != kNoColumn) plan_product_steps();
   // Every pass reads codes then (the exp path of an occlusion serves columns without levels only).
   if (coded_distances_) std::vector<double>().swap(column_major_);
 }
@@ -246,6 +262,139 @@ void KernelNeighbors::plan_distance_steps() {
     distance_steps_.push_back({DistanceStep::Kind::kCategory, category, member_codes_.size()});
     member_codes_.insert(member_codes_.end(), codes.begin(), codes.end());
     j += categories_[category].count;
+  }
+}
+
+void KernelNeighbors::plan_product_steps() {
+  // A unit is a column, or a category whose members each have a level in all of its columns; its
+  // values are its codes (the padding code included), each standing for a level code per column.
+  struct Group {
+    std::vector<std::size_t> columns;       // ascending
+    std::vector<std::uint8_t> level_codes;  // values x columns
+    std::vector<std::uint8_t> row_codes;    // per padded row (interleaved)
+    std::size_t values = 0;
+    ProductStep::Codes source = ProductStep::Codes::kLevel;
+    std::size_t index = 0;  // kLevel: the column, kCategory: the category
+    bool merged = false;
+  };
+  const std::size_t columns = column_names_.size();
+  std::vector<Group> groups;
+  std::vector<std::uint8_t> members;
+  for (std::size_t j = 0; j < columns;) {
+    Group group;
+    const std::size_t category = category_of_[j];
+    if (category != kNoCategory && categories_[category].first == j &&
+        member_level_codes(category, members)) {
+      const Category& run = categories_[category];
+      for (std::size_t k = 0; k < run.count; ++k) group.columns.push_back(j + k);
+      group.level_codes = members;
+      group.values = run.count;
+      group.source = ProductStep::Codes::kCategory;
+      group.index = category;
+      const std::uint8_t* codes = category_codes_.data() + category * padded_rows_;
+      group.row_codes.assign(codes, codes + padded_rows_);
+      j += run.count;
+    } else {
+      group.columns.push_back(j);
+      group.values = levels_[j].size() + (j == padding_column_ ? 1 : 0);
+      for (std::size_t v = 0; v < group.values; ++v) {
+        group.level_codes.push_back(static_cast<std::uint8_t>(v));
+      }
+      group.index = j;
+      const std::uint8_t* codes = level_codes_.data() + j * padded_rows_;
+      group.row_codes.assign(codes, codes + padded_rows_);
+      ++j;
+    }
+    groups.push_back(std::move(group));
+  }
+  // The rows' combinations of two groups' codes: their count, and each row's combination.
+  constexpr std::size_t kMostValues = 16;
+  const auto combine = [&](const Group& a, const Group& b, std::vector<std::uint8_t>& combined,
+                           std::vector<std::pair<std::uint8_t, std::uint8_t>>& pairs) {
+    std::array<std::uint8_t, (detail::kMaxLevels + 1) * (detail::kMaxLevels + 1)> found;
+    found.fill(0xFF);
+    pairs.clear();
+    combined.resize(padded_rows_);
+    for (std::size_t i = 0; i < padded_rows_; ++i) {
+      std::uint8_t& index = found[a.row_codes[i] * (detail::kMaxLevels + 1) + b.row_codes[i]];
+      if (index == 0xFF) {
+        if (pairs.size() == kMostValues) return false;
+        index = static_cast<std::uint8_t>(pairs.size());
+        pairs.emplace_back(a.row_codes[i], b.row_codes[i]);
+      }
+      combined[i] = index;
+    }
+    return true;
+  };
+  // Greedily, the two groups of at most 16 values whose union has the fewest combinations (ties:
+  // the first pair in column order), while one has at most 16.
+  std::vector<std::uint8_t> combined;
+  std::vector<std::uint8_t> best_combined;
+  std::vector<std::pair<std::uint8_t, std::uint8_t>> pairs;
+  std::vector<std::pair<std::uint8_t, std::uint8_t>> best_pairs;
+  for (;;) {
+    std::size_t best_a = groups.size();
+    std::size_t best_b = groups.size();
+    for (std::size_t a = 0; a < groups.size(); ++a) {
+      if (groups[a].values > kMostValues) continue;
+      for (std::size_t b = a + 1; b < groups.size(); ++b) {
+        if (groups[b].values > kMostValues) continue;
+        if (!combine(groups[a], groups[b], combined, pairs)) continue;
+        if (best_a == groups.size() || pairs.size() < best_pairs.size()) {
+          best_a = a;
+          best_b = b;
+          best_combined.swap(combined);
+          best_pairs.swap(pairs);
+        }
+      }
+    }
+    if (best_a == groups.size()) break;
+    Group& a = groups[best_a];
+    const Group& b = groups[best_b];
+    // The union's columns ascending, each combination's level codes in that order.
+    std::vector<std::size_t> union_columns = a.columns;
+    union_columns.insert(union_columns.end(), b.columns.begin(), b.columns.end());
+    std::sort(union_columns.begin(), union_columns.end());
+    std::vector<std::uint8_t> level_codes;
+    for (const auto& [value_a, value_b] : best_pairs) {
+      for (const std::size_t column : union_columns) {
+        const auto in_a = std::find(a.columns.begin(), a.columns.end(), column);
+        if (in_a != a.columns.end()) {
+          level_codes.push_back(
+              a.level_codes[value_a * a.columns.size() + (in_a - a.columns.begin())]);
+        } else {
+          const auto in_b = std::find(b.columns.begin(), b.columns.end(), column);
+          level_codes.push_back(
+              b.level_codes[value_b * b.columns.size() + (in_b - b.columns.begin())]);
+        }
+      }
+    }
+    a.columns = std::move(union_columns);
+    a.level_codes = std::move(level_codes);
+    a.row_codes = best_combined;
+    a.values = best_pairs.size();
+    a.merged = true;
+    groups.erase(groups.begin() + static_cast<std::ptrdiff_t>(best_b));
+  }
+  std::sort(groups.begin(), groups.end(),
+            [](const Group& a, const Group& b) { return a.columns.front() < b.columns.front(); });
+  for (const Group& group : groups) {
+    ProductStep step;
+    step.values = group.values;
+    step.first_column = product_columns_.size();
+    step.columns = group.columns.size();
+    step.first_code = product_codes_.size();
+    product_columns_.insert(product_columns_.end(), group.columns.begin(), group.columns.end());
+    product_codes_.insert(product_codes_.end(), group.level_codes.begin(), group.level_codes.end());
+    if (group.merged) {
+      step.codes = ProductStep::Codes::kGroup;
+      step.index = group_codes_.size();
+      group_codes_.insert(group_codes_.end(), group.row_codes.begin(), group.row_codes.end());
+    } else {
+      step.codes = group.source;
+      step.index = group.index;
+    }
+    product_steps_.push_back(step);
   }
 }
 
@@ -389,23 +538,72 @@ void KernelNeighbors::plan_distance_lookups(Scratch& scratch) const {
   }
 }
 
-void KernelNeighbors::distances_of(std::span<const double> row, Scratch& scratch) const {
+void KernelNeighbors::plan_product_lookups(Scratch& scratch) const {
+  scratch.distance_codes.clear();
+  scratch.distance_terms.clear();
+  scratch.distance_levels.clear();
+  scratch.step_values.resize(product_steps_.size() * detail::kMaxLevels);
+  for (std::size_t s = 0; s < product_steps_.size(); ++s) {
+    const ProductStep& step = product_steps_[s];
+    const double* table = nullptr;
+    const std::uint8_t* codes = nullptr;
+    if (step.codes == ProductStep::Codes::kLevel) {
+      codes = level_codes_.data() + step.index * padded_rows_;
+      table = scratch.factor_values.data() + step.index * detail::kMaxLevels;
+    } else {
+      codes = step.codes == ProductStep::Codes::kCategory
+                  ? category_codes_.data() + step.index * padded_rows_
+                  : group_codes_.data() + step.index;
+      // Each value's factors, one per column of the step, multiplied in column order from 1.
+      double* values = scratch.step_values.data() + s * detail::kMaxLevels;
+      const std::size_t* columns = product_columns_.data() + step.first_column;
+      const std::uint8_t* level_codes = product_codes_.data() + step.first_code;
+      for (std::size_t v = 0; v < step.values; ++v) {
+        double product = 1.0;
+        for (std::size_t k = 0; k < step.columns; ++k) {
+          product *= scratch.factor_values[columns[k] * detail::kMaxLevels +
+                                           level_codes[v * step.columns + k]];
+        }
+        values[v] = product;
+      }
+      table = values;
+    }
+    scratch.distance_codes.push_back(codes);
+    scratch.distance_terms.push_back(table);
+    scratch.distance_levels.push_back(static_cast<std::uint8_t>(step.values));
+  }
+}
+
+KernelNeighbors::Votes KernelNeighbors::weights_of(std::span<const double> row,
+                                                   Scratch& scratch) const {
   const std::size_t columns = column_weights_.size();
   scratch.weighted.resize(columns);
   for (std::size_t j = 0; j < columns; ++j) scratch.weighted[j] = row[j] * column_weights_[j];
   scratch.distances.resize(padded_rows_);
+  scratch.weights.resize(padded_rows_);
   if (coded_distances_) {
     scratch.term_values.resize(columns * detail::kMaxLevels);
-    for (std::size_t j = 0; j < columns; ++j) {
-      double* terms = scratch.term_values.data() + j * detail::kMaxLevels;
-      for (std::size_t v = 0; v < levels_[j].size(); ++v) {
-        const double difference = levels_[j][v] - scratch.weighted[j];
-        terms[v] = difference * difference;
-      }
-    }
+    scratch.factor_values.resize(columns * detail::kMaxLevels);
+    scratch.minima.resize(columns);
+    detail::row_factors(level_table_.data(), level_counts_, scratch.weighted.data(), gamma_,
+                        scratch.term_values.data(), scratch.factor_values.data(),
+                        scratch.minima.data());
     if (padding_column_ != kNoColumn) {
-      scratch.term_values[padding_column_ * detail::kMaxLevels + levels_[padding_column_].size()] =
-          std::numeric_limits<double>::infinity();
+      // Each weight a product of the columns' factors, relative to the sum of the columns'
+      // smallest terms (at most the nearest row's distance).
+      plan_product_lookups(scratch);
+      const detail::KernelSums products = detail::coded_products(
+          scratch.distance_codes, scratch.distance_terms, scratch.distance_levels, positive_part_,
+          padded_rows_, scratch.weights.data());
+      // A weight that underflowed (below e^-708 of the offset's) is then below 1e-57 of the sum.
+      if (products.positive + products.negative >= kVanishing) {
+        double offset = 0.0;
+        for (const double least : scratch.minima) offset += least;
+        scratch.offset = offset;
+        return {products.positive, products.negative};
+      }
+      // Every weight vanishingly small against that sum (a row far from every reference row, or
+      // not finite): relative to the nearest row instead, by the distances and an exp each.
     }
     plan_distance_lookups(scratch);
     const double smallest =
@@ -413,7 +611,10 @@ void KernelNeighbors::distances_of(std::span<const double> row, Scratch& scratch
                                 scratch.distance_levels, padded_rows_, scratch.distances.data());
     if (padding_column_ != kNoColumn) {
       scratch.offset = std::min(smallest, prior_distance_);
-      return;
+      const auto sums =
+          detail::kernel_weights(scratch.distances.data(), positive_part_, padded_rows_,
+                                 scratch.offset, gamma_, scratch.weights.data());
+      return {sums.positive, sums.negative};
     }
   } else {
     detail::squared_distances(scratch.weighted, column_major_, padded_rows_, 0, padded_rows_,
@@ -428,6 +629,9 @@ void KernelNeighbors::distances_of(std::span<const double> row, Scratch& scratch
   std::fill(scratch.distances.begin() + negatives_end, scratch.distances.end(), infinity);
   scratch.offset =
       std::min(detail::smallest(scratch.distances.data(), padded_rows_), prior_distance_);
+  const auto sums = detail::kernel_weights(scratch.distances.data(), positive_part_, padded_rows_,
+                                           scratch.offset, gamma_, scratch.weights.data());
+  return {sums.positive, sums.negative};
 }
 
 double KernelNeighbors::margin_from(double positive, double negative, double prior_exponent) const {
@@ -441,9 +645,7 @@ double KernelNeighbors::margin(std::span<const double> row) const {
 }
 
 double KernelNeighbors::margin_of(std::span<const double> row, Scratch& scratch) const {
-  distances_of(row, scratch);
-  const auto sums = detail::kernel_sums(scratch.distances.data(), {}, {}, 0.0, positive_part_,
-                                        padded_rows_, scratch.offset, gamma_);
+  const auto sums = weights_of(row, scratch);
   return margin_from(sums.positive, sums.negative, -(gamma_ * (prior_distance_ - scratch.offset)));
 }
 
@@ -616,10 +818,7 @@ Estimator::Explanation KernelNeighbors::explain_groups(std::span<const double> r
     return {margin(row), baseline};
   }
   Scratch& scratch = scratch_of_thread();
-  distances_of(row, scratch);
-  scratch.weights.resize(padded_rows_);
-  const auto sums = detail::kernel_weights(scratch.distances.data(), positive_part_, padded_rows_,
-                                           scratch.offset, gamma_, scratch.weights.data());
+  const auto sums = weights_of(row, scratch);
   const double margin =
       margin_from(sums.positive, sums.negative, -(gamma_ * (prior_distance_ - scratch.offset)));
   // Every group's occlusion planned first, so the exps of all their lookup tables are one pass.

@@ -17,8 +17,43 @@
 namespace nbo::models::detail {
 namespace {
 
+// A vector of doubles as wide as the level's registers: 8 lanes for AVX-512, 4 for AVX2, 2 for
+// the baseline's SSE2. The passes keep eight lanes of sums at every level (kKernelLanes), as
+// kParts<V> such vectors (Eight<V>), so the lanes and the order they are added in are the same
+// everywhere, while each operation works in native registers: a 64-byte vector under AVX2 or SSE2
+// would live in memory between operations.
 using Doubles = double __attribute__((vector_size(64)));
 using Integers = std::int64_t __attribute__((vector_size(64)));
+using Doubles4 = double __attribute__((vector_size(32)));
+using Integers4 = std::int64_t __attribute__((vector_size(32)));
+using Doubles2 = double __attribute__((vector_size(16)));
+using Integers2 = std::int64_t __attribute__((vector_size(16)));
+
+template <class V>
+struct IntegersOf;
+template <>
+struct IntegersOf<Doubles> {
+  using type = Integers;
+};
+template <>
+struct IntegersOf<Doubles4> {
+  using type = Integers4;
+};
+template <>
+struct IntegersOf<Doubles2> {
+  using type = Integers2;
+};
+
+template <class V>
+constexpr std::size_t kWidth = sizeof(V) / sizeof(double);
+template <class V>
+constexpr std::size_t kParts = kKernelLanes / kWidth<V>;
+
+// Eight lanes: lane l is element l % kWidth<V> of part l / kWidth<V>.
+template <class V>
+struct Eight {
+  V part[kParts<V>];
+};
 
 constexpr double kLog2e = 1.4426950408889634;
 // 1.5 * 2^52: adding it rounds a double of magnitude below 2^51 to an integer, which then sits in
@@ -43,7 +78,10 @@ template <class Vector>
 //
 // `NonPositive`: the caller's z is never above 0 (or NaN), so the upper clamp and the +infinity
 // select, which never change such a z's result, are left out.
-template <class Value, class Bits, bool NonPositive = false>
+//
+// `Precise`: e^r by its Taylor polynomial of degree 12 instead of 7 (truncation below 2e-16 of
+// the value), for factors of which a product of tens must keep its digits.
+template <class Value, class Bits, bool NonPositive = false, bool Precise = false>
 [[gnu::always_inline]] inline Value exp_body(Value z) {
   Value clamped;
   if constexpr (NonPositive) {
@@ -58,7 +96,17 @@ template <class Value, class Bits, bool NonPositive = false>
   const Value r4 = r2 * r2;
   const Value low = (r + 1.0) + r2 * (r * (1.0 / 6.0) + 0.5);
   const Value high = (r * (1.0 / 120.0) + (1.0 / 24.0)) + r2 * (r * (1.0 / 5040.0) + (1.0 / 720.0));
-  const Value p = low + r4 * high;
+  Value p;
+  if constexpr (Precise) {
+    // Degrees 8 to 12, 1/k! each, added to the degree-7 part last (the smallest terms first).
+    const Value r8 = r4 * r4;
+    const Value top =
+        (r * (1.0 / 362880.0) + (1.0 / 40320.0)) +
+        r2 * ((r * (1.0 / 39916800.0) + (1.0 / 3628800.0)) + r2 * (1.0 / 479001600.0));
+    p = low + (r4 * high + r8 * top);
+  } else {
+    p = low + r4 * high;
+  }
   Bits shifted_bits;
   std::memcpy(&shifted_bits, &shifted, sizeof shifted_bits);
   Bits shifter_bits;
@@ -76,69 +124,83 @@ template <class Value, class Bits, bool NonPositive = false>
   }
 }
 
-// The weight of one vector of rows at `i`.
-[[gnu::always_inline]] inline Doubles vector_weight(const double* base,
-                                                    const double* const* columns,
-                                                    const double* slopes, std::size_t moved,
-                                                    double constant, std::size_t i, double offset,
-                                                    double gamma) {
-  Doubles distance = load<Doubles>(base + i);
+// The weights of the kWidth<V> rows at `i`.
+template <class V>
+[[gnu::always_inline]] inline V vector_weight(const double* base, const double* const* columns,
+                                              const double* slopes, std::size_t moved,
+                                              double constant, std::size_t i, double offset,
+                                              double gamma) {
+  using Bits = typename IntegersOf<V>::type;
+  V distance = load<V>(base + i);
   if (moved == 0) {
     // offset is at most every distance: the exponent is never above 0.
-    return exp_body<Doubles, Integers, true>(-(gamma * (distance - offset)));
+    return exp_body<V, Bits, true>(-(gamma * (distance - offset)));
   }
-  for (std::size_t m = 0; m < moved; ++m) distance += slopes[m] * load<Doubles>(columns[m] + i);
+  for (std::size_t m = 0; m < moved; ++m) distance += slopes[m] * load<V>(columns[m] + i);
   distance += constant;
-  return exp_body<Doubles, Integers>(-(gamma * (distance - offset)));
+  return exp_body<V, Bits>(-(gamma * (distance - offset)));
 }
 
-[[gnu::always_inline]] inline double add_lanes(Doubles v) {
+// The eight lanes added pairwise, in the same order at every level.
+template <class V>
+[[gnu::always_inline]] inline double add_lanes(const Eight<V>& eight) {
+  double v[kKernelLanes];
+  std::memcpy(v, eight.part, sizeof v);
   return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
 }
 
-// Sums `value(i)` over the vectors of rows [begin, end), both multiples of kKernelBlock, four
-// vectors to a block, each with its own sums.
-template <class Value>
+// Sums `value(i)` (the kWidth<V> rows at i) over the rows [begin, end), both multiples of
+// kKernelBlock: four vectors of eight lanes to a block, each with its own sums, added in order at
+// the end, then their lanes pairwise.
+template <class V, class Value>
 [[gnu::always_inline]] inline double block_sums(std::size_t begin, std::size_t end,
                                                 const Value& value) {
-  Doubles sum0{};
-  Doubles sum1{};
-  Doubles sum2{};
-  Doubles sum3{};
+  constexpr std::size_t width = kWidth<V>;
+  Eight<V> sums[4] = {};
   for (std::size_t i = begin; i < end; i += kKernelBlock) {
-    sum0 += value(i);
-    sum1 += value(i + kKernelLanes);
-    sum2 += value(i + 2 * kKernelLanes);
-    sum3 += value(i + 3 * kKernelLanes);
+#pragma GCC unroll 4
+    for (std::size_t k = 0; k < 4; ++k) {
+#pragma GCC unroll 4
+      for (std::size_t p = 0; p < kParts<V>; ++p) {
+        sums[k].part[p] += value(i + k * kKernelLanes + p * width);
+      }
+    }
   }
-  return add_lanes(((sum0 + sum1) + sum2) + sum3);
+  Eight<V> total;
+#pragma GCC unroll 4
+  for (std::size_t p = 0; p < kParts<V>; ++p) {
+    total.part[p] = ((sums[0].part[p] + sums[1].part[p]) + sums[2].part[p]) + sums[3].part[p];
+  }
+  return add_lanes(total);
 }
 
-template <class Value>
+template <class V, class Value>
 [[gnu::always_inline]] inline KernelSums both_sums(std::size_t positives, std::size_t count,
                                                    const Value& value) {
-  return {block_sums(0, positives, value), block_sums(positives, count, value)};
+  return {block_sums<V>(0, positives, value), block_sums<V>(positives, count, value)};
 }
 
+template <class V>
 [[gnu::always_inline]] inline KernelSums weights_body(const double* distances,
                                                       std::size_t positives, std::size_t count,
                                                       double offset, double gamma,
                                                       double* weights) {
-  return both_sums(
+  return both_sums<V>(
       positives, count, [&](std::size_t i) __attribute__((always_inline)) {
-        const Doubles weight = vector_weight(distances, nullptr, nullptr, 0, 0.0, i, offset, gamma);
+        const V weight = vector_weight<V>(distances, nullptr, nullptr, 0, 0.0, i, offset, gamma);
         std::memcpy(weights + i, &weight, sizeof weight);
         return weight;
       });
 }
 
+template <class V>
 [[gnu::always_inline]] inline KernelSums sums_body(const double* base, const double* const* columns,
                                                    const double* slopes, std::size_t moved,
                                                    double constant, std::size_t positives,
                                                    std::size_t count, double offset, double gamma) {
-  return both_sums(
+  return both_sums<V>(
       positives, count, [&](std::size_t i) __attribute__((always_inline)) {
-        return vector_weight(base, columns, slopes, moved, constant, i, offset, gamma);
+        return vector_weight<V>(base, columns, slopes, moved, constant, i, offset, gamma);
       });
 }
 
@@ -149,105 +211,199 @@ template <class Value>
   return group + kKernelLanes * (row % kKernelLanes) + vector;
 }
 
-// The table's values at the codes of rows i + lane (interleaved codes), one lane at a time.
-[[gnu::always_inline]] inline Doubles lookup_lanes(const std::uint8_t* codes, const double* table,
-                                                   std::size_t i) {
-  Doubles values;
-  for (std::size_t lane = 0; lane < kKernelLanes; ++lane) {
-    values[lane] = table[codes[interleaved(i + lane)]];
-  }
+// The table's values at the codes of the kWidth<V> rows at i (a multiple of kWidth<V>, so the
+// rows are lanes of one vector of eight, whose codes are 8 bytes apart), one lane at a time.
+template <class V>
+[[gnu::always_inline]] inline V lookup_lanes(const std::uint8_t* codes, const double* table,
+                                             std::size_t i) {
+  const std::uint8_t* first = codes + interleaved(i);
+  V values;
+#pragma GCC unroll 8
+  for (std::size_t lane = 0; lane < kWidth<V>; ++lane) values[lane] = table[first[8 * lane]];
   return values;
 }
 
-template <class Lookup>
+template <class V>
 [[gnu::always_inline]] inline KernelSums table_body(const double* weights,
                                                     const std::uint8_t* const* codes,
                                                     const double* const* tables, std::size_t moved,
-                                                    std::size_t positives, std::size_t count,
-                                                    const Lookup& lookup) {
-  return both_sums(
+                                                    std::size_t positives, std::size_t count) {
+  return both_sums<V>(
       positives, count, [&](std::size_t i) __attribute__((always_inline)) {
-        Doubles factor = lookup(codes[0], tables[0], i);
-        for (std::size_t m = 1; m < moved; ++m) factor *= lookup(codes[m], tables[m], i);
-        return load<Doubles>(weights + i) * factor;
+        V factor = lookup_lanes<V>(codes[0], tables[0], i);
+        for (std::size_t m = 1; m < moved; ++m) factor *= lookup_lanes<V>(codes[m], tables[m], i);
+        return load<V>(weights + i) * factor;
       });
 }
 
 [[gnu::target("avx512f")]] KernelSums weights_avx512(const double* distances, std::size_t positives,
                                                      std::size_t count, double offset, double gamma,
                                                      double* weights) {
-  return weights_body(distances, positives, count, offset, gamma, weights);
+  return weights_body<Doubles>(distances, positives, count, offset, gamma, weights);
 }
 
 [[gnu::target("avx2")]] KernelSums weights_avx2(const double* distances, std::size_t positives,
                                                 std::size_t count, double offset, double gamma,
                                                 double* weights) {
-  return weights_body(distances, positives, count, offset, gamma, weights);
+  return weights_body<Doubles4>(distances, positives, count, offset, gamma, weights);
 }
 
 KernelSums weights_baseline(const double* distances, std::size_t positives, std::size_t count,
                             double offset, double gamma, double* weights) {
-  return weights_body(distances, positives, count, offset, gamma, weights);
+  return weights_body<Doubles2>(distances, positives, count, offset, gamma, weights);
 }
 
 [[gnu::target("avx512f")]] KernelSums sums_avx512(const double* base, const double* const* columns,
                                                   const double* slopes, std::size_t moved,
                                                   double constant, std::size_t positives,
                                                   std::size_t count, double offset, double gamma) {
-  return sums_body(base, columns, slopes, moved, constant, positives, count, offset, gamma);
+  return sums_body<Doubles>(base, columns, slopes, moved, constant, positives, count, offset,
+                            gamma);
 }
 
 [[gnu::target("avx2")]] KernelSums sums_avx2(const double* base, const double* const* columns,
                                              const double* slopes, std::size_t moved,
                                              double constant, std::size_t positives,
                                              std::size_t count, double offset, double gamma) {
-  return sums_body(base, columns, slopes, moved, constant, positives, count, offset, gamma);
+  return sums_body<Doubles4>(base, columns, slopes, moved, constant, positives, count, offset,
+                             gamma);
 }
 
 KernelSums sums_baseline(const double* base, const double* const* columns, const double* slopes,
                          std::size_t moved, double constant, std::size_t positives,
                          std::size_t count, double offset, double gamma) {
-  return sums_body(base, columns, slopes, moved, constant, positives, count, offset, gamma);
+  return sums_body<Doubles2>(base, columns, slopes, moved, constant, positives, count, offset,
+                             gamma);
 }
 
+template <class V>
 [[gnu::always_inline]] inline void exps_body(double* z, std::size_t count, double* out) {
-  for (std::size_t i = 0; i < count; i += kKernelLanes) {
-    const Doubles values = exp_body<Doubles, Integers>(load<Doubles>(z + i));
+  for (std::size_t i = 0; i < count; i += kWidth<V>) {
+    const V values = exp_body<V, typename IntegersOf<V>::type>(load<V>(z + i));
     std::memcpy(out + i, &values, sizeof values);
   }
 }
 
+// The smallest of each lane over the vectors of eight, then of the lanes in order.
+template <class V>
 [[gnu::always_inline]] inline double smallest_body(const double* values, std::size_t count) {
-  Doubles least = Doubles{} + std::numeric_limits<double>::infinity();
+  Eight<V> least;
+  for (V& part : least.part) part = V{} + std::numeric_limits<double>::infinity();
   for (std::size_t i = 0; i < count; i += kKernelLanes) {
-    const Doubles next = load<Doubles>(values + i);
-    least = next < least ? next : least;
+#pragma GCC unroll 4
+    for (std::size_t p = 0; p < kParts<V>; ++p) {
+      const V next = load<V>(values + i + p * kWidth<V>);
+      least.part[p] = next < least.part[p] ? next : least.part[p];
+    }
   }
-  double result = least[0];
+  double lanes[kKernelLanes];
+  std::memcpy(lanes, least.part, sizeof lanes);
+  double result = lanes[0];
   for (std::size_t lane = 1; lane < kKernelLanes; ++lane) {
-    result = least[lane] < result ? least[lane] : result;
+    result = lanes[lane] < result ? lanes[lane] : result;
   }
   return result;
 }
 
 [[gnu::target("avx512f")]] void exps_avx512(double* z, std::size_t count, double* out) {
-  exps_body(z, count, out);
+  exps_body<Doubles>(z, count, out);
 }
 [[gnu::target("avx2")]] void exps_avx2(double* z, std::size_t count, double* out) {
-  exps_body(z, count, out);
+  exps_body<Doubles4>(z, count, out);
 }
 void exps_baseline(double* z, std::size_t count, double* out) {
-  exps_body(z, count, out);
+  exps_body<Doubles2>(z, count, out);
 }
 
 [[gnu::target("avx512f")]] double smallest_avx512(const double* values, std::size_t count) {
-  return smallest_body(values, count);
+  return smallest_body<Doubles>(values, count);
 }
 [[gnu::target("avx2")]] double smallest_avx2(const double* values, std::size_t count) {
-  return smallest_body(values, count);
+  return smallest_body<Doubles4>(values, count);
 }
 double smallest_baseline(const double* values, std::size_t count) {
-  return smallest_body(values, count);
+  return smallest_body<Doubles2>(values, count);
+}
+
+template <class V>
+[[gnu::always_inline]] inline void row_factors_body(const double* level_table,
+                                                    const std::uint8_t* levels,
+                                                    const double* values, std::size_t columns,
+                                                    double gamma, double* terms, double* factors,
+                                                    double* minima) {
+  using Bits = typename IntegersOf<V>::type;
+  // The terms and their minima of every column first, then the exps: the columns' chains of
+  // operations are independent, and so overlap.
+  for (std::size_t j = 0; j < columns; ++j) {
+    const double value = values[j];
+    const std::size_t width = lookup_width(levels[j]);
+    double* column_terms = terms + j * kMaxLevels;
+    for (std::size_t v = 0; v < width; v += kWidth<V>) {
+      const V difference = load<V>(level_table + j * kMaxLevels + v) - value;
+      const V square = difference * difference;
+      std::memcpy(column_terms + v, &square, sizeof square);
+    }
+    minima[j] = smallest_body<V>(column_terms, width);
+  }
+  for (std::size_t j = 0; j < columns; ++j) {
+    const std::size_t width = lookup_width(levels[j]);
+    for (std::size_t v = 0; v < width; v += kWidth<V>) {
+      // At most 0: minima[j] is the smallest term (or NaN).
+      const V factor = exp_body<V, Bits, true, true>(
+          -(gamma * (load<V>(terms + j * kMaxLevels + v) - minima[j])));
+      std::memcpy(factors + j * kMaxLevels + v, &factor, sizeof factor);
+    }
+  }
+}
+
+[[gnu::target("avx512f")]] void row_factors_avx512(const double* level_table,
+                                                   const std::uint8_t* levels, const double* values,
+                                                   std::size_t columns, double gamma, double* terms,
+                                                   double* factors, double* minima) {
+  row_factors_body<Doubles>(level_table, levels, values, columns, gamma, terms, factors, minima);
+}
+[[gnu::target("avx2")]] void row_factors_avx2(const double* level_table, const std::uint8_t* levels,
+                                              const double* values, std::size_t columns,
+                                              double gamma, double* terms, double* factors,
+                                              double* minima) {
+  row_factors_body<Doubles4>(level_table, levels, values, columns, gamma, terms, factors, minima);
+}
+void row_factors_baseline(const double* level_table, const std::uint8_t* levels,
+                          const double* values, std::size_t columns, double gamma, double* terms,
+                          double* factors, double* minima) {
+  row_factors_body<Doubles2>(level_table, levels, values, columns, gamma, terms, factors, minima);
+}
+
+// coded_products() at every level but AVX-512: each lane looked up one at a time, the factors
+// multiplied in order from 1, then the weights summed as kernel_weights() sums them.
+template <class V>
+[[gnu::always_inline]] inline KernelSums coded_products_body(const std::uint8_t* const* codes,
+                                                             const double* const* factors,
+                                                             std::size_t columns,
+                                                             std::size_t positives,
+                                                             std::size_t count, double* weights) {
+  for (std::size_t i = 0; i < count; i += kWidth<V>) {
+    V product = V{} + 1.0;
+    for (std::size_t m = 0; m < columns; ++m) product *= lookup_lanes<V>(codes[m], factors[m], i);
+    std::memcpy(weights + i, &product, sizeof product);
+  }
+  return both_sums<V>(
+      positives,
+      count, [&](std::size_t i) __attribute__((always_inline)) { return load<V>(weights + i); });
+}
+
+[[gnu::target("avx2")]] KernelSums coded_products_avx2(const std::uint8_t* const* codes,
+                                                       const double* const* factors,
+                                                       const std::uint8_t* /*levels*/,
+                                                       std::size_t columns, std::size_t positives,
+                                                       std::size_t count, double* weights) {
+  return coded_products_body<Doubles4>(codes, factors, columns, positives, count, weights);
+}
+
+KernelSums coded_products_baseline(const std::uint8_t* const* codes, const double* const* factors,
+                                   const std::uint8_t* /*levels*/, std::size_t columns,
+                                   std::size_t positives, std::size_t count, double* weights) {
+  return coded_products_body<Doubles2>(codes, factors, columns, positives, count, weights);
 }
 
 // The index of vector v (0 to 7) of the group of interleaved codes at `codes`: the group's 64
@@ -304,8 +460,8 @@ template <class Term>
   }
   const __m512d total =
       _mm512_add_pd(_mm512_add_pd(_mm512_add_pd(sums[0], sums[1]), sums[2]), sums[3]);
-  Doubles lanes;
-  std::memcpy(&lanes, &total, sizeof lanes);
+  Eight<Doubles> lanes;
+  std::memcpy(lanes.part, &total, sizeof lanes.part);
   return add_lanes(lanes);
 }
 
@@ -367,31 +523,28 @@ template <std::size_t Levels>
                                               const std::uint8_t* const* codes,
                                               const double* const* tables, std::size_t moved,
                                               std::size_t positives, std::size_t count) {
-  return table_body(
-      weights, codes, tables, moved, positives, count,
-      [](const std::uint8_t* c, const double* t, std::size_t i) { return lookup_lanes(c, t, i); });
+  return table_body<Doubles4>(weights, codes, tables, moved, positives, count);
 }
 
 KernelSums table_baseline(const double* weights, const std::uint8_t* const* codes,
                           const double* const* tables, std::size_t moved, std::size_t positives,
                           std::size_t count) {
-  return table_body(
-      weights, codes, tables, moved, positives, count,
-      [](const std::uint8_t* c, const double* t, std::size_t i) { return lookup_lanes(c, t, i); });
+  return table_body<Doubles2>(weights, codes, tables, moved, positives, count);
 }
 
 // coded_distances() at every level but AVX-512: each lane looked up one at a time, the columns
 // added in order; the smallest as smallest_body() takes it.
+template <class V>
 [[gnu::always_inline]] inline double coded_distances_body(const std::uint8_t* const* codes,
                                                           const double* const* terms,
                                                           std::size_t columns, std::size_t count,
                                                           double* out) {
-  for (std::size_t i = 0; i < count; i += kKernelLanes) {
-    Doubles distance{};
-    for (std::size_t m = 0; m < columns; ++m) distance += lookup_lanes(codes[m], terms[m], i);
+  for (std::size_t i = 0; i < count; i += kWidth<V>) {
+    V distance{};
+    for (std::size_t m = 0; m < columns; ++m) distance += lookup_lanes<V>(codes[m], terms[m], i);
     std::memcpy(out + i, &distance, sizeof distance);
   }
-  return smallest_body(out, count);
+  return smallest_body<V>(out, count);
 }
 
 [[gnu::target("avx2")]] double coded_distances_avx2(const std::uint8_t* const* codes,
@@ -399,13 +552,13 @@ KernelSums table_baseline(const double* weights, const std::uint8_t* const* code
                                                     const std::uint8_t* /*levels*/,
                                                     std::size_t columns, std::size_t count,
                                                     double* out) {
-  return coded_distances_body(codes, terms, columns, count, out);
+  return coded_distances_body<Doubles4>(codes, terms, columns, count, out);
 }
 
 double coded_distances_baseline(const std::uint8_t* const* codes, const double* const* terms,
                                 const std::uint8_t* /*levels*/, std::size_t columns,
                                 std::size_t count, double* out) {
-  return coded_distances_body(codes, terms, columns, count, out);
+  return coded_distances_body<Doubles2>(codes, terms, columns, count, out);
 }
 
 // Adds an interleaved column's terms to the eight vectors of a group.
@@ -457,6 +610,61 @@ template <std::size_t Levels>
     result = lanes[lane] < result ? lanes[lane] : result;
   }
   return result;
+}
+
+// Multiplies the eight vectors of a group by an interleaved column's factors.
+template <std::size_t Levels>
+[[gnu::target("avx512f"), gnu::always_inline]] inline void multiply_factors(
+    const std::uint8_t* codes, const double* factors, __m512d* products, __m512i bit4) {
+  __m512d registers[Levels / 8];
+  for (std::size_t r = 0; r < Levels / 8; ++r) registers[r] = _mm512_loadu_pd(factors + 8 * r);
+#pragma GCC unroll 8
+  for (unsigned v = 0; v < 8; ++v) {
+    products[v] = _mm512_mul_pd(
+        products[v], lookup_registers<Levels>(codes_of_vector(codes, v), registers, bit4));
+  }
+}
+
+// The weights of the groups in [begin, end) into `weights`, and their sum in block_sums()' order.
+[[gnu::target("avx512f")]] double products_part_avx512(const std::uint8_t* const* codes,
+                                                       const double* const* factors,
+                                                       const std::uint8_t* levels,
+                                                       std::size_t columns, std::size_t begin,
+                                                       std::size_t end, double* weights) {
+  static_assert(kMaxLevels == 32 && kCodeGroup == 2 * kKernelBlock);
+  const __m512i bit4 = _mm512_set1_epi64(16);
+  __m512d sums[4] = {_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(),
+                     _mm512_setzero_pd()};
+  for (std::size_t i = begin; i < end; i += kCodeGroup) {
+    __m512d products[8];
+    for (auto& product : products) product = _mm512_set1_pd(1.0);
+    for (std::size_t m = 0; m < columns; ++m) {
+      if (levels[m] <= 8) {
+        multiply_factors<8>(codes[m] + i, factors[m], products, bit4);
+      } else if (levels[m] <= 16) {
+        multiply_factors<16>(codes[m] + i, factors[m], products, bit4);
+      } else {
+        multiply_factors<32>(codes[m] + i, factors[m], products, bit4);
+      }
+    }
+#pragma GCC unroll 8
+    for (unsigned v = 0; v < 8; ++v) {
+      _mm512_storeu_pd(weights + i + v * kKernelLanes, products[v]);
+      sums[v % 4] = _mm512_add_pd(sums[v % 4], products[v]);
+    }
+  }
+  const __m512d total =
+      _mm512_add_pd(_mm512_add_pd(_mm512_add_pd(sums[0], sums[1]), sums[2]), sums[3]);
+  Eight<Doubles> lanes;
+  std::memcpy(lanes.part, &total, sizeof lanes.part);
+  return add_lanes(lanes);
+}
+
+[[gnu::target("avx512f")]] KernelSums coded_products_avx512(
+    const std::uint8_t* const* codes, const double* const* factors, const std::uint8_t* levels,
+    std::size_t columns, std::size_t positives, std::size_t count, double* weights) {
+  return {products_part_avx512(codes, factors, levels, columns, 0, positives, weights),
+          products_part_avx512(codes, factors, levels, columns, positives, count, weights)};
 }
 
 }  // namespace
@@ -511,6 +719,45 @@ void kernel_exps(double* z, std::size_t count, double* out) noexcept {
       break;
   }
   exps_baseline(z, padded, out);
+}
+
+double precise_exp(double z) noexcept {
+  return exp_body<double, std::int64_t, false, true>(z);
+}
+
+void row_factors(const double* level_table, std::span<const std::uint8_t> levels,
+                 const double* values, double gamma, double* terms, double* factors,
+                 double* minima) noexcept {
+  const std::size_t columns = levels.size();
+  switch (simd_level()) {
+    case SimdLevel::kAvx512:
+      return row_factors_avx512(level_table, levels.data(), values, columns, gamma, terms, factors,
+                                minima);
+    case SimdLevel::kAvx2:
+      return row_factors_avx2(level_table, levels.data(), values, columns, gamma, terms, factors,
+                              minima);
+    case SimdLevel::kBaseline:
+      break;
+  }
+  row_factors_baseline(level_table, levels.data(), values, columns, gamma, terms, factors, minima);
+}
+
+KernelSums coded_products(std::span<const std::uint8_t* const> codes,
+                          std::span<const double* const> factors,
+                          std::span<const std::uint8_t> levels, std::size_t positives,
+                          std::size_t count, double* weights) noexcept {
+  switch (simd_level()) {
+    case SimdLevel::kAvx512:
+      return coded_products_avx512(codes.data(), factors.data(), levels.data(), codes.size(),
+                                   positives, count, weights);
+    case SimdLevel::kAvx2:
+      return coded_products_avx2(codes.data(), factors.data(), levels.data(), codes.size(),
+                                 positives, count, weights);
+    case SimdLevel::kBaseline:
+      break;
+  }
+  return coded_products_baseline(codes.data(), factors.data(), levels.data(), codes.size(),
+                                 positives, count, weights);
 }
 
 double smallest(const double* values, std::size_t count) noexcept {

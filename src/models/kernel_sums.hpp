@@ -1,6 +1,9 @@
-// The Gaussian kernel pass of the kernel-neighbours estimator (kernel_neighbors.hpp): per stored
-// row, its squared distance moved by an occlusion, then exp(-gamma (distance - offset)) summed
-// separately over the rows labelled 1 and 0.
+// The passes of the kernel-neighbours estimator (kernel_neighbors.hpp) over its stored rows:
+// - the Gaussian kernel pass: per row, its squared distance moved by an occlusion, then
+//   exp(-gamma (distance - offset)) summed separately over the rows labelled 1 and 0;
+// - the product pass: per row, its weight as a product of per-column factors looked up by its
+//   level codes, summed the same way (row_factors(), coded_products());
+// - the distance pass from level codes, and the explanations' passes of weights times factors.
 //
 // Every SimdLevel (simd.hpp) computes the same bits: eight lanes at every level (one AVX-512
 // register, two AVX2 or four SSE2 ones), each lane the same operations in the same order, the
@@ -85,6 +88,32 @@ constexpr std::size_t lookup_width(std::size_t levels) noexcept {
 KernelSums table_sums(const double* weights, std::span<const std::uint8_t* const> codes,
                       std::span<const double* const> tables, std::span<const std::uint8_t> levels,
                       std::size_t positives, std::size_t count) noexcept;
+
+// exp(z) as kernel_exp() reduces it, e^r by its Taylor polynomial of degree 12: within a few units
+// in the last place, the same bits on every processor. For the factor tables of coded_products().
+double precise_exp(double z) noexcept;
+
+// The per-row tables of the distance and product passes, for every column j < levels.size() and
+// v < lookup_width(levels[j]) (what a lookup reads; level_table holds kMaxLevels values per
+// column, +infinity past its levels[j] levels):
+// - terms[j * kMaxLevels + v] = (level_table[j * kMaxLevels + v] - values[j])^2;
+// - minima[j] = the smallest of column j's terms (taken as smallest() takes it);
+// - factors[j * kMaxLevels + v] = precise_exp(-(gamma * (term - minima[j]))): at most 1, 0 past
+//   the levels.
+void row_factors(const double* level_table, std::span<const std::uint8_t> levels,
+                 const double* values, double gamma, double* terms, double* factors,
+                 double* minima) noexcept;
+
+// The weights as products of per-column factors: weights[i] = factors[0][code 0 of row i] *
+// factors[1][code 1 of row i] ... multiplied in that order from 1, for i < count, codes, levels and
+// the lookups as for coded_distances() (positives and count multiples of kCodeGroup, the first
+// `positives` rows labelled 1). With factors[m][v] = exp(-gamma (terms[m][v] - m_m)), the weight
+// is exp(-gamma (d_i - sum_m m_m)) without an exp per row. Returns the sums of the weights of
+// either label, added as kernel_weights() adds them.
+KernelSums coded_products(std::span<const std::uint8_t* const> codes,
+                          std::span<const double* const> factors,
+                          std::span<const std::uint8_t> levels, std::size_t positives,
+                          std::size_t count, double* weights) noexcept;
 
 // The rows of `codes` (one byte per row, `count` rows, a multiple of kCodeGroup) interleaved into
 // `out` (count bytes).

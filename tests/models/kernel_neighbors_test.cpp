@@ -235,6 +235,34 @@ TEST(KernelNeighborsTest, ACategoryMemberNoRowHasLeavesNothingFromEarlierCalls) 
   }
 }
 
+// Weights are products of per-column factors relative to the columns' smallest terms; where
+// every product underflows (the row is near each column's levels, but near no reference row in all
+// of them at once), they are taken from the distances relative to the nearest row instead. With a
+// prior as far as the rows, the margin is then still the definition's, not the prior's 0.
+TEST(KernelNeighborsTest, ARowWhoseProductsAllUnderflowIsScoredFromTheNearestRow) {
+  const std::vector<double> reference{0, 0, 30, 29};
+  const std::vector<std::uint8_t> labels{1, 0};
+  const std::vector<double> weights{1.0, 1.0};
+  const KernelNeighbors model(kColumns, reference, labels, 1.0, 0.5, 890.0, weights);
+  // Distances 900 and 901, the columns' smallest terms 0 and 1: every product is e^-899 or less.
+  const std::vector<double> far{0, 30};
+  const double margin = model.margin(far);
+  EXPECT_NE(margin, 0.0);
+  EXPECT_NEAR(margin, plain_margin(reference, labels, weights, 1.0, 0.5, 890.0, far), 1e-9);
+  for (const std::vector<double>& near : {std::vector<double>{15, 15}, {10, 12}}) {
+    EXPECT_NEAR(model.margin(near), plain_margin(reference, labels, weights, 1.0, 0.5, 890.0, near),
+                1e-9);
+  }
+  std::vector<double> fast(2);
+  std::vector<double> defined(2);
+  const std::vector<double> means{15, 14.5};
+  const auto explanation = model.explain(far, fast);
+  EXPECT_EQ(explanation.margin, margin);
+  EXPECT_NEAR(explanation.baseline, occlusion_contributions(model, far, means, defined), 1e-7);
+  EXPECT_NEAR(fast[0], defined[0], 1e-7);
+  EXPECT_NEAR(fast[1], defined[1], 1e-7);
+}
+
 // A table of 17 to 32 values is looked up as 32 and must have that room, also when it is the
 // last one an explanation plans (the sanitizer build reads past a shorter one).
 TEST(KernelNeighborsTest, AColumnOfTwentyValuesLastIsExplainedAsDefined) {

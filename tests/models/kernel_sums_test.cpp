@@ -1,12 +1,15 @@
 // The kernel neighbours' passes below the estimator (src/models/kernel_sums.hpp): distances summed
 // from interleaved level codes are bit for bit those summed from the stored doubles, at every SIMD
-// level.
+// level; the precise exp against libm's; the product pass's factors and weights against their
+// definitions, with the same bits at every level.
 #include "../../src/models/kernel_sums.hpp"
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -67,6 +70,157 @@ TEST(KernelSumsTest, DistancesFromLevelCodesAreTheStoredRowsBits) {
       EXPECT_EQ(std::memcmp(coded.data(), stored.data(), rows * sizeof(double)), 0)
           << simd_level_name(level);
     }
+  }
+  set_simd_level(saved);
+}
+
+TEST(KernelSumsTest, ThePreciseExpIsLibmsToAFewUnitsInTheLastPlace) {
+  for (double z = -707.5; z < 709.0; z += 0.37) {
+    EXPECT_NEAR(precise_exp(z) / std::exp(z), 1.0, 1e-15) << z;
+  }
+  for (double z = -1.0; z <= 1.0; z += 1.0 / 1024) {
+    EXPECT_NEAR(precise_exp(z) / std::exp(z), 1.0, 1e-15) << z;
+  }
+  EXPECT_EQ(precise_exp(0.0), 1.0);
+  EXPECT_EQ(precise_exp(-708.5), 0.0);
+  EXPECT_EQ(precise_exp(-std::numeric_limits<double>::infinity()), 0.0);
+  EXPECT_EQ(precise_exp(710.0), std::numeric_limits<double>::infinity());
+}
+
+// Level codes and their levels for the product pass's tests: one column per kind of lookup.
+struct CodedColumns {
+  std::vector<std::uint8_t> counts;
+  std::vector<double> level_table;  // kMaxLevels per column, +infinity past the levels
+  std::vector<std::uint8_t> codes;  // column-major, rows per column, not interleaved
+  std::vector<std::uint8_t> interleaved;
+};
+
+CodedColumns coded_columns(std::mt19937_64& random, std::size_t rows) {
+  std::normal_distribution<double> normal;
+  CodedColumns columns;
+  columns.counts = {1, 2, 8, 9, 16, 17, 32, 5};
+  const std::size_t count = columns.counts.size();
+  columns.level_table.assign(count * kMaxLevels, std::numeric_limits<double>::infinity());
+  columns.codes.resize(count * rows);
+  columns.interleaved.resize(count * rows);
+  for (std::size_t j = 0; j < count; ++j) {
+    for (std::size_t v = 0; v < columns.counts[j]; ++v) {
+      columns.level_table[j * kMaxLevels + v] = normal(random);
+    }
+    std::uniform_int_distribution<std::size_t> pick(0, columns.counts[j] - 1);
+    for (std::size_t i = 0; i < rows; ++i) {
+      columns.codes[j * rows + i] = static_cast<std::uint8_t>(pick(random));
+    }
+    interleave_codes(columns.codes.data() + j * rows, rows, columns.interleaved.data() + j * rows);
+  }
+  return columns;
+}
+
+TEST(KernelSumsTest, RowFactorsAreTheirDefinitionWithTheSameBitsAtEveryLevel) {
+  const SimdLevel saved = simd_level();
+  std::mt19937_64 random(22);
+  std::normal_distribution<double> normal;
+  const CodedColumns columns = coded_columns(random, kCodeGroup);
+  const std::size_t count = columns.counts.size();
+  for (int query = 0; query < 20; ++query) {
+    std::vector<double> row(count);
+    for (double& value : row) value = 3.0 * normal(random);
+    const double gamma = query % 2 == 0 ? 1.0 : 0.3;
+    std::vector<double> first_terms;
+    std::vector<double> first_factors;
+    std::vector<double> first_minima;
+    for (const SimdLevel level : {SimdLevel::kBaseline, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
+      if (level > supported_simd_level()) continue;
+      set_simd_level(level);
+      std::vector<double> terms(count * kMaxLevels, -1.0);
+      std::vector<double> factors(count * kMaxLevels, -1.0);
+      std::vector<double> minima(count, -1.0);
+      row_factors(columns.level_table.data(), columns.counts, row.data(), gamma, terms.data(),
+                  factors.data(), minima.data());
+      for (std::size_t j = 0; j < count; ++j) {
+        double least = std::numeric_limits<double>::infinity();
+        for (std::size_t v = 0; v < columns.counts[j]; ++v) {
+          const double difference = columns.level_table[j * kMaxLevels + v] - row[j];
+          EXPECT_EQ(terms[j * kMaxLevels + v], difference * difference);
+          least = std::min(least, difference * difference);
+        }
+        EXPECT_EQ(minima[j], least) << "column " << j;
+        for (std::size_t v = 0; v < lookup_width(columns.counts[j]); ++v) {
+          const double factor = factors[j * kMaxLevels + v];
+          if (v >= columns.counts[j]) {
+            EXPECT_EQ(factor, 0.0) << "past the levels, column " << j;
+            continue;
+          }
+          const double defined = std::exp(-gamma * (terms[j * kMaxLevels + v] - least));
+          EXPECT_NEAR(factor, defined, 1e-15 * defined + 1e-300) << "column " << j;
+          EXPECT_LE(factor, 1.0);
+        }
+      }
+      if (first_terms.empty()) {
+        first_terms = terms;
+        first_factors = factors;
+        first_minima = minima;
+        continue;
+      }
+      EXPECT_EQ(std::memcmp(terms.data(), first_terms.data(), terms.size() * sizeof(double)), 0)
+          << simd_level_name(level);
+      EXPECT_EQ(std::memcmp(factors.data(), first_factors.data(), factors.size() * sizeof(double)),
+                0)
+          << simd_level_name(level);
+      EXPECT_EQ(std::memcmp(minima.data(), first_minima.data(), minima.size() * sizeof(double)), 0)
+          << simd_level_name(level);
+    }
+  }
+  set_simd_level(saved);
+}
+
+TEST(KernelSumsTest, ProductWeightsAreTheFactorsMultipliedWithTheSameBitsAtEveryLevel) {
+  const SimdLevel saved = simd_level();
+  std::mt19937_64 random(23);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  const std::size_t rows = 3 * kCodeGroup;
+  const std::size_t positives = kCodeGroup;
+  const CodedColumns columns = coded_columns(random, rows);
+  const std::size_t count = columns.counts.size();
+  // Factors in [0, 1], as row_factors() makes them, 0 past the levels.
+  std::vector<double> factors(count * kMaxLevels, 0.0);
+  std::vector<const std::uint8_t*> code_columns;
+  std::vector<const double*> tables;
+  for (std::size_t j = 0; j < count; ++j) {
+    for (std::size_t v = 0; v < columns.counts[j]; ++v) factors[j * kMaxLevels + v] = unit(random);
+    code_columns.push_back(columns.interleaved.data() + j * rows);
+    tables.push_back(factors.data() + j * kMaxLevels);
+  }
+  std::vector<double> defined(rows);
+  double positive = 0.0;
+  double negative = 0.0;
+  for (std::size_t i = 0; i < rows; ++i) {
+    double product = 1.0;
+    for (std::size_t j = 0; j < count; ++j) {
+      product *= factors[j * kMaxLevels + columns.codes[j * rows + i]];
+    }
+    defined[i] = product;
+    (i < positives ? positive : negative) += product;
+  }
+  std::vector<double> first;
+  for (const SimdLevel level : {SimdLevel::kBaseline, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
+    if (level > supported_simd_level()) continue;
+    set_simd_level(level);
+    std::vector<double> weights(rows, -1.0);
+    const KernelSums sums =
+        coded_products(code_columns, tables, columns.counts, positives, rows, weights.data());
+    // Multiplied in column order from 1: the plain product's bits.
+    EXPECT_EQ(std::memcmp(weights.data(), defined.data(), rows * sizeof(double)), 0)
+        << simd_level_name(level);
+    EXPECT_NEAR(sums.positive, positive, 1e-12 * positive) << simd_level_name(level);
+    EXPECT_NEAR(sums.negative, negative, 1e-12 * negative) << simd_level_name(level);
+    std::vector<double> both{sums.positive, sums.negative};
+    if (first.empty()) {
+      first = both;
+      continue;
+    }
+    EXPECT_EQ(std::memcmp(both.data(), first.data(), 2 * sizeof(double)), 0)
+        << simd_level_name(level);
   }
   set_simd_level(saved);
 }

@@ -8,7 +8,8 @@
 // `prior` pseudo-votes on each side, as heavy as that many rows at `prior_distance` (the trainer
 // takes the median distance from a training customer to its nearest other), keep the margin
 // finite and pull it towards 0 for a row far from every reference row. Computed with every
-// exponent relative to the smaller of d_min and prior_distance, so none overflows. The model's
+// exponent relative to the smaller of d_min and prior_distance (or, for the trainer's models, to
+// the offset under Cost below), so none overflows. The model's
 // calibration maps the margin to a probability. exp is nbo's own (kernel_exp(): relative error
 // below 1e-8, 0 below e^-708), so the same row gives the same bits on every processor.
 //
@@ -25,10 +26,18 @@
 // kernel exp's relative error), not bit for bit. A row with a non-finite value is explained by that
 // definition itself.
 //
-// Cost: where every column has at most kMaxLevels values (the trainer's models), the distances
-// too are summed from lookups of each reference row's level codes, a byte per value, in tables of
-// the row's squared differences to each level: bit for bit the distances summed from the doubles,
-// from 1/8 of the memory.
+// Cost: where every column has at most kMaxLevels values (the trainer's models), each reference
+// row is stored as level codes, a byte per value, and a weight needs no exp of its own: with m_j
+// the smallest of column j's squared differences from the row to its levels, exp(-gamma d_i) is
+// exp(-gamma sum_j m_j) times the product over j of exp(-gamma ((T_ij - X_j)^2 - m_j)), a factor
+// at most 1 looked up in a per-row table of the column's levels (an exp each, to within a few
+// units in the last place: precise_exp()). Every exponent is then relative to sum_j m_j (at most
+// d_min) instead of min(d_min, prior_distance); columns and categories whose rows' code
+// combinations number at most 16 share a lookup (product_steps_). Where every such product
+// underflows (a row near each column's levels but near no reference row in all of them at once),
+// the weights are computed as above instead, from the distances summed from lookups of the same
+// codes. Either way the result is the definition's to within about 1e-8 (the kernel exp's error),
+// and the same bits on every processor.
 //
 // Thread safety: immutable after construction; all methods const and safe to call concurrently.
 #pragma once
@@ -94,9 +103,17 @@ class KernelNeighbors final : public Estimator {
   static Scratch& scratch_of_thread();
   static Scratch& definition_scratch();
   double margin_of(std::span<const double> row, Scratch& scratch) const;
-  // The row times the column weights, its distances to every reference row (padding +infinity)
-  // and the offset of every exponent, min(smallest distance, prior_distance), into `scratch`.
-  void distances_of(std::span<const double> row, Scratch& scratch) const;
+  // The row times the column weights, the weight of every reference row relative to an offset
+  // (padding rows 0) and that offset into `scratch`; returns the weights' sums per label. Where
+  // the model's columns all have levels and a padding code, each weight is a product of per-column
+  // factors, exp(-gamma (d_i - offset)) with offset the sum of the columns' smallest terms (no exp
+  // per row); otherwise, or where every such weight is vanishingly small, from the distances
+  // (padding +infinity), offset = min(smallest distance, prior_distance).
+  struct Votes {
+    double positive = 0.0;  // the weights of the rows labelled 1, summed
+    double negative = 0.0;  // ... labelled 0
+  };
+  Votes weights_of(std::span<const double> row, Scratch& scratch) const;
   // log((positive + A) / (negative + A)) with A = prior exp(prior_exponent); the prior's margin,
   // 0, where A dwarfs any sum (prior_exponent above 700).
   double margin_from(double positive, double negative, double prior_exponent) const;
@@ -148,6 +165,11 @@ class KernelNeighbors final : public Estimator {
   // column_major_, each column's codes interleaved as kernel_sums.hpp says).
   std::vector<std::vector<double>> levels_;
   std::vector<std::uint8_t> level_codes_;
+  // Where coded_distances_: levels_ as one table, kMaxLevels per column (+infinity past a
+  // column's levels), from which each row's terms and factors are one vector pass, and each
+  // column's count of levels.
+  std::vector<double> level_table_;
+  std::vector<std::uint8_t> level_counts_;
   // Every column has levels: distances are summed from per-row table lookups of the level codes
   // (29 KB for the store's 1 296 rows, in L1) instead of the weighted rows (230 KB), bit for bit
   // the same values.
@@ -189,6 +211,28 @@ class KernelNeighbors final : public Estimator {
   // The distance pass's codes, tables (the columns' terms in `scratch`, and the steps' own) and
   // level counts, for the row whose terms `scratch` holds.
   void plan_distance_lookups(Scratch& scratch) const;
+  // The same of the product pass (product_steps_), from the row's factors in `scratch`.
+  void plan_product_lookups(Scratch& scratch) const;
+  // The product pass's lookups (where there is a padding code): columns and categories grouped
+  // while the rows' combinations of their codes number at most 16 (a lookup of 16 values costs as
+  // much as one of 8), each group one lookup of a per-row table whose entries are the group's
+  // factors multiplied in column order from 1; a group of one column looks up that column's
+  // factors. Groups are multiplied in the order of their first columns.
+  struct ProductStep {
+    enum class Codes : std::uint8_t { kLevel, kCategory, kGroup };
+    Codes codes = Codes::kLevel;   // whose codes: level_codes_, category_codes_ or group_codes_
+    std::size_t index = 0;         // the column, the category, or the group's run in group_codes_
+    std::size_t values = 0;        // how many codes the rows use (the table's size)
+    std::size_t first_column = 0;  // kGroup, kCategory: its columns in product_columns_
+    std::size_t columns = 0;
+    std::size_t first_code = 0;  // ... and per value, each column's level code in product_codes_
+  };
+  std::vector<ProductStep> product_steps_;
+  std::vector<std::size_t> product_columns_;
+  std::vector<std::uint8_t> product_codes_;
+  std::vector<std::uint8_t> group_codes_;  // the groups' rows' combinations, interleaved
+  // Fills product_steps_ and what they refer to (after plan_distance_steps()).
+  void plan_product_steps();
   // One-hot categories found in the reference rows: runs of adjacent 0/1 columns with exactly one
   // 1 per row (at most kMaxLevels columns). An occlusion of a category's columns costs one
   // lookup per row, by the index of the row's 1 within the run (category_codes_, column-major per
