@@ -56,6 +56,14 @@ struct KernelNeighbors::Scratch {
   std::vector<const double*> distance_terms;
   std::vector<std::uint8_t> distance_levels;
   std::vector<double> step_values;  // the tables of the prefix's and the categories' steps
+  // The explanations' per group: the occluded sums, the pseudo-votes' exponents and their exps,
+  // the ratios whose logs are the occluded margins, and those logs (room for a vector pass each).
+  std::vector<Votes> occluded;
+  std::vector<double> prior_exponents;
+  std::vector<double> pseudo_exps;
+  std::vector<double> ratios;
+  std::vector<double> logs;
+  std::vector<std::uint8_t> from_log;  // the group's contribution is margin less its log
 };
 
 namespace {
@@ -637,7 +645,7 @@ KernelNeighbors::Votes KernelNeighbors::weights_of(std::span<const double> row,
 double KernelNeighbors::margin_from(double positive, double negative, double prior_exponent) const {
   if (prior_exponent > kLargestExponent) return 0.0;
   const double pseudo_votes = prior_ * detail::kernel_exp(prior_exponent);
-  return std::log((positive + pseudo_votes) / (negative + pseudo_votes));
+  return detail::kernel_log((positive + pseudo_votes) / (negative + pseudo_votes));
 }
 
 double KernelNeighbors::margin(std::span<const double> row) const {
@@ -754,10 +762,8 @@ void KernelNeighbors::plan_occlusions(std::span<const std::size_t> group_of, std
   }
 }
 
-double KernelNeighbors::occluded_margin(const Occlusion& occlusion, std::span<const double> row,
-                                        std::size_t group, std::span<const std::size_t> group_of,
-                                        Scratch& scratch) const {
-  if (occlusion.path == Occlusion::Path::kUnmoved) return std::numeric_limits<double>::quiet_NaN();
+KernelNeighbors::Votes KernelNeighbors::occluded_sums(const Occlusion& occlusion,
+                                                      Scratch& scratch) const {
   const std::span<const Scratch::MovedColumn> moved(scratch.moved.data() + occlusion.first_moved,
                                                     occlusion.moved_count);
   const double* tables = scratch.table_exps.data() + occlusion.first_table;
@@ -793,21 +799,7 @@ double KernelNeighbors::occluded_margin(const Occlusion& occlusion, std::span<co
                                occlusion.constant - occlusion.lowest, positive_part_, padded_rows_,
                                scratch.offset, gamma_);
   }
-  const double prior_exponent = -(gamma_ * (prior_distance_ - scratch.offset - occlusion.lowest));
-  // Where every weight and the pseudo-votes came out vanishingly small (a row far from every
-  // reference row, brought near by the occlusion), the factors lost what underflowed: the margin
-  // of the occluded row itself, then.
-  const double pseudo_votes =
-      prior_exponent > kLargestExponent ? 1.0 : prior_ * detail::kernel_exp(prior_exponent);
-  if (!(sums.positive + sums.negative + pseudo_votes > kVanishing)) {
-    thread_local std::vector<double> occluded;
-    occluded.assign(row.begin(), row.end());
-    for (std::size_t j = 0; j < group_of.size(); ++j) {
-      if (group_of[j] == group) occluded[j] = column_means_[j];
-    }
-    return margin_of(occluded, definition_scratch());
-  }
-  return margin_from(sums.positive, sums.negative, prior_exponent);
+  return {sums.positive, sums.negative};
 }
 
 Estimator::Explanation KernelNeighbors::explain_groups(std::span<const double> row,
@@ -818,19 +810,68 @@ Estimator::Explanation KernelNeighbors::explain_groups(std::span<const double> r
     return {margin(row), baseline};
   }
   Scratch& scratch = scratch_of_thread();
-  const auto sums = weights_of(row, scratch);
+  const Votes votes = weights_of(row, scratch);
   const double margin =
-      margin_from(sums.positive, sums.negative, -(gamma_ * (prior_distance_ - scratch.offset)));
+      margin_from(votes.positive, votes.negative, -(gamma_ * (prior_distance_ - scratch.offset)));
   // Every group's occlusion planned first, so the exps of all their lookup tables are one pass.
   plan_occlusions(group_of, out.size(), scratch);
   scratch.table_exps.resize(scratch.table_values.size());
   detail::kernel_exps(scratch.table_values.data(), scratch.table_values.size(),
                       scratch.table_exps.data());
+  // Each group's sums, then the pseudo-votes' exps of all groups in one vector pass, and the logs
+  // of all their ratios in another: margin_from()'s values, group by group.
+  const std::size_t groups = out.size();
+  const std::size_t room = groups + detail::kKernelLanes;
+  scratch.occluded.resize(room);
+  scratch.prior_exponents.assign(room, 0.0);
+  scratch.pseudo_exps.resize(room);
+  scratch.ratios.assign(room, 1.0);
+  scratch.from_log.assign(groups, 0);
+  for (std::size_t group = 0; group < groups; ++group) {
+    const Occlusion& occlusion = scratch.occlusions[group];
+    if (occlusion.path == Occlusion::Path::kUnmoved) continue;
+    scratch.occluded[group] = occluded_sums(occlusion, scratch);
+    scratch.prior_exponents[group] =
+        -(gamma_ * (prior_distance_ - scratch.offset - occlusion.lowest));
+  }
+  detail::kernel_exps(scratch.prior_exponents.data(), groups, scratch.pseudo_exps.data());
+  for (std::size_t group = 0; group < groups; ++group) {
+    const Occlusion& occlusion = scratch.occlusions[group];
+    out[group] = 0.0;
+    if (occlusion.path == Occlusion::Path::kUnmoved) continue;
+    const Votes& sums = scratch.occluded[group];
+    const double prior_exponent = scratch.prior_exponents[group];
+    const double pseudo_votes =
+        prior_exponent > kLargestExponent ? 1.0 : prior_ * scratch.pseudo_exps[group];
+    // Where every weight and the pseudo-votes came out vanishingly small (a row far from every
+    // reference row, brought near by the occlusion), the factors lost what underflowed: the
+    // margin of the occluded row itself, then.
+    if (!(sums.positive + sums.negative + pseudo_votes > kVanishing)) {
+      thread_local std::vector<double> occluded;
+      occluded.assign(row.begin(), row.end());
+      for (std::size_t j = 0; j < group_of.size(); ++j) {
+        if (group_of[j] == group) occluded[j] = column_means_[j];
+      }
+      const double defined = margin_of(occluded, definition_scratch());
+      out[group] = std::isnan(defined) ? 0.0 : margin - defined;
+      continue;
+    }
+    // The pseudo-votes dwarf any sum: the prior's margin, 0.
+    if (prior_exponent > kLargestExponent) {
+      out[group] = margin;
+      continue;
+    }
+    scratch.ratios[group] = (sums.positive + pseudo_votes) / (sums.negative + pseudo_votes);
+    scratch.from_log[group] = 1;
+  }
+  scratch.logs.resize(room);
+  detail::kernel_logs(scratch.ratios.data(), groups, scratch.logs.data());
   double total = 0.0;
-  for (std::size_t group = 0; group < out.size(); ++group) {
-    const double occluded =
-        occluded_margin(scratch.occlusions[group], row, group, group_of, scratch);
-    out[group] = std::isnan(occluded) ? 0.0 : margin - occluded;
+  for (std::size_t group = 0; group < groups; ++group) {
+    if (scratch.from_log[group] != 0) {
+      const double occluded = scratch.logs[group];
+      out[group] = std::isnan(occluded) ? 0.0 : margin - occluded;
+    }
     total += out[group];
   }
   return {margin, margin - total};

@@ -124,6 +124,53 @@ template <class Value, class Bits, bool NonPositive = false, bool Precise = fals
   }
 }
 
+// ln x as kernel_log() computes it: x = 2^e m with m in [sqrt(1/2), sqrt(2)), ln m = 2 atanh(s)
+// with s = (m - 1) / (m + 1), |s| <= 0.172, by its series to s^21 (truncation below 1e-18 of the
+// value); subnormal x scaled by 2^52 first; 0 gives -infinity, +infinity itself, a negative x or a
+// NaN a NaN. One body for a lane vector and a single double, as exp_body().
+template <class Value, class Bits>
+[[gnu::always_inline]] inline Value log_body(Value x) {
+  constexpr double kSmallestNormal = 0x1p-1022;
+  const Value scaled = x < kSmallestNormal ? x * 0x1p52 : x;
+  Bits bits;
+  std::memcpy(&bits, &scaled, sizeof bits);
+  const Bits mantissa_bits = (bits & static_cast<std::int64_t>(0x000FFFFFFFFFFFFF)) |
+                             static_cast<std::int64_t>(0x3FF0000000000000);
+  Value m;
+  std::memcpy(&m, &mantissa_bits, sizeof m);
+  // The exponent as a double: its integer in the low bits of 1.5 * 2^52, less that.
+  const Value shifter = Value{} + kShifter;
+  Bits shifter_bits;
+  std::memcpy(&shifter_bits, &shifter, sizeof shifter_bits);
+  const Bits exponent_bits = ((bits >> 52) & 0x7FF) - 1023 + shifter_bits;
+  Value exponent;
+  std::memcpy(&exponent, &exponent_bits, sizeof exponent);
+  exponent = exponent - kShifter;
+  exponent = x < kSmallestNormal ? exponent - 52.0 : exponent;
+  const Value big = Value{} + 1.4142135623730951;
+  exponent = m > big ? exponent + 1.0 : exponent;
+  m = m > big ? m * 0.5 : m;
+  const Value s = (m - 1.0) / (m + 1.0);
+  const Value s2 = s * s;
+  Value series = s2 * (1.0 / 21.0) + (1.0 / 19.0);
+  series = s2 * series + (1.0 / 17.0);
+  series = s2 * series + (1.0 / 15.0);
+  series = s2 * series + (1.0 / 13.0);
+  series = s2 * series + (1.0 / 11.0);
+  series = s2 * series + (1.0 / 9.0);
+  series = s2 * series + (1.0 / 7.0);
+  series = s2 * series + (1.0 / 5.0);
+  series = s2 * series + (1.0 / 3.0);
+  const Value twice = s + s;
+  const Value log_m = twice + twice * (s2 * series);
+  const Value value = exponent * kLn2High + (exponent * kLn2Low + log_m);
+  const Value infinity = Value{} + std::numeric_limits<double>::infinity();
+  const Value nan = Value{} + std::numeric_limits<double>::quiet_NaN();
+  // x - x is NaN for infinity and NaN; x < 0 also gives NaN.
+  const Value special = x == 0.0 ? -infinity : (x == infinity ? infinity : nan);
+  return (x > 0.0 && x - x == 0.0) ? value : special;
+}
+
 // The weights of the kWidth<V> rows at `i`.
 template <class V>
 [[gnu::always_inline]] inline V vector_weight(const double* base, const double* const* columns,
@@ -282,6 +329,24 @@ template <class V>
     const V values = exp_body<V, typename IntegersOf<V>::type>(load<V>(z + i));
     std::memcpy(out + i, &values, sizeof values);
   }
+}
+
+template <class V>
+[[gnu::always_inline]] inline void logs_body(const double* x, std::size_t count, double* out) {
+  for (std::size_t i = 0; i < count; i += kWidth<V>) {
+    const V values = log_body<V, typename IntegersOf<V>::type>(load<V>(x + i));
+    std::memcpy(out + i, &values, sizeof values);
+  }
+}
+
+[[gnu::target("avx512f")]] void logs_avx512(const double* x, std::size_t count, double* out) {
+  logs_body<Doubles>(x, count, out);
+}
+[[gnu::target("avx2")]] void logs_avx2(const double* x, std::size_t count, double* out) {
+  logs_body<Doubles4>(x, count, out);
+}
+void logs_baseline(const double* x, std::size_t count, double* out) {
+  logs_body<Doubles2>(x, count, out);
 }
 
 // The smallest of each lane over the vectors of eight, then of the lanes in order.
@@ -719,6 +784,24 @@ void kernel_exps(double* z, std::size_t count, double* out) noexcept {
       break;
   }
   exps_baseline(z, padded, out);
+}
+
+double kernel_log(double x) noexcept {
+  return log_body<double, std::int64_t>(x);
+}
+
+void kernel_logs(double* x, std::size_t count, double* out) noexcept {
+  const std::size_t padded = (count + kKernelLanes - 1) / kKernelLanes * kKernelLanes;
+  for (std::size_t i = count; i < padded; ++i) x[i] = 1.0;
+  switch (simd_level()) {
+    case SimdLevel::kAvx512:
+      return logs_avx512(x, padded, out);
+    case SimdLevel::kAvx2:
+      return logs_avx2(x, padded, out);
+    case SimdLevel::kBaseline:
+      break;
+  }
+  logs_baseline(x, padded, out);
 }
 
 double precise_exp(double z) noexcept {

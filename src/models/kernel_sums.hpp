@@ -89,6 +89,15 @@ KernelSums table_sums(const double* weights, std::span<const std::uint8_t* const
                       std::span<const double* const> tables, std::span<const std::uint8_t> levels,
                       std::size_t positives, std::size_t count) noexcept;
 
+// ln x to within a few units in the last place, the same bits on every processor (libm's log may
+// round differently with and without FMA): ln m = 2 atanh((m - 1) / (m + 1)) by its series, plus
+// the exponent times ln 2. 0 gives -infinity, +infinity itself, a negative x or a NaN a NaN.
+double kernel_log(double x) noexcept;
+
+// out[i] = kernel_log(x[i]) for i < count; x and out need room for count rounded up to
+// kKernelLanes (what lies past count is scratch).
+void kernel_logs(double* x, std::size_t count, double* out) noexcept;
+
 // exp(z) as kernel_exp() reduces it, e^r by its Taylor polynomial of degree 12: within a few units
 // in the last place, the same bits on every processor. For the factor tables of coded_products().
 double precise_exp(double z) noexcept;

@@ -87,6 +87,56 @@ TEST(KernelSumsTest, ThePreciseExpIsLibmsToAFewUnitsInTheLastPlace) {
   EXPECT_EQ(precise_exp(710.0), std::numeric_limits<double>::infinity());
 }
 
+TEST(KernelSumsTest, TheKernelLogIsLibmsToAFewUnitsInTheLastPlaceWithTheSameBitsAtEveryLevel) {
+  const SimdLevel saved = simd_level();
+  std::mt19937_64 random(24);
+  std::uniform_real_distribution<double> power(-1074.0, 1023.0);
+  std::uniform_real_distribution<double> near_one(0.5, 2.0);
+  std::vector<double> x;
+  for (int i = 0; i < 2000; ++i) x.push_back(std::exp2(power(random)));
+  for (int i = 0; i < 2000; ++i) x.push_back(near_one(random));
+  for (const double special :
+       {1.0, 2.0, 0.5, std::sqrt(2.0), 1e-310, 4.9e-324, 0.0, -0.0, -1.0,
+        std::numeric_limits<double>::infinity(), std::numeric_limits<double>::max(),
+        std::numeric_limits<double>::min(), std::numeric_limits<double>::quiet_NaN()}) {
+    x.push_back(special);
+  }
+  for (const double value : x) {
+    const double ours = kernel_log(value);
+    const double libm = std::log(value);
+    if (std::isnan(libm)) {
+      EXPECT_TRUE(std::isnan(ours)) << value;
+    } else if (std::isinf(libm) || libm == 0.0) {
+      EXPECT_EQ(ours, libm) << value;
+    } else {
+      EXPECT_NEAR(ours, libm, 4.5e-16 * std::abs(libm)) << value;
+    }
+  }
+  std::vector<double> first;
+  for (const SimdLevel level : {SimdLevel::kBaseline, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
+    if (level > supported_simd_level()) continue;
+    set_simd_level(level);
+    std::vector<double> input = x;
+    input.resize(x.size() + kKernelLanes);
+    std::vector<double> out(input.size());
+    kernel_logs(input.data(), x.size(), out.data());
+    out.resize(x.size());
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const double scalar = kernel_log(x[i]);
+      EXPECT_TRUE(std::memcmp(&out[i], &scalar, sizeof scalar) == 0 ||
+                  (std::isnan(out[i]) && std::isnan(scalar)))
+          << x[i] << " at " << simd_level_name(level);
+    }
+    if (first.empty()) {
+      first = out;
+      continue;
+    }
+    EXPECT_EQ(std::memcmp(out.data(), first.data(), out.size() * sizeof(double)), 0)
+        << simd_level_name(level);
+  }
+  set_simd_level(saved);
+}
+
 // Level codes and their levels for the product pass's tests: one column per kind of lookup.
 struct CodedColumns {
   std::vector<std::uint8_t> counts;

@@ -11,7 +11,9 @@
 // exponent relative to the smaller of d_min and prior_distance (or, for the trainer's models, to
 // the offset under Cost below), so none overflows. The model's
 // calibration maps the margin to a probability. exp is nbo's own (kernel_exp(): relative error
-// below 1e-8, 0 below e^-708), so the same row gives the same bits on every processor.
+// below 1e-8, 0 below e^-708), and so is log (kernel_log(): a few units in the last place, where
+// libm's may round differently with and without FMA), so the same row gives the same bits on every
+// processor. An explanation takes the logs of all its groups' ratios in one vector pass.
 //
 // Explanations: per field (a group of columns: a category's one-hot columns), margin(row) minus
 // the margin with the field's columns at the reference rows' means (occlusion, not additive;
@@ -137,10 +139,10 @@ class KernelNeighbors final : public Estimator {
   // exponents of their lookup tables.
   void plan_occlusions(std::span<const std::size_t> group_of, std::size_t groups,
                        Scratch& scratch) const;
-  // The margin of `row` with the columns of `group` at their means, from the row's weights and
-  // the planned occlusion's exponentiated tables in `scratch`; NaN for kUnmoved.
-  double occluded_margin(const Occlusion& occlusion, std::span<const double> row, std::size_t group,
-                         std::span<const std::size_t> group_of, Scratch& scratch) const;
+  // The sums of the weights of either label with the planned occlusion's columns at their means
+  // (relative to the offset and the occlusion's `lowest`), from the row's weights and the
+  // occlusion's exponentiated tables in `scratch`; not for kUnmoved.
+  Votes occluded_sums(const Occlusion& occlusion, Scratch& scratch) const;
 
   std::vector<std::string> column_names_;
   std::vector<double> reference_rows_;
