@@ -596,22 +596,31 @@ KernelNeighbors::Votes KernelNeighbors::weights_of(std::span<const double> row,
     detail::row_factors(level_table_.data(), level_counts_, scratch.weighted.data(), gamma_,
                         scratch.term_values.data(), scratch.factor_values.data(),
                         scratch.minima.data());
-    if (padding_column_ != kNoColumn) {
-      // Each weight a product of the columns' factors, relative to the sum of the columns'
-      // smallest terms (at most the nearest row's distance).
+    // Each weight a product of the columns' factors, relative to the sum of the columns' smallest
+    // terms (at most the nearest row's distance), unless the pseudo-votes dwarf every row from
+    // there: a row far from every reference row keeps the offset below, which its explanations
+    // need (their exponents would otherwise lose their digits to the cancellation of two large
+    // terms).
+    double offset = 0.0;
+    for (const double least : scratch.minima) offset += least;
+    if (padding_column_ != kNoColumn &&
+        -(gamma_ * (prior_distance_ - offset)) <= kLargestExponent) {
       plan_product_lookups(scratch);
       const detail::KernelSums products = detail::coded_products(
           scratch.distance_codes, scratch.distance_terms, scratch.distance_levels, positive_part_,
           padded_rows_, scratch.weights.data());
-      // A weight that underflowed (below e^-708 of the offset's) is then below 1e-57 of the sum.
-      if (products.positive + products.negative >= kVanishing) {
-        double offset = 0.0;
-        for (const double least : scratch.minima) offset += least;
+      // Each label's sum at least kVanishing: a weight that underflowed (below e^-708 of the
+      // offset's) is below 1e-57 of its label's sum, and so are the pseudo-votes if they did.
+      const bool positives_kept = positive_rows_ == 0 || products.positive >= kVanishing;
+      const bool negatives_kept =
+          positive_rows_ == labels_.size() || products.negative >= kVanishing;
+      if (positives_kept && negatives_kept) {
         scratch.offset = offset;
         return {products.positive, products.negative};
       }
-      // Every weight vanishingly small against that sum (a row far from every reference row, or
-      // not finite): relative to the nearest row instead, by the distances and an exp each.
+      // A label's weights vanishingly small against that offset (a row near each column's levels
+      // but near none of that label's rows at once, or not finite): relative to the nearest row
+      // instead, by the distances and an exp each.
     }
     plan_distance_lookups(scratch);
     const double smallest =

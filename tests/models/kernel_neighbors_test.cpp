@@ -263,6 +263,37 @@ TEST(KernelNeighborsTest, ARowWhoseProductsAllUnderflowIsScoredFromTheNearestRow
   EXPECT_NEAR(fast[1], defined[1], 1e-7);
 }
 
+// One label's products all underflow while the other's do not: the sums cannot stand for that
+// label, and the margin is taken from the nearest row instead (was -infinity).
+TEST(KernelNeighborsTest, ALabelWhoseProductsAllUnderflowIsScoredFromTheNearestRow) {
+  const std::vector<double> reference{0, 22, 27, 0};
+  const std::vector<std::uint8_t> labels{0, 1};
+  const std::vector<double> weights{1.0, 1.0};
+  const KernelNeighbors model(kColumns, reference, labels, 1.0, 0.5, 800.0, weights);
+  // Distances 484 (label 0) and 729 (label 1); the columns' smallest terms are 0.
+  const std::vector<double> query{0, 0};
+  const double defined = plain_margin(reference, labels, weights, 1.0, 0.5, 800.0, query);
+  ASSERT_NEAR(defined, -245.0, 1e-6);
+  // Within the kernel exp's relative error, 1e-8 of e^-245.
+  EXPECT_NEAR(model.margin(query), defined, 1e-8);
+}
+
+// A row far from every reference row, where the pseudo-votes dwarf every row: explained as
+// before, by the occluded rows themselves, not by factors whose exponents cancel two terms of
+// about 1e16 (was -0.018 against the definition's -0.693).
+TEST(KernelNeighborsTest, ARowFarFromEveryReferenceRowIsExplainedAsDefined) {
+  const KernelNeighbors model(kColumns, {0.3, 0}, {1}, 1.0, 1.0, 0.0, {1.7, 1.0});
+  const std::vector<double> query{1e8 + 0.123456789, 0};
+  const std::vector<double> means{0.3, 0};
+  std::vector<double> fast(2);
+  std::vector<double> defined(2);
+  const auto explanation = model.explain(query, fast);
+  EXPECT_NEAR(explanation.baseline, occlusion_contributions(model, query, means, defined), 1e-7);
+  EXPECT_NEAR(fast[0], defined[0], 1e-7);
+  EXPECT_NEAR(fast[0], -std::log(2.0), 1e-7);
+  EXPECT_NEAR(fast[1], defined[1], 1e-7);
+}
+
 // A table of 17 to 32 values is looked up as 32 and must have that room, also when it is the
 // last one an explanation plans (the sanitizer build reads past a shorter one).
 TEST(KernelNeighborsTest, AColumnOfTwentyValuesLastIsExplainedAsDefined) {
