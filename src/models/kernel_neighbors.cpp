@@ -852,10 +852,12 @@ Estimator::Explanation KernelNeighbors::explain_groups(std::span<const double> r
     const double prior_exponent = scratch.prior_exponents[group];
     const double pseudo_votes =
         prior_exponent > kLargestExponent ? 1.0 : prior_ * scratch.pseudo_exps[group];
-    // Where every weight and the pseudo-votes came out vanishingly small (a row far from every
-    // reference row, brought near by the occlusion), the factors lost what underflowed: the
-    // margin of the occluded row itself, then.
-    if (!(sums.positive + sums.negative + pseudo_votes > kVanishing)) {
+    // Where one label's weights and the pseudo-votes came out vanishingly small (a row far from
+    // every reference row, brought near by the occlusion, or near no row of that label), the
+    // factors lost what underflowed, and the ratio would be 0 or infinite: the margin of the
+    // occluded row itself, then.
+    if (!(sums.positive + pseudo_votes > kVanishing) ||
+        !(sums.negative + pseudo_votes > kVanishing)) {
       thread_local std::vector<double> occluded;
       occluded.assign(row.begin(), row.end());
       for (std::size_t j = 0; j < group_of.size(); ++j) {

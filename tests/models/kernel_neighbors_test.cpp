@@ -264,7 +264,8 @@ TEST(KernelNeighborsTest, ARowWhoseProductsAllUnderflowIsScoredFromTheNearestRow
 }
 
 // One label's products all underflow while the other's do not: the sums cannot stand for that
-// label, and the margin is taken from the nearest row instead (was -infinity).
+// label, and the margin is taken from the nearest row instead (was -infinity); so are its
+// explanations.
 TEST(KernelNeighborsTest, ALabelWhoseProductsAllUnderflowIsScoredFromTheNearestRow) {
   const std::vector<double> reference{0, 22, 27, 0};
   const std::vector<std::uint8_t> labels{0, 1};
@@ -276,6 +277,17 @@ TEST(KernelNeighborsTest, ALabelWhoseProductsAllUnderflowIsScoredFromTheNearestR
   ASSERT_NEAR(defined, -245.0, 1e-6);
   // Within the kernel exp's relative error, 1e-8 of e^-245.
   EXPECT_NEAR(model.margin(query), defined, 1e-8);
+  // Occluding a column brings one label's rows near and leaves the other's weights and the
+  // pseudo-votes vanishingly small against them: that occlusion is the occluded row's own margin
+  // (was +-infinity).
+  const std::vector<double> means{13.5, 11};
+  std::vector<double> fast(2);
+  std::vector<double> occluded(2);
+  const auto explanation = model.explain(query, fast);
+  EXPECT_NEAR(explanation.baseline, occlusion_contributions(model, query, means, occluded), 1e-6);
+  EXPECT_NEAR(fast[0], occluded[0], 1e-6);
+  EXPECT_NEAR(fast[1], occluded[1], 1e-6);
+  EXPECT_TRUE(std::isfinite(fast[0]) && std::isfinite(fast[1]));
 }
 
 // A row far from every reference row, where the pseudo-votes dwarf every row: explained as
