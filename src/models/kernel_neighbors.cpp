@@ -609,11 +609,13 @@ KernelNeighbors::Votes KernelNeighbors::weights_of(std::span<const double> row,
       const detail::KernelSums products = detail::coded_products(
           scratch.distance_codes, scratch.distance_terms, scratch.distance_levels, positive_part_,
           padded_rows_, scratch.weights.data());
-      // Each label's sum at least kVanishing: a weight that underflowed (below e^-708 of the
-      // offset's) is below 1e-57 of its label's sum, and so are the pseudo-votes if they did.
-      const bool positives_kept = positive_rows_ == 0 || products.positive >= kVanishing;
-      const bool negatives_kept =
-          positive_rows_ == labels_.size() || products.negative >= kVanishing;
+      // Each label's sum plus the pseudo-votes at least kVanishing: a weight that underflowed
+      // (below e^-708 of the offset's) is below 1e-57 of what it would have been added to, and
+      // so are the pseudo-votes if they did (a model of one label has only them on one side).
+      const double pseudo_votes =
+          prior_ * detail::kernel_exp(-(gamma_ * (prior_distance_ - offset)));
+      const bool positives_kept = products.positive + pseudo_votes >= kVanishing;
+      const bool negatives_kept = products.negative + pseudo_votes >= kVanishing;
       if (positives_kept && negatives_kept) {
         scratch.offset = offset;
         return {products.positive, products.negative};

@@ -290,6 +290,18 @@ TEST(KernelNeighborsTest, ALabelWhoseProductsAllUnderflowIsScoredFromTheNearestR
   EXPECT_TRUE(std::isfinite(fast[0]) && std::isfinite(fast[1]));
 }
 
+// A model of one label has only the pseudo-votes on the other side of its ratio: where they
+// underflow from the products' offset, the margin is taken from the nearest row (was -infinity).
+TEST(KernelNeighborsTest, AModelOfOneLabelWhosePseudoVotesUnderflowIsScoredFromTheNearestRow) {
+  const std::vector<double> reference{0, 0, 1, 1};
+  const std::vector<std::uint8_t> labels{0, 0};
+  const KernelNeighbors model(kColumns, reference, labels, 1.0, 1.0, 708.5);
+  const std::vector<double> query{0, 1};
+  const double defined = plain_margin(reference, labels, {1.0, 1.0}, 1.0, 1.0, 708.5, query);
+  ASSERT_NEAR(defined, -708.19, 0.01);
+  EXPECT_NEAR(model.margin(query), defined, 1e-8 * std::abs(defined));
+}
+
 // A row far from every reference row, where the pseudo-votes dwarf every row: explained as
 // before, by the occluded rows themselves, not by factors whose exponents cancel two terms of
 // about 1e16 (was -0.018 against the definition's -0.693).
