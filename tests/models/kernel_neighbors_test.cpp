@@ -63,6 +63,24 @@ double plain_margin(const std::vector<double>& rows, const std::vector<std::uint
   return std::log((positive + pseudo_votes) / (negative + pseudo_votes));
 }
 
+// explain() of a two-column `query` against the occlusion definition with the reference rows'
+// `means`: the baseline and both contributions within `tolerance`, the margin margin()'s. Returns
+// the contributions.
+std::vector<double> expect_explained_as_defined(const KernelNeighbors& model,
+                                                const std::vector<double>& query,
+                                                const std::vector<double>& means,
+                                                double tolerance) {
+  std::vector<double> fast(2);
+  std::vector<double> defined(2);
+  const auto explanation = model.explain(query, fast);
+  EXPECT_EQ(explanation.margin, model.margin(query));
+  EXPECT_NEAR(explanation.baseline, occlusion_contributions(model, query, means, defined),
+              tolerance);
+  EXPECT_NEAR(fast[0], defined[0], tolerance);
+  EXPECT_NEAR(fast[1], defined[1], tolerance);
+  return fast;
+}
+
 std::string from_json_error(const json& estimator) {
   try {
     estimator_from_json(estimator, kColumns);
@@ -253,14 +271,7 @@ TEST(KernelNeighborsTest, ARowWhoseProductsAllUnderflowIsScoredFromTheNearestRow
     EXPECT_NEAR(model.margin(near), plain_margin(reference, labels, weights, 1.0, 0.5, 890.0, near),
                 1e-9);
   }
-  std::vector<double> fast(2);
-  std::vector<double> defined(2);
-  const std::vector<double> means{15, 14.5};
-  const auto explanation = model.explain(far, fast);
-  EXPECT_EQ(explanation.margin, margin);
-  EXPECT_NEAR(explanation.baseline, occlusion_contributions(model, far, means, defined), 1e-7);
-  EXPECT_NEAR(fast[0], defined[0], 1e-7);
-  EXPECT_NEAR(fast[1], defined[1], 1e-7);
+  expect_explained_as_defined(model, far, {15, 14.5}, 1e-7);
 }
 
 // One label's products all underflow while the other's do not: the sums cannot stand for that
@@ -280,13 +291,7 @@ TEST(KernelNeighborsTest, ALabelWhoseProductsAllUnderflowIsScoredFromTheNearestR
   // Occluding a column brings one label's rows near and leaves the other's weights and the
   // pseudo-votes vanishingly small against them: that occlusion is the occluded row's own margin
   // (was +-infinity).
-  const std::vector<double> means{13.5, 11};
-  std::vector<double> fast(2);
-  std::vector<double> occluded(2);
-  const auto explanation = model.explain(query, fast);
-  EXPECT_NEAR(explanation.baseline, occlusion_contributions(model, query, means, occluded), 1e-6);
-  EXPECT_NEAR(fast[0], occluded[0], 1e-6);
-  EXPECT_NEAR(fast[1], occluded[1], 1e-6);
+  const std::vector<double> fast = expect_explained_as_defined(model, query, {13.5, 11}, 1e-6);
   EXPECT_TRUE(std::isfinite(fast[0]) && std::isfinite(fast[1]));
 }
 
@@ -308,14 +313,8 @@ TEST(KernelNeighborsTest, AModelOfOneLabelWhosePseudoVotesUnderflowIsScoredFromT
 TEST(KernelNeighborsTest, ARowFarFromEveryReferenceRowIsExplainedAsDefined) {
   const KernelNeighbors model(kColumns, {0.3, 0}, {1}, 1.0, 1.0, 0.0, {1.7, 1.0});
   const std::vector<double> query{1e8 + 0.123456789, 0};
-  const std::vector<double> means{0.3, 0};
-  std::vector<double> fast(2);
-  std::vector<double> defined(2);
-  const auto explanation = model.explain(query, fast);
-  EXPECT_NEAR(explanation.baseline, occlusion_contributions(model, query, means, defined), 1e-7);
-  EXPECT_NEAR(fast[0], defined[0], 1e-7);
+  const std::vector<double> fast = expect_explained_as_defined(model, query, {0.3, 0}, 1e-7);
   EXPECT_NEAR(fast[0], -std::log(2.0), 1e-7);
-  EXPECT_NEAR(fast[1], defined[1], 1e-7);
 }
 
 // A table of 17 to 32 values is looked up as 32 and must have that room, also when it is the
@@ -337,13 +336,7 @@ TEST(KernelNeighborsTest, AColumnOfTwentyValuesLastIsExplainedAsDefined) {
   const KernelNeighbors model({"flag", "twenty"}, reference, labels, 1.0, 0.5, 0.1, {0.8, 1.0});
   for (const std::vector<double>& query :
        {std::vector<double>{1.0, 0.35}, {0.0, 1.9}, {1.0, 0.0}, {0.0, 0.8}}) {
-    std::vector<double> fast(2);
-    std::vector<double> defined(2);
-    const auto explanation = model.explain(query, fast);
-    EXPECT_NEAR(explanation.baseline, occlusion_contributions(model, query, means, defined), 1e-7);
-    EXPECT_NEAR(fast[0], defined[0], 1e-7);
-    EXPECT_NEAR(fast[1], defined[1], 1e-7);
-    EXPECT_NE(fast[1], 0.0);
+    EXPECT_NE(expect_explained_as_defined(model, query, means, 1e-7)[1], 0.0);
   }
 }
 
