@@ -35,11 +35,13 @@
 // at most 1 looked up in a per-row table of the column's levels (an exp each, to within a few
 // units in the last place: precise_exp()). Every exponent is then relative to sum_j m_j (at most
 // d_min) instead of min(d_min, prior_distance); columns and categories whose rows' code
-// combinations number at most 16 share a lookup (product_steps_). Where every such product
-// underflows (a row near each column's levels but near no reference row in all of them at once),
-// the weights are computed as above instead, from the distances summed from lookups of the same
-// codes. Either way the result is the definition's to within about 1e-8 (the kernel exp's error),
-// and the same bits on every processor.
+// combinations number at most 16 share a lookup (product_steps_). Where a label's products plus
+// the pseudo-votes vanish (a row near each column's levels but near none of that label's rows at
+// once; a model of one label whose pseudo-votes underflow from that offset), or where the
+// pseudo-votes dwarf every row from it (a row far from every reference row, whose explanations
+// would lose their digits), the weights are computed as above instead, from the distances summed
+// from lookups of the same codes. Either way the result is the definition's to within about 1e-8
+// (the kernel exp's error), and the same bits on every processor.
 //
 // Thread safety: immutable after construction; all methods const and safe to call concurrently.
 #pragma once
