@@ -55,7 +55,7 @@ struct KernelNeighbors::Scratch {
   std::vector<const std::uint8_t*> distance_codes;
   std::vector<const double*> distance_terms;
   std::vector<std::uint8_t> distance_levels;
-  std::vector<double> step_values;  // the tables of the prefix's and the categories' steps
+  std::vector<double> step_values;  // the tables of the product pass's grouped steps
   // The explanations' per group: the occluded sums, the pseudo-votes' exponents and their exps,
   // the ratios whose logs are the occluded margins, and those logs (room for a vector pass each).
   std::vector<Votes> occluded;
@@ -170,11 +170,12 @@ KernelNeighbors::KernelNeighbors(std::vector<std::string> column_names,
     }
   }
   find_categories(position);
-  // The padding rows' distances: +infinity from the distance pass itself, by a code past the last
-  // level of a column of fewer than 8 levels, whose term is +infinity (distances_of()). That code
-  // stays within the column's lookup of 8 values and its table of factors, where the padding
-  // rows' weight, 0, multiplies it. A column outside the one-hot categories is preferred, so that
-  // none of them loses its two-lookup step (plan_distance_steps()).
+  // The padding rows' weights: 0 from the product pass itself and their distances +infinity from
+  // the distance pass, by a code past the last level of a column of fewer than 8 levels, whose
+  // factor is 0 and term +infinity (row_factors()). That code stays within the column's lookup of
+  // 8 values and its table of occlusion factors, where the padding rows' weight, 0, multiplies it.
+  // A column outside the one-hot categories is preferred, so that none of them loses its single
+  // lookup in the product pass (member_level_codes()).
   if (coded_distances_) {
     for (std::size_t j = 0; j < columns; ++j) {
       if (levels_[j].size() >= detail::kKernelLanes) continue;
@@ -195,7 +196,6 @@ KernelNeighbors::KernelNeighbors(std::vector<std::string> column_names,
       std::fill(codes + positive_rows_, codes + positive_part_, code);
       std::fill(codes + positive_part_ + (rows - positive_rows_), codes + padded_rows_, code);
     }
-    find_prefix();
   }
   // The passes over codes read them interleaved (kernel_sums.hpp).
   std::vector<std::uint8_t> linear(padded_rows_);
@@ -204,73 +204,9 @@ KernelNeighbors::KernelNeighbors(std::vector<std::string> column_names,
     std::copy_n(column, padded_rows_, linear.begin());
     detail::interleave_codes(linear.data(), padded_rows_, column);
   }
-  if (coded_distances_) plan_distance_steps();
   if (coded_distances_ && padding_column_ != kNoColumn) plan_product_steps();
   // Every pass reads codes then (the exp path of an occlusion serves columns without levels only).
   if (coded_distances_) std::vector<double>().swap(column_major_);
-}
-
-void KernelNeighbors::find_prefix() {
-  // The longest run of first columns whose codes take at most 8 combinations over the padded rows,
-  // one column at a time: a row's combination of `end` columns is its combination of the first
-  // end - 1 and its code in the last (codes are at most kMaxLevels, the padding code included).
-  constexpr std::size_t kCombinations = detail::kKernelLanes;
-  constexpr std::size_t kCodes = detail::kMaxLevels + 1;
-  std::vector<std::uint8_t> combination(padded_rows_, 0);
-  std::vector<std::vector<std::uint8_t>> tuples(1);
-  std::vector<std::uint8_t> next(padded_rows_);
-  std::size_t prefix = 0;
-  for (std::size_t end = 1; end <= column_names_.size(); ++end) {
-    const std::uint8_t* codes = level_codes_.data() + (end - 1) * padded_rows_;
-    std::array<std::uint8_t, kCombinations * kCodes> extended;
-    extended.fill(0xFF);
-    std::vector<std::vector<std::uint8_t>> next_tuples;
-    bool fits = true;
-    for (std::size_t i = 0; i < padded_rows_ && fits; ++i) {
-      std::uint8_t& found = extended[combination[i] * kCodes + codes[i]];
-      if (found == 0xFF) {
-        fits = next_tuples.size() < kCombinations;
-        if (!fits) break;
-        found = static_cast<std::uint8_t>(next_tuples.size());
-        next_tuples.push_back(tuples[combination[i]]);
-        next_tuples.back().push_back(codes[i]);
-      }
-      next[i] = found;
-    }
-    if (!fits) break;
-    combination.swap(next);
-    tuples = std::move(next_tuples);
-    prefix = end;
-  }
-  if (prefix < 2) return;
-  prefix_columns_ = prefix;
-  prefix_count_ = tuples.size();
-  prefix_tuples_.clear();
-  for (const auto& tuple : tuples)
-    prefix_tuples_.insert(prefix_tuples_.end(), tuple.begin(), tuple.end());
-  prefix_codes_.resize(padded_rows_);
-  detail::interleave_codes(combination.data(), padded_rows_, prefix_codes_.data());
-}
-
-void KernelNeighbors::plan_distance_steps() {
-  const std::size_t columns = column_names_.size();
-  std::size_t j = 0;
-  if (prefix_columns_ > 0) {
-    distance_steps_.push_back({DistanceStep::Kind::kPrefix, 0, 0});
-    j = prefix_columns_;
-  }
-  std::vector<std::uint8_t> codes;
-  while (j < columns) {
-    const std::size_t category = category_of_[j];
-    if (category == kNoCategory || categories_[category].first != j ||
-        !member_level_codes(category, codes)) {
-      distance_steps_.push_back({DistanceStep::Kind::kColumn, j++, 0});
-      continue;
-    }
-    distance_steps_.push_back({DistanceStep::Kind::kCategory, category, member_codes_.size()});
-    member_codes_.insert(member_codes_.end(), codes.begin(), codes.end());
-    j += categories_[category].count;
-  }
 }
 
 void KernelNeighbors::plan_product_steps() {
@@ -480,69 +416,14 @@ void KernelNeighbors::find_categories(const std::vector<std::size_t>& position) 
 }
 
 void KernelNeighbors::plan_distance_lookups(Scratch& scratch) const {
+  // Each column's terms in one lookup, added in column order.
   scratch.distance_codes.clear();
   scratch.distance_terms.clear();
   scratch.distance_levels.clear();
-  const auto column_terms = [&](std::size_t j) {
-    return scratch.term_values.data() + j * detail::kMaxLevels;
-  };
-  const auto add_column = [&](std::size_t j) {
+  for (std::size_t j = 0; j < column_names_.size(); ++j) {
     scratch.distance_codes.push_back(level_codes_.data() + j * padded_rows_);
-    scratch.distance_terms.push_back(column_terms(j));
+    scratch.distance_terms.push_back(scratch.term_values.data() + j * detail::kMaxLevels);
     scratch.distance_levels.push_back(static_cast<std::uint8_t>(levels_[j].size()));
-  };
-  // Two tables of kMaxLevels values per step at most (the pairs'), so the pointers stay valid.
-  scratch.step_values.resize(2 * distance_steps_.size() * detail::kMaxLevels);
-  for (std::size_t s = 0; s < distance_steps_.size(); ++s) {
-    const DistanceStep& step = distance_steps_[s];
-    double* first = scratch.step_values.data() + 2 * s * detail::kMaxLevels;
-    double* second = first + detail::kMaxLevels;
-    if (step.kind == DistanceStep::Kind::kColumn) {
-      add_column(step.index);
-    } else if (step.kind == DistanceStep::Kind::kPrefix) {
-      // The first columns' terms added in column order from 0, as the pass would add them.
-      for (std::size_t c = 0; c < prefix_count_; ++c) {
-        double sum = 0.0;
-        for (std::size_t j = 0; j < prefix_columns_; ++j) {
-          sum += column_terms(j)[prefix_tuples_[c * prefix_columns_ + j]];
-        }
-        first[c] = sum;
-      }
-      scratch.distance_codes.push_back(prefix_codes_.data());
-      scratch.distance_terms.push_back(first);
-      scratch.distance_levels.push_back(static_cast<std::uint8_t>(prefix_count_));
-    } else {
-      // A category's columns add, for a row of member v, its terms in column order; where at
-      // most two of them are not 0 (the row's own column and the one the customer has), adding
-      // those two in order gives the same sum, as adding +0 changes nothing.
-      const Category& members = categories_[step.index];
-      const std::uint8_t* codes = member_codes_.data() + step.first_code;
-      bool pairs = true;
-      for (std::size_t v = 0; v < members.count && pairs; ++v) {
-        std::size_t found = 0;
-        first[v] = 0.0;
-        second[v] = 0.0;
-        for (std::size_t k = 0; k < members.count; ++k) {
-          const double term = column_terms(members.first + k)[codes[v * members.count + k]];
-          if (term == 0.0) continue;
-          if (found == 2) {
-            pairs = false;
-            break;
-          }
-          (found++ == 0 ? first : second)[v] = term;
-        }
-      }
-      if (!pairs) {
-        for (std::size_t k = 0; k < members.count; ++k) add_column(members.first + k);
-        continue;
-      }
-      const std::uint8_t* category_codes = category_codes_.data() + step.index * padded_rows_;
-      for (double* table : {first, second}) {
-        scratch.distance_codes.push_back(category_codes);
-        scratch.distance_terms.push_back(table);
-        scratch.distance_levels.push_back(static_cast<std::uint8_t>(members.count));
-      }
-    }
   }
 }
 

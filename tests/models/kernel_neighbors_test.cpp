@@ -180,9 +180,9 @@ TEST(KernelNeighborsTest, ColumnsOfFewValuesMatchThePlainDefinition) {
   }
 }
 
-// The distance pass looks up a first run of columns of few values as one, and a one-hot category
-// as two lookups by the row's member (its first and second term other than 0): customers with
-// one member, with none (an unseen level) and with two (which takes a lookup per column).
+// The product pass looks up columns whose rows' codes take few combinations as one (here the two
+// flags), and a one-hot category as one lookup by the row's member: customers with one member,
+// with none (an unseen level) and with two.
 TEST(KernelNeighborsTest, FirstColumnsAndCategoriesLookedUpTogetherMatchThePlainDefinition) {
   std::mt19937_64 random(12);
   std::uniform_int_distribution<int> twenty(0, 19);

@@ -181,39 +181,13 @@ class KernelNeighbors final : public Estimator {
   // The column whose code marks the padding rows (see the constructor), or kNoColumn.
   static constexpr std::size_t kNoColumn = static_cast<std::size_t>(-1);
   std::size_t padding_column_ = kNoColumn;
-  // The distance pass's lookups, fewer than the columns where the sums allow it bit for bit:
-  // - the first prefix_columns_ columns (at least 2), whose codes take prefix_count_ (at most 8)
-  //   combinations (prefix_tuples_, prefix_count_ x prefix_columns_ codes), in one lookup of a
-  //   table of their terms summed in column order from 0 (prefix_codes_: each padded row's
-  //   combination, interleaved);
-  // - a one-hot category of at most 8 columns, without the padding column, each member in some
-  //   reference row, in two lookups by the row's member: its first and second term other than 0,
-  //   where the customer's row makes at most two (member_codes_ from first_code: each member's
-  //   level code in each of the category's columns);
-  // - any other column in one lookup of its codes.
-  struct DistanceStep {
-    enum class Kind : std::uint8_t { kColumn, kPrefix, kCategory };
-    Kind kind;
-    std::size_t index;       // kColumn: the column; kCategory: the category
-    std::size_t first_code;  // kCategory: where its members' codes start in member_codes_
-  };
-  std::vector<DistanceStep> distance_steps_;
-  std::size_t prefix_columns_ = 0;
-  std::size_t prefix_count_ = 0;
-  std::vector<std::uint8_t> prefix_tuples_;
-  std::vector<std::uint8_t> prefix_codes_;
-  std::vector<std::uint8_t> member_codes_;
-  // Fills prefix_columns_, prefix_count_, prefix_tuples_ and prefix_codes_ from the codes before
-  // they are interleaved.
-  void find_prefix();
-  // Fills distance_steps_ and member_codes_ (after find_categories()).
-  void plan_distance_steps();
   // Each member's level code in each of `category`'s columns, into `codes` (members x members);
-  // false where two lookups cannot stand for the category: more than 8 members, the padding column
-  // among its columns, or a member that no reference row has.
+  // false where one lookup by the row's member cannot stand for the category: more than 8
+  // members, the padding column among its columns, or a member that no reference row has.
   bool member_level_codes(std::size_t category, std::vector<std::uint8_t>& codes) const;
-  // The distance pass's codes, tables (the columns' terms in `scratch`, and the steps' own) and
-  // level counts, for the row whose terms `scratch` holds.
+  // The distance pass's codes, tables (each column's terms in `scratch`) and level counts, for
+  // the row whose terms `scratch` holds. The product pass (below) serves every row where it can,
+  // so this one looks each column up on its own.
   void plan_distance_lookups(Scratch& scratch) const;
   // The same of the product pass (product_steps_), from the row's factors in `scratch`.
   void plan_product_lookups(Scratch& scratch) const;
@@ -235,7 +209,7 @@ class KernelNeighbors final : public Estimator {
   std::vector<std::size_t> product_columns_;
   std::vector<std::uint8_t> product_codes_;
   std::vector<std::uint8_t> group_codes_;  // the groups' rows' combinations, interleaved
-  // Fills product_steps_ and what they refer to (after plan_distance_steps()).
+  // Fills product_steps_ and what they refer to (after find_categories() and the padding code).
   void plan_product_steps();
   // One-hot categories found in the reference rows: runs of adjacent 0/1 columns with exactly one
   // 1 per row (at most kMaxLevels columns). An occlusion of a category's columns costs one
