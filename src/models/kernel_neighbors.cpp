@@ -139,7 +139,9 @@ KernelNeighbors::KernelNeighbors(std::vector<std::string> column_names,
   }
   weighted_minima_.assign(columns, std::numeric_limits<double>::infinity());
   weighted_maxima_.assign(columns, -std::numeric_limits<double>::infinity());
-  levels_.assign(columns, {});
+  // Past a column's levels, +infinity: the row's terms there are +infinity and its factors 0.
+  level_table_.assign(columns * detail::kMaxLevels, std::numeric_limits<double>::infinity());
+  level_counts_.assign(columns, 0);
   level_codes_.assign(padded_rows_ * columns, 0);
   for (std::size_t j = 0; j < columns; ++j) {
     std::vector<double> values;
@@ -155,20 +157,12 @@ KernelNeighbors::KernelNeighbors(std::vector<std::string> column_names,
       level_codes_[j * padded_rows_ + position[i]] = static_cast<std::uint8_t>(
           std::lower_bound(values.begin(), values.end(), value) - values.begin());
     }
-    levels_[j] = std::move(values);
+    std::copy(values.begin(), values.end(),
+              level_table_.begin() + static_cast<std::ptrdiff_t>(j * detail::kMaxLevels));
+    level_counts_[j] = static_cast<std::uint8_t>(values.size());
   }
-  coded_distances_ = std::none_of(levels_.begin(), levels_.end(),
-                                  [](const auto& values) { return values.empty(); });
-  if (coded_distances_) {
-    // Past a column's levels, +infinity: the row's terms there are +infinity and its factors 0.
-    level_table_.assign(columns * detail::kMaxLevels, std::numeric_limits<double>::infinity());
-    level_counts_.resize(columns);
-    for (std::size_t j = 0; j < columns; ++j) {
-      level_counts_[j] = static_cast<std::uint8_t>(levels_[j].size());
-      std::copy(levels_[j].begin(), levels_[j].end(),
-                level_table_.begin() + static_cast<std::ptrdiff_t>(j * detail::kMaxLevels));
-    }
-  }
+  coded_distances_ = std::none_of(level_counts_.begin(), level_counts_.end(),
+                                  [](std::uint8_t count) { return count == 0; });
   find_categories(position);
   // The padding rows' weights: 0 from the product pass itself and their distances +infinity from
   // the distance pass, by a code past the last level of a column of fewer than 8 levels, whose
@@ -178,7 +172,7 @@ KernelNeighbors::KernelNeighbors(std::vector<std::string> column_names,
   // lookup in the product pass (member_level_codes()).
   if (coded_distances_) {
     for (std::size_t j = 0; j < columns; ++j) {
-      if (levels_[j].size() >= detail::kKernelLanes) continue;
+      if (level_counts_[j] >= detail::kKernelLanes) continue;
       const bool free = category_of_[j] == kNoCategory;
       if (padding_column_ == kNoColumn) {
         padding_column_ = j;
@@ -186,12 +180,12 @@ KernelNeighbors::KernelNeighbors(std::vector<std::string> column_names,
       }
       const bool chosen_free = category_of_[padding_column_] == kNoCategory;
       if ((free && !chosen_free) ||
-          (free == chosen_free && levels_[j].size() < levels_[padding_column_].size())) {
+          (free == chosen_free && level_counts_[j] < level_counts_[padding_column_])) {
         padding_column_ = j;
       }
     }
     if (padding_column_ != kNoColumn) {
-      const auto code = static_cast<std::uint8_t>(levels_[padding_column_].size());
+      const std::uint8_t code = level_counts_[padding_column_];
       std::uint8_t* codes = level_codes_.data() + padding_column_ * padded_rows_;
       std::fill(codes + positive_rows_, codes + positive_part_, code);
       std::fill(codes + positive_part_ + (rows - positive_rows_), codes + padded_rows_, code);
@@ -240,7 +234,7 @@ void KernelNeighbors::plan_product_steps() {
       j += run.count;
     } else {
       group.columns.push_back(j);
-      group.values = levels_[j].size() + (j == padding_column_ ? 1 : 0);
+      group.values = level_counts_[j] + (j == padding_column_ ? 1 : 0);
       for (std::size_t v = 0; v < group.values; ++v) {
         group.level_codes.push_back(static_cast<std::uint8_t>(v));
       }
@@ -354,7 +348,7 @@ bool KernelNeighbors::member_level_codes(std::size_t category,
     for (std::size_t k = 0; k < members.count; ++k) {
       const std::size_t column = members.first + k;
       const double stored = (k == v ? 1.0 : 0.0) * column_weights_[column];
-      const auto& values = levels_[column];
+      const std::span<const double> values = levels_of(column);
       const auto level = std::lower_bound(values.begin(), values.end(), stored);
       // A member no reference row has: its column's levels lack the weight.
       if (level == values.end() || *level != stored) return false;
@@ -423,7 +417,7 @@ void KernelNeighbors::plan_distance_lookups(Scratch& scratch) const {
   for (std::size_t j = 0; j < column_names_.size(); ++j) {
     scratch.distance_codes.push_back(level_codes_.data() + j * padded_rows_);
     scratch.distance_terms.push_back(scratch.term_values.data() + j * detail::kMaxLevels);
-    scratch.distance_levels.push_back(static_cast<std::uint8_t>(levels_[j].size()));
+    scratch.distance_levels.push_back(level_counts_[j]);
   }
 }
 
@@ -599,7 +593,7 @@ void KernelNeighbors::plan_occlusions(std::span<const std::size_t> group_of, std
     occlusion.constant += mean * mean - value * value;
     occlusion.lowest += (mean * mean - value * value) + smallest;
     scratch.moved[occlusion.first_moved + occlusion.moved_count++] = {j, slope, smallest};
-    occlusion.every_column_has_levels = occlusion.every_column_has_levels && !levels_[j].empty();
+    occlusion.every_column_has_levels = occlusion.every_column_has_levels && level_counts_[j] != 0;
     occlusion.one_category =
         occlusion.one_category && category_of_[j] != kNoCategory &&
         (occlusion.category == kNoCategory || occlusion.category == category_of_[j]);
@@ -620,7 +614,7 @@ void KernelNeighbors::plan_occlusions(std::span<const std::size_t> group_of, std
       occlusion.path = Occlusion::Path::kTables;
       for (std::size_t m = 0; m < occlusion.moved_count; ++m) {
         const std::size_t j = scratch.moved[occlusion.first_moved + m].column;
-        tables += table_room(levels_[j].size(), occlusion.moved_count);
+        tables += table_room(level_counts_[j], occlusion.moved_count);
       }
     } else {
       occlusion.path = Occlusion::Path::kExps;
@@ -645,10 +639,11 @@ void KernelNeighbors::plan_occlusions(std::span<const std::size_t> group_of, std
     } else if (occlusion.path == Occlusion::Path::kTables) {
       // A table per column.
       for (const auto& [j, slope, smallest] : moved) {
-        for (std::size_t v = 0; v < levels_[j].size(); ++v) {
-          exponents[v] = -(gamma_ * (slope * levels_[j][v] - smallest));
+        const std::span<const double> levels = levels_of(j);
+        for (std::size_t v = 0; v < levels.size(); ++v) {
+          exponents[v] = -(gamma_ * (slope * levels[v] - smallest));
         }
-        exponents += table_room(levels_[j].size(), moved.size());
+        exponents += table_room(level_counts_[j], moved.size());
       }
     }
   }
@@ -674,8 +669,8 @@ KernelNeighbors::Votes KernelNeighbors::occluded_sums(const Occlusion& occlusion
     for (const auto& [j, slope, smallest] : moved) {
       scratch.codes.push_back(level_codes_.data() + j * padded_rows_);
       scratch.tables.push_back(tables);
-      scratch.levels.push_back(static_cast<std::uint8_t>(levels_[j].size()));
-      tables += table_room(levels_[j].size(), moved.size());
+      scratch.levels.push_back(level_counts_[j]);
+      tables += table_room(level_counts_[j], moved.size());
     }
     sums = detail::table_sums(scratch.weights.data(), scratch.codes, scratch.tables, scratch.levels,
                               positive_part_, padded_rows_);

@@ -164,16 +164,16 @@ class KernelNeighbors final : public Estimator {
   std::vector<double> column_major_;
   std::vector<double> weighted_minima_;  // per column, of the weighted reference rows
   std::vector<double> weighted_maxima_;
-  // Per column with at most kMaxLevels distinct weighted values: those values ascending
-  // (empty for the other columns), and each padded row's index into them (column-major as
-  // column_major_, each column's codes interleaved as kernel_sums.hpp says).
-  std::vector<std::vector<double>> levels_;
-  std::vector<std::uint8_t> level_codes_;
-  // Where coded_distances_: levels_ as one table, kMaxLevels per column (+infinity past a
-  // column's levels), from which each row's terms and factors are one vector pass, and each
-  // column's count of levels.
+  // Per column with at most kMaxLevels distinct weighted values: those values ascending, kMaxLevels
+  // per column (+infinity past a column's levels, so that each row's terms and factors are one
+  // vector pass), and their count (0 for the other columns); and each padded row's index into them
+  // (column-major as column_major_, each column's codes interleaved as kernel_sums.hpp says).
   std::vector<double> level_table_;
   std::vector<std::uint8_t> level_counts_;
+  std::vector<std::uint8_t> level_codes_;
+  std::span<const double> levels_of(std::size_t column) const {
+    return {level_table_.data() + column * kMaxLevels, level_counts_[column]};
+  }
   // Every column has levels: distances are summed from per-row table lookups of the level codes
   // (29 KB for the store's 1 296 rows, in L1) instead of the weighted rows (230 KB), bit for bit
   // the same values.
