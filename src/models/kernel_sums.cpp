@@ -439,6 +439,20 @@ void row_factors_baseline(const double* level_table, const std::uint8_t* levels,
   row_factors_body<Doubles2>(level_table, levels, values, columns, gamma, terms, factors, minima);
 }
 
+// The kWidth<V> rows at i: their entries of each column's table, looked up one lane at a time and
+// added in column order from 0, or with `Multiply` multiplied in column order from 1.
+template <class V, bool Multiply>
+[[gnu::always_inline]] inline V combine_lanes(const std::uint8_t* const* codes,
+                                              const double* const* tables, std::size_t columns,
+                                              std::size_t i) {
+  V value = V{} + (Multiply ? 1.0 : 0.0);
+  for (std::size_t m = 0; m < columns; ++m) {
+    const V entry = lookup_lanes<V>(codes[m], tables[m], i);
+    value = Multiply ? value * entry : value + entry;
+  }
+  return value;
+}
+
 // coded_products() at every level but AVX-512: each lane looked up one at a time, the factors
 // multiplied in order from 1, then the weights summed as kernel_weights() sums them.
 template <class V>
@@ -448,8 +462,7 @@ template <class V>
                                                              std::size_t positives,
                                                              std::size_t count, double* weights) {
   for (std::size_t i = 0; i < count; i += kWidth<V>) {
-    V product = V{} + 1.0;
-    for (std::size_t m = 0; m < columns; ++m) product *= lookup_lanes<V>(codes[m], factors[m], i);
+    const V product = combine_lanes<V, true>(codes, factors, columns, i);
     std::memcpy(weights + i, &product, sizeof product);
   }
   return both_sums<V>(
@@ -605,8 +618,7 @@ template <class V>
                                                           std::size_t columns, std::size_t count,
                                                           double* out) {
   for (std::size_t i = 0; i < count; i += kWidth<V>) {
-    V distance{};
-    for (std::size_t m = 0; m < columns; ++m) distance += lookup_lanes<V>(codes[m], terms[m], i);
+    const V distance = combine_lanes<V, false>(codes, terms, columns, i);
     std::memcpy(out + i, &distance, sizeof distance);
   }
   return smallest_body<V>(out, count);
@@ -626,17 +638,36 @@ double coded_distances_baseline(const std::uint8_t* const* codes, const double* 
   return coded_distances_body<Doubles2>(codes, terms, columns, count, out);
 }
 
-// Adds an interleaved column's terms to the eight vectors of a group.
-template <std::size_t Levels>
-[[gnu::target("avx512f"), gnu::always_inline]] inline void add_terms(const std::uint8_t* codes,
-                                                                     const double* terms,
-                                                                     __m512d* sums, __m512i bit4) {
+// Adds an interleaved column's table entries to the eight vectors of a group, or with `Multiply`
+// multiplies them by the entries.
+template <std::size_t Levels, bool Multiply>
+[[gnu::target("avx512f"), gnu::always_inline]] inline void combine_column(const std::uint8_t* codes,
+                                                                          const double* table,
+                                                                          __m512d* values,
+                                                                          __m512i bit4) {
   __m512d registers[Levels / 8];
-  for (std::size_t r = 0; r < Levels / 8; ++r) registers[r] = _mm512_loadu_pd(terms + 8 * r);
+  for (std::size_t r = 0; r < Levels / 8; ++r) registers[r] = _mm512_loadu_pd(table + 8 * r);
 #pragma GCC unroll 8
   for (unsigned v = 0; v < 8; ++v) {
-    sums[v] = _mm512_add_pd(sums[v],
-                            lookup_registers<Levels>(codes_of_vector(codes, v), registers, bit4));
+    const __m512d entry = lookup_registers<Levels>(codes_of_vector(codes, v), registers, bit4);
+    values[v] = Multiply ? _mm512_mul_pd(values[v], entry) : _mm512_add_pd(values[v], entry);
+  }
+}
+
+// combine_column() of every column in order, for the group at row i, each by the lookup its
+// count of levels takes.
+template <bool Multiply>
+[[gnu::target("avx512f"), gnu::always_inline]] inline void combine_columns(
+    const std::uint8_t* const* codes, const double* const* tables, const std::uint8_t* levels,
+    std::size_t columns, std::size_t i, __m512d* values, __m512i bit4) {
+  for (std::size_t m = 0; m < columns; ++m) {
+    if (levels[m] <= 8) {
+      combine_column<8, Multiply>(codes[m] + i, tables[m], values, bit4);
+    } else if (levels[m] <= 16) {
+      combine_column<16, Multiply>(codes[m] + i, tables[m], values, bit4);
+    } else {
+      combine_column<32, Multiply>(codes[m] + i, tables[m], values, bit4);
+    }
   }
 }
 
@@ -652,15 +683,7 @@ template <std::size_t Levels>
   for (std::size_t i = 0; i < count; i += kCodeGroup) {
     __m512d sums[8];
     for (auto& sum : sums) sum = _mm512_setzero_pd();
-    for (std::size_t m = 0; m < columns; ++m) {
-      if (levels[m] <= 8) {
-        add_terms<8>(codes[m] + i, terms[m], sums, bit4);
-      } else if (levels[m] <= 16) {
-        add_terms<16>(codes[m] + i, terms[m], sums, bit4);
-      } else {
-        add_terms<32>(codes[m] + i, terms[m], sums, bit4);
-      }
-    }
+    combine_columns<false>(codes, terms, levels, columns, i, sums, bit4);
     for (std::size_t v = 0; v < 8; ++v) {
       _mm512_storeu_pd(out + i + v * kKernelLanes, sums[v]);
       // smallest_body()'s select (as a vector expression: _mm512_min_pd reads an undefined
@@ -677,52 +700,25 @@ template <std::size_t Levels>
   return result;
 }
 
-// Multiplies the eight vectors of a group by an interleaved column's factors.
-template <std::size_t Levels>
-[[gnu::target("avx512f"), gnu::always_inline]] inline void multiply_factors(
-    const std::uint8_t* codes, const double* factors, __m512d* products, __m512i bit4) {
-  __m512d registers[Levels / 8];
-  for (std::size_t r = 0; r < Levels / 8; ++r) registers[r] = _mm512_loadu_pd(factors + 8 * r);
-#pragma GCC unroll 8
-  for (unsigned v = 0; v < 8; ++v) {
-    products[v] = _mm512_mul_pd(
-        products[v], lookup_registers<Levels>(codes_of_vector(codes, v), registers, bit4));
-  }
-}
-
-// The weights of the groups in [begin, end) into `weights`, and their sum in block_sums()' order.
+// The weights of the groups in [begin, end) into `weights`, and their sum in block_sums()' order:
+// each group's eight vectors of products are made when its first one is asked for.
 [[gnu::target("avx512f")]] double products_part_avx512(const std::uint8_t* const* codes,
                                                        const double* const* factors,
                                                        const std::uint8_t* levels,
                                                        std::size_t columns, std::size_t begin,
                                                        std::size_t end, double* weights) {
-  static_assert(kMaxLevels == 32 && kCodeGroup == 2 * kKernelBlock);
+  static_assert(kMaxLevels == 32);
   const __m512i bit4 = _mm512_set1_epi64(16);
-  __m512d sums[4] = {_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(),
-                     _mm512_setzero_pd()};
-  for (std::size_t i = begin; i < end; i += kCodeGroup) {
-    __m512d products[8];
-    for (auto& product : products) product = _mm512_set1_pd(1.0);
-    for (std::size_t m = 0; m < columns; ++m) {
-      if (levels[m] <= 8) {
-        multiply_factors<8>(codes[m] + i, factors[m], products, bit4);
-      } else if (levels[m] <= 16) {
-        multiply_factors<16>(codes[m] + i, factors[m], products, bit4);
-      } else {
-        multiply_factors<32>(codes[m] + i, factors[m], products, bit4);
-      }
-    }
-#pragma GCC unroll 8
-    for (unsigned v = 0; v < 8; ++v) {
-      _mm512_storeu_pd(weights + i + v * kKernelLanes, products[v]);
-      sums[v % 4] = _mm512_add_pd(sums[v % 4], products[v]);
-    }
-  }
-  const __m512d total =
-      _mm512_add_pd(_mm512_add_pd(_mm512_add_pd(sums[0], sums[1]), sums[2]), sums[3]);
-  Eight<Doubles> lanes;
-  std::memcpy(lanes.part, &total, sizeof lanes.part);
-  return add_lanes(lanes);
+  __m512d products[8];
+  return group_sums_avx512(
+      begin, end, [&](std::size_t i, unsigned v) __attribute__((target("avx512f"), always_inline)) {
+        if (v == 0) {
+          for (auto& product : products) product = _mm512_set1_pd(1.0);
+          combine_columns<true>(codes, factors, levels, columns, i, products, bit4);
+        }
+        _mm512_storeu_pd(weights + i + v * kKernelLanes, products[v]);
+        return products[v];
+      });
 }
 
 [[gnu::target("avx512f")]] KernelSums coded_products_avx512(
