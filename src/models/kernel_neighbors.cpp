@@ -23,7 +23,9 @@ struct KernelNeighbors::Scratch {
   std::vector<double> weighted;   // the row times the column weights
   std::vector<double> distances;  // to every padded reference row
   double offset = 0.0;            // every exponent is relative to it
-  std::vector<double> weights;    // of every padded reference row, relative to offset
+  // Of every padded reference row, relative to offset, in single precision (kernel_sums.hpp):
+  // what the explanations' passes multiply.
+  std::vector<float> weights;
   // The groups being occluded (`occlusions`, one per group): their columns away from their means
   // (`moved`, each group's in a run), each with the slope of its part of the moved distance and
   // that part's smallest value over the reference rows; for the exp pass their stored columns and
@@ -40,7 +42,8 @@ struct KernelNeighbors::Scratch {
   std::vector<const double*> columns;
   std::vector<double> slopes;
   std::vector<const std::uint8_t*> codes;
-  std::vector<const double*> tables;
+  std::vector<const float*> tables;
+  std::vector<float> float_tables;   // one occlusion's tables rounded, kMaxLevels each
   std::vector<std::uint8_t> levels;  // per table: how many values it has (table_sums())
   std::vector<double> table_values;
   std::vector<double> table_exps;
@@ -55,7 +58,10 @@ struct KernelNeighbors::Scratch {
   std::vector<const std::uint8_t*> distance_codes;
   std::vector<const double*> distance_terms;
   std::vector<std::uint8_t> distance_levels;
-  std::vector<double> step_values;  // the tables of the product pass's grouped steps
+  // The product pass's tables, one per step, kMaxLevels floats each: a column's factors, or a
+  // group's products of them, rounded to float.
+  std::vector<float> step_values;
+  std::vector<const float*> step_tables;
   // The explanations' per group: the occluded sums, the pseudo-votes' exponents and their exps,
   // the ratios whose logs are the occluded margins, and those logs (room for a vector pass each).
   std::vector<Votes> occluded;
@@ -70,8 +76,11 @@ namespace {
 
 // Above this exponent the pseudo-votes dwarf any sum of weights (at most 1 each).
 constexpr double kLargestExponent = 700.0;
-// Sums below this have lost their digits to underflow.
+// Sums below this have lost their digits to underflow: in double precision, and in single
+// precision, where at most 16 products per weight, each off by at most 2^-150 once subnormal, and
+// the weights below 2^-149 that became 0 lose less than 1e-40 over any model's rows.
 constexpr double kVanishing = 1e-250;
+constexpr double kFloatVanishing = 1e-30;
 
 }  // namespace
 
@@ -423,22 +432,23 @@ void KernelNeighbors::plan_distance_lookups(Scratch& scratch) const {
 
 void KernelNeighbors::plan_product_lookups(Scratch& scratch) const {
   scratch.distance_codes.clear();
-  scratch.distance_terms.clear();
+  scratch.step_tables.clear();
   scratch.distance_levels.clear();
   scratch.step_values.resize(product_steps_.size() * detail::kMaxLevels);
   for (std::size_t s = 0; s < product_steps_.size(); ++s) {
     const ProductStep& step = product_steps_[s];
-    const double* table = nullptr;
+    float* table = scratch.step_values.data() + s * detail::kMaxLevels;
     const std::uint8_t* codes = nullptr;
     if (step.codes == ProductStep::Codes::kLevel) {
       codes = level_codes_.data() + step.index * padded_rows_;
-      table = scratch.factor_values.data() + step.index * detail::kMaxLevels;
+      const double* factors = scratch.factor_values.data() + step.index * detail::kMaxLevels;
+      const std::size_t width = detail::lookup_width(step.values);
+      for (std::size_t v = 0; v < width; ++v) table[v] = static_cast<float>(factors[v]);
     } else {
       codes = step.codes == ProductStep::Codes::kCategory
                   ? category_codes_.data() + step.index * padded_rows_
                   : group_codes_.data() + step.index;
       // Each value's factors, one per column of the step, multiplied in column order from 1.
-      double* values = scratch.step_values.data() + s * detail::kMaxLevels;
       const std::size_t* columns = product_columns_.data() + step.first_column;
       const std::uint8_t* level_codes = product_codes_.data() + step.first_code;
       for (std::size_t v = 0; v < step.values; ++v) {
@@ -447,12 +457,11 @@ void KernelNeighbors::plan_product_lookups(Scratch& scratch) const {
           product *= scratch.factor_values[columns[k] * detail::kMaxLevels +
                                            level_codes[v * step.columns + k]];
         }
-        values[v] = product;
+        table[v] = static_cast<float>(product);
       }
-      table = values;
     }
     scratch.distance_codes.push_back(codes);
-    scratch.distance_terms.push_back(table);
+    scratch.step_tables.push_back(table);
     scratch.distance_levels.push_back(static_cast<std::uint8_t>(step.values));
   }
 }
@@ -482,15 +491,15 @@ KernelNeighbors::Votes KernelNeighbors::weights_of(std::span<const double> row,
         -(gamma_ * (prior_distance_ - offset)) <= kLargestExponent) {
       plan_product_lookups(scratch);
       const detail::KernelSums products = detail::coded_products(
-          scratch.distance_codes, scratch.distance_terms, scratch.distance_levels, positive_part_,
+          scratch.distance_codes, scratch.step_tables, scratch.distance_levels, positive_part_,
           padded_rows_, scratch.weights.data());
-      // Each label's sum plus the pseudo-votes at least kVanishing: a weight that underflowed
-      // (below e^-708 of the offset's) is below 1e-57 of what it would have been added to, and
-      // so are the pseudo-votes if they did (a model of one label has only them on one side).
+      // Each label's sum plus the pseudo-votes at least kFloatVanishing: what the single-precision
+      // weights lost to underflow is below 1e-10 of what it would have been added to, and so are
+      // the pseudo-votes if they underflowed (a model of one label has only them on one side).
       const double pseudo_votes =
           prior_ * detail::kernel_exp(-(gamma_ * (prior_distance_ - offset)));
-      const bool positives_kept = products.positive + pseudo_votes >= kVanishing;
-      const bool negatives_kept = products.negative + pseudo_votes >= kVanishing;
+      const bool positives_kept = products.positive + pseudo_votes >= kFloatVanishing;
+      const bool negatives_kept = products.negative + pseudo_votes >= kFloatVanishing;
       if (positives_kept && negatives_kept) {
         scratch.offset = offset;
         return {products.positive, products.negative};
@@ -654,23 +663,37 @@ KernelNeighbors::Votes KernelNeighbors::occluded_sums(const Occlusion& occlusion
   const std::span<const Scratch::MovedColumn> moved(scratch.moved.data() + occlusion.first_moved,
                                                     occlusion.moved_count);
   const double* tables = scratch.table_exps.data() + occlusion.first_table;
+  // The tables rounded to float for table_sums(), kMaxLevels values each.
+  const auto round_tables = [&](std::size_t count) {
+    scratch.float_tables.assign(count * detail::kMaxLevels, 0.0F);
+    scratch.tables.clear();
+    for (std::size_t t = 0; t < count; ++t) {
+      scratch.tables.push_back(scratch.float_tables.data() + t * detail::kMaxLevels);
+    }
+  };
   detail::KernelSums sums;
   if (occlusion.path == Occlusion::Path::kCategory) {
+    const std::size_t members = categories_[occlusion.category].count;
+    round_tables(1);
+    for (std::size_t v = 0; v < table_room(members, 1); ++v) {
+      scratch.float_tables[v] = static_cast<float>(tables[v]);
+    }
     const std::uint8_t* codes[] = {category_codes_.data() + occlusion.category * padded_rows_};
-    const double* category_tables[] = {tables};
-    const std::uint8_t levels[] = {
-        static_cast<std::uint8_t>(categories_[occlusion.category].count)};
-    sums = detail::table_sums(scratch.weights.data(), codes, category_tables, levels,
-                              positive_part_, padded_rows_);
+    const std::uint8_t levels[] = {static_cast<std::uint8_t>(members)};
+    sums = detail::table_sums(scratch.weights.data(), codes, scratch.tables, levels, positive_part_,
+                              padded_rows_);
   } else if (occlusion.path == Occlusion::Path::kTables) {
+    round_tables(moved.size());
     scratch.codes.clear();
-    scratch.tables.clear();
     scratch.levels.clear();
+    float* rounded = scratch.float_tables.data();
     for (const auto& [j, slope, smallest] : moved) {
       scratch.codes.push_back(level_codes_.data() + j * padded_rows_);
-      scratch.tables.push_back(tables);
       scratch.levels.push_back(level_counts_[j]);
-      tables += table_room(level_counts_[j], moved.size());
+      const std::size_t room = table_room(level_counts_[j], moved.size());
+      for (std::size_t v = 0; v < room; ++v) rounded[v] = static_cast<float>(tables[v]);
+      tables += room;
+      rounded += detail::kMaxLevels;
     }
     sums = detail::table_sums(scratch.weights.data(), scratch.codes, scratch.tables, scratch.levels,
                               positive_part_, padded_rows_);
@@ -734,8 +757,8 @@ Estimator::Explanation KernelNeighbors::explain_groups(std::span<const double> r
     // every reference row, brought near by the occlusion, or near no row of that label), the
     // factors lost what underflowed, and the ratio would be 0 or infinite: the margin of the
     // occluded row itself, then.
-    if (!(sums.positive + pseudo_votes > kVanishing) ||
-        !(sums.negative + pseudo_votes > kVanishing)) {
+    if (!(sums.positive + pseudo_votes > kFloatVanishing) ||
+        !(sums.negative + pseudo_votes > kFloatVanishing)) {
       thread_local std::vector<double> occluded;
       occluded.assign(row.begin(), row.end());
       for (std::size_t j = 0; j < group_of.size(); ++j) {

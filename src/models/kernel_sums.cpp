@@ -1,6 +1,6 @@
-// The kernel pass, compiled three times (AVX-512, AVX2, baseline x86-64) from one body and
-// picked per call by simd_level(). The body works on GCC vectors of eight doubles at every
-// level, so the lanes, and how their partial sums are added, are the same everywhere.
+// The kernel passes, compiled three times (AVX-512, AVX2, baseline x86-64) from one body and
+// picked per call by simd_level(). The bodies work on eight lanes of doubles or sixteen of floats
+// at every level, so the lanes, and how their partial sums are added, are the same everywhere.
 #include "kernel_sums.hpp"
 
 #include <immintrin.h>
@@ -54,6 +54,48 @@ template <class V>
 struct Eight {
   V part[kParts<V>];
 };
+
+// The same for the single-precision passes' sixteen lanes: one AVX-512 register, two AVX2 or four
+// SSE2 ones.
+using Floats = float __attribute__((vector_size(64)));
+using Floats8 = float __attribute__((vector_size(32)));
+using Floats4 = float __attribute__((vector_size(16)));
+using Floats2 = float __attribute__((vector_size(8)));
+
+template <class F>
+constexpr std::size_t kFloatWidth = sizeof(F) / sizeof(float);
+template <class F>
+constexpr std::size_t kFloatParts = kFloatLanes / kFloatWidth<F>;
+
+template <class F>
+struct Sixteen {
+  F part[kFloatParts<F>];
+};
+
+// A vector of doubles' lanes as floats.
+template <class V>
+struct FloatsOf;
+template <>
+struct FloatsOf<Doubles> {
+  using type = Floats8;
+};
+template <>
+struct FloatsOf<Doubles4> {
+  using type = Floats4;
+};
+template <>
+struct FloatsOf<Doubles2> {
+  using type = Floats2;
+};
+
+// The sixteen lanes of a single-precision pass's sums added in double, pairwise, in the same order
+// at every level.
+inline double add_sixteen(const float* lanes) {
+  double v[kFloatLanes];
+  for (std::size_t k = 0; k < kFloatLanes; ++k) v[k] = lanes[k];
+  return (((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]))) +
+         (((v[8] + v[9]) + (v[10] + v[11])) + ((v[12] + v[13]) + (v[14] + v[15])));
+}
 
 constexpr double kLog2e = 1.4426950408889634;
 // 1.5 * 2^52: adding it rounds a double of magnitude below 2^51 to an integer, which then sits in
@@ -230,12 +272,12 @@ template <class V, class Value>
 template <class V>
 [[gnu::always_inline]] inline KernelSums weights_body(const double* distances,
                                                       std::size_t positives, std::size_t count,
-                                                      double offset, double gamma,
-                                                      double* weights) {
+                                                      double offset, double gamma, float* weights) {
   return both_sums<V>(
       positives, count, [&](std::size_t i) __attribute__((always_inline)) {
         const V weight = vector_weight<V>(distances, nullptr, nullptr, 0, 0.0, i, offset, gamma);
-        std::memcpy(weights + i, &weight, sizeof weight);
+        const auto rounded = __builtin_convertvector(weight, typename FloatsOf<V>::type);
+        std::memcpy(weights + i, &rounded, sizeof rounded);
         return weight;
       });
 }
@@ -254,49 +296,36 @@ template <class V>
 // The byte of row `row`'s code in an interleaved column (interleave_codes()).
 [[gnu::always_inline]] inline std::size_t interleaved(std::size_t row) {
   const std::size_t group = row / kCodeGroup * kCodeGroup;
-  const std::size_t vector = row % kCodeGroup / kKernelLanes;
-  return group + kKernelLanes * (row % kKernelLanes) + vector;
+  const std::size_t vector = row % kCodeGroup / kFloatLanes;
+  return group + 4 * (row % kFloatLanes) + vector;
 }
 
 // The table's values at the codes of the kWidth<V> rows at i (a multiple of kWidth<V>, so the
-// rows are lanes of one vector of eight, whose codes are 8 bytes apart), one lane at a time.
+// rows are lanes of one vector of sixteen, whose codes are 4 bytes apart), one lane at a time.
 template <class V>
 [[gnu::always_inline]] inline V lookup_lanes(const std::uint8_t* codes, const double* table,
                                              std::size_t i) {
   const std::uint8_t* first = codes + interleaved(i);
   V values;
 #pragma GCC unroll 8
-  for (std::size_t lane = 0; lane < kWidth<V>; ++lane) values[lane] = table[first[8 * lane]];
+  for (std::size_t lane = 0; lane < kWidth<V>; ++lane) values[lane] = table[first[4 * lane]];
   return values;
-}
-
-template <class V>
-[[gnu::always_inline]] inline KernelSums table_body(const double* weights,
-                                                    const std::uint8_t* const* codes,
-                                                    const double* const* tables, std::size_t moved,
-                                                    std::size_t positives, std::size_t count) {
-  return both_sums<V>(
-      positives, count, [&](std::size_t i) __attribute__((always_inline)) {
-        V factor = lookup_lanes<V>(codes[0], tables[0], i);
-        for (std::size_t m = 1; m < moved; ++m) factor *= lookup_lanes<V>(codes[m], tables[m], i);
-        return load<V>(weights + i) * factor;
-      });
 }
 
 [[gnu::target("avx512f")]] KernelSums weights_avx512(const double* distances, std::size_t positives,
                                                      std::size_t count, double offset, double gamma,
-                                                     double* weights) {
+                                                     float* weights) {
   return weights_body<Doubles>(distances, positives, count, offset, gamma, weights);
 }
 
 [[gnu::target("avx2")]] KernelSums weights_avx2(const double* distances, std::size_t positives,
                                                 std::size_t count, double offset, double gamma,
-                                                double* weights) {
+                                                float* weights) {
   return weights_body<Doubles4>(distances, positives, count, offset, gamma, weights);
 }
 
 KernelSums weights_baseline(const double* distances, std::size_t positives, std::size_t count,
-                            double offset, double gamma, double* weights) {
+                            double offset, double gamma, float* weights) {
   return weights_body<Doubles2>(distances, positives, count, offset, gamma, weights);
 }
 
@@ -440,63 +469,138 @@ void row_factors_baseline(const double* level_table, const std::uint8_t* levels,
 }
 
 // The kWidth<V> rows at i: their entries of each column's table, looked up one lane at a time and
-// added in column order from 0, or with `Multiply` multiplied in column order from 1.
-template <class V, bool Multiply>
-[[gnu::always_inline]] inline V combine_lanes(const std::uint8_t* const* codes,
-                                              const double* const* tables, std::size_t columns,
-                                              std::size_t i) {
-  V value = V{} + (Multiply ? 1.0 : 0.0);
-  for (std::size_t m = 0; m < columns; ++m) {
-    const V entry = lookup_lanes<V>(codes[m], tables[m], i);
-    value = Multiply ? value * entry : value + entry;
-  }
+// added in column order from 0.
+template <class V>
+[[gnu::always_inline]] inline V lookup_sums(const std::uint8_t* const* codes,
+                                            const double* const* tables, std::size_t columns,
+                                            std::size_t i) {
+  V value = V{};
+  for (std::size_t m = 0; m < columns; ++m) value += lookup_lanes<V>(codes[m], tables[m], i);
   return value;
 }
 
-// coded_products() at every level but AVX-512: each lane looked up one at a time, the factors
-// multiplied in order from 1, then the weights summed as kernel_weights() sums them.
-template <class V>
+// The single-precision passes at every level but AVX-512: sixteen lanes as kFloatParts<F>
+// vectors F, each lane looked up one at a time.
+template <class F>
+[[gnu::always_inline]] inline F load_floats(const float* values) {
+  F lanes;
+  std::memcpy(&lanes, values, sizeof lanes);
+  return lanes;
+}
+
+// The table's values at the codes of the kFloatWidth<F> rows at i (a multiple of kFloatWidth<F>,
+// so the rows are lanes of one vector of sixteen, whose codes are 4 bytes apart).
+template <class F>
+[[gnu::always_inline]] inline F lookup_floats(const std::uint8_t* codes, const float* table,
+                                              std::size_t i) {
+  const std::uint8_t* first = codes + interleaved(i);
+  F values;
+#pragma GCC unroll 8
+  for (std::size_t lane = 0; lane < kFloatWidth<F>; ++lane) values[lane] = table[first[4 * lane]];
+  return values;
+}
+
+// Sums `term(i)` (the kFloatWidth<F> rows at i) over the rows [begin, end), both multiples of
+// kCodeGroup: per lane of each of a group's four vectors of sixteen, the four vectors added in
+// order at the end, then their lanes in double (add_sixteen()).
+template <class F, class Term>
+[[gnu::always_inline]] inline double float_sums(std::size_t begin, std::size_t end,
+                                                const Term& term) {
+  constexpr std::size_t width = kFloatWidth<F>;
+  Sixteen<F> sums[4] = {};
+  for (std::size_t i = begin; i < end; i += kCodeGroup) {
+#pragma GCC unroll 4
+    for (std::size_t s = 0; s < 4; ++s) {
+#pragma GCC unroll 4
+      for (std::size_t p = 0; p < kFloatParts<F>; ++p) {
+        sums[s].part[p] += term(i + s * kFloatLanes + p * width);
+      }
+    }
+  }
+  Sixteen<F> total;
+#pragma GCC unroll 4
+  for (std::size_t p = 0; p < kFloatParts<F>; ++p) {
+    total.part[p] = ((sums[0].part[p] + sums[1].part[p]) + sums[2].part[p]) + sums[3].part[p];
+  }
+  float lanes[kFloatLanes];
+  std::memcpy(lanes, total.part, sizeof lanes);
+  return add_sixteen(lanes);
+}
+
+template <class F>
+[[gnu::always_inline]] inline KernelSums float_table_body(const float* weights,
+                                                          const std::uint8_t* const* codes,
+                                                          const float* const* tables,
+                                                          std::size_t moved, std::size_t positives,
+                                                          std::size_t count) {
+  const auto term = [&](std::size_t i) __attribute__((always_inline)) {
+    F factor = lookup_floats<F>(codes[0], tables[0], i);
+    for (std::size_t m = 1; m < moved; ++m) factor *= lookup_floats<F>(codes[m], tables[m], i);
+    return load_floats<F>(weights + i) * factor;
+  };
+  return {float_sums<F>(0, positives, term), float_sums<F>(positives, count, term)};
+}
+
+[[gnu::target("avx2")]] KernelSums table_avx2(const float* weights,
+                                              const std::uint8_t* const* codes,
+                                              const float* const* tables, std::size_t moved,
+                                              std::size_t positives, std::size_t count) {
+  return float_table_body<Floats8>(weights, codes, tables, moved, positives, count);
+}
+
+KernelSums table_baseline(const float* weights, const std::uint8_t* const* codes,
+                          const float* const* tables, std::size_t moved, std::size_t positives,
+                          std::size_t count) {
+  return float_table_body<Floats4>(weights, codes, tables, moved, positives, count);
+}
+
+// coded_products() at every level but AVX-512: the factors multiplied in order from 1, then the
+// weights summed as float_sums() sums them.
+template <class F>
 [[gnu::always_inline]] inline KernelSums coded_products_body(const std::uint8_t* const* codes,
-                                                             const double* const* factors,
+                                                             const float* const* factors,
                                                              std::size_t columns,
                                                              std::size_t positives,
-                                                             std::size_t count, double* weights) {
-  for (std::size_t i = 0; i < count; i += kWidth<V>) {
-    const V product = combine_lanes<V, true>(codes, factors, columns, i);
+                                                             std::size_t count, float* weights) {
+  for (std::size_t i = 0; i < count; i += kFloatWidth<F>) {
+    F product = F{} + 1.0F;
+    for (std::size_t m = 0; m < columns; ++m) product *= lookup_floats<F>(codes[m], factors[m], i);
     std::memcpy(weights + i, &product, sizeof product);
   }
-  return both_sums<V>(
-      positives,
-      count, [&](std::size_t i) __attribute__((always_inline)) { return load<V>(weights + i); });
+  const auto term = [&](std::size_t i) __attribute__((always_inline)) {
+    return load_floats<F>(weights + i);
+  };
+  return {float_sums<F>(0, positives, term), float_sums<F>(positives, count, term)};
 }
 
 [[gnu::target("avx2")]] KernelSums coded_products_avx2(const std::uint8_t* const* codes,
-                                                       const double* const* factors,
+                                                       const float* const* factors,
                                                        const std::uint8_t* /*levels*/,
                                                        std::size_t columns, std::size_t positives,
-                                                       std::size_t count, double* weights) {
-  return coded_products_body<Doubles4>(codes, factors, columns, positives, count, weights);
+                                                       std::size_t count, float* weights) {
+  return coded_products_body<Floats8>(codes, factors, columns, positives, count, weights);
 }
 
-KernelSums coded_products_baseline(const std::uint8_t* const* codes, const double* const* factors,
+KernelSums coded_products_baseline(const std::uint8_t* const* codes, const float* const* factors,
                                    const std::uint8_t* /*levels*/, std::size_t columns,
-                                   std::size_t positives, std::size_t count, double* weights) {
-  return coded_products_body<Doubles2>(codes, factors, columns, positives, count, weights);
+                                   std::size_t positives, std::size_t count, float* weights) {
+  return coded_products_body<Floats4>(codes, factors, columns, positives, count, weights);
 }
 
-// The index of vector v (0 to 7) of the group of interleaved codes at `codes`: the group's 64
-// bytes shifted right by 8 v, whose low bits a permute reads.
+// The indices of float vector s (0 to 3) of the group of interleaved codes at `codes`: the
+// group's 64 bytes shifted right by 8 s as sixteen 32-bit integers, whose low bits a permute
+// reads.
 [[gnu::target("avx512f"), gnu::always_inline]] inline __m512i codes_of_vector(
-    const std::uint8_t* codes, unsigned v) {
-  // A vector shift rather than _mm512_srli_epi64, whose unmasked form at -O1 (the shift count
+    const std::uint8_t* codes, unsigned s) {
+  // A vector shift rather than _mm512_srli_epi32, whose unmasked form at -O1 (the shift count
   // not yet a constant) reads an undefined register, which GCC 12 warns of.
   const __m512i packed = _mm512_loadu_si512(codes);
-  return v == 0 ? packed : reinterpret_cast<__m512i>(reinterpret_cast<__v8du>(packed) >> (8 * v));
+  return s == 0 ? packed : reinterpret_cast<__m512i>(reinterpret_cast<__v16su>(packed) >> (8 * s));
 }
 
-// A lookup of eight codes below `Levels` in a table held in registers (`table[0]` for at most 8
-// values, two for 16, four for 32): one permute, a two-register one, or two and a blend on the
-// code's bit 4. The table's values as the lane-by-lane lookup gives them.
+// A lookup of eight codes below `Levels` in a table of doubles held in registers (`table[0]` for
+// at most 8 values, two for 16, four for 32): one permute, a two-register one, or two and a blend
+// on the code's bit 4. The table's values as the lane-by-lane lookup gives them.
 template <std::size_t Levels>
 [[gnu::target("avx512f"), gnu::always_inline]] inline __m512d lookup_registers(__m512i index,
                                                                                const __m512d* table,
@@ -513,101 +617,101 @@ template <std::size_t Levels>
   }
 }
 
-// Vector v of the group at `codes` looked up in a 32-value table in memory.
-[[gnu::target("avx512f"), gnu::always_inline]] inline __m512d lookup_avx512(
-    const std::uint8_t* codes, const double* table, unsigned v) {
-  const __m512d registers[4] = {_mm512_loadu_pd(table), _mm512_loadu_pd(table + 8),
-                                _mm512_loadu_pd(table + 16), _mm512_loadu_pd(table + 24)};
-  return lookup_registers<32>(codes_of_vector(codes, v), registers, _mm512_set1_epi64(16));
-}
-
-// block_sums() for AVX-512 terms, in its order, a group of interleaved codes (two blocks) at a
-// time: `term(i, v)` is vector v (0 to 7) of the group at row i, an __m512d; it must be always
-// inlined into an AVX-512 function, which the generic block_sums() is not. begin and end are
-// multiples of kCodeGroup.
-template <class Term>
-[[gnu::target("avx512f"), gnu::always_inline]] inline double group_sums_avx512(std::size_t begin,
-                                                                               std::size_t end,
-                                                                               const Term& term) {
-  static_assert(kCodeGroup == 2 * kKernelBlock);
-  __m512d sums[4] = {_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(),
-                     _mm512_setzero_pd()};
-  for (std::size_t i = begin; i < end; i += kCodeGroup) {
-#pragma GCC unroll 8
-    for (unsigned v = 0; v < 8; ++v) sums[v % 4] = _mm512_add_pd(sums[v % 4], term(i, v));
+// A lookup of sixteen codes below `Levels` (16 or 32) in a table of floats held in registers
+// (one, or two): one permute either way.
+template <std::size_t Levels>
+[[gnu::target("avx512f"), gnu::always_inline]] inline __m512 lookup_floats_registers(
+    __m512i index, const __m512* table) {
+  static_assert(Levels == 16 || Levels == 32);
+  if constexpr (Levels == 16) {
+    return _mm512_maskz_permutexvar_ps(0xFFFF, index, table[0]);
+  } else {
+    return _mm512_permutex2var_ps(table[0], index, table[1]);
   }
-  const __m512d total =
-      _mm512_add_pd(_mm512_add_pd(_mm512_add_pd(sums[0], sums[1]), sums[2]), sums[3]);
-  Eight<Doubles> lanes;
-  std::memcpy(lanes.part, &total, sizeof lanes.part);
-  return add_lanes(lanes);
 }
 
-// table_body()'s sums, in its order, with the lookups in registers.
-[[gnu::target("avx512f")]] double table_part_avx512(const double* weights,
+// float_sums() for AVX-512 terms, in its order: `term(i, s)` is float vector s (0 to 3) of the
+// group at row i, an __m512; it must be always inlined into an AVX-512 function, which the generic
+// float_sums() is not. begin and end are multiples of kCodeGroup.
+template <class Term>
+[[gnu::target("avx512f"), gnu::always_inline]] inline double float_group_sums_avx512(
+    std::size_t begin, std::size_t end, const Term& term) {
+  __m512 sums[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                    _mm512_setzero_ps()};
+  for (std::size_t i = begin; i < end; i += kCodeGroup) {
+#pragma GCC unroll 4
+    for (unsigned s = 0; s < 4; ++s) sums[s] = _mm512_add_ps(sums[s], term(i, s));
+  }
+  const __m512 total =
+      _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(sums[0], sums[1]), sums[2]), sums[3]);
+  float lanes[kFloatLanes];
+  _mm512_storeu_ps(lanes, total);
+  return add_sixteen(lanes);
+}
+
+// A table of floats of `Levels` values (16 or 32) into registers.
+template <std::size_t Levels>
+[[gnu::target("avx512f"), gnu::always_inline]] inline void load_floats_registers(
+    const float* table, __m512* registers) {
+  for (std::size_t r = 0; r < Levels / kFloatLanes; ++r) {
+    registers[r] = _mm512_loadu_ps(table + kFloatLanes * r);
+  }
+}
+
+// float_table_body()'s sums, in its order, with the lookups in registers.
+[[gnu::target("avx512f")]] double table_part_avx512(const float* weights,
                                                     const std::uint8_t* const* codes,
-                                                    const double* const* tables, std::size_t moved,
+                                                    const float* const* tables, std::size_t moved,
                                                     std::size_t begin, std::size_t end) {
   static_assert(kMaxLevels == 32);
-  return group_sums_avx512(
-      begin, end, [&](std::size_t i, unsigned v) __attribute__((target("avx512f"), always_inline)) {
-        __m512d factor = lookup_avx512(codes[0] + i, tables[0], v);
+  return float_group_sums_avx512(
+      begin, end, [&](std::size_t i, unsigned s) __attribute__((target("avx512f"), always_inline)) {
+        __m512 registers[2];
+        load_floats_registers<32>(tables[0], registers);
+        __m512 factor = lookup_floats_registers<32>(codes_of_vector(codes[0] + i, s), registers);
         for (std::size_t m = 1; m < moved; ++m) {
-          factor = _mm512_mul_pd(factor, lookup_avx512(codes[m] + i, tables[m], v));
+          load_floats_registers<32>(tables[m], registers);
+          factor = _mm512_mul_ps(
+              factor, lookup_floats_registers<32>(codes_of_vector(codes[m] + i, s), registers));
         }
-        return _mm512_mul_pd(_mm512_loadu_pd(weights + i + v * kKernelLanes), factor);
+        return _mm512_mul_ps(_mm512_loadu_ps(weights + i + s * kFloatLanes), factor);
       });
 }
 
 // One column (most fields): its table stays in registers for the whole pass.
 template <std::size_t Levels>
-[[gnu::target("avx512f")]] double column_part_avx512(const double* weights,
-                                                     const std::uint8_t* codes, const double* table,
+[[gnu::target("avx512f")]] double column_part_avx512(const float* weights,
+                                                     const std::uint8_t* codes, const float* table,
                                                      std::size_t begin, std::size_t end) {
-  __m512d registers[Levels / 8];
-  for (std::size_t r = 0; r < Levels / 8; ++r) registers[r] = _mm512_loadu_pd(table + 8 * r);
-  const __m512i bit4 = _mm512_set1_epi64(16);
-  return group_sums_avx512(
-      begin, end, [&](std::size_t i, unsigned v) __attribute__((target("avx512f"), always_inline)) {
-        const __m512d factor =
-            lookup_registers<Levels>(codes_of_vector(codes + i, v), registers, bit4);
-        return _mm512_mul_pd(_mm512_loadu_pd(weights + i + v * kKernelLanes), factor);
+  __m512 registers[Levels / kFloatLanes];
+  load_floats_registers<Levels>(table, registers);
+  return float_group_sums_avx512(
+      begin, end, [&](std::size_t i, unsigned s) __attribute__((target("avx512f"), always_inline)) {
+        const __m512 factor =
+            lookup_floats_registers<Levels>(codes_of_vector(codes + i, s), registers);
+        return _mm512_mul_ps(_mm512_loadu_ps(weights + i + s * kFloatLanes), factor);
       });
 }
 
 template <std::size_t Levels>
-[[gnu::target("avx512f")]] KernelSums column_avx512(const double* weights,
-                                                    const std::uint8_t* codes, const double* table,
-                                                    std::size_t positives, std::size_t count) {
+[[gnu::target("avx512f")]] KernelSums column_avx512(const float* weights, const std::uint8_t* codes,
+                                                    const float* table, std::size_t positives,
+                                                    std::size_t count) {
   return {column_part_avx512<Levels>(weights, codes, table, 0, positives),
           column_part_avx512<Levels>(weights, codes, table, positives, count)};
 }
 
-[[gnu::target("avx512f")]] KernelSums table_avx512(const double* weights,
+[[gnu::target("avx512f")]] KernelSums table_avx512(const float* weights,
                                                    const std::uint8_t* const* codes,
-                                                   const double* const* tables,
+                                                   const float* const* tables,
                                                    const std::uint8_t* levels, std::size_t moved,
                                                    std::size_t positives, std::size_t count) {
   if (moved == 1) {
-    if (levels[0] <= 8) return column_avx512<8>(weights, codes[0], tables[0], positives, count);
     if (levels[0] <= 16) return column_avx512<16>(weights, codes[0], tables[0], positives, count);
     return column_avx512<32>(weights, codes[0], tables[0], positives, count);
   }
   return {table_part_avx512(weights, codes, tables, moved, 0, positives),
           table_part_avx512(weights, codes, tables, moved, positives, count)};
-}
-
-[[gnu::target("avx2")]] KernelSums table_avx2(const double* weights,
-                                              const std::uint8_t* const* codes,
-                                              const double* const* tables, std::size_t moved,
-                                              std::size_t positives, std::size_t count) {
-  return table_body<Doubles4>(weights, codes, tables, moved, positives, count);
-}
-
-KernelSums table_baseline(const double* weights, const std::uint8_t* const* codes,
-                          const double* const* tables, std::size_t moved, std::size_t positives,
-                          std::size_t count) {
-  return table_body<Doubles2>(weights, codes, tables, moved, positives, count);
 }
 
 // coded_distances() at every level but AVX-512: each lane looked up one at a time, the columns
@@ -618,7 +722,7 @@ template <class V>
                                                           std::size_t columns, std::size_t count,
                                                           double* out) {
   for (std::size_t i = 0; i < count; i += kWidth<V>) {
-    const V distance = combine_lanes<V, false>(codes, terms, columns, i);
+    const V distance = lookup_sums<V>(codes, terms, columns, i);
     std::memcpy(out + i, &distance, sizeof distance);
   }
   return smallest_body<V>(out, count);
@@ -638,40 +742,34 @@ double coded_distances_baseline(const std::uint8_t* const* codes, const double* 
   return coded_distances_body<Doubles2>(codes, terms, columns, count, out);
 }
 
-// Adds an interleaved column's table entries to the eight vectors of a group, or with `Multiply`
-// multiplies them by the entries.
-template <std::size_t Levels, bool Multiply>
-[[gnu::target("avx512f"), gnu::always_inline]] inline void combine_column(const std::uint8_t* codes,
-                                                                          const double* table,
-                                                                          __m512d* values,
-                                                                          __m512i bit4) {
+// Adds an interleaved column's table entries to the eight double vectors of a group: float
+// vector s's indices, each half widened to 64 bits, are vectors 2 s and 2 s + 1.
+template <std::size_t Levels>
+[[gnu::target("avx512f"), gnu::always_inline]] inline void add_column(const std::uint8_t* codes,
+                                                                      const double* table,
+                                                                      __m512d* values,
+                                                                      __m512i bit4) {
   __m512d registers[Levels / 8];
   for (std::size_t r = 0; r < Levels / 8; ++r) registers[r] = _mm512_loadu_pd(table + 8 * r);
-#pragma GCC unroll 8
-  for (unsigned v = 0; v < 8; ++v) {
-    const __m512d entry = lookup_registers<Levels>(codes_of_vector(codes, v), registers, bit4);
-    values[v] = Multiply ? _mm512_mul_pd(values[v], entry) : _mm512_add_pd(values[v], entry);
+#pragma GCC unroll 4
+  for (unsigned s = 0; s < 4; ++s) {
+    // Widened as vector expressions: the unmasked intrinsics read undefined registers at -O1,
+    // which GCC 12 warns of.
+    using Halves = std::uint32_t __attribute__((vector_size(32)));
+    using Wide = std::uint64_t __attribute__((vector_size(64)));
+    const __m512i index = codes_of_vector(codes, s);
+    Halves halves[2];
+    std::memcpy(halves, &index, sizeof halves);
+    const auto low = reinterpret_cast<__m512i>(__builtin_convertvector(halves[0], Wide));
+    const auto high = reinterpret_cast<__m512i>(__builtin_convertvector(halves[1], Wide));
+    values[2 * s] = _mm512_add_pd(values[2 * s], lookup_registers<Levels>(low, registers, bit4));
+    values[2 * s + 1] =
+        _mm512_add_pd(values[2 * s + 1], lookup_registers<Levels>(high, registers, bit4));
   }
 }
 
-// combine_column() of every column in order, for the group at row i, each by the lookup its
-// count of levels takes.
-template <bool Multiply>
-[[gnu::target("avx512f"), gnu::always_inline]] inline void combine_columns(
-    const std::uint8_t* const* codes, const double* const* tables, const std::uint8_t* levels,
-    std::size_t columns, std::size_t i, __m512d* values, __m512i bit4) {
-  for (std::size_t m = 0; m < columns; ++m) {
-    if (levels[m] <= 8) {
-      combine_column<8, Multiply>(codes[m] + i, tables[m], values, bit4);
-    } else if (levels[m] <= 16) {
-      combine_column<16, Multiply>(codes[m] + i, tables[m], values, bit4);
-    } else {
-      combine_column<32, Multiply>(codes[m] + i, tables[m], values, bit4);
-    }
-  }
-}
-
-// A group of eight vectors at a time, each column's table loaded into registers once per group.
+// A group of eight vectors at a time, each column's table loaded into registers once per group
+// and added in column order, each by the lookup its count of levels takes.
 [[gnu::target("avx512f")]] double coded_distances_avx512(const std::uint8_t* const* codes,
                                                          const double* const* terms,
                                                          const std::uint8_t* levels,
@@ -683,7 +781,15 @@ template <bool Multiply>
   for (std::size_t i = 0; i < count; i += kCodeGroup) {
     __m512d sums[8];
     for (auto& sum : sums) sum = _mm512_setzero_pd();
-    combine_columns<false>(codes, terms, levels, columns, i, sums, bit4);
+    for (std::size_t m = 0; m < columns; ++m) {
+      if (levels[m] <= 8) {
+        add_column<8>(codes[m] + i, terms[m], sums, bit4);
+      } else if (levels[m] <= 16) {
+        add_column<16>(codes[m] + i, terms[m], sums, bit4);
+      } else {
+        add_column<32>(codes[m] + i, terms[m], sums, bit4);
+      }
+    }
     for (std::size_t v = 0; v < 8; ++v) {
       _mm512_storeu_pd(out + i + v * kKernelLanes, sums[v]);
       // smallest_body()'s select (as a vector expression: _mm512_min_pd reads an undefined
@@ -700,30 +806,48 @@ template <bool Multiply>
   return result;
 }
 
-// The weights of the groups in [begin, end) into `weights`, and their sum in block_sums()' order:
-// each group's eight vectors of products are made when its first one is asked for.
+// Multiplies the four float vectors of a group by an interleaved column's table entries.
+template <std::size_t Levels>
+[[gnu::target("avx512f"), gnu::always_inline]] inline void multiply_column(
+    const std::uint8_t* codes, const float* table, __m512* products) {
+  __m512 registers[Levels / kFloatLanes];
+  load_floats_registers<Levels>(table, registers);
+#pragma GCC unroll 4
+  for (unsigned s = 0; s < 4; ++s) {
+    products[s] = _mm512_mul_ps(
+        products[s], lookup_floats_registers<Levels>(codes_of_vector(codes, s), registers));
+  }
+}
+
+// The weights of the groups in [begin, end) into `weights`, and their sum in float_sums()' order:
+// each group's four vectors of products are made when its first one is asked for, each column's
+// table loaded into registers once per group.
 [[gnu::target("avx512f")]] double products_part_avx512(const std::uint8_t* const* codes,
-                                                       const double* const* factors,
+                                                       const float* const* factors,
                                                        const std::uint8_t* levels,
                                                        std::size_t columns, std::size_t begin,
-                                                       std::size_t end, double* weights) {
-  static_assert(kMaxLevels == 32);
-  const __m512i bit4 = _mm512_set1_epi64(16);
-  __m512d products[8];
-  return group_sums_avx512(
-      begin, end, [&](std::size_t i, unsigned v) __attribute__((target("avx512f"), always_inline)) {
-        if (v == 0) {
-          for (auto& product : products) product = _mm512_set1_pd(1.0);
-          combine_columns<true>(codes, factors, levels, columns, i, products, bit4);
+                                                       std::size_t end, float* weights) {
+  __m512 products[4];
+  return float_group_sums_avx512(
+      begin, end, [&](std::size_t i, unsigned s) __attribute__((target("avx512f"), always_inline)) {
+        if (s == 0) {
+          for (auto& product : products) product = _mm512_set1_ps(1.0F);
+          for (std::size_t m = 0; m < columns; ++m) {
+            if (levels[m] <= 16) {
+              multiply_column<16>(codes[m] + i, factors[m], products);
+            } else {
+              multiply_column<32>(codes[m] + i, factors[m], products);
+            }
+          }
         }
-        _mm512_storeu_pd(weights + i + v * kKernelLanes, products[v]);
-        return products[v];
+        _mm512_storeu_ps(weights + i + s * kFloatLanes, products[s]);
+        return products[s];
       });
 }
 
 [[gnu::target("avx512f")]] KernelSums coded_products_avx512(
-    const std::uint8_t* const* codes, const double* const* factors, const std::uint8_t* levels,
-    std::size_t columns, std::size_t positives, std::size_t count, double* weights) {
+    const std::uint8_t* const* codes, const float* const* factors, const std::uint8_t* levels,
+    std::size_t columns, std::size_t positives, std::size_t count, float* weights) {
   return {products_part_avx512(codes, factors, levels, columns, 0, positives, weights),
           products_part_avx512(codes, factors, levels, columns, positives, count, weights)};
 }
@@ -739,7 +863,7 @@ double kernel_exp(double z) noexcept {
 }
 
 KernelSums kernel_weights(const double* distances, std::size_t positives, std::size_t count,
-                          double offset, double gamma, double* weights) noexcept {
+                          double offset, double gamma, float* weights) noexcept {
   switch (simd_level()) {
     case SimdLevel::kAvx512:
       return weights_avx512(distances, positives, count, offset, gamma, weights);
@@ -822,9 +946,9 @@ void row_factors(const double* level_table, std::span<const std::uint8_t> levels
 }
 
 KernelSums coded_products(std::span<const std::uint8_t* const> codes,
-                          std::span<const double* const> factors,
+                          std::span<const float* const> factors,
                           std::span<const std::uint8_t> levels, std::size_t positives,
-                          std::size_t count, double* weights) noexcept {
+                          std::size_t count, float* weights) noexcept {
   switch (simd_level()) {
     case SimdLevel::kAvx512:
       return coded_products_avx512(codes.data(), factors.data(), levels.data(), codes.size(),
@@ -851,8 +975,8 @@ double smallest(const double* values, std::size_t count) noexcept {
   return smallest_baseline(values, count);
 }
 
-KernelSums table_sums(const double* weights, std::span<const std::uint8_t* const> codes,
-                      std::span<const double* const> tables, std::span<const std::uint8_t> levels,
+KernelSums table_sums(const float* weights, std::span<const std::uint8_t* const> codes,
+                      std::span<const float* const> tables, std::span<const std::uint8_t> levels,
                       std::size_t positives, std::size_t count) noexcept {
   switch (simd_level()) {
     case SimdLevel::kAvx512:

@@ -5,7 +5,15 @@
 //   level codes, summed the same way (row_factors(), coded_products());
 // - the distance pass from level codes, and the explanations' passes of weights times factors.
 //
-// Every SimdLevel (simd.hpp) computes the same bits: eight lanes at every level (one AVX-512
+// The distance and exp passes work in double precision, eight lanes at every level. The product
+// pass and the explanations' passes of weights times factors work in single precision, sixteen
+// lanes at every level: a float lookup in a table of 32 values is one permute of two registers
+// where a double one is two permutes and a blend, for half the lanes. Their weights are within
+// about 2e-6 of the double product's (relative; each factor and each of at most 16 products
+// rounded to 24 bits), and their sums are added per lane in single precision, then the lanes in
+// double.
+//
+// Every SimdLevel (simd.hpp) computes the same bits: the same lanes at every level (one AVX-512
 // register, two AVX2 or four SSE2 ones), each lane the same operations in the same order, the
 // lanes' partial sums added in a fixed order, and an exp of nbo's own (kernel_exp) instead of
 // libm's, whose result depends on the processor's FMA support.
@@ -28,12 +36,18 @@ namespace nbo::models::detail {
 inline constexpr std::size_t kKernelLanes = 8;
 inline constexpr std::size_t kKernelBlock = 4 * kKernelLanes;
 
-// Level codes are stored in groups of kCodeGroup rows, interleaved so that
-// one 64-byte load holds a code for each lane of the group's eight vectors: row 8 s + k of a group
-// is its byte 8 k + s. Lane k of the load, read as a 64-bit integer, then holds the codes of the
-// group's eight vectors in its eight bytes, and vector s's index is that integer shifted right by
+// The single-precision passes' lanes: 16 floats, one AVX-512 register.
+inline constexpr std::size_t kFloatLanes = 16;
+
+// Level codes are stored in groups of kCodeGroup rows, interleaved so that one 64-byte load holds
+// a code for each lane of the group's four vectors of sixteen floats: row 16 s + k of a group is
+// its byte 4 k + s. Lane k of the load, read as a 32-bit integer, then holds the codes of the
+// group's four vectors in its four bytes, and vector s's index is that integer shifted right by
 // 8 s (a permute reads only the low bits), where a byte-to-lane widening would be a shuffle each.
-inline constexpr std::size_t kCodeGroup = 8 * kKernelLanes;
+// The double passes' vector v of eight (rows 8 v to 8 v + 7) is half v % 2 of float vector v / 2,
+// its integers widened to 64 bits.
+inline constexpr std::size_t kCodeGroup = 4 * kFloatLanes;
+static_assert(kCodeGroup == 8 * kKernelLanes);
 
 // exp(z) as the kernel pass computes it: z = n ln 2 + r with |r| <= ln 2 / 2, e^r by its Taylor
 // polynomial of degree 7 (relative error below 1e-8), times 2^n; 0 for z < -708 (a weight below
@@ -56,13 +70,13 @@ struct KernelSums {
 inline constexpr std::size_t kMaxLevels = KernelNeighbors::kMaxLevels;
 
 // For the `count` rows (a multiple of kKernelBlock), the first `positives` of them (a multiple of
-// kKernelBlock too) labelled 1 and the others 0: weights[i] = kernel_exp(-(gamma * (distances[i] -
-// offset))); returns the sums of the weights of either label, each summed per lane of each of the
-// block's four vectors, then the vectors added in order, then the lanes pairwise. offset is at
-// most every distance (or the distance NaN): the exponents are at most 0, and the exp leaves out
-// its clamp above 709.
+// kKernelBlock too) labelled 1 and the others 0: weight_i = kernel_exp(-(gamma * (distances[i] -
+// offset))), rounded to float into weights[i] for the explanations' passes; returns the sums of
+// the (double) weights of either label, each summed per lane of each of the block's four vectors,
+// then the vectors added in order, then the lanes pairwise. offset is at most every distance (or
+// the distance NaN): the exponents are at most 0, and the exp leaves out its clamp above 709.
 KernelSums kernel_weights(const double* distances, std::size_t positives, std::size_t count,
-                          double offset, double gamma, double* weights) noexcept;
+                          double offset, double gamma, float* weights) noexcept;
 
 // The same sums for moved distances: moved_i = base[i] + slopes[0] * columns[0][i] + slopes[1] *
 // columns[1][i] ... + constant (in that order), weight_i = kernel_exp(-(gamma * (moved_i -
@@ -78,15 +92,15 @@ constexpr std::size_t lookup_width(std::size_t levels) noexcept {
   return levels <= 8 ? 8 : (levels <= 16 ? 16 : kMaxLevels);
 }
 
-// The same sums of weights[i] * tables[0][code 0 of row i] * tables[1][code 1 of row i] ...
-// (multiplied in that order, the factors first), codes[m] interleaved (interleave_codes()) and
-// positives and count multiples of kCodeGroup. levels[m] (at most kMaxLevels) is how many values
-// column m's table has; its codes are below lookup_width(levels[m]) (a code past levels[m], such
-// as the padding rows' in KernelNeighbors, reads the table's entry there). A single column's
-// table holds lookup_width(levels[0]) values, which picks its lookup; with more columns each
-// table holds kMaxLevels values.
-KernelSums table_sums(const double* weights, std::span<const std::uint8_t* const> codes,
-                      std::span<const double* const> tables, std::span<const std::uint8_t> levels,
+// The same sums, in single precision, of weights[i] * (tables[0][code 0 of row i] *
+// tables[1][code 1 of row i] ...) (the factors multiplied in that order, then the weight), codes[m]
+// interleaved (interleave_codes()) and positives and count multiples of kCodeGroup: per lane of
+// each of a group's four vectors of sixteen, the vectors added in order, then the lanes in double
+// pairwise. Each table holds kMaxLevels floats; levels[m] (at most kMaxLevels) is how many values
+// column m's table has, and its codes are below lookup_width(levels[m]) (a code past levels[m],
+// such as the padding rows' in KernelNeighbors, reads the table's entry there).
+KernelSums table_sums(const float* weights, std::span<const std::uint8_t* const> codes,
+                      std::span<const float* const> tables, std::span<const std::uint8_t> levels,
                       std::size_t positives, std::size_t count) noexcept;
 
 // ln x to within a few units in the last place, the same bits on every processor (libm's log may
@@ -113,16 +127,17 @@ void row_factors(const double* level_table, std::span<const std::uint8_t> levels
                  const double* values, double gamma, double* terms, double* factors,
                  double* minima) noexcept;
 
-// The weights as products of per-column factors: weights[i] = factors[0][code 0 of row i] *
-// factors[1][code 1 of row i] ... multiplied in that order from 1, for i < count, codes, levels and
-// the lookups as for coded_distances() (positives and count multiples of kCodeGroup, the first
-// `positives` rows labelled 1). With factors[m][v] = exp(-gamma (terms[m][v] - m_m)), the weight
-// is exp(-gamma (d_i - sum_m m_m)) without an exp per row. Returns the sums of the weights of
-// either label, added as kernel_weights() adds them.
+// The weights as products of per-column factors, in single precision: weights[i] =
+// factors[0][code 0 of row i] * factors[1][code 1 of row i] ... multiplied in that order from 1,
+// for i < count, codes and levels as for table_sums() (positives and count multiples of
+// kCodeGroup, the first `positives` rows labelled 1, each table kMaxLevels floats). With
+// factors[m][v] = exp(-gamma (terms[m][v] - m_m)) rounded to float, the weight is
+// exp(-gamma (d_i - sum_m m_m)) to within about 2e-6 without an exp per row. Returns the sums of
+// the weights of either label, added as table_sums() adds them.
 KernelSums coded_products(std::span<const std::uint8_t* const> codes,
-                          std::span<const double* const> factors,
+                          std::span<const float* const> factors,
                           std::span<const std::uint8_t> levels, std::size_t positives,
-                          std::size_t count, double* weights) noexcept;
+                          std::size_t count, float* weights) noexcept;
 
 // The rows of `codes` (one byte per row, `count` rows, a multiple of kCodeGroup) interleaved into
 // `out` (count bytes).
@@ -131,8 +146,8 @@ void interleave_codes(const std::uint8_t* codes, std::size_t count, std::uint8_t
 // Squared distances from level codes: out[i] = terms[0][code 0 of row i] + terms[1][code 1 of row
 // i] ... added in that order from 0, for i < count (a multiple of kCodeGroup); codes[m] is column
 // m's codes, interleaved. Each of `terms` holds kMaxLevels values; levels[m] (at most
-// kMaxLevels) picks column m's lookup, and its codes are below lookup_width(levels[m]), as for
-// table_sums(). With terms[m][v] = (level v of column m -
+// kMaxLevels) picks column m's lookup, and its codes are below lookup_width(levels[m]). With
+// terms[m][v] = (level v of column m -
 // the row's value)^2 these are bit for bit squared_distances()' values (row_distances.hpp), read
 // from a byte per value instead of eight. Returns the smallest of them, as smallest() gives it.
 double coded_distances(std::span<const std::uint8_t* const> codes,

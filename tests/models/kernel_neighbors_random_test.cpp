@@ -6,7 +6,8 @@
 //  - margin(), explain() and explain_groups() give the same bits at every SIMD level, on a fresh
 //    thread and again on one whose thread_local scratch other models have left NaN, infinite and
 //    far values in;
-//  - margins are the definition's (libm's exp, long double sums) to the kernel exp's error, and
+//  - margins are the definition's (libm's exp, long double sums) to the single-precision
+//    weights' error (kernel_tolerances.hpp), and
 //    explanations the occlusion definition's (occlusion_contributions() and
 //    group_occlusion_contributions() against the reference rows' means).
 // The seed is fixed. NBO_KN_RANDOM_MODELS and NBO_KN_RANDOM_SEED in the environment run more
@@ -29,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "kernel_tolerances.hpp"
 #include "nbo/models/estimator.hpp"
 #include "nbo/models/kernel_neighbors.hpp"
 #include "nbo/models/simd.hpp"
@@ -377,12 +379,14 @@ TEST(KernelNeighborsRandomTest,
         failures.add(context, drawn,
                      "explanations' margins are not margin()'s: " + describe(scores));
       }
-      // The kernel exp's relative error, 1e-8, moves the margin by as much; relative to the
-      // margin where that exceeds 50 (a row near no row of one label).
+      // The single-precision weights move the margin by up to kKernelMarginTolerance, the kernel
+      // exp's relative error (1e-8) by as much; relative to the margin where that exceeds 50 (a
+      // row near no row of one label, weighed from the distances).
       const bool finite = std::all_of(query.begin(), query.end(),
                                       [](double value) { return std::isfinite(value); });
       const double defined = plain_margin(drawn, query);
-      if (finite && !near(defined, scores.margin, 1e-8 * std::max(1.0, std::abs(defined) / 50.0))) {
+      if (finite && !near(defined, scores.margin,
+                          test::kKernelMarginTolerance * std::max(1.0, std::abs(defined) / 50.0))) {
         failures.add(
             context, drawn,
             fmt::format("margin {:.17g}, the definition's {:.17g}", scores.margin, defined));
@@ -395,9 +399,10 @@ TEST(KernelNeighborsRandomTest,
       }
       std::vector<double> occluded(width);
       const double baseline = occlusion_contributions(model, query, means, occluded);
-      bool explained = near(baseline, scores.explanation.baseline, 1e-7);
+      bool explained = near(baseline, scores.explanation.baseline, test::kKernelBaselineTolerance);
       for (std::size_t j = 0; j < width; ++j) {
-        explained = explained && near(occluded[j], scores.contributions[j], 1e-7);
+        explained = explained &&
+                    near(occluded[j], scores.contributions[j], test::kKernelContributionTolerance);
       }
       if (!explained) {
         failures.add(context, drawn,
@@ -409,10 +414,11 @@ TEST(KernelNeighborsRandomTest,
       std::vector<double> group_occluded(groups);
       const double group_baseline =
           group_occlusion_contributions(model, query, means, group_of, group_occluded);
-      bool group_explained = near(group_baseline, scores.group_explanation.baseline, 1e-7);
+      bool group_explained =
+          near(group_baseline, scores.group_explanation.baseline, test::kKernelBaselineTolerance);
       for (std::size_t g = 0; g < groups; ++g) {
-        group_explained =
-            group_explained && near(group_occluded[g], scores.group_contributions[g], 1e-7);
+        group_explained = group_explained && near(group_occluded[g], scores.group_contributions[g],
+                                                  test::kKernelContributionTolerance);
       }
       if (!group_explained) {
         failures.add(context, drawn,

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel_tolerances.hpp"
 #include "nbo/models/estimator.hpp"
 #include "occlusion_checks.hpp"
 
@@ -97,14 +98,15 @@ TEST(KernelNeighborsTest, MarginIsTheLogRatioOfKernelVotes) {
   const double positive = 1.0 + std::exp(-2.0);
   const double negative = std::exp(-0.5) + std::exp(-4.5);
   EXPECT_NEAR(model.margin(std::vector<double>{0, 0}),
-              std::log((positive + pseudo_votes) / (negative + pseudo_votes)), 1e-9);
+              std::log((positive + pseudo_votes) / (negative + pseudo_votes)),
+              test::kKernelMarginTolerance);
   // Far from every row the pseudo-votes outweigh the rows by e^-4000: the prior's margin, 0.
   EXPECT_EQ(model.margin(std::vector<double>{100, 0}), 0.0);
   // Column weights scale the distance: with b weighted 0, (0, 2) sits on (0, 0).
   const auto unweighted_b = four_rows(0.5, 0.25, {1.0, 0.0});
   EXPECT_NEAR(unweighted_b.margin(std::vector<double>{0, 5}),
               std::log((2.0 + pseudo_votes) / (std::exp(-0.5) + std::exp(-4.5) + pseudo_votes)),
-              1e-9);
+              test::kKernelMarginTolerance);
 }
 
 TEST(KernelNeighborsTest, ManyRowsMatchThePlainDefinition) {
@@ -125,7 +127,8 @@ TEST(KernelNeighborsTest, ManyRowsMatchThePlainDefinition) {
       for (int q = 0; q < 50; ++q) {
         const std::vector<double> row{normal(random), normal(random), normal(random)};
         EXPECT_NEAR(model.margin(row),
-                    plain_margin(reference, labels, weights, gamma, 0.5, prior_distance, row), 1e-7)
+                    plain_margin(reference, labels, weights, gamma, 0.5, prior_distance, row),
+                    test::kKernelMarginTolerance)
             << "gamma " << gamma << " prior_distance " << prior_distance;
       }
     }
@@ -168,13 +171,14 @@ TEST(KernelNeighborsTest, ColumnsOfFewValuesMatchThePlainDefinition) {
       const std::vector<double> row{normal(random), rounded(normal(random), 0.5),
                                     coin(random) ? 1.0 : 0.0};
       EXPECT_NEAR(model.margin(row),
-                  plain_margin(reference, labels, weights, gamma, 0.5, 0.05, row), 1e-7)
+                  plain_margin(reference, labels, weights, gamma, 0.5, 0.05, row),
+                  test::kKernelMarginTolerance)
           << "gamma " << gamma;
       const std::vector<double> numeric_row{row[0], row[1]};
       EXPECT_NEAR(
           numeric.margin(numeric_row),
           plain_margin(numeric_reference, labels, numeric_weights, gamma, 0.5, 0.05, numeric_row),
-          1e-7)
+          test::kKernelMarginTolerance)
           << "gamma " << gamma;
     }
   }
@@ -219,7 +223,7 @@ TEST(KernelNeighborsTest, FirstColumnsAndCategoriesLookedUpTogetherMatchThePlain
   queries.push_back({0.0, 1.0, 1.2, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0});   // two members
   for (const auto& query : queries) {
     EXPECT_NEAR(model.margin(query), plain_margin(reference, labels, weights, 1.5, 0.5, 0.2, query),
-                1e-7);
+                test::kKernelMarginTolerance);
   }
 }
 
@@ -249,7 +253,7 @@ TEST(KernelNeighborsTest, ACategoryMemberNoRowHasLeavesNothingFromEarlierCalls) 
   for (const std::vector<double>& query :
        {std::vector<double>{0.7, 1.0, 0.0, 1.0, 0.0}, {1.5, 1.0, 1.0, 0.0, 0.0}}) {
     EXPECT_NEAR(model.margin(query), plain_margin(reference, labels, weights, 1.0, 0.5, 0.1, query),
-                1e-7);
+                test::kKernelMarginTolerance);
   }
 }
 
@@ -269,9 +273,9 @@ TEST(KernelNeighborsTest, ARowWhoseProductsAllUnderflowIsScoredFromTheNearestRow
   EXPECT_NEAR(margin, plain_margin(reference, labels, weights, 1.0, 0.5, 890.0, far), 1e-9);
   for (const std::vector<double>& near : {std::vector<double>{15, 15}, {10, 12}}) {
     EXPECT_NEAR(model.margin(near), plain_margin(reference, labels, weights, 1.0, 0.5, 890.0, near),
-                1e-9);
+                test::kKernelMarginTolerance);
   }
-  expect_explained_as_defined(model, far, {15, 14.5}, 1e-7);
+  expect_explained_as_defined(model, far, {15, 14.5}, test::kKernelContributionTolerance);
 }
 
 // One label's products all underflow while the other's do not: the sums cannot stand for that
@@ -313,8 +317,9 @@ TEST(KernelNeighborsTest, AModelOfOneLabelWhosePseudoVotesUnderflowIsScoredFromT
 TEST(KernelNeighborsTest, ARowFarFromEveryReferenceRowIsExplainedAsDefined) {
   const KernelNeighbors model(kColumns, {0.3, 0}, {1}, 1.0, 1.0, 0.0, {1.7, 1.0});
   const std::vector<double> query{1e8 + 0.123456789, 0};
-  const std::vector<double> fast = expect_explained_as_defined(model, query, {0.3, 0}, 1e-7);
-  EXPECT_NEAR(fast[0], -std::log(2.0), 1e-7);
+  const std::vector<double> fast =
+      expect_explained_as_defined(model, query, {0.3, 0}, test::kKernelContributionTolerance);
+  EXPECT_NEAR(fast[0], -std::log(2.0), test::kKernelContributionTolerance);
 }
 
 // A table of 17 to 32 values is looked up as 32 and must have that room, also when it is the
@@ -336,7 +341,9 @@ TEST(KernelNeighborsTest, AColumnOfTwentyValuesLastIsExplainedAsDefined) {
   const KernelNeighbors model({"flag", "twenty"}, reference, labels, 1.0, 0.5, 0.1, {0.8, 1.0});
   for (const std::vector<double>& query :
        {std::vector<double>{1.0, 0.35}, {0.0, 1.9}, {1.0, 0.0}, {0.0, 0.8}}) {
-    EXPECT_NE(expect_explained_as_defined(model, query, means, 1e-7)[1], 0.0);
+    EXPECT_NE(
+        expect_explained_as_defined(model, query, means, test::kKernelContributionTolerance)[1],
+        0.0);
   }
 }
 
@@ -391,16 +398,18 @@ void expect_contributions_equal_the_occlusion_definition(bool few_values) {
       std::vector<double> query;
       draw(query);
       const std::string context = fmt::format("gamma {} query {}", gamma, q);
-      // The fast path factors each weight, the definition exponentiates each distance: the same
-      // up to the kernel exp's relative error (1e-8), not bit for bit.
+      // The fast path factors each weight in single precision, the definition exponentiates each
+      // distance: the same up to kernel_tolerances.hpp's, not bit for bit.
       std::vector<double> fast(names.size());
       std::vector<double> defined(names.size());
       const auto explanation = model.explain(query, fast);
       EXPECT_EQ(explanation.margin, model.margin(query)) << context;
-      EXPECT_NEAR(explanation.baseline, occlusion_contributions(model, query, means, defined), 1e-7)
+      EXPECT_NEAR(explanation.baseline, occlusion_contributions(model, query, means, defined),
+                  test::kKernelBaselineTolerance)
           << context;
       for (std::size_t j = 0; j < names.size(); ++j) {
-        EXPECT_NEAR(fast[j], defined[j], 1e-7) << context << ", column " << j;
+        EXPECT_NEAR(fast[j], defined[j], test::kKernelContributionTolerance)
+            << context << ", column " << j;
       }
       EXPECT_EQ(fast[6], 0.0) << "a constant column is at its mean: " << context;
       std::vector<double> fast_groups(5);
@@ -409,10 +418,11 @@ void expect_contributions_equal_the_occlusion_definition(bool few_values) {
       EXPECT_EQ(by_group.margin, explanation.margin) << context;
       EXPECT_NEAR(by_group.baseline,
                   group_occlusion_contributions(model, query, means, group_of, defined_groups),
-                  1e-7)
+                  test::kKernelBaselineTolerance)
           << context;
       for (std::size_t g = 0; g < 5; ++g) {
-        EXPECT_NEAR(fast_groups[g], defined_groups[g], 1e-7) << context << ", group " << g;
+        EXPECT_NEAR(fast_groups[g], defined_groups[g], test::kKernelContributionTolerance)
+            << context << ", group " << g;
       }
       // The one-hot group occluded as a whole is not the sum of its columns' occlusions.
       EXPECT_NE(fast_groups[3], fast[3] + fast[4] + fast[5]) << context;
@@ -439,8 +449,8 @@ TEST(KernelNeighborsTest, AnOcclusionThatBringsEveryRowMuchCloserStaysFinite) {
   EXPECT_TRUE(std::isfinite(out[0])) << out[0];
   std::vector<double> reference(2);
   const double reference_baseline = occlusion_contributions(model, far, means, reference);
-  EXPECT_NEAR(out[0], reference[0], 1e-7);
-  EXPECT_NEAR(baseline, reference_baseline, 1e-7);
+  EXPECT_NEAR(out[0], reference[0], test::kKernelContributionTolerance);
+  EXPECT_NEAR(baseline, reference_baseline, test::kKernelContributionTolerance);
 }
 
 TEST(KernelNeighborsTest, ContributionsOfANonFiniteRowAreTheDefinitions) {

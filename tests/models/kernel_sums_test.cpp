@@ -227,25 +227,25 @@ TEST(KernelSumsTest, RowFactorsAreTheirDefinitionWithTheSameBitsAtEveryLevel) {
 TEST(KernelSumsTest, ProductWeightsAreTheFactorsMultipliedWithTheSameBitsAtEveryLevel) {
   const SimdLevel saved = simd_level();
   std::mt19937_64 random(23);
-  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  std::uniform_real_distribution<float> unit(0.0F, 1.0F);
   const std::size_t rows = 3 * kCodeGroup;
   const std::size_t positives = kCodeGroup;
   const CodedColumns columns = coded_columns(random, rows);
   const std::size_t count = columns.counts.size();
   // Factors in [0, 1], as row_factors() makes them, 0 past the levels.
-  std::vector<double> factors(count * kMaxLevels, 0.0);
+  std::vector<float> factors(count * kMaxLevels, 0.0F);
   std::vector<const std::uint8_t*> code_columns;
-  std::vector<const double*> tables;
+  std::vector<const float*> tables;
   for (std::size_t j = 0; j < count; ++j) {
     for (std::size_t v = 0; v < columns.counts[j]; ++v) factors[j * kMaxLevels + v] = unit(random);
     code_columns.push_back(columns.interleaved.data() + j * rows);
     tables.push_back(factors.data() + j * kMaxLevels);
   }
-  std::vector<double> defined(rows);
+  std::vector<float> defined(rows);
   double positive = 0.0;
   double negative = 0.0;
   for (std::size_t i = 0; i < rows; ++i) {
-    double product = 1.0;
+    float product = 1.0F;
     for (std::size_t j = 0; j < count; ++j) {
       product *= factors[j * kMaxLevels + columns.codes[j * rows + i]];
     }
@@ -256,14 +256,15 @@ TEST(KernelSumsTest, ProductWeightsAreTheFactorsMultipliedWithTheSameBitsAtEvery
   for (const SimdLevel level : {SimdLevel::kBaseline, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
     if (level > supported_simd_level()) continue;
     set_simd_level(level);
-    std::vector<double> weights(rows, -1.0);
+    std::vector<float> weights(rows, -1.0F);
     const KernelSums sums =
         coded_products(code_columns, tables, columns.counts, positives, rows, weights.data());
-    // Multiplied in column order from 1: the plain product's bits.
-    EXPECT_EQ(std::memcmp(weights.data(), defined.data(), rows * sizeof(double)), 0)
+    // Multiplied in column order from 1: the plain single-precision product's bits.
+    EXPECT_EQ(std::memcmp(weights.data(), defined.data(), rows * sizeof(float)), 0)
         << simd_level_name(level);
-    EXPECT_NEAR(sums.positive, positive, 1e-12 * positive) << simd_level_name(level);
-    EXPECT_NEAR(sums.negative, negative, 1e-12 * negative) << simd_level_name(level);
+    // Summed per lane in single precision over a few rows each: within 1e-6 of the exact sum.
+    EXPECT_NEAR(sums.positive, positive, 1e-6 * positive) << simd_level_name(level);
+    EXPECT_NEAR(sums.negative, negative, 1e-6 * negative) << simd_level_name(level);
     std::vector<double> both{sums.positive, sums.negative};
     if (first.empty()) {
       first = both;
@@ -271,6 +272,58 @@ TEST(KernelSumsTest, ProductWeightsAreTheFactorsMultipliedWithTheSameBitsAtEvery
     }
     EXPECT_EQ(std::memcmp(both.data(), first.data(), 2 * sizeof(double)), 0)
         << simd_level_name(level);
+  }
+  set_simd_level(saved);
+}
+
+TEST(KernelSumsTest, OccludedSumsAreTheWeightsTimesTheFactorsWithTheSameBitsAtEveryLevel) {
+  const SimdLevel saved = simd_level();
+  std::mt19937_64 random(24);
+  std::uniform_real_distribution<float> unit(0.0F, 1.0F);
+  const std::size_t rows = 3 * kCodeGroup;
+  const std::size_t positives = 2 * kCodeGroup;
+  const CodedColumns columns = coded_columns(random, rows);
+  std::vector<float> weights(rows);
+  for (float& weight : weights) weight = unit(random);
+  std::vector<float> factors(columns.counts.size() * kMaxLevels, 0.0F);
+  for (float& factor : factors) factor = unit(random);
+  // One column at a time (each lookup width), then three together.
+  std::vector<std::vector<std::size_t>> cases;
+  for (std::size_t j = 0; j < columns.counts.size(); ++j) cases.push_back({j});
+  cases.push_back({0, 1, 2});
+  for (const auto& moved : cases) {
+    std::vector<const std::uint8_t*> codes;
+    std::vector<const float*> tables;
+    std::vector<std::uint8_t> levels;
+    for (const std::size_t j : moved) {
+      codes.push_back(columns.interleaved.data() + j * rows);
+      tables.push_back(factors.data() + j * kMaxLevels);
+      levels.push_back(columns.counts[j]);
+    }
+    double positive = 0.0;
+    double negative = 0.0;
+    for (std::size_t i = 0; i < rows; ++i) {
+      float factor = 1.0F;
+      for (const std::size_t j : moved)
+        factor *= factors[j * kMaxLevels + columns.codes[j * rows + i]];
+      (i < positives ? positive : negative) += static_cast<double>(weights[i] * factor);
+    }
+    std::vector<double> first;
+    for (const SimdLevel level : {SimdLevel::kBaseline, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
+      if (level > supported_simd_level()) continue;
+      set_simd_level(level);
+      const KernelSums sums = table_sums(weights.data(), codes, tables, levels, positives, rows);
+      const std::string context =
+          std::string(simd_level_name(level)) + ", columns from " + std::to_string(moved[0]);
+      EXPECT_NEAR(sums.positive, positive, 1e-6 * positive) << context;
+      EXPECT_NEAR(sums.negative, negative, 1e-6 * negative) << context;
+      std::vector<double> both{sums.positive, sums.negative};
+      if (first.empty()) {
+        first = both;
+        continue;
+      }
+      EXPECT_EQ(std::memcmp(both.data(), first.data(), 2 * sizeof(double)), 0) << context;
+    }
   }
   set_simd_level(saved);
 }

@@ -24,24 +24,28 @@
 // column whose reference rows take at most 32 values has a table of them, and its factor is a
 // lookup; so has a one-hot category as a whole (its columns' factors depend only on which of them
 // is 1); others take an exp per row. So a field costs one pass over the reference rows with no
-// search, and a contribution is within about 1e-8 of the occlusion computed through margin() (the
-// kernel exp's relative error), not bit for bit. A row with a non-finite value is explained by that
-// definition itself.
+// search, in single precision (the row's weights and the factors rounded to float, sixteen to a
+// vector), and a contribution is within about 1e-6 of the occlusion computed through margin(), not
+// bit for bit. A row with a non-finite value is explained by that definition itself.
 //
 // Cost: where every column has at most kMaxLevels values (the trainer's models), each reference
 // row is stored as level codes, a byte per value, and a weight needs no exp of its own: with m_j
 // the smallest of column j's squared differences from the row to its levels, exp(-gamma d_i) is
 // exp(-gamma sum_j m_j) times the product over j of exp(-gamma ((T_ij - X_j)^2 - m_j)), a factor
 // at most 1 looked up in a per-row table of the column's levels (an exp each, to within a few
-// units in the last place: precise_exp()). Every exponent is then relative to sum_j m_j (at most
-// d_min) instead of min(d_min, prior_distance); columns and categories whose rows' code
-// combinations number at most 16 share a lookup (product_steps_). Where a label's products plus
-// the pseudo-votes vanish (a row near each column's levels but near none of that label's rows at
-// once; a model of one label whose pseudo-votes underflow from that offset), or where the
-// pseudo-votes dwarf every row from it (a row far from every reference row, whose explanations
-// would lose their digits), the weights are computed as above instead, from the distances summed
-// from lookups of the same codes. Either way the result is the definition's to within about 1e-8
-// (the kernel exp's error), and the same bits on every processor.
+// units in the last place: precise_exp(), then rounded to float). The products are taken in single
+// precision, sixteen rows to a vector, where a table of 32 floats is one permute of two registers
+// (kernel_sums.hpp): each weight is within about 2e-6 of the double product, the margin within
+// about 1e-6 of the definition's (a probability within a few 1e-7). Every exponent is then
+// relative to sum_j m_j (at most d_min) instead of min(d_min, prior_distance); columns and
+// categories whose rows' code combinations number at most 16 share a lookup (product_steps_).
+// Where a label's products plus the pseudo-votes fall below 1e-30 (a row near each column's levels
+// but near none of that label's rows at once; a model of one label whose pseudo-votes underflow
+// from that offset), or where the pseudo-votes dwarf every row from it (a row far from every
+// reference row, whose explanations would lose their digits), the weights are computed as above
+// instead, in double precision, from the distances summed from lookups of the same codes (the
+// margin then within about 1e-8 of the definition's, the kernel exp's error). Either way the
+// result is the same bits on every processor.
 //
 // Thread safety: immutable after construction; all methods const and safe to call concurrently.
 #pragma once
