@@ -330,6 +330,36 @@ TEST_F(ServerTest, ExpectContinueIsAnswered) {
   EXPECT_EQ(parse_json(r.body)["body"], "abc");
 }
 
+// The server writes the response head itself: the fields in a fixed order, Connection only where
+// the version's default does not hold, Content-Length but no body for HEAD, neither for 204.
+TEST_F(ServerTest, ResponseHeadsAreWrittenFieldByFieldInOrder) {
+  start();
+  auto c = client();
+  const std::string head_of_headers =
+      "HTTP/1.1 200 OK\r\nServer: nbo\r\nContent-Type: application/json\r\nX-Request-Id: h1\r\n"
+      "Allow: GET\r\nContent-Length: 0\r\n\r\n";
+  EXPECT_EQ(c.raw("GET /headers HTTP/1.1\r\nX-Request-Id: h1\r\n\r\n", 1000ms), head_of_headers);
+  EXPECT_EQ(c.raw("GET /no-content HTTP/1.1\r\nX-Request-Id: h2\r\n\r\n", 1000ms),
+            "HTTP/1.1 204 No Content\r\nServer: nbo\r\nContent-Type: application/json\r\n"
+            "X-Request-Id: h2\r\n\r\n");
+  const std::string head =
+      c.raw("HEAD /headers HTTP/1.0\r\nX-Request-Id: h3\r\nConnection: keep-alive\r\n\r\n", 1000ms);
+  EXPECT_EQ(
+      head,
+      "HTTP/1.0 200 OK\r\nServer: nbo\r\nContent-Type: application/json\r\nX-Request-Id: h3\r\n"
+      "Allow: GET\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n");
+  const std::string closed =
+      c.raw("GET /echo HTTP/1.1\r\nX-Request-Id: h4\r\nConnection: close\r\n\r\n", 3000ms);
+  const auto response = parse_raw_response(closed);
+  EXPECT_EQ(closed.rfind("HTTP/1.1 200 OK\r\nServer: nbo\r\nContent-Type: application/json\r\n"
+                         "X-Request-Id: h4\r\nConnection: close\r\nContent-Length: ",
+                         0),
+            0U)
+      << closed;
+  EXPECT_EQ(response.header("Content-Length"), std::to_string(response.body.size()));
+  EXPECT_EQ(parse_json(response.body)["request_id"], "h4");
+}
+
 TEST_F(ServerTest, CallerRequestIdIsEchoed) {
   start();
   auto c = client();
