@@ -323,9 +323,48 @@ class Session : public std::enable_shared_from_this<Session> {
     phase_ = Phase::reading;
     received_at_ = Clock::now();
     version_ = 11;
+    // What has arrived is parsed here first: a request that came whole (most do) is handled at
+    // once, without the two trips through the io_context's queue and the timer that reading its
+    // header and body with Beast's operations take.
+    beast::error_code ec;
+    parse_buffered(ec);
+    if (ec) {
+      on_read_error(ec);
+      return;
+    }
+    if (parser_->is_done()) {
+      handle_request();
+      return;
+    }
     stream_.expires_after(server_.options().read_timeout);
+    if (parser_->is_header_done()) {
+      on_header({}, 0);
+      return;
+    }
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              beast::bind_front_handler(&Session::on_header, shared_from_this()));
+  }
+
+  // Puts the buffered bytes into the parser as Beast's read operations do before they read from
+  // the socket (and as read_request() does): `ec` is set on a parse error, not for an incomplete
+  // request, which the caller then reads on.
+  void parse_buffered(beast::error_code& ec) {
+    while (!parser_->is_done() && buffer_.size() > 0) {
+      const std::size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == bhttp::error::need_more) {
+        ec = {};
+        return;
+      }
+      if (ec || used == 0) return;
+      // on_header() answers 100-continue before the body is read, as it did after Beast's reads.
+      if (parser_->is_header_done() && !parser_->is_done() && expects_continue()) return;
+    }
+  }
+
+  bool expects_continue() const {
+    const auto& message = parser_->get();
+    return message.version() >= 11 && iequals(message[bhttp::field::expect], "100-continue");
   }
 
   void on_header(beast::error_code ec, std::size_t /*bytes*/) {
@@ -333,9 +372,7 @@ class Session : public std::enable_shared_from_this<Session> {
       on_read_error(ec);
       return;
     }
-    const auto& message = parser_->get();
-    if (!parser_->is_done() && message.version() >= 11 &&
-        iequals(message[bhttp::field::expect], "100-continue")) {
+    if (!parser_->is_done() && expects_continue()) {
       net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
                        beast::bind_front_handler(&Session::on_continue_sent, shared_from_this()));
       return;

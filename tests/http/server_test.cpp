@@ -839,6 +839,34 @@ bool closed_within(int fd, std::chrono::milliseconds max) {
   return ::recv(fd, &byte, 1, 0) == 0;
 }
 
+// A request is parsed from what has arrived before the server reads on: one that arrives in
+// pieces (the start line cut, the header's end with part of the body, the rest of the body) is
+// read on from each point and answered once.
+TEST_F(ServerTest, ARequestArrivingInPiecesIsAnsweredOnce) {
+  start();
+  const int fd = connect_silent(server_->port());
+  ASSERT_GE(fd, 0);
+  for (const std::string_view piece :
+       {std::string_view("POST /echo HTT"), std::string_view("P/1.1\r\nHost: x\r\nContent-Le"),
+        std::string_view("ngth: 5\r\nConnection: close\r\n\r\nab"), std::string_view("cde")}) {
+    ASSERT_EQ(::send(fd, piece.data(), piece.size(), 0), static_cast<ssize_t>(piece.size()));
+    std::this_thread::sleep_for(50ms);
+  }
+  timeval timeout{};
+  timeout.tv_sec = 3;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  std::string raw;
+  char chunk[4096];
+  for (ssize_t n = 0; (n = ::recv(fd, chunk, sizeof chunk, 0)) > 0;) {
+    raw.append(chunk, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  const auto response = parse_raw_response(raw);
+  EXPECT_EQ(response.status, 200U) << raw;
+  EXPECT_EQ(parse_json(response.body)["body"], "abcde");
+  EXPECT_EQ(raw.find("HTTP/1.1", 1), std::string::npos) << raw;
+}
+
 TEST_F(ServerTest, AtTheLimitTheOldestNeverAnsweredConnectionMakesRoom) {
   auto options = default_options();
   options.max_connections = 3;
