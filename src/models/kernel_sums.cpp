@@ -23,25 +23,27 @@ namespace {
 // everywhere, while each operation works in native registers: a 64-byte vector under AVX2 or SSE2
 // would live in memory between operations.
 using Doubles = double __attribute__((vector_size(64)));
-using Integers = std::int64_t __attribute__((vector_size(64)));
 using Doubles4 = double __attribute__((vector_size(32)));
-using Integers4 = std::int64_t __attribute__((vector_size(32)));
 using Doubles2 = double __attribute__((vector_size(16)));
-using Integers2 = std::int64_t __attribute__((vector_size(16)));
 
+// A vector of doubles' lanes as 64-bit integers (their bits, for the exp's and log's scaling) and
+// as floats.
 template <class V>
-struct IntegersOf;
+struct LanesOf;
 template <>
-struct IntegersOf<Doubles> {
-  using type = Integers;
+struct LanesOf<Doubles> {
+  using Integers = std::int64_t __attribute__((vector_size(64)));
+  using Floats = float __attribute__((vector_size(32)));
 };
 template <>
-struct IntegersOf<Doubles4> {
-  using type = Integers4;
+struct LanesOf<Doubles4> {
+  using Integers = std::int64_t __attribute__((vector_size(32)));
+  using Floats = float __attribute__((vector_size(16)));
 };
 template <>
-struct IntegersOf<Doubles2> {
-  using type = Integers2;
+struct LanesOf<Doubles2> {
+  using Integers = std::int64_t __attribute__((vector_size(16)));
+  using Floats = float __attribute__((vector_size(8)));
 };
 
 template <class V>
@@ -49,44 +51,26 @@ constexpr std::size_t kWidth = sizeof(V) / sizeof(double);
 template <class V>
 constexpr std::size_t kParts = kKernelLanes / kWidth<V>;
 
-// Eight lanes: lane l is element l % kWidth<V> of part l / kWidth<V>.
-template <class V>
-struct Eight {
-  V part[kParts<V>];
+// N lanes as native vectors V: lane l is element l % width of part l / width.
+template <class V, std::size_t N>
+struct LaneVectors {
+  static constexpr std::size_t kWidth = sizeof(V) / sizeof(V{}[0]);
+  V part[N / kWidth];
 };
 
-// The same for the single-precision passes' sixteen lanes: one AVX-512 register, two AVX2 or four
-// SSE2 ones.
-using Floats = float __attribute__((vector_size(64)));
+template <class V>
+using Eight = LaneVectors<V, kKernelLanes>;
+
+// The same for the single-precision passes' sixteen lanes: one AVX-512 register (__m512), two
+// AVX2 or four SSE2 ones (Floats8, Floats4).
 using Floats8 = float __attribute__((vector_size(32)));
 using Floats4 = float __attribute__((vector_size(16)));
-using Floats2 = float __attribute__((vector_size(8)));
 
 template <class F>
 constexpr std::size_t kFloatWidth = sizeof(F) / sizeof(float);
-template <class F>
-constexpr std::size_t kFloatParts = kFloatLanes / kFloatWidth<F>;
 
 template <class F>
-struct Sixteen {
-  F part[kFloatParts<F>];
-};
-
-// A vector of doubles' lanes as floats.
-template <class V>
-struct FloatsOf;
-template <>
-struct FloatsOf<Doubles> {
-  using type = Floats8;
-};
-template <>
-struct FloatsOf<Doubles4> {
-  using type = Floats4;
-};
-template <>
-struct FloatsOf<Doubles2> {
-  using type = Floats2;
-};
+using Sixteen = LaneVectors<F, kFloatLanes>;
 
 // The sixteen lanes of a single-precision pass's sums added in double, pairwise, in the same order
 // at every level.
@@ -107,8 +91,8 @@ constexpr double kLn2Low = 0x1.a39ef35793c76p-33;
 constexpr double kLowest = -708.0;
 constexpr double kHighest = 709.0;
 
-template <class Vector>
-[[gnu::always_inline]] inline Vector load(const double* values) {
+template <class Vector, class Element>
+[[gnu::always_inline]] inline Vector load(const Element* values) {
   Vector lanes;
   std::memcpy(&lanes, values, sizeof lanes);
   return lanes;
@@ -219,7 +203,7 @@ template <class V>
                                               const double* slopes, std::size_t moved,
                                               double constant, std::size_t i, double offset,
                                               double gamma) {
-  using Bits = typename IntegersOf<V>::type;
+  using Bits = typename LanesOf<V>::Integers;
   V distance = load<V>(base + i);
   if (moved == 0) {
     // offset is at most every distance: the exponent is never above 0.
@@ -238,29 +222,37 @@ template <class V>
   return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
 }
 
-// Sums `value(i)` (the kWidth<V> rows at i) over the rows [begin, end), both multiples of
-// kKernelBlock: four vectors of eight lanes to a block, each with its own sums, added in order at
-// the end, then their lanes pairwise.
-template <class V, class Value>
-[[gnu::always_inline]] inline double block_sums(std::size_t begin, std::size_t end,
-                                                const Value& value) {
-  constexpr std::size_t width = kWidth<V>;
-  Eight<V> sums[4] = {};
-  for (std::size_t i = begin; i < end; i += kKernelBlock) {
+// Sums `term(i)` (the width rows at i) over the rows [begin, end), both multiples of 4 N: four
+// vectors of N lanes to a step, each with its own sums, added in order at the end. Returns the
+// lanes' sums.
+template <class V, std::size_t N, class Term>
+[[gnu::always_inline]] inline LaneVectors<V, N> four_vector_sums(std::size_t begin, std::size_t end,
+                                                                 const Term& term) {
+  constexpr std::size_t width = LaneVectors<V, N>::kWidth;
+  constexpr std::size_t parts = N / width;
+  LaneVectors<V, N> sums[4] = {};
+  for (std::size_t i = begin; i < end; i += 4 * N) {
 #pragma GCC unroll 4
     for (std::size_t k = 0; k < 4; ++k) {
 #pragma GCC unroll 4
-      for (std::size_t p = 0; p < kParts<V>; ++p) {
-        sums[k].part[p] += value(i + k * kKernelLanes + p * width);
-      }
+      for (std::size_t p = 0; p < parts; ++p) sums[k].part[p] += term(i + k * N + p * width);
     }
   }
-  Eight<V> total;
+  LaneVectors<V, N> total;
 #pragma GCC unroll 4
-  for (std::size_t p = 0; p < kParts<V>; ++p) {
+  for (std::size_t p = 0; p < parts; ++p) {
     total.part[p] = ((sums[0].part[p] + sums[1].part[p]) + sums[2].part[p]) + sums[3].part[p];
   }
-  return add_lanes(total);
+  return total;
+}
+
+// Sums `value(i)` (the kWidth<V> rows at i) over the rows [begin, end), both multiples of
+// kKernelBlock: four vectors of eight lanes to a block, then their lanes pairwise.
+template <class V, class Value>
+[[gnu::always_inline]] inline double block_sums(std::size_t begin, std::size_t end,
+                                                const Value& value) {
+  static_assert(kKernelBlock == 4 * kKernelLanes);
+  return add_lanes(four_vector_sums<V, kKernelLanes>(begin, end, value));
 }
 
 template <class V, class Value>
@@ -276,7 +268,7 @@ template <class V>
   return both_sums<V>(
       positives, count, [&](std::size_t i) __attribute__((always_inline)) {
         const V weight = vector_weight<V>(distances, nullptr, nullptr, 0, 0.0, i, offset, gamma);
-        const auto rounded = __builtin_convertvector(weight, typename FloatsOf<V>::type);
+        const auto rounded = __builtin_convertvector(weight, typename LanesOf<V>::Floats);
         std::memcpy(weights + i, &rounded, sizeof rounded);
         return weight;
       });
@@ -300,15 +292,18 @@ template <class V>
   return group + 4 * (row % kFloatLanes) + vector;
 }
 
-// The table's values at the codes of the kWidth<V> rows at i (a multiple of kWidth<V>, so the
-// rows are lanes of one vector of sixteen, whose codes are 4 bytes apart), one lane at a time.
-template <class V>
-[[gnu::always_inline]] inline V lookup_lanes(const std::uint8_t* codes, const double* table,
+// The table's values at the codes of the rows at i that fill a vector V of doubles or floats (i a
+// multiple of its width, so the rows are lanes of one vector of sixteen, whose codes are 4 bytes
+// apart), one lane at a time.
+template <class V, class Element>
+[[gnu::always_inline]] inline V lookup_lanes(const std::uint8_t* codes, const Element* table,
                                              std::size_t i) {
   const std::uint8_t* first = codes + interleaved(i);
   V values;
 #pragma GCC unroll 8
-  for (std::size_t lane = 0; lane < kWidth<V>; ++lane) values[lane] = table[first[4 * lane]];
+  for (std::size_t lane = 0; lane < sizeof(V) / sizeof(Element); ++lane) {
+    values[lane] = table[first[4 * lane]];
+  }
   return values;
 }
 
@@ -355,7 +350,7 @@ KernelSums sums_baseline(const double* base, const double* const* columns, const
 template <class V>
 [[gnu::always_inline]] inline void exps_body(double* z, std::size_t count, double* out) {
   for (std::size_t i = 0; i < count; i += kWidth<V>) {
-    const V values = exp_body<V, typename IntegersOf<V>::type>(load<V>(z + i));
+    const V values = exp_body<V, typename LanesOf<V>::Integers>(load<V>(z + i));
     std::memcpy(out + i, &values, sizeof values);
   }
 }
@@ -363,7 +358,7 @@ template <class V>
 template <class V>
 [[gnu::always_inline]] inline void logs_body(const double* x, std::size_t count, double* out) {
   for (std::size_t i = 0; i < count; i += kWidth<V>) {
-    const V values = log_body<V, typename IntegersOf<V>::type>(load<V>(x + i));
+    const V values = log_body<V, typename LanesOf<V>::Integers>(load<V>(x + i));
     std::memcpy(out + i, &values, sizeof values);
   }
 }
@@ -425,7 +420,7 @@ template <class V>
                                                     const double* values, std::size_t columns,
                                                     double gamma, double* terms, double* factors,
                                                     double* minima) {
-  using Bits = typename IntegersOf<V>::type;
+  using Bits = typename LanesOf<V>::Integers;
   // The terms and their minima of every column first, then the exps: the columns' chains of
   // operations are independent, and so overlap.
   for (std::size_t j = 0; j < columns; ++j) {
@@ -479,26 +474,8 @@ template <class V>
   return value;
 }
 
-// The single-precision passes at every level but AVX-512: sixteen lanes as kFloatParts<F>
-// vectors F, each lane looked up one at a time.
-template <class F>
-[[gnu::always_inline]] inline F load_floats(const float* values) {
-  F lanes;
-  std::memcpy(&lanes, values, sizeof lanes);
-  return lanes;
-}
-
-// The table's values at the codes of the kFloatWidth<F> rows at i (a multiple of kFloatWidth<F>,
-// so the rows are lanes of one vector of sixteen, whose codes are 4 bytes apart).
-template <class F>
-[[gnu::always_inline]] inline F lookup_floats(const std::uint8_t* codes, const float* table,
-                                              std::size_t i) {
-  const std::uint8_t* first = codes + interleaved(i);
-  F values;
-#pragma GCC unroll 8
-  for (std::size_t lane = 0; lane < kFloatWidth<F>; ++lane) values[lane] = table[first[4 * lane]];
-  return values;
-}
+// The single-precision passes at every level but AVX-512: sixteen lanes as Sixteen<F>, each
+// lane looked up one at a time.
 
 // Sums `term(i)` (the kFloatWidth<F> rows at i) over the rows [begin, end), both multiples of
 // kCodeGroup: per lane of each of a group's four vectors of sixteen, the four vectors added in
@@ -506,22 +483,8 @@ template <class F>
 template <class F, class Term>
 [[gnu::always_inline]] inline double float_sums(std::size_t begin, std::size_t end,
                                                 const Term& term) {
-  constexpr std::size_t width = kFloatWidth<F>;
-  Sixteen<F> sums[4] = {};
-  for (std::size_t i = begin; i < end; i += kCodeGroup) {
-#pragma GCC unroll 4
-    for (std::size_t s = 0; s < 4; ++s) {
-#pragma GCC unroll 4
-      for (std::size_t p = 0; p < kFloatParts<F>; ++p) {
-        sums[s].part[p] += term(i + s * kFloatLanes + p * width);
-      }
-    }
-  }
-  Sixteen<F> total;
-#pragma GCC unroll 4
-  for (std::size_t p = 0; p < kFloatParts<F>; ++p) {
-    total.part[p] = ((sums[0].part[p] + sums[1].part[p]) + sums[2].part[p]) + sums[3].part[p];
-  }
+  static_assert(kCodeGroup == 4 * kFloatLanes);
+  const Sixteen<F> total = four_vector_sums<F, kFloatLanes>(begin, end, term);
   float lanes[kFloatLanes];
   std::memcpy(lanes, total.part, sizeof lanes);
   return add_sixteen(lanes);
@@ -534,9 +497,9 @@ template <class F>
                                                           std::size_t moved, std::size_t positives,
                                                           std::size_t count) {
   const auto term = [&](std::size_t i) __attribute__((always_inline)) {
-    F factor = lookup_floats<F>(codes[0], tables[0], i);
-    for (std::size_t m = 1; m < moved; ++m) factor *= lookup_floats<F>(codes[m], tables[m], i);
-    return load_floats<F>(weights + i) * factor;
+    F factor = lookup_lanes<F>(codes[0], tables[0], i);
+    for (std::size_t m = 1; m < moved; ++m) factor *= lookup_lanes<F>(codes[m], tables[m], i);
+    return load<F>(weights + i) * factor;
   };
   return {float_sums<F>(0, positives, term), float_sums<F>(positives, count, term)};
 }
@@ -564,11 +527,11 @@ template <class F>
                                                              std::size_t count, float* weights) {
   for (std::size_t i = 0; i < count; i += kFloatWidth<F>) {
     F product = F{} + 1.0F;
-    for (std::size_t m = 0; m < columns; ++m) product *= lookup_floats<F>(codes[m], factors[m], i);
+    for (std::size_t m = 0; m < columns; ++m) product *= lookup_lanes<F>(codes[m], factors[m], i);
     std::memcpy(weights + i, &product, sizeof product);
   }
   const auto term = [&](std::size_t i) __attribute__((always_inline)) {
-    return load_floats<F>(weights + i);
+    return load<F>(weights + i);
   };
   return {float_sums<F>(0, positives, term), float_sums<F>(positives, count, term)};
 }
