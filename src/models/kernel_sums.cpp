@@ -474,8 +474,9 @@ template <class V>
   return value;
 }
 
-// The single-precision passes at every level but AVX-512: sixteen lanes as Sixteen<F>, each
-// lane looked up one at a time.
+// The single-precision passes at every level but AVX-512: sixteen lanes as Sixteen<F>.
+
+// The single-precision passes at every level but AVX-512: sixteen lanes as Sixteen<F>.
 
 // Sums `term(i)` (the kFloatWidth<F> rows at i) over the rows [begin, end), both multiples of
 // kCodeGroup: per lane of each of a group's four vectors of sixteen, the four vectors added in
@@ -490,6 +491,42 @@ template <class F, class Term>
   return add_sixteen(lanes);
 }
 
+// The table's values (kMaxLevels floats) at the codes of the eight rows at i, by permutes of the
+// table's four quarters and blends on the codes' bits 3 and 4: the table's own values, as
+// lookup_lanes() gives them. Rows 16 s + 8 p to 16 s + 8 p + 7 of a group are at bytes 32 p + 4 k
+// + s (interleaved()), so dword k of the group's 32 bytes from 32 p holds the code in its byte s.
+[[gnu::target("avx2")]] inline Floats8 lookup_avx2(const std::uint8_t* codes, const float* table,
+                                                   std::size_t i) {
+  static_assert(kMaxLevels == 32 && kCodeGroup == 4 * kFloatLanes);
+  const std::size_t group = i / kCodeGroup * kCodeGroup;
+  const std::size_t vector = i % kCodeGroup / kFloatLanes;
+  const std::size_t half = i % kFloatLanes / 8;
+  using Indices = std::uint32_t __attribute__((vector_size(32)));
+  Indices packed;
+  std::memcpy(&packed, codes + group + 32 * half, sizeof packed);
+  const auto index = reinterpret_cast<__m256i>(packed >> static_cast<unsigned>(8 * vector));
+  const __m256 bit3 = _mm256_castsi256_ps(_mm256_slli_epi32(index, 28));
+  const __m256 bit4 = _mm256_castsi256_ps(_mm256_slli_epi32(index, 27));
+  const __m256 low =
+      _mm256_blendv_ps(_mm256_permutevar8x32_ps(_mm256_loadu_ps(table), index),
+                       _mm256_permutevar8x32_ps(_mm256_loadu_ps(table + 8), index), bit3);
+  const __m256 high =
+      _mm256_blendv_ps(_mm256_permutevar8x32_ps(_mm256_loadu_ps(table + 16), index),
+                       _mm256_permutevar8x32_ps(_mm256_loadu_ps(table + 24), index), bit3);
+  return reinterpret_cast<Floats8>(_mm256_blendv_ps(low, high, bit4));
+}
+
+// lookup_avx2() for eight lanes, lookup_lanes() for the baseline's four.
+template <class F>
+[[gnu::always_inline]] inline F lookup_floats(const std::uint8_t* codes, const float* table,
+                                              std::size_t i) {
+  if constexpr (kFloatWidth<F> == 8) {
+    return lookup_avx2(codes, table, i);
+  } else {
+    return lookup_lanes<F>(codes, table, i);
+  }
+}
+
 template <class F>
 [[gnu::always_inline]] inline KernelSums float_table_body(const float* weights,
                                                           const std::uint8_t* const* codes,
@@ -497,17 +534,17 @@ template <class F>
                                                           std::size_t moved, std::size_t positives,
                                                           std::size_t count) {
   const auto term = [&](std::size_t i) __attribute__((always_inline)) {
-    F factor = lookup_lanes<F>(codes[0], tables[0], i);
-    for (std::size_t m = 1; m < moved; ++m) factor *= lookup_lanes<F>(codes[m], tables[m], i);
+    F factor = lookup_floats<F>(codes[0], tables[0], i);
+    for (std::size_t m = 1; m < moved; ++m) factor *= lookup_floats<F>(codes[m], tables[m], i);
     return load<F>(weights + i) * factor;
   };
   return {float_sums<F>(0, positives, term), float_sums<F>(positives, count, term)};
 }
 
-[[gnu::target("avx2")]] KernelSums table_avx2(const float* weights,
-                                              const std::uint8_t* const* codes,
-                                              const float* const* tables, std::size_t moved,
-                                              std::size_t positives, std::size_t count) {
+// Flattened: lookup_avx2(), which only an AVX2 function can inline, is inlined here with the body.
+[[gnu::target("avx2"), gnu::flatten]] KernelSums table_avx2(
+    const float* weights, const std::uint8_t* const* codes, const float* const* tables,
+    std::size_t moved, std::size_t positives, std::size_t count) {
   return float_table_body<Floats8>(weights, codes, tables, moved, positives, count);
 }
 
@@ -527,7 +564,7 @@ template <class F>
                                                              std::size_t count, float* weights) {
   for (std::size_t i = 0; i < count; i += kFloatWidth<F>) {
     F product = F{} + 1.0F;
-    for (std::size_t m = 0; m < columns; ++m) product *= lookup_lanes<F>(codes[m], factors[m], i);
+    for (std::size_t m = 0; m < columns; ++m) product *= lookup_floats<F>(codes[m], factors[m], i);
     std::memcpy(weights + i, &product, sizeof product);
   }
   const auto term = [&](std::size_t i) __attribute__((always_inline)) {
@@ -536,11 +573,9 @@ template <class F>
   return {float_sums<F>(0, positives, term), float_sums<F>(positives, count, term)};
 }
 
-[[gnu::target("avx2")]] KernelSums coded_products_avx2(const std::uint8_t* const* codes,
-                                                       const float* const* factors,
-                                                       const std::uint8_t* /*levels*/,
-                                                       std::size_t columns, std::size_t positives,
-                                                       std::size_t count, float* weights) {
+[[gnu::target("avx2"), gnu::flatten]] KernelSums coded_products_avx2(
+    const std::uint8_t* const* codes, const float* const* factors, const std::uint8_t* /*levels*/,
+    std::size_t columns, std::size_t positives, std::size_t count, float* weights) {
   return coded_products_body<Floats8>(codes, factors, columns, positives, count, weights);
 }
 
