@@ -712,6 +712,12 @@ void ServerImpl::on_accept(beast::error_code ec, tcp::socket socket) {
     });
     return;
   }
+  // Each response goes out in one write (head and body together), so Nagle's algorithm has
+  // nothing to coalesce; left on, it holds the last segment of a large answer until the client
+  // acknowledges the rest, which a client delaying its ACKs does after up to 40 ms.
+  beast::error_code no_delay_ec;
+  socket.set_option(tcp::no_delay(true), no_delay_ec);
+  if (no_delay_ec) spdlog::debug("http: cannot set TCP_NODELAY: {}", no_delay_ec.message());
   std::shared_ptr<Session> session;
   std::shared_ptr<Session> evicted;
   {
