@@ -1,5 +1,6 @@
 #include "nbo/http/server.hpp"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -681,6 +682,8 @@ void ServerImpl::start() {
 
 void ServerImpl::run_thread(net::io_context& context, const char* kind) {
   t_current_server = this;
+  // Named for top -H, perf and /proc/PID/task/*/comm.
+  pthread_setname_np(pthread_self(), std::string_view(kind) == "I/O" ? "nbo-io" : "nbo-worker");
   for (;;) {
     try {
       context.run();

@@ -1,5 +1,6 @@
 #include "nbo/store/request_log.hpp"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -92,7 +93,10 @@ void RequestLogWriter::start() {
     running_ = true;
   }
   try {
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "nbo-request-log");  // for top -H, perf, /proc
+      run();
+    });
   } catch (...) {
     const std::lock_guard lock(mutex_);
     running_ = false;
