@@ -77,8 +77,9 @@ namespace {
 // Above this exponent the pseudo-votes dwarf any sum of weights (at most 1 each).
 constexpr double kLargestExponent = 700.0;
 // Sums below this have lost their digits to underflow: in double precision, and in single
-// precision, where at most 16 products per weight, each off by at most 2^-150 once subnormal, and
-// the weights below 2^-149 that became 0 lose less than 1e-40 over any model's rows.
+// precision, where each of a weight's products (one per lookup step) is off by at most 2^-150
+// once subnormal, and the weights below 2^-149 that became 0 lose less than 1e-40 over any
+// model's rows of the store's size (and 1e-35 over a hundred thousand rows of 100 steps).
 constexpr double kVanishing = 1e-250;
 constexpr double kFloatVanishing = 1e-30;
 

@@ -72,11 +72,9 @@ constexpr std::size_t kFloatWidth = sizeof(F) / sizeof(float);
 template <class F>
 using Sixteen = LaneVectors<F, kFloatLanes>;
 
-// The sixteen lanes of a single-precision pass's sums added in double, pairwise, in the same order
-// at every level.
-inline double add_sixteen(const float* lanes) {
-  double v[kFloatLanes];
-  for (std::size_t k = 0; k < kFloatLanes; ++k) v[k] = lanes[k];
+// The sixteen lanes of a single-precision pass's sums, kept in double, added pairwise in the same
+// order at every level.
+inline double add_sixteen(const double* v) {
   return (((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]))) +
          (((v[8] + v[9]) + (v[10] + v[11])) + ((v[12] + v[13]) + (v[14] + v[15])));
 }
@@ -479,16 +477,40 @@ template <class V>
 // The single-precision passes at every level but AVX-512: sixteen lanes as Sixteen<F>.
 
 // Sums `term(i)` (the kFloatWidth<F> rows at i) over the rows [begin, end), both multiples of
-// kCodeGroup: per lane of each of a group's four vectors of sixteen, the four vectors added in
-// order at the end, then their lanes in double (add_sixteen()).
+// kCodeGroup: per group and lane, its four vectors' terms added in order in single precision, then
+// that sum added to the lane's total in double, and the lanes' totals pairwise (add_sixteen()). A
+// lane's running total in single precision would drop each weight below half its ulp: with many
+// reference rows, a far row's weight against a near one's.
 template <class F, class Term>
 [[gnu::always_inline]] inline double float_sums(std::size_t begin, std::size_t end,
                                                 const Term& term) {
   static_assert(kCodeGroup == 4 * kFloatLanes);
-  const Sixteen<F> total = four_vector_sums<F, kFloatLanes>(begin, end, term);
-  float lanes[kFloatLanes];
-  std::memcpy(lanes, total.part, sizeof lanes);
-  return add_sixteen(lanes);
+  constexpr std::size_t width = kFloatWidth<F>;
+  double totals[kFloatLanes] = {};
+  // A group's four vectors added in order, per lane.
+  const auto group_sum = [&](std::size_t i) __attribute__((always_inline)) {
+    Sixteen<F> group;
+#pragma GCC unroll 4
+    for (std::size_t p = 0; p < kFloatLanes / width; ++p) {
+      const F first = term(i + p * width);
+      const F second = term(i + kFloatLanes + p * width);
+      const F third = term(i + 2 * kFloatLanes + p * width);
+      const F fourth = term(i + 3 * kFloatLanes + p * width);
+      group.part[p] = ((first + second) + third) + fourth;
+    }
+    return group;
+  };
+  for (std::size_t i = begin; i < end; i += 2 * kCodeGroup) {
+    Sixteen<F> pair = group_sum(i);
+    if (i + kCodeGroup < end) {
+      const Sixteen<F> next = group_sum(i + kCodeGroup);
+      for (std::size_t p = 0; p < kFloatLanes / width; ++p) pair.part[p] += next.part[p];
+    }
+    float lanes[kFloatLanes];
+    std::memcpy(lanes, pair.part, sizeof lanes);
+    for (std::size_t k = 0; k < kFloatLanes; ++k) totals[k] += lanes[k];
+  }
+  return add_sixteen(totals);
 }
 
 // The table's values (kMaxLevels floats) at the codes of the eight rows at i, by permutes of the
@@ -634,16 +656,29 @@ template <std::size_t Levels>
 template <class Term>
 [[gnu::target("avx512f"), gnu::always_inline]] inline double float_group_sums_avx512(
     std::size_t begin, std::size_t end, const Term& term) {
-  __m512 sums[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
-                    _mm512_setzero_ps()};
-  for (std::size_t i = begin; i < end; i += kCodeGroup) {
-#pragma GCC unroll 4
-    for (unsigned s = 0; s < 4; ++s) sums[s] = _mm512_add_ps(sums[s], term(i, s));
+  __m512d totals[2] = {_mm512_setzero_pd(), _mm512_setzero_pd()};
+  // In this order: a term may compute the group's four vectors when its first is asked for.
+  const auto group_sum = [&](std::size_t i) __attribute__((target("avx512f"), always_inline)) {
+    const __m512 first = term(i, 0);
+    const __m512 second = term(i, 1);
+    const __m512 third = term(i, 2);
+    const __m512 fourth = term(i, 3);
+    return _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(first, second), third), fourth);
+  };
+  for (std::size_t i = begin; i < end; i += 2 * kCodeGroup) {
+    __m512 pair = group_sum(i);
+    if (i + kCodeGroup < end) pair = _mm512_add_ps(pair, group_sum(i + kCodeGroup));
+    // Widened as vector expressions (the unmasked intrinsics read undefined registers at -O1).
+    Floats8 halves[2];
+    std::memcpy(halves, &pair, sizeof halves);
+    totals[0] = _mm512_add_pd(
+        totals[0], reinterpret_cast<__m512d>(__builtin_convertvector(halves[0], Doubles)));
+    totals[1] = _mm512_add_pd(
+        totals[1], reinterpret_cast<__m512d>(__builtin_convertvector(halves[1], Doubles)));
   }
-  const __m512 total =
-      _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(sums[0], sums[1]), sums[2]), sums[3]);
-  float lanes[kFloatLanes];
-  _mm512_storeu_ps(lanes, total);
+  double lanes[kFloatLanes];
+  _mm512_storeu_pd(lanes, totals[0]);
+  _mm512_storeu_pd(lanes + 8, totals[1]);
   return add_sixteen(lanes);
 }
 

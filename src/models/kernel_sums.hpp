@@ -8,10 +8,12 @@
 // The distance and exp passes work in double precision, eight lanes at every level. The product
 // pass and the explanations' passes of weights times factors work in single precision, sixteen
 // lanes at every level: a float lookup in a table of 32 values is one permute of two registers
-// where a double one is two permutes and a blend, for half the lanes. Their weights are within
-// about 2e-6 of the double product's (relative; each factor and each of at most 16 products
-// rounded to 24 bits), and their sums are added per lane in single precision, then the lanes in
-// double.
+// where a double one is two permutes and a blend, for half the lanes. A weight is within about
+// 1.2e-7 per lookup of the double product (relative; each factor and each product rounded to 24
+// bits): 2e-6 for the store's model, 14 lookups. Per lane, the terms of two groups of rows (eight)
+// are added in single precision, and that sum to the lane's total in double, so a small weight
+// after a large one is lost only against the few terms of its own pair of groups, whatever the
+// number of rows; the lanes' totals are then added in double.
 //
 // Every SimdLevel (simd.hpp) computes the same bits: the same lanes at every level (one AVX-512
 // register, two AVX2 or four SSE2 ones), each lane the same operations in the same order, the
@@ -94,11 +96,12 @@ constexpr std::size_t lookup_width(std::size_t levels) noexcept {
 
 // The same sums, in single precision, of weights[i] * (tables[0][code 0 of row i] *
 // tables[1][code 1 of row i] ...) (the factors multiplied in that order, then the weight), codes[m]
-// interleaved (interleave_codes()) and positives and count multiples of kCodeGroup: per lane of
-// each of a group's four vectors of sixteen, the vectors added in order, then the lanes in double
-// pairwise. Each table holds kMaxLevels floats; levels[m] (at most kMaxLevels) is how many values
-// column m's table has, and its codes are below lookup_width(levels[m]) (a code past levels[m],
-// such as the padding rows' in KernelNeighbors, reads the table's entry there).
+// interleaved (interleave_codes()) and positives and count multiples of kCodeGroup: per lane, a
+// group's four vectors of sixteen added in order, a pair of groups' sums added, that added to the
+// lane's total in double (the last group of an odd count alone), then the lanes pairwise. Each
+// table holds kMaxLevels floats; levels[m] (at most kMaxLevels) is how many values column m's table
+// has, and its codes are below lookup_width(levels[m]) (a code past levels[m], such as the padding
+// rows' in KernelNeighbors, reads the table's entry there).
 KernelSums table_sums(const float* weights, std::span<const std::uint8_t* const> codes,
                       std::span<const float* const> tables, std::span<const std::uint8_t> levels,
                       std::size_t positives, std::size_t count) noexcept;

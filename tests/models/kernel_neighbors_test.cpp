@@ -347,6 +347,34 @@ TEST(KernelNeighborsTest, AColumnOfTwentyValuesLastIsExplainedAsDefined) {
   }
 }
 
+// 64 rows at the query (weight 1, one per lane of a pass's sums), then 32 000 of the same label at
+// weight 3e-8, below half an ulp of 1.0f: added to a lane's running total in single precision
+// each was lost (the margin off by about 1e-5); each group's sum goes into a total in double.
+TEST(KernelNeighborsTest, ManyFarRowsAfterNearOnesKeepTheirWeight) {
+  const double far = std::sqrt(-std::log(3e-8));  // gamma 1: weight 3e-8
+  std::vector<double> reference;
+  std::vector<std::uint8_t> labels;
+  const auto add = [&](double value, std::uint8_t label, int count) {
+    for (int i = 0; i < count; ++i) {
+      reference.push_back(value);
+      labels.push_back(label);
+    }
+  };
+  add(0.0, 1, 64);
+  add(far, 1, 32'000);
+  add(0.0, 0, 64);
+  const std::vector<double> weights{1.0};
+  const std::vector<std::string> names{"x"};
+  const KernelNeighbors model(names, reference, labels, 1.0, 0.5, 1.0, weights);
+  const std::vector<double> query{0.0};
+  const double defined = plain_margin(reference, labels, weights, 1.0, 0.5, 1.0, query);
+  ASSERT_GT(defined, 1e-5);
+  EXPECT_NEAR(model.margin(query), defined, test::kKernelMarginTolerance);
+  std::vector<double> out(1);
+  model.contributions(query, out);
+  EXPECT_TRUE(std::isfinite(out[0]));
+}
+
 TEST(KernelNeighborsTest, TheKernelsExpIsLibmsToAHundredMillionth) {
   for (double z = -708.0; z <= 50.0; z += 0.0137) {
     EXPECT_NEAR(KernelNeighbors::kernel_exp(z) / std::exp(z), 1.0, 1e-8) << z;
