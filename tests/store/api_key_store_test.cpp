@@ -44,12 +44,19 @@ TEST_F(ApiKeyStoreTest, AddedKeysAreListedAndAcceptedUntilRevoked) {
 
   const auto listed = store.list();
   ASSERT_EQ(listed.size(), 2U);
-  EXPECT_EQ(listed[0].id, scorer.key.id);
-  EXPECT_EQ(listed[0].name, "crm");
-  EXPECT_EQ(listed[0].role, auth::Role::kScorer);
-  EXPECT_EQ(listed[0].digest, auth::digest_of(scorer.token));
-  EXPECT_TRUE(listed[0].revoked_at.empty());
-  EXPECT_EQ(listed[1].role, auth::Role::kAdmin);
+  // Listed by creation time, then id: two keys made in the same millisecond come in id order, so
+  // each is found by its id.
+  EXPECT_LE(listed[0].created_at, listed[1].created_at);
+  const bool scorer_first = listed[0].id == scorer.key.id;
+  const auto& crm = scorer_first ? listed[0] : listed[1];
+  const auto& ops = scorer_first ? listed[1] : listed[0];
+  EXPECT_EQ(crm.id, scorer.key.id);
+  EXPECT_EQ(crm.name, "crm");
+  EXPECT_EQ(crm.role, auth::Role::kScorer);
+  EXPECT_EQ(crm.digest, auth::digest_of(scorer.token));
+  EXPECT_TRUE(crm.revoked_at.empty());
+  EXPECT_EQ(ops.id, admin.key.id);
+  EXPECT_EQ(ops.role, auth::Role::kAdmin);
 
   // Another connection (as `nbo keys` beside a server) sees the same keys.
   ApiKeyStore other(db_path_);
