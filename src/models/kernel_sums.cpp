@@ -220,37 +220,29 @@ template <class V>
   return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
 }
 
-// Sums `term(i)` (the width rows at i) over the rows [begin, end), both multiples of 4 N: four
-// vectors of N lanes to a step, each with its own sums, added in order at the end. Returns the
-// lanes' sums.
-template <class V, std::size_t N, class Term>
-[[gnu::always_inline]] inline LaneVectors<V, N> four_vector_sums(std::size_t begin, std::size_t end,
-                                                                 const Term& term) {
-  constexpr std::size_t width = LaneVectors<V, N>::kWidth;
-  constexpr std::size_t parts = N / width;
-  LaneVectors<V, N> sums[4] = {};
-  for (std::size_t i = begin; i < end; i += 4 * N) {
-#pragma GCC unroll 4
-    for (std::size_t k = 0; k < 4; ++k) {
-#pragma GCC unroll 4
-      for (std::size_t p = 0; p < parts; ++p) sums[k].part[p] += term(i + k * N + p * width);
-    }
-  }
-  LaneVectors<V, N> total;
-#pragma GCC unroll 4
-  for (std::size_t p = 0; p < parts; ++p) {
-    total.part[p] = ((sums[0].part[p] + sums[1].part[p]) + sums[2].part[p]) + sums[3].part[p];
-  }
-  return total;
-}
-
 // Sums `value(i)` (the kWidth<V> rows at i) over the rows [begin, end), both multiples of
-// kKernelBlock: four vectors of eight lanes to a block, then their lanes pairwise.
+// kKernelBlock: four vectors of eight lanes to a block, each with its own sums, added in order at
+// the end, then their lanes pairwise.
 template <class V, class Value>
 [[gnu::always_inline]] inline double block_sums(std::size_t begin, std::size_t end,
                                                 const Value& value) {
   static_assert(kKernelBlock == 4 * kKernelLanes);
-  return add_lanes(four_vector_sums<V, kKernelLanes>(begin, end, value));
+  Eight<V> sums[4] = {};
+  for (std::size_t i = begin; i < end; i += kKernelBlock) {
+#pragma GCC unroll 4
+    for (std::size_t k = 0; k < 4; ++k) {
+#pragma GCC unroll 4
+      for (std::size_t p = 0; p < kParts<V>; ++p) {
+        sums[k].part[p] += value(i + k * kKernelLanes + p * kWidth<V>);
+      }
+    }
+  }
+  Eight<V> total;
+#pragma GCC unroll 4
+  for (std::size_t p = 0; p < kParts<V>; ++p) {
+    total.part[p] = ((sums[0].part[p] + sums[1].part[p]) + sums[2].part[p]) + sums[3].part[p];
+  }
+  return add_lanes(total);
 }
 
 template <class V, class Value>
@@ -460,19 +452,6 @@ void row_factors_baseline(const double* level_table, const std::uint8_t* levels,
                           double* factors, double* minima) {
   row_factors_body<Doubles2>(level_table, levels, values, columns, gamma, terms, factors, minima);
 }
-
-// The kWidth<V> rows at i: their entries of each column's table, looked up one lane at a time and
-// added in column order from 0.
-template <class V>
-[[gnu::always_inline]] inline V lookup_sums(const std::uint8_t* const* codes,
-                                            const double* const* tables, std::size_t columns,
-                                            std::size_t i) {
-  V value = V{};
-  for (std::size_t m = 0; m < columns; ++m) value += lookup_lanes<V>(codes[m], tables[m], i);
-  return value;
-}
-
-// The single-precision passes at every level but AVX-512: sixteen lanes as Sixteen<F>.
 
 // The single-precision passes at every level but AVX-512: sixteen lanes as Sixteen<F>.
 
@@ -755,7 +734,8 @@ template <class V>
                                                           std::size_t columns, std::size_t count,
                                                           double* out) {
   for (std::size_t i = 0; i < count; i += kWidth<V>) {
-    const V distance = lookup_sums<V>(codes, terms, columns, i);
+    V distance{};
+    for (std::size_t m = 0; m < columns; ++m) distance += lookup_lanes<V>(codes[m], terms[m], i);
     std::memcpy(out + i, &distance, sizeof distance);
   }
   return smallest_body<V>(out, count);
