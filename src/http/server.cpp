@@ -93,6 +93,36 @@ void apply_limits(Parser& parser, const ServerOptions& options) {
       std::min<std::size_t>(options.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
 }
 
+// Whether a parsed header asks for 100 Continue before its body is sent.
+bool expects_continue(const Parser& parser) {
+  const auto& message = parser.get();
+  return message.version() >= 11 && iequals(message[bhttp::field::expect], "100-continue");
+}
+
+// Puts bytes that have arrived into the parser as Beast's read operations do before they read
+// from the socket, until the request is done, the bytes run out or the parser fails (`ec`; an
+// incomplete request is no failure: the caller reads on). With `stop_for_continue`, also after a
+// header that expects 100 Continue, which a connection answers before reading the body. Returns
+// the bytes used.
+std::size_t put_arrived(Parser& parser, net::const_buffer bytes, bool stop_for_continue,
+                        beast::error_code& ec) {
+  std::size_t consumed = 0;
+  while (!parser.is_done() && consumed < bytes.size()) {
+    const std::size_t used = parser.put(bytes + consumed, ec);
+    consumed += used;
+    if (ec == bhttp::error::need_more) {
+      ec = {};
+      break;
+    }
+    if (ec || used == 0) break;
+    if (stop_for_continue && parser.is_header_done() && !parser.is_done() &&
+        expects_continue(parser)) {
+      break;
+    }
+  }
+  return consumed;
+}
+
 // The Request fields that come from a parsed header (everything but the body and the time).
 void fill_from_header(const Parser::value_type& message, Request& request) {
   request.method = std::string(message.method_string());
@@ -328,7 +358,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // once, without the two trips through the io_context's queue and the timer that reading its
     // header and body with Beast's operations take.
     beast::error_code ec;
-    parse_buffered(ec);
+    buffer_.consume(put_arrived(*parser_, buffer_.data(), true, ec));
     if (ec) {
       on_read_error(ec);
       return;
@@ -346,34 +376,12 @@ class Session : public std::enable_shared_from_this<Session> {
                              beast::bind_front_handler(&Session::on_header, shared_from_this()));
   }
 
-  // Puts the buffered bytes into the parser as Beast's read operations do before they read from
-  // the socket (and as read_request() does): `ec` is set on a parse error, not for an incomplete
-  // request, which the caller then reads on.
-  void parse_buffered(beast::error_code& ec) {
-    while (!parser_->is_done() && buffer_.size() > 0) {
-      const std::size_t used = parser_->put(buffer_.data(), ec);
-      buffer_.consume(used);
-      if (ec == bhttp::error::need_more) {
-        ec = {};
-        return;
-      }
-      if (ec || used == 0) return;
-      // on_header() answers 100-continue before the body is read, as it did after Beast's reads.
-      if (parser_->is_header_done() && !parser_->is_done() && expects_continue()) return;
-    }
-  }
-
-  bool expects_continue() const {
-    const auto& message = parser_->get();
-    return message.version() >= 11 && iequals(message[bhttp::field::expect], "100-continue");
-  }
-
   void on_header(beast::error_code ec, std::size_t /*bytes*/) {
     if (ec) {
       on_read_error(ec);
       return;
     }
-    if (!parser_->is_done() && expects_continue()) {
+    if (!parser_->is_done() && expects_continue(*parser_)) {
       net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
                        beast::bind_front_handler(&Session::on_continue_sent, shared_from_this()));
       return;
@@ -942,13 +950,8 @@ ReadResult read_request(std::string_view bytes, const ServerOptions& options) {
   detail::apply_limits(parser, options);
   parser.eager(true);  // header and body in one pass, as async_read() after async_read_header()
   beast::error_code ec;
-  while (!parser.is_done() && result.consumed < bytes.size()) {
-    const std::size_t used = parser.put(
-        net::const_buffer(bytes.data() + result.consumed, bytes.size() - result.consumed), ec);
-    result.consumed += used;
-    if (ec == bhttp::error::need_more) return result;  // a connection would wait for more
-    if (ec || used == 0) break;
-  }
+  result.consumed = detail::put_arrived(parser, net::buffer(bytes.data(), bytes.size()), false, ec);
+  if (!ec && !parser.is_done()) return result;  // a connection would wait for more
   result.request.received_at = Clock::now();
   if (ec) {
     if (detail::is_transport_error(ec)) return result;  // a connection would be dropped
@@ -960,7 +963,6 @@ ReadResult read_request(std::string_view bytes, const ServerOptions& options) {
     result.answer = detail::read_error_response(ec, options, result.request.request_id);
     return result;  // the connection is closed after it
   }
-  if (!parser.is_done()) return result;
   auto& message = parser.get();
   detail::fill_from_header(message, result.request);
   result.request.body = std::move(message.body());
