@@ -11,6 +11,8 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "../../src/models/row_distances.hpp"
@@ -18,6 +20,18 @@
 
 namespace nbo::models::detail {
 namespace {
+
+// Every SIMD level computes the same bits: the first level's values are kept in `first`, and each
+// later level's `values` are expected to have their bits.
+template <class T>
+void expect_bits_of_the_first_level(std::vector<T>& first, const std::vector<T>& values,
+                                    std::string_view level) {
+  if (first.empty()) {
+    first = values;
+    return;
+  }
+  EXPECT_EQ(std::memcmp(values.data(), first.data(), values.size() * sizeof(T)), 0) << level;
+}
 
 TEST(KernelSumsTest, DistancesFromLevelCodesAreTheStoredRowsBits) {
   const SimdLevel saved = simd_level();
@@ -127,12 +141,7 @@ TEST(KernelSumsTest, TheKernelLogIsLibmsToAFewUnitsInTheLastPlaceWithTheSameBits
                   (std::isnan(out[i]) && std::isnan(scalar)))
           << x[i] << " at " << simd_level_name(level);
     }
-    if (first.empty()) {
-      first = out;
-      continue;
-    }
-    EXPECT_EQ(std::memcmp(out.data(), first.data(), out.size() * sizeof(double)), 0)
-        << simd_level_name(level);
+    expect_bits_of_the_first_level(first, out, simd_level_name(level));
   }
   set_simd_level(saved);
 }
@@ -206,19 +215,9 @@ TEST(KernelSumsTest, RowFactorsAreTheirDefinitionWithTheSameBitsAtEveryLevel) {
           EXPECT_LE(factor, 1.0);
         }
       }
-      if (first_terms.empty()) {
-        first_terms = terms;
-        first_factors = factors;
-        first_minima = minima;
-        continue;
-      }
-      EXPECT_EQ(std::memcmp(terms.data(), first_terms.data(), terms.size() * sizeof(double)), 0)
-          << simd_level_name(level);
-      EXPECT_EQ(std::memcmp(factors.data(), first_factors.data(), factors.size() * sizeof(double)),
-                0)
-          << simd_level_name(level);
-      EXPECT_EQ(std::memcmp(minima.data(), first_minima.data(), minima.size() * sizeof(double)), 0)
-          << simd_level_name(level);
+      expect_bits_of_the_first_level(first_terms, terms, simd_level_name(level));
+      expect_bits_of_the_first_level(first_factors, factors, simd_level_name(level));
+      expect_bits_of_the_first_level(first_minima, minima, simd_level_name(level));
     }
   }
   set_simd_level(saved);
@@ -265,13 +264,7 @@ TEST(KernelSumsTest, ProductWeightsAreTheFactorsMultipliedWithTheSameBitsAtEvery
     // Summed per lane in single precision over a few rows each: within 1e-6 of the exact sum.
     EXPECT_NEAR(sums.positive, positive, 1e-6 * positive) << simd_level_name(level);
     EXPECT_NEAR(sums.negative, negative, 1e-6 * negative) << simd_level_name(level);
-    std::vector<double> both{sums.positive, sums.negative};
-    if (first.empty()) {
-      first = both;
-      continue;
-    }
-    EXPECT_EQ(std::memcmp(both.data(), first.data(), 2 * sizeof(double)), 0)
-        << simd_level_name(level);
+    expect_bits_of_the_first_level(first, {sums.positive, sums.negative}, simd_level_name(level));
   }
   set_simd_level(saved);
 }
@@ -317,12 +310,7 @@ TEST(KernelSumsTest, OccludedSumsAreTheWeightsTimesTheFactorsWithTheSameBitsAtEv
           std::string(simd_level_name(level)) + ", columns from " + std::to_string(moved[0]);
       EXPECT_NEAR(sums.positive, positive, 1e-6 * positive) << context;
       EXPECT_NEAR(sums.negative, negative, 1e-6 * negative) << context;
-      std::vector<double> both{sums.positive, sums.negative};
-      if (first.empty()) {
-        first = both;
-        continue;
-      }
-      EXPECT_EQ(std::memcmp(both.data(), first.data(), 2 * sizeof(double)), 0) << context;
+      expect_bits_of_the_first_level(first, {sums.positive, sums.negative}, context);
     }
   }
   set_simd_level(saved);
