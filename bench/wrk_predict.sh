@@ -23,6 +23,14 @@
 # time of its processes over the run, from /proc: less noisy than req/s on a shared machine, and
 # what the hardware's pace comes down to). Needs wrk and nginx (nginx-light), both Debian packages
 # (scripts/install-deps.sh --bench installs them).
+#
+# The Python peer: a target NAME=bench/python_peer,MODEL (a directory holding server.py; MODEL is
+# logistic or knn, default logistic) is the FastAPI + uvicorn + scikit-learn peer of
+# bench/python_peer/ instead of an nbo binary: its model is trained once from the export
+# ($PEER_DATA, default ../shared/data/market) into the run's temporary directory, then uvicorn
+# serves it with --server-threads worker processes (default 2), uvloop and httptools, a fresh
+# SQLite request log, no access log. $PEER_PYTHON (default /usr/bin/python3, Debian's, where
+# scripts/install-deps.sh --bench installs the packages) runs it. See bench/python_peer/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -159,12 +167,32 @@ for target in "${targets[@]}"; do
     binary="${binary%%,*}"
   fi
   port="$(free_port)"
-  "${pin_server[@]}" "$binary" serve --host 127.0.0.1 --port "$port" \
-    --models "$target_models" ${server_threads:+--threads "$server_threads"} \
-    --db-path "$work/$name.db" --migrations migrations --log-level "$log_level" \
-    >"$work/$name.log" 2>&1 &
-  pids+=($!)
-  wait_ready "http://127.0.0.1:$port/ready"
+  if [ -f "$binary/server.py" ]; then  # the Python peer (see above)
+    peer_model="logistic"
+    [ "$target_models" = "$models_dir" ] || peer_model="$target_models"
+    peer_python="${PEER_PYTHON:-/usr/bin/python3}"
+    "$peer_python" "$binary/model.py" --data "${PEER_DATA:-../shared/data/market}" \
+      --model "$peer_model" --out "$work/$name.pkl" 2>"$work/$name.train.log" \
+      || { cat "$work/$name.train.log" >&2; exit 1; }
+    PEER_MODEL_PICKLE="$work/$name.pkl" PEER_DB_PATH="$work/$name.db" \
+      PEER_READY_FILE="$work/$name.ready" \
+      "${pin_server[@]}" "$peer_python" -m uvicorn server:app --app-dir "$binary" \
+      --host 127.0.0.1 --port "$port" --workers "${server_threads:-2}" --loop uvloop \
+      --http httptools --no-access-log --log-level warning >"$work/$name.log" 2>&1 &
+    pids+=($!)
+    wait_ready "http://127.0.0.1:$port/ready" || { cat "$work/$name.log" >&2; exit 1; }
+    for _ in $(seq 1 200); do  # every worker has loaded the model
+      [ "$(cat "$work/$name.ready" 2>/dev/null | wc -l)" -ge "${server_threads:-2}" ] && break
+      sleep 0.05
+    done
+  else
+    "${pin_server[@]}" "$binary" serve --host 127.0.0.1 --port "$port" \
+      --models "$target_models" ${server_threads:+--threads "$server_threads"} \
+      --db-path "$work/$name.db" --migrations migrations --log-level "$log_level" \
+      >"$work/$name.log" 2>&1 &
+    pids+=($!)
+    wait_ready "http://127.0.0.1:$port/ready"
+  fi
   server_pids+=($!)
   names+=("$name")
   urls+=("http://127.0.0.1:$port")

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# nbo against its Python peer (bench/python_peer: FastAPI + uvicorn, 2 workers, scikit-learn),
+# side by side in one run, on 127.0.0.1 only:
+#   1. single customers: bench/wrk_predict.sh with nginx (the HTTP ceiling), nbo, and the peer with
+#      its logistic and its k-NN model, --rounds alternating rounds at each --connections;
+#   2. batches: load_predict --batch B --connections C --duration S --warmup 1 against nbo and the
+#      two peers in alternation, --rounds times: customers/s, p50, p99, server CPU per customer;
+#   3. memory: RSS and PSS (sum over the server's processes) idle after start and after the load.
+#
+#   bench/python_peer.sh [--duration S] [--rounds N] [--connections "16 64"] [--batch 100]
+#                        [--batch-connections 16] [--nbo build/dev/nbo] [--models models]
+#                        [--load-predict build/dev/load_predict] [--only single|batch]
+#
+# The whole run holds the lock file $NBO_BENCH_LOCK (default /tmp/nbo-bench.lock; empty: none), so
+# benchmarks of others on a shared machine never overlap with it. Needs
+# `bash scripts/install-deps.sh --bench` (wrk, nginx-light, the Python packages) and a build with
+# nbo and load_predict (cmake --build build/dev). Every process it starts is stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+lock="${NBO_BENCH_LOCK-/tmp/nbo-bench.lock}"
+if [ -n "$lock" ] && [ -z "${NBO_BENCH_LOCK_HELD:-}" ]; then
+  NBO_BENCH_LOCK_HELD=1 exec flock "$lock" "$0" "$@"
+fi
+
+duration=5
+rounds=2
+connections="16 64"
+batch=100
+batch_connections=16
+nbo=build/dev/nbo
+models_dir=models
+load_predict=build/dev/load_predict
+only=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --duration) duration="$2"; shift 2 ;;
+    --rounds) rounds="$2"; shift 2 ;;
+    --connections) connections="$2"; shift 2 ;;
+    --batch) batch="$2"; shift 2 ;;
+    --batch-connections) batch_connections="$2"; shift 2 ;;
+    --nbo) nbo="$2"; shift 2 ;;
+    --models) models_dir="$2"; shift 2 ;;
+    --load-predict) load_predict="$2"; shift 2 ;;
+    --only) only="$2"; shift 2 ;;
+    -h|--help) sed -n 2,19p "$0"; exit 0 ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+peer_python="${PEER_PYTHON:-/usr/bin/python3}"
+export PEER_PYTHON="$peer_python"
+"$peer_python" -c 'import fastapi, uvicorn, uvloop, httptools, sklearn, numpy' 2>/dev/null || {
+  echo "the Python peer's packages are missing: bash scripts/install-deps.sh --bench" >&2; exit 2; }
+[ -x "$nbo" ] || { echo "no nbo binary at $nbo (cmake --build build/dev)" >&2; exit 2; }
+[ -x "$load_predict" ] || { echo "no load_predict at $load_predict" >&2; exit 2; }
+data="${PEER_DATA:-../shared/data/market}"
+
+echo "== nbo vs its Python peer ($(date -u +%FT%TZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "nbo: $nbo ($(git rev-parse --short HEAD 2>/dev/null || echo ?)$(git diff --quiet 2>/dev/null || echo '+changes')), models: $models_dir"
+"$peer_python" - <<'PY'
+import sys, fastapi, uvicorn, starlette, pydantic, uvloop, httptools, sklearn, numpy, scipy
+print("peer: Python %s, FastAPI %s, Starlette %s, pydantic %s, uvicorn %s (uvloop %s, httptools %s), "
+      "scikit-learn %s, numpy %s, scipy %s" % (sys.version.split()[0], fastapi.__version__,
+      starlette.__version__, pydantic.VERSION, uvicorn.__version__, uvloop.__version__,
+      httptools.__version__, sklearn.__version__, numpy.__version__, scipy.__version__))
+PY
+
+if [ "$only" != "batch" ]; then
+  echo
+  echo "== single customers: bench/wrk_predict.sh --duration $duration --rounds $rounds --connections \"$connections\""
+  bench/wrk_predict.sh --duration "$duration" --rounds "$rounds" \
+    --connections "$connections" --models "$models_dir" \
+    nbo="$nbo" py_lr=bench/python_peer,logistic py_knn=bench/python_peer,knn
+fi
+[ "$only" != "single" ] || exit 0
+
+work="$(mktemp -d /tmp/nbo-python-peer-XXXXXX)"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { "$peer_python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_ready() {  # url
+  for _ in $(seq 1 200); do
+    if curl -sf -o /dev/null "$1"; then return 0; fi
+    sleep 0.05
+  done
+  echo "not ready: $1" >&2
+  return 1
+}
+tree() { echo "$1" $(pgrep -P "$1" || true); }  # a server's pid and its children's
+cpu_seconds() {  # pid: user + system seconds of it and its children
+  local ticks=0 task stat
+  for task in $(tree "$1"); do
+    read -r -a stat < "/proc/$task/stat" || continue
+    ticks=$((ticks + stat[13] + stat[14]))
+  done
+  "$peer_python" -c "print($ticks / $(getconf CLK_TCK))"
+}
+memory() {  # pid: "RSS MiB / PSS MiB" summed over it and its children
+  local rss=0 pss=0 task kb
+  for task in $(tree "$1"); do
+    kb="$(awk '/^VmRSS:/ {print $2}' "/proc/$task/status")"; rss=$((rss + kb))
+    kb="$(awk '/^Pss:/ {print $2}' "/proc/$task/smaps_rollup")"; pss=$((pss + kb))
+  done
+  "$peer_python" -c "print('%.1f / %.1f' % ($rss / 1024, $pss / 1024))"
+}
+
+names=(nbo py_lr py_knn)
+ports=()
+server_pids=()
+# nbo with its defaults (log level info, one buffered line per request), as wrk_predict.sh runs it.
+port="$(free_port)"
+"$nbo" serve --host 127.0.0.1 --port "$port" --models "$models_dir" --db-path "$work/nbo.db" \
+  --migrations migrations >"$work/nbo.log" 2>&1 &
+pids+=($!); server_pids+=($!); ports+=("$port")
+wait_ready "http://127.0.0.1:$port/ready"
+for peer in py_lr:logistic py_knn:knn; do
+  name="${peer%%:*}"
+  "$peer_python" bench/python_peer/model.py --data "$data" --model "${peer#*:}" \
+    --out "$work/$name.pkl" 2>"$work/$name.train.log" || { cat "$work/$name.train.log" >&2; exit 1; }
+  port="$(free_port)"
+  PEER_MODEL_PICKLE="$work/$name.pkl" PEER_DB_PATH="$work/$name.db" PEER_READY_FILE="$work/$name.ready" \
+    "$peer_python" -m uvicorn server:app --app-dir bench/python_peer --host 127.0.0.1 --port "$port" \
+    --workers 2 --loop uvloop --http httptools --no-access-log --log-level warning \
+    >"$work/$name.log" 2>&1 &
+  pids+=($!); server_pids+=($!); ports+=("$port")
+  wait_ready "http://127.0.0.1:$port/ready" || { cat "$work/$name.log" >&2; exit 1; }
+  for _ in $(seq 1 200); do
+    [ "$(cat "$work/$name.ready" 2>/dev/null | wc -l)" -ge 2 ] && break
+    sleep 0.05
+  done
+  grep '^trained' "$work/$name.train.log" | sed "s/^/$name: /"
+done
+sleep 1
+idle=()
+for i in "${!names[@]}"; do idle+=("$(memory "${server_pids[$i]}")"); done
+
+echo
+echo "== batches of $batch: $load_predict --target 127.0.0.1:PORT --batch $batch --connections $batch_connections --duration $duration --warmup 1"
+# Server CPU from /proc over the whole load_predict call (warmup included): "cores" is its average
+# over the call, "us/cust" that divided by the measured pace (so it assumes the warmup ran as fast).
+printf '%-6s %-7s %13s %9s %9s %8s %8s %13s %9s\n' round target "customers/s" "p50 ms" "p99 ms" \
+  "non-200" "x nbo" "server cores" "~us/cust"
+for round in $(seq 1 "$rounds"); do
+  reference=""
+  for i in "${!names[@]}"; do
+    cpu_before="$(cpu_seconds "${server_pids[$i]}")"
+    started="$(date +%s.%N)"
+    result="$("$load_predict" --target "127.0.0.1:${ports[$i]}" --batch "$batch" \
+      --connections "$batch_connections" --duration "$duration" --warmup 1 \
+      --data "$data" 2>"$work/load.err" | grep '^RESULT ' | cut -d' ' -f2-)" \
+      || { cat "$work/load.err" >&2; exit 1; }
+    cpu_after="$(cpu_seconds "${server_pids[$i]}")"
+    wall="$("$peer_python" -c "import time; print(time.time() - $started)")"
+    read -r cps p50 p99 bad requests <<<"$("$peer_python" -c "
+import json, sys
+r = json.loads(sys.argv[1])
+print(r['customers_per_s'], r['latency_ms']['p50'], r['latency_ms']['p99'],
+      r['requests'] - r['ok'] + r['transport_errors'], r['requests'])" "$result")"
+    [ -n "$reference" ] || reference="$cps"
+    cores="$("$peer_python" -c "print(($cpu_after - $cpu_before) / $wall)")"
+    printf '%-6s %-7s %13.0f %9.2f %9.2f %8s %8.3f %13.2f %9.1f\n' "$round" "${names[$i]}" "$cps" \
+      "$p50" "$p99" "$bad" "$("$peer_python" -c "print($cps / $reference)")" "$cores" \
+      "$("$peer_python" -c "print($cores * 1e6 / max($cps, 1))")"
+  done
+done
+
+echo
+echo "== memory: RSS / PSS in MiB, summed over the server's processes (PSS shares pages fairly)"
+printf '%-7s %10s %22s %22s\n' target processes "idle after start" "idle after the load"
+sleep 1
+for i in "${!names[@]}"; do
+  printf '%-7s %10s %22s %22s\n' "${names[$i]}" "$(tree "${server_pids[$i]}" | wc -w)" "${idle[$i]}" \
+    "$(memory "${server_pids[$i]}")"
+done
