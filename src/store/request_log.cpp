@@ -1,6 +1,7 @@
 #include "nbo/store/request_log.hpp"
 
 #include <pthread.h>
+#include <sched.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -273,6 +274,7 @@ void RequestLogWriter::run() noexcept {
 void RequestLogWriter::write_batch(std::vector<RequestLogEntry>& batch) noexcept {
   std::uint64_t written = 0;
   std::uint64_t failed = 0;
+  std::size_t rows_since_yield = 0;
   try {
     Transaction tx(db_);
     // This connection holds the write lock: the ids after the largest are free until commit,
@@ -315,6 +317,10 @@ void RequestLogWriter::write_batch(std::vector<RequestLogEntry>& batch) noexcept
         const RequestLogEntry& e = batch[i];
         // An id per customer even when its row fails, so the request's range stays right.
         ++customer_row;
+        if (options_.yield_rows != 0 && ++rows_since_yield == options_.yield_rows) {
+          rows_since_yield = 0;
+          sched_yield();  // see RequestLogOptions::yield_rows
+        }
         try {
           insert_customer_.bind(1, customer_row)
               .bind(2, request_row)

@@ -292,6 +292,44 @@ TEST_F(RequestLogTest, ABatchIsStoredAsOneRequestAndItsCustomers) {
   EXPECT_FALSE(by_customer.step());
 }
 
+// The writer offers its core to other threads in the middle of a transaction (yield_rows): every
+// request still gets exactly its own customers, in order, whether it yields after every row or
+// never.
+TEST_F(RequestLogTest, YieldingTheCoreMidTransactionKeepsEachRequestsCustomersTogether) {
+  for (const std::size_t yield_rows : {std::size_t{1}, std::size_t{3}, std::size_t{0}}) {
+    SCOPED_TRACE(fmt::format("yield_rows {}", yield_rows));
+    const std::string prefix = fmt::format("y{}-", yield_rows);
+    RequestLogWriter writer(file_, RequestLogOptions{.yield_rows = yield_rows, .autostart = false});
+    for (int request = 0; request < 20; ++request) {
+      std::vector<RequestLogEntry> batch;
+      for (int customer = 0; customer <= request % 4; ++customer) {
+        batch.push_back(make_entry(fmt::format("{}{}", prefix, request),
+                                   fmt::format("{}{}-{}", prefix, request, customer)));
+      }
+      ASSERT_TRUE(writer.enqueue(batch));
+    }
+    writer.start();
+    writer.flush();
+    EXPECT_EQ(writer.written_total(), 50U);  // 5 x (1 + 2 + 3 + 4) customers
+    EXPECT_EQ(writer.write_errors_total(), 0U);
+
+    Database db = Database::open(file_);
+    Statement view = db.prepare(
+        "SELECT request_id, customer_id FROM request_log WHERE request_id LIKE ?1 || '%' "
+        "ORDER BY id");
+    view.bind(1, prefix);
+    std::vector<std::string> expected;
+    std::vector<std::string> stored;
+    for (int request = 0; request < 20; ++request) {
+      for (int customer = 0; customer <= request % 4; ++customer) {
+        expected.push_back(fmt::format("{0}{1} {0}{1}-{2}", prefix, request, customer));
+      }
+    }
+    while (view.step()) stored.push_back(view.column_text(0) + " " + view.column_text(1));
+    EXPECT_EQ(stored, expected);
+  }
+}
+
 // Both audit queries are answered from an index, not by scanning the log.
 TEST_F(RequestLogTest, TheViewIsSearchedByIndexForARequestAndForACustomer) {
   Database db = Database::open(file_);
