@@ -319,7 +319,8 @@ void RequestLogWriter::write_batch(std::vector<RequestLogEntry>& batch) noexcept
         ++customer_row;
         if (options_.yield_rows != 0 && ++rows_since_yield == options_.yield_rows) {
           rows_since_yield = 0;
-          sched_yield();  // see RequestLogOptions::yield_rows
+          // Only while the writer keeps up: see RequestLogOptions::yield_rows.
+          if (depth_.load(std::memory_order_relaxed) < options_.wake_rows) sched_yield();
         }
         try {
           insert_customer_.bind(1, customer_row)
