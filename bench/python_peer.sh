@@ -10,6 +10,11 @@
 #   bench/python_peer.sh [--duration S] [--rounds N] [--connections "16 64"] [--batch 100]
 #                        [--batch-connections 16] [--nbo build/dev/nbo] [--models models]
 #                        [--load-predict build/dev/load_predict] [--only single|batch]
+#                        [NAME=PATH/TO/nbo[,MODELS_DIR[,MIGRATIONS_DIR]] ...]
+#
+# Without NAME=... targets, nbo is --nbo serving --models; with them, each is an nbo of its own in
+# every part of the run (another commit's build, the fastest model family's models directory...),
+# as in bench/wrk_predict.sh.
 #
 # The whole run holds the lock file $NBO_BENCH_LOCK (default /tmp/nbo-bench.lock; empty: none), so
 # benchmarks of others on a shared machine never overlap with it. Needs
@@ -32,6 +37,7 @@ nbo=build/dev/nbo
 models_dir=models
 load_predict=build/dev/load_predict
 only=""
+nbo_targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) duration="$2"; shift 2 ;;
@@ -43,7 +49,8 @@ while [ $# -gt 0 ]; do
     --models) models_dir="$2"; shift 2 ;;
     --load-predict) load_predict="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
-    -h|--help) sed -n 2,19p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,24p "$0"; exit 0 ;;
+    *=*) nbo_targets+=("$1"); shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -51,12 +58,16 @@ peer_python="${PEER_PYTHON:-/usr/bin/python3}"
 export PEER_PYTHON="$peer_python"
 "$peer_python" -c 'import fastapi, uvicorn, uvloop, httptools, sklearn, numpy' 2>/dev/null || {
   echo "the Python peer's packages are missing: bash scripts/install-deps.sh --bench" >&2; exit 2; }
-[ -x "$nbo" ] || { echo "no nbo binary at $nbo (cmake --build build/dev)" >&2; exit 2; }
+[ ${#nbo_targets[@]} -gt 0 ] || nbo_targets=("nbo=$nbo,$models_dir")
+for target in "${nbo_targets[@]}"; do
+  binary="${target#*=}"
+  [ -x "${binary%%,*}" ] || { echo "no nbo binary at ${binary%%,*} (cmake --build build/dev)" >&2; exit 2; }
+done
 [ -x "$load_predict" ] || { echo "no load_predict at $load_predict" >&2; exit 2; }
 data="${PEER_DATA:-../shared/data/market}"
 
 echo "== nbo vs its Python peer ($(date -u +%FT%TZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
-echo "nbo: $nbo ($(git rev-parse --short HEAD 2>/dev/null || echo ?)$(git diff --quiet 2>/dev/null || echo '+changes')), models: $models_dir"
+echo "nbo: ${nbo_targets[*]} (this checkout: $(git rev-parse --short HEAD 2>/dev/null || echo ?)$(git diff --quiet 2>/dev/null || echo '+changes'))"
 "$peer_python" - <<'PY'
 import sys, fastapi, uvicorn, starlette, pydantic, uvloop, httptools, sklearn, numpy, scipy
 print("peer: Python %s, FastAPI %s, Starlette %s, pydantic %s, uvicorn %s (uvloop %s, httptools %s), "
@@ -70,7 +81,7 @@ if [ "$only" != "batch" ]; then
   echo "== single customers: bench/wrk_predict.sh --duration $duration --rounds $rounds --connections \"$connections\""
   bench/wrk_predict.sh --duration "$duration" --rounds "$rounds" \
     --connections "$connections" --models "$models_dir" \
-    nbo="$nbo" py_lr=bench/python_peer,logistic py_knn=bench/python_peer,knn
+    "${nbo_targets[@]}" py_lr=bench/python_peer,logistic py_knn=bench/python_peer,knn
 fi
 [ "$only" != "single" ] || exit 0
 
@@ -110,15 +121,21 @@ memory() {  # pid: "RSS MiB / PSS MiB" summed over it and its children
   "$peer_python" -c "print('%.1f / %.1f' % ($rss / 1024, $pss / 1024))"
 }
 
-names=(nbo py_lr py_knn)
+names=()
 ports=()
 server_pids=()
-# nbo with its defaults (log level info, one buffered line per request), as wrk_predict.sh runs it.
-port="$(free_port)"
-"$nbo" serve --host 127.0.0.1 --port "$port" --models "$models_dir" --db-path "$work/nbo.db" \
-  --migrations migrations >"$work/nbo.log" 2>&1 &
-pids+=($!); server_pids+=($!); ports+=("$port")
-wait_ready "http://127.0.0.1:$port/ready"
+# Each nbo with its defaults (log level info, one buffered line per request), as wrk_predict.sh
+# runs it.
+for target in "${nbo_targets[@]}"; do
+  name="${target%%=*}"
+  IFS=, read -r binary target_models target_migrations <<<"${target#*=}"
+  port="$(free_port)"
+  "$binary" serve --host 127.0.0.1 --port "$port" --models "${target_models:-$models_dir}" \
+    --db-path "$work/$name.db" --migrations "${target_migrations:-migrations}" \
+    >"$work/$name.log" 2>&1 &
+  pids+=($!); server_pids+=($!); ports+=("$port"); names+=("$name")
+  wait_ready "http://127.0.0.1:$port/ready" || { cat "$work/$name.log" >&2; exit 1; }
+done
 for peer in py_lr:logistic py_knn:knn; do
   name="${peer%%:*}"
   "$peer_python" bench/python_peer/model.py --data "$data" --model "${peer#*:}" \
@@ -128,7 +145,7 @@ for peer in py_lr:logistic py_knn:knn; do
     "$peer_python" -m uvicorn server:app --app-dir bench/python_peer --host 127.0.0.1 --port "$port" \
     --workers 2 --loop uvloop --http httptools --no-access-log --log-level warning \
     >"$work/$name.log" 2>&1 &
-  pids+=($!); server_pids+=($!); ports+=("$port")
+  pids+=($!); server_pids+=($!); ports+=("$port"); names+=("$name")
   wait_ready "http://127.0.0.1:$port/ready" || { cat "$work/$name.log" >&2; exit 1; }
   for _ in $(seq 1 200); do
     [ "$(cat "$work/$name.ready" 2>/dev/null | wc -l)" -ge 2 ] && break
@@ -144,8 +161,8 @@ echo
 echo "== batches of $batch: $load_predict --target 127.0.0.1:PORT --batch $batch --connections $batch_connections --duration $duration --warmup 1"
 # Server CPU from /proc over the whole load_predict call (warmup included): "cores" is its average
 # over the call, "us/cust" that divided by the measured pace (so it assumes the warmup ran as fast).
-printf '%-6s %-7s %13s %9s %9s %8s %8s %13s %9s\n' round target "customers/s" "p50 ms" "p99 ms" \
-  "non-200" "x nbo" "server cores" "~us/cust"
+printf '%-6s %-8s %13s %9s %9s %8s %8s %13s %9s\n' round target "customers/s" "p50 ms" "p99 ms" \
+  "non-200" "x ${names[0]}" "server cores" "~us/cust"
 for round in $(seq 1 "$rounds"); do
   reference=""
   for i in "${!names[@]}"; do
@@ -164,7 +181,7 @@ print(r['customers_per_s'], r['latency_ms']['p50'], r['latency_ms']['p99'],
       r['requests'] - r['ok'] + r['transport_errors'], r['requests'])" "$result")"
     [ -n "$reference" ] || reference="$cps"
     cores="$("$peer_python" -c "print(($cpu_after - $cpu_before) / $wall)")"
-    printf '%-6s %-7s %13.0f %9.2f %9.2f %8s %8.3f %13.2f %9.1f\n' "$round" "${names[$i]}" "$cps" \
+    printf '%-6s %-8s %13.0f %9.2f %9.2f %8s %8.3f %13.2f %9.1f\n' "$round" "${names[$i]}" "$cps" \
       "$p50" "$p99" "$bad" "$("$peer_python" -c "print($cps / $reference)")" "$cores" \
       "$("$peer_python" -c "print($cores * 1e6 / max($cps, 1))")"
   done
@@ -172,9 +189,9 @@ done
 
 echo
 echo "== memory: RSS / PSS in MiB, summed over the server's processes (PSS shares pages fairly)"
-printf '%-7s %10s %22s %22s\n' target processes "idle after start" "idle after the load"
+printf '%-8s %10s %22s %22s\n' target processes "idle after start" "idle after the load"
 sleep 1
 for i in "${!names[@]}"; do
-  printf '%-7s %10s %22s %22s\n' "${names[$i]}" "$(tree "${server_pids[$i]}" | wc -w)" "${idle[$i]}" \
+  printf '%-8s %10s %22s %22s\n' "${names[$i]}" "$(tree "${server_pids[$i]}" | wc -w)" "${idle[$i]}" \
     "$(memory "${server_pids[$i]}")"
 done

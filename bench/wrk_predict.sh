@@ -5,12 +5,14 @@
 #
 #   bench/wrk_predict.sh [--duration S] [--connections "16 64"] [--threads T] [--rounds N]
 #                        [--models DIR] [--server-threads N] [--server-cpus LIST]
-#                        [--client-cpus LIST] [--log-level LEVEL] NAME=PATH/TO/nbo[,MODELS_DIR] [...]
+#                        [--client-cpus LIST] [--log-level LEVEL]
+#                        NAME=PATH/TO/nbo[,MODELS_DIR[,MIGRATIONS_DIR]] [...]
 #
 # --server-threads N gives nbo `--threads N` and nginx N worker processes (default: nbo's own
 # default, one per hardware thread, and 2 nginx workers). --server-cpus / --client-cpus pin the
 # servers and wrk with taskset (a CPU list such as 0-3), so that on a machine with enough cores
-# client and server do not take each other's. A target's own MODELS_DIR overrides --models.
+# client and server do not take each other's. A target's own MODELS_DIR overrides --models, its
+# MIGRATIONS_DIR this checkout's migrations/ (an earlier commit's binary with its own schema).
 # --log-level is given to every nbo (default info, nbo serve's own default: a buffered log line
 # per request, written to a file here; warn leaves it out). Until 2026-11-30 the script ran nbo
 # with warn, which saved about 3.5 µs per request with the logistic model.
@@ -162,9 +164,14 @@ for target in "${targets[@]}"; do
   name="${target%%=*}"
   binary="${target#*=}"
   target_models="$models_dir"
+  target_migrations=migrations
   if [[ "$binary" == *,* ]]; then
     target_models="${binary#*,}"
     binary="${binary%%,*}"
+    if [[ "$target_models" == *,* ]]; then
+      target_migrations="${target_models#*,}"
+      target_models="${target_models%%,*}"
+    fi
   fi
   port="$(free_port)"
   if [ -f "$binary/server.py" ]; then  # the Python peer (see above)
@@ -188,7 +195,7 @@ for target in "${targets[@]}"; do
   else
     "${pin_server[@]}" "$binary" serve --host 127.0.0.1 --port "$port" \
       --models "$target_models" ${server_threads:+--threads "$server_threads"} \
-      --db-path "$work/$name.db" --migrations migrations --log-level "$log_level" \
+      --db-path "$work/$name.db" --migrations "$target_migrations" --log-level "$log_level" \
       >"$work/$name.log" 2>&1 &
     pids+=($!)
     wait_ready "http://127.0.0.1:$port/ready"
