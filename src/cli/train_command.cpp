@@ -222,7 +222,7 @@ int run_train(const std::vector<std::string>& args) {
       "candidate", po::value(&options.candidate),
       "force this candidate (a family or 'ensemble') instead of the best CV ROC-AUC")(
       "threads", po::value(&options.threads)->default_value(0),
-      "outer folds trained in parallel (0: one per hardware thread)")(
+      "outer folds trained in parallel (0: one per core this process may use)")(
       "model-version", po::value(&version),
       "version recorded in the model file, \"{candidate}\" replaced by the chosen candidate "
       "(default: <data fingerprint>-seed<seed>-{candidate})")(

@@ -206,7 +206,7 @@ int run_train_segments(const std::vector<std::string>& args) {
       "report", po::value(&report_dir)->default_value("reports/segments"),
       "directory for the report (segments_report.md, segments.svg, segments_customers.csv)")(
       "threads", po::value(&options.threads)->default_value(0),
-      "outer folds cross-validated in parallel (0: one per hardware thread)")(
+      "outer folds cross-validated in parallel (0: one per core this process may use)")(
       "max-subgroups", po::value(&options.max_subgroups)->default_value(options.max_subgroups),
       "behavioural sub-groups per at-risk cell")(
       "min-lift", po::value(&options.min_lift)->default_value(options.min_lift),

@@ -55,7 +55,7 @@ po::options_description describe(RawOptions& raw, const ServeConfig& defaults) {
       "port", po::value(&raw.port)->default_value(defaults.server.port),
       "TCP port; 0 picks a free port and the start-up log names it")(
       "threads", po::value(&raw.threads)->default_value(0),
-      "I/O threads; 0 = one per hardware thread")(
+      "I/O threads; 0 = one per core this process may use (its CPU affinity, a cgroup CPU quota)")(
       "worker-threads", po::value(&raw.worker_threads)->default_value(0),
       "threads running request handlers; 0 = as many as --threads")(
       "models", po::value(&raw.models)->default_value(defaults.models_dir.string()),
@@ -225,7 +225,7 @@ ParsedServeConfig parse_serve_config(const std::vector<std::string>& args,
   }
   if (raw.threads > 1024) {
     return fail(
-        fmt::format("--threads must be 0 (one per hardware thread) to 1024, got {}", raw.threads));
+        fmt::format("--threads must be 0 (one per usable core) to 1024, got {}", raw.threads));
   }
   static constexpr std::array<std::string_view, 8> kLogLevels{
       "trace", "debug", "info", "warn", "warning", "error", "critical", "off"};

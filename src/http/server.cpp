@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "nbo/http/error_body.hpp"
+#include "nbo/platform/cores.hpp"
 #include "nbo/http/logging.hpp"
 #include "nbo/http/request_util.hpp"
 
@@ -177,9 +178,9 @@ std::optional<Response> target_error(const Request& request) {
 
 namespace {
 
-// The I/O threads a server runs: options.threads, or one per hardware thread.
+// The I/O threads a server runs: options.threads, or one per core the process may use.
 unsigned io_thread_count(const ServerOptions& options) {
-  return options.threads == 0 ? std::max(1U, std::thread::hardware_concurrency()) : options.threads;
+  return options.threads == 0 ? platform::usable_cores() : options.threads;
 }
 
 // `count` io_contexts, each told it is run by one thread (Asio then skips waking other threads).

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "nbo/models/ensemble.hpp"
+#include "nbo/platform/cores.hpp"
 #include "nbo/train/evaluation.hpp"
 
 namespace nbo::train {
@@ -24,11 +25,11 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// Runs job(0) .. job(jobs - 1) on `threads` threads (0: one per hardware thread), taking the
+// Runs job(0) .. job(jobs - 1) on `threads` threads (0: platform::usable_cores()), taking the
 // jobs in index order; rethrows the failure of the lowest failed job once all have ended.
 void run_parallel(std::size_t jobs, int threads, const std::function<void(std::size_t)>& job) {
   std::size_t workers = threads > 0 ? static_cast<std::size_t>(threads)
-                                    : std::max(1u, std::thread::hardware_concurrency());
+                                    : platform::usable_cores();
   workers = std::min(workers, jobs);
   std::atomic<std::size_t> next{0};
   std::vector<std::exception_ptr> errors(jobs);
@@ -158,7 +159,7 @@ NestedCvResult run_nested_cv(std::span<const int> labels, const FoldMatrixBuilde
                   "folds, {} threads",
                   families.size(), options.repeats, options.folds, options.inner_folds,
                   options.threads > 0 ? options.threads
-                                      : static_cast<int>(std::thread::hardware_concurrency())));
+                                      : static_cast<int>(platform::usable_cores())));
 
   // Job 0 is the search on every row; it runs first so the longest job does not start last.
   run_parallel(outer_jobs + 1, options.threads, [&](std::size_t job_index) {

@@ -35,7 +35,7 @@ namespace nbo::http {
 struct ServerOptions {
   std::string host = "127.0.0.1";  // name or address to bind (resolved once, first that binds)
   unsigned short port = 8080;      // 0 = pick a free port; Server::port() tells which
-  unsigned threads = 0;            // I/O threads; 0 = std::thread::hardware_concurrency()
+  unsigned threads = 0;            // I/O threads; 0 = platform::usable_cores()
   unsigned worker_threads = 0;     // threads running handlers; 0 = same as threads (resolved)
   std::size_t max_body_bytes = 8 * 1024 * 1024;  // larger body -> 413 payload_too_large, close
   std::size_t max_header_bytes = 16 * 1024;      // larger header block -> 431, close

@@ -62,7 +62,7 @@ struct NestedCvOptions {
   int inner_folds = 3;       // inner k (hyperparameters, calibration, ensemble weights)
   int ensemble_rounds = 10;  // greedy ensemble steps
   std::uint64_t seed = 42;
-  int threads = 0;                // outer folds in parallel; 0 = the hardware's thread count
+  int threads = 0;                // outer folds in parallel; 0 = platform::usable_cores()
   std::string row_noun = "rows";  // what a row is, in progress lines ("customers")
 };
 
