@@ -94,15 +94,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { "$peer_python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_ready() {  # url
-  for _ in $(seq 1 200); do
-    if curl -sf -o /dev/null "$1"; then return 0; fi
-    sleep 0.05
-  done
-  echo "not ready: $1" >&2
-  return 1
-}
+pin_server=()
+source bench/servers.sh
 tree() { echo "$1" $(pgrep -P "$1" || true); }  # a server's pid and its children's
 cpu_seconds() {  # pid: user + system seconds of it and its children
   local ticks=0 task stat
@@ -130,27 +123,15 @@ for target in "${nbo_targets[@]}"; do
   name="${target%%=*}"
   IFS=, read -r binary target_models target_migrations <<<"${target#*=}"
   port="$(free_port)"
-  "$binary" serve --host 127.0.0.1 --port "$port" --models "${target_models:-$models_dir}" \
-    --db-path "$work/$name.db" --migrations "${target_migrations:-migrations}" \
-    >"$work/$name.log" 2>&1 &
-  pids+=($!); server_pids+=($!); ports+=("$port"); names+=("$name")
-  wait_ready "http://127.0.0.1:$port/ready" || { cat "$work/$name.log" >&2; exit 1; }
+  start_nbo "$name" "$binary" "$port" "${target_models:-$models_dir}" \
+    "${target_migrations:-migrations}"
+  server_pids+=($!); ports+=("$port"); names+=("$name")
 done
 for peer in py_lr:logistic py_knn:knn; do
   name="${peer%%:*}"
-  "$peer_python" bench/python_peer/model.py --data "$data" --model "${peer#*:}" \
-    --out "$work/$name.pkl" 2>"$work/$name.train.log" || { cat "$work/$name.train.log" >&2; exit 1; }
   port="$(free_port)"
-  PEER_MODEL_PICKLE="$work/$name.pkl" PEER_DB_PATH="$work/$name.db" PEER_READY_FILE="$work/$name.ready" \
-    "$peer_python" -m uvicorn server:app --app-dir bench/python_peer --host 127.0.0.1 --port "$port" \
-    --workers 2 --loop uvloop --http httptools --no-access-log --log-level warning \
-    >"$work/$name.log" 2>&1 &
-  pids+=($!); server_pids+=($!); ports+=("$port"); names+=("$name")
-  wait_ready "http://127.0.0.1:$port/ready" || { cat "$work/$name.log" >&2; exit 1; }
-  for _ in $(seq 1 200); do
-    [ "$(cat "$work/$name.ready" 2>/dev/null | wc -l)" -ge 2 ] && break
-    sleep 0.05
-  done
+  PEER_DATA="$data" start_python_peer "$name" bench/python_peer "${peer#*:}" "$port" 2
+  server_pids+=($!); ports+=("$port"); names+=("$name")
   grep '^trained' "$work/$name.train.log" | sed "s/^/$name: /"
 done
 sleep 1

@@ -82,15 +82,7 @@ pin_client=()
 [ -z "$server_cpus" ] || pin_server=(taskset -c "$server_cpus")
 [ -z "$client_cpus" ] || pin_client=(taskset -c "$client_cpus")
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_ready() {  # url
-  for _ in $(seq 1 200); do
-    if curl -sf -o /dev/null "$1"; then return 0; fi
-    sleep 0.05
-  done
-  echo "not ready: $1" >&2
-  return 1
-}
+source bench/servers.sh
 
 # The wrk script: round-robin over the fixture customers, a unique request id per request.
 {
@@ -177,28 +169,10 @@ for target in "${targets[@]}"; do
   if [ -f "$binary/server.py" ]; then  # the Python peer (see above)
     peer_model="logistic"
     [ "$target_models" = "$models_dir" ] || peer_model="$target_models"
-    peer_python="${PEER_PYTHON:-/usr/bin/python3}"
-    "$peer_python" "$binary/model.py" --data "${PEER_DATA:-../shared/data/market}" \
-      --model "$peer_model" --out "$work/$name.pkl" 2>"$work/$name.train.log" \
-      || { cat "$work/$name.train.log" >&2; exit 1; }
-    PEER_MODEL_PICKLE="$work/$name.pkl" PEER_DB_PATH="$work/$name.db" \
-      PEER_READY_FILE="$work/$name.ready" \
-      "${pin_server[@]}" "$peer_python" -m uvicorn server:app --app-dir "$binary" \
-      --host 127.0.0.1 --port "$port" --workers "${server_threads:-2}" --loop uvloop \
-      --http httptools --no-access-log --log-level warning >"$work/$name.log" 2>&1 &
-    pids+=($!)
-    wait_ready "http://127.0.0.1:$port/ready" || { cat "$work/$name.log" >&2; exit 1; }
-    for _ in $(seq 1 200); do  # every worker has loaded the model
-      [ "$(cat "$work/$name.ready" 2>/dev/null | wc -l)" -ge "${server_threads:-2}" ] && break
-      sleep 0.05
-    done
+    start_python_peer "$name" "$binary" "$peer_model" "$port" "${server_threads:-2}"
   else
-    "${pin_server[@]}" "$binary" serve --host 127.0.0.1 --port "$port" \
-      --models "$target_models" ${server_threads:+--threads "$server_threads"} \
-      --db-path "$work/$name.db" --migrations "$target_migrations" --log-level "$log_level" \
-      >"$work/$name.log" 2>&1 &
-    pids+=($!)
-    wait_ready "http://127.0.0.1:$port/ready"
+    start_nbo "$name" "$binary" "$port" "$target_models" "$target_migrations" \
+      ${server_threads:+--threads "$server_threads"} --log-level "$log_level"
   fi
   server_pids+=($!)
   names+=("$name")

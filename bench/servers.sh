@@ -1,0 +1,51 @@
+# Sourced by the bench scripts (wrk_predict.sh, python_peer.sh): free ports, readiness, and
+# starting an nbo or the Python peer on 127.0.0.1. The caller has set -euo pipefail, a scratch
+# directory $work, an array pids (every process started is added to it, for the caller's cleanup
+# trap) and an array pin_server (a command prefix such as `taskset -c 0-3`, or empty). After a
+# start_* call, $! is the server's pid.
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+wait_ready() {  # URL: polls for up to 10 s
+  for _ in $(seq 1 200); do
+    if curl -sf -o /dev/null "$1"; then return 0; fi
+    sleep 0.05
+  done
+  echo "not ready: $1" >&2
+  return 1
+}
+
+# start_nbo NAME BINARY PORT MODELS_DIR MIGRATIONS_DIR [nbo serve flags...]: a fresh SQLite file
+# $work/NAME.db, its log in $work/NAME.log.
+start_nbo() {
+  local name="$1" binary="$2" port="$3" models="$4" migrations="$5"
+  shift 5
+  "${pin_server[@]}" "$binary" serve --host 127.0.0.1 --port "$port" --models "$models" \
+    --db-path "$work/$name.db" --migrations "$migrations" "$@" >"$work/$name.log" 2>&1 &
+  pids+=($!)
+  wait_ready "http://127.0.0.1:$port/ready" || { cat "$work/$name.log" >&2; exit 1; }
+}
+
+# start_python_peer NAME APP_DIR MODEL PORT WORKERS: the peer of bench/python_peer/ (README
+# there), its model (logistic | knn) trained from the export ($PEER_DATA, default
+# ../shared/data/market) into $work/NAME.pkl, then served by uvicorn with WORKERS processes,
+# uvloop and httptools, no access log, a fresh SQLite request log; returns once every worker has
+# loaded the model. $PEER_PYTHON (default /usr/bin/python3, Debian's, where
+# scripts/install-deps.sh --bench installs the packages) runs it.
+start_python_peer() {
+  local name="$1" app_dir="$2" model="$3" port="$4" workers="$5"
+  local python="${PEER_PYTHON:-/usr/bin/python3}"
+  "$python" "$app_dir/model.py" --data "${PEER_DATA:-../shared/data/market}" --model "$model" \
+    --out "$work/$name.pkl" 2>"$work/$name.train.log" || { cat "$work/$name.train.log" >&2; exit 1; }
+  PEER_MODEL_PICKLE="$work/$name.pkl" PEER_DB_PATH="$work/$name.db" \
+    PEER_READY_FILE="$work/$name.ready" \
+    "${pin_server[@]}" "$python" -m uvicorn server:app --app-dir "$app_dir" --host 127.0.0.1 \
+    --port "$port" --workers "$workers" --loop uvloop --http httptools --no-access-log \
+    --log-level warning >"$work/$name.log" 2>&1 &
+  pids+=($!)
+  wait_ready "http://127.0.0.1:$port/ready" || { cat "$work/$name.log" >&2; exit 1; }
+  for _ in $(seq 1 200); do  # every worker has loaded the model
+    [ "$(cat "$work/$name.ready" 2>/dev/null | wc -l)" -ge "$workers" ] && break
+    sleep 0.05
+  done
+}
