@@ -21,11 +21,12 @@
 # `bash scripts/install-deps.sh --bench` (wrk, nginx-light, the Python packages) and a build with
 # nbo and load_predict (cmake --build build/dev). Every process it starts is stopped on exit.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+self="$(realpath "$0")"
+cd "$(dirname "$self")/.."
 
 lock="${NBO_BENCH_LOCK-/tmp/nbo-bench.lock}"
 if [ -n "$lock" ] && [ -z "${NBO_BENCH_LOCK_HELD:-}" ]; then
-  NBO_BENCH_LOCK_HELD=1 exec flock "$lock" "$0" "$@"
+  NBO_BENCH_LOCK_HELD=1 exec flock "$lock" "$self" "$@"
 fi
 
 duration=5
@@ -132,7 +133,7 @@ for peer in py_lr:logistic py_knn:knn; do
   port="$(free_port)"
   PEER_DATA="$data" start_python_peer "$name" bench/python_peer "${peer#*:}" "$port" 2
   server_pids+=($!); ports+=("$port"); names+=("$name")
-  grep '^trained' "$work/$name.train.log" | sed "s/^/$name: /"
+  grep '^trained' "$work/$name.train.log" | sed "s/^/$name: /" || true
 done
 sleep 1
 idle=()

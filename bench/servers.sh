@@ -45,7 +45,10 @@ start_python_peer() {
   pids+=($!)
   wait_ready "http://127.0.0.1:$port/ready" || { cat "$work/$name.log" >&2; exit 1; }
   for _ in $(seq 1 200); do  # every worker has loaded the model
-    [ "$(cat "$work/$name.ready" 2>/dev/null | wc -l)" -ge "$workers" ] && break
+    [ "$(cat "$work/$name.ready" 2>/dev/null | wc -l)" -ge "$workers" ] && return 0
     sleep 0.05
   done
+  echo "$name: not every one of its $workers workers loaded the model within 10 s" >&2
+  cat "$work/$name.log" >&2
+  exit 1
 }

@@ -9,7 +9,7 @@
 #                        NAME=PATH/TO/nbo[,MODELS_DIR[,MIGRATIONS_DIR]] [...]
 #
 # --server-threads N gives nbo `--threads N` and nginx N worker processes (default: nbo's own
-# default, one per hardware thread, and 2 nginx workers). --server-cpus / --client-cpus pin the
+# default, one per core it may use (its CPU affinity, a cgroup quota), and 2 nginx workers). --server-cpus / --client-cpus pin the
 # servers and wrk with taskset (a CPU list such as 0-3), so that on a machine with enough cores
 # client and server do not take each other's. A target's own MODELS_DIR overrides --models, its
 # MIGRATIONS_DIR this checkout's migrations/ (an earlier commit's binary with its own schema).

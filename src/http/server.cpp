@@ -675,7 +675,8 @@ void ServerImpl::start() {
   for (auto& context : io_contexts_) work_.emplace_back(context->get_executor());
   worker_work_.emplace(worker_context_.get_executor());
   net::post(accept_strand_, [this] { do_accept(); });
-  const unsigned count = io_thread_count(options_);
+  // As many as the constructor made contexts for (usable_cores() may say otherwise by now).
+  const auto count = static_cast<unsigned>(io_contexts_.size());
   const unsigned workers = options_.worker_threads == 0 ? count : options_.worker_threads;
   worker_threads_.reserve(workers);
   for (unsigned i = 0; i < workers; ++i) {

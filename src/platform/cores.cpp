@@ -71,7 +71,7 @@ std::optional<unsigned> cores_of_cpu_max(std::string_view content) {
   const auto quota = parse_unsigned(content.substr(0, space));  // "max" -> nullopt: no limit
   const auto period = parse_unsigned(content.substr(space + 1));
   if (!quota || !period || *period == 0) return std::nullopt;
-  const std::uint64_t cores = (*quota + *period - 1) / *period;
+  const std::uint64_t cores = *quota / *period + (*quota % *period != 0 ? 1 : 0);
   return static_cast<unsigned>(std::clamp<std::uint64_t>(cores, 1, 1U << 16));
 }
 

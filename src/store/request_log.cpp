@@ -317,11 +317,6 @@ void RequestLogWriter::write_batch(std::vector<RequestLogEntry>& batch) noexcept
         const RequestLogEntry& e = batch[i];
         // An id per customer even when its row fails, so the request's range stays right.
         ++customer_row;
-        if (options_.yield_rows != 0 && ++rows_since_yield == options_.yield_rows) {
-          rows_since_yield = 0;
-          // Only while the writer keeps up: see RequestLogOptions::yield_rows.
-          if (depth_.load(std::memory_order_relaxed) < options_.wake_rows) sched_yield();
-        }
         try {
           insert_customer_.bind(1, customer_row)
               .bind(2, request_row)
@@ -341,6 +336,14 @@ void RequestLogWriter::write_batch(std::vector<RequestLogEntry>& batch) noexcept
           ++failed;
           spdlog::error("store: request log row for request {} not written: {}", e.request_id,
                         row_error.what());
+        }
+        if (options_.yield_rows != 0 && ++rows_since_yield == options_.yield_rows) {
+          rows_since_yield = 0;
+          // Only while the writer keeps up: see RequestLogOptions::yield_rows.
+          if (depth_.load(std::memory_order_relaxed) < options_.wake_rows) {
+            sched_yield();
+            yields_.fetch_add(1, std::memory_order_relaxed);
+          }
         }
       }
       first = end;

@@ -29,6 +29,7 @@ TEST(UsableCores, FollowTheAffinityMask) {
   cpu_set_t original;
   CPU_ZERO(&original);
   ASSERT_EQ(sched_getaffinity(0, sizeof original, &original), 0);
+  if (CPU_COUNT(&original) < 2) GTEST_SKIP() << "needs two CPUs to restrict the mask to one";
   const unsigned all = usable_cores();
   EXPECT_GE(all, 1U);
   EXPECT_LE(all, static_cast<unsigned>(CPU_COUNT(&original)));

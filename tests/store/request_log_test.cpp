@@ -293,8 +293,8 @@ TEST_F(RequestLogTest, ABatchIsStoredAsOneRequestAndItsCustomers) {
 }
 
 // The writer offers its core to other threads in the middle of a transaction (yield_rows): every
-// request still gets exactly its own customers, in order, whether it yields after every row or
-// never.
+// request still gets exactly its own customers, in order, whether it yields after every row,
+// after every third, or never.
 TEST_F(RequestLogTest, YieldingTheCoreMidTransactionKeepsEachRequestsCustomersTogether) {
   for (const std::size_t yield_rows : {std::size_t{1}, std::size_t{3}, std::size_t{0}}) {
     SCOPED_TRACE(fmt::format("yield_rows {}", yield_rows));
@@ -312,6 +312,8 @@ TEST_F(RequestLogTest, YieldingTheCoreMidTransactionKeepsEachRequestsCustomersTo
     writer.flush();
     EXPECT_EQ(writer.written_total(), 50U);  // 5 x (1 + 2 + 3 + 4) customers
     EXPECT_EQ(writer.write_errors_total(), 0U);
+    // One transaction of 50 rows with nothing else waiting: a yield after every yield_rows rows.
+    EXPECT_EQ(writer.yields_total(), yield_rows == 0 ? 0U : 50U / yield_rows);
 
     Database db = Database::open(file_);
     Statement view = db.prepare(
@@ -328,6 +330,24 @@ TEST_F(RequestLogTest, YieldingTheCoreMidTransactionKeepsEachRequestsCustomersTo
     while (view.step()) stored.push_back(view.column_text(0) + " " + view.column_text(1));
     EXPECT_EQ(stored, expected);
   }
+}
+
+// While wake_rows rows or more wait behind the transaction being written, the writer is behind
+// and keeps its core: only the last transaction, with nothing waiting behind it, yields.
+TEST_F(RequestLogTest, AWriterThatIsBehindDoesNotYield) {
+  RequestLogWriter writer(file_, RequestLogOptions{.max_batch = 10,
+                                                   .wake_rows = 5,
+                                                   .yield_rows = 1,
+                                                   .autostart = false});
+  for (int request = 0; request < 40; ++request) {
+    ASSERT_TRUE(writer.enqueue(make_entry(fmt::format("behind-{}", request))));
+  }
+  writer.start();
+  writer.flush();
+  EXPECT_EQ(writer.written_total(), 40U);
+  // Transactions of 10 rows: 30, 20 and 10 rows wait behind the first three (at least wake_rows),
+  // none behind the last, whose 10 rows yield once each.
+  EXPECT_EQ(writer.yields_total(), 10U);
 }
 
 // Both audit queries are answered from an index, not by scanning the log.

@@ -75,7 +75,9 @@ struct RequestLogOptions {
   // rows are about 0.25 ms of writing; the yields cost one system call each. The writer yields
   // only while it keeps up (fewer than wake_rows rows waiting): under a load that saturates the
   // cores, yielding every 64 rows left it a fraction of its share, its queue filled, and 100-
-  // customer batches were answered 503 (4 000-7 000 of 10 000 requests in 5 s).
+  // customer batches were answered 503 (4 000-7 000 of 10 000 requests in 5 s). It yields
+  // holding SQLite's write lock, so another writer of the file (PUT /customers) may wait that
+  // much longer for it.
   std::size_t yield_rows = 64;
   // Start the background thread in the constructor. With false nothing is written until
   // start() (or stop()) is called: enqueue() only fills the queue, which makes the queue's
@@ -167,6 +169,8 @@ class RequestLogWriter {
     return write_errors_.load(std::memory_order_relaxed);
   }
   std::uint64_t purged_total() const noexcept { return purged_.load(std::memory_order_relaxed); }
+  // Times the writer offered its core to other threads (RequestLogOptions::yield_rows).
+  std::uint64_t yields_total() const noexcept { return yields_.load(std::memory_order_relaxed); }
 
   const RequestLogOptions& options() const noexcept { return options_; }
 
@@ -213,6 +217,7 @@ class RequestLogWriter {
   std::atomic<std::uint64_t> written_{0};
   std::atomic<std::uint64_t> write_errors_{0};
   std::atomic<std::uint64_t> purged_{0};
+  std::atomic<std::uint64_t> yields_{0};
 };
 
 }  // namespace nbo::store
