@@ -3,6 +3,7 @@
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cmath>
@@ -91,6 +92,12 @@ class BufferedStdoutSink final : public spdlog::sinks::base_sink<std::mutex> {
 }  // namespace
 
 void use_buffered_stdout_log() {
+  // stdio's own buffer for a file or a pipe is 4 KiB, one write() per 40 lines or so; each
+  // write() to a file costs a system call and the file system's bookkeeping.
+  if (isatty(fileno(stdout)) == 0) {
+    static char buffer[64 * 1024];
+    std::setvbuf(stdout, buffer, _IOFBF, sizeof buffer);
+  }
   const auto previous = spdlog::default_logger();
   auto logger =
       std::make_shared<spdlog::logger>(previous->name(), std::make_shared<BufferedStdoutSink>());

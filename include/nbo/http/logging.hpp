@@ -22,8 +22,9 @@ void configure_logging(bool json, std::string_view level);
 // flush_log() runs, when a record of level warn or above is logged (that flushes everything
 // before it too), or when the buffer fills, instead of one write() per line, which cost about
 // 10 us per request on a 2-core virtual machine. `nbo serve` calls flush_log() every second.
-// On a terminal stdout is line-buffered anyway. Call before configure_logging() and before other
-// threads log.
+// Unless stdout is a terminal (line-buffered anyway), its buffer becomes 64 KiB instead of stdio's
+// 4 KiB: under 40 000 requests/s to a file, 64 write() calls in 3 s instead of 938. Call before
+// anything is written to stdout, before configure_logging() and before other threads log.
 void use_buffered_stdout_log();
 
 // Writes out what the default logger has buffered. Never throws.
