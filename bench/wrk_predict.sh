@@ -149,9 +149,19 @@ cpu_seconds() {  # pid...
   python3 -c "print($ticks / $(getconf CLK_TCK))"
 }
 
+# Resident memory of a process and its children processes, in kB.
+rss_kb() {  # pid
+  local kb=0 task
+  for task in $1 $(pgrep -P "$1"); do
+    kb=$((kb + $(awk '/^VmRSS:/ {print $2}' "/proc/$task/status" 2>/dev/null || echo 0)))
+  done
+  echo "$kb"
+}
+
 names=(nginx)
 urls=("http://127.0.0.1:$nginx_port")
 server_pids=("${pids[0]}")
+kinds=(ceiling)
 for target in "${targets[@]}"; do
   name="${target%%=*}"
   binary="${target#*=}"
@@ -170,14 +180,20 @@ for target in "${targets[@]}"; do
     peer_model="logistic"
     [ "$target_models" = "$models_dir" ] || peer_model="$target_models"
     start_python_peer "$name" "$binary" "$peer_model" "$port" "${server_threads:-2}"
+    kinds+=(peer)
   else
     start_nbo "$name" "$binary" "$port" "$target_models" "$target_migrations" \
       ${server_threads:+--threads "$server_threads"} --log-level "$log_level"
+    kinds+=(nbo)
   fi
   server_pids+=($!)
   names+=("$name")
   urls+=("http://127.0.0.1:$port")
 done
+
+# Memory once ready (every model loaded), against the issue's target for nbo: at most 50 MB.
+idle_kb=()
+for i in "${!names[@]}"; do idle_kb+=("$(rss_kb "${server_pids[$i]}")"); done
 
 # The last column checks the issue's targets for nbo: at least 0.5 x the nginx ceiling of the
 # same round, and (at 16 connections) a p99 of at most 2 ms.
@@ -193,7 +209,8 @@ for round in $(seq 1 "$rounds"); do
       cpu_after="$(cpu_seconds "${server_pids[$i]}")"
       read -r _ rps p50 p99 max errors requests <<<"$result"
       targets="(the ceiling)"
-      if [ -n "$ceiling" ]; then
+      [ "${kinds[$i]}" != peer ] || targets="(a peer: the targets are nbo's)"
+      if [ -n "$ceiling" ] && [ "${kinds[$i]}" = nbo ]; then
         targets="$(python3 -c "
 ratio = 'met' if $rps / $ceiling >= 0.5 else 'NOT met'
 tail = ('; p99 ' + ('met' if $p99 <= 2.0 else 'NOT met')) if $conns == 16 else ''
@@ -206,4 +223,15 @@ print('0.5x ' + ratio + tail)")"
         "$(python3 -c "print(($cpu_after - $cpu_before) * 1e6 / max($requests, 1))")" "$targets"
     done
   done
+done
+
+echo
+printf '%-10s %10s %12s  %s\n' target "idle MiB" "after MiB" "RSS of the server's processes, idle once ready and after the load (nbo: idle <= 50 MB)"
+for i in "${!names[@]}"; do
+  verdict=""
+  if [ "${kinds[$i]}" = nbo ]; then
+    verdict="$(python3 -c "print('met' if ${idle_kb[$i]} * 1024 <= 50e6 else 'NOT met')")"
+  fi
+  printf '%-10s %10.1f %12.1f  %s\n' "${names[$i]}" "$(python3 -c "print(${idle_kb[$i]} / 1024)")" \
+    "$(python3 -c "print($(rss_kb "${server_pids[$i]}") / 1024)")" "$verdict"
 done
