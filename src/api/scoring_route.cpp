@@ -151,12 +151,17 @@ class ScoringHandler {
                             PredictRequest& predict) const {
     const PredictItem& item = predict.items[0];
     if (item.error) throw *item.error;
+    // Room for an answer as large as this thread's last one: the body is written in one
+    // allocation instead of growing through eight (an answer with its segment is about 1.4 KB).
+    thread_local std::size_t last_answer_bytes = 0;
     std::string body;
+    body.reserve(last_answer_bytes);
     std::vector<store::RequestLogEntry> entries;
     try {
       const models::Prediction prediction = score(set, item);
       json::Writer writer(body);
       route_.write_item(writer, set, prediction, item);
+      last_answer_bytes = body.size();
       entries.push_back(log_entry(request, *set.churn, item, prediction));
     } catch (const features::ValidationError& error) {
       rejected_.inc();

@@ -273,6 +273,8 @@ Document Document::parse(std::string_view text, std::size_t max_depth) {
   {
     Document document;
     document.tokens_.reserve(text.size() / 8 + 1);
+    // Keys and strings, unescaped, are never longer than the text: one allocation, not a dozen.
+    document.arena_.reserve(text.size());
     SimdTapeReader reader(document, max_depth);
     if (parse_fast(text, reader)) {
       document.fast_path_ = true;
@@ -287,6 +289,7 @@ Document Document::parse_reference(std::string_view text, std::size_t max_depth)
   Document document;
   // A token takes at least one byte of text, usually several.
   document.tokens_.reserve(text.size() / 4 + 1);
+  document.arena_.reserve(text.size());
   TapeBuilder builder(document, max_depth);
   nlohmann::json::sax_parse(text, &builder);
   return document;
