@@ -256,7 +256,7 @@ void add_operations_routes(RouteTable& table, const ServiceContext& context) {
                    model_info->update(*ctx->model_set());
                    http::Response response;
                    response.status = 200;
-                   response.content_type = std::string(metrics::kTextContentType);
+                   response.content_type = metrics::kTextContentType;
                    response.body = ctx->deps.metrics.render();
                    return response;
                  },

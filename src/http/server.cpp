@@ -548,7 +548,7 @@ class Session : public std::enable_shared_from_this<Session> {
     head_ += reason;
     head_ += "\r\nServer: nbo\r\nContent-Type: ";
     head_ += response.content_type.empty() ? std::string_view("application/octet-stream")
-                                           : std::string_view(response.content_type);
+                                           : response.content_type;
     head_ += "\r\nX-Request-Id: ";
     head_ += request.request_id;
     head_ += "\r\n";
