@@ -30,9 +30,9 @@
 #include <vector>
 
 #include "nbo/http/error_body.hpp"
-#include "nbo/platform/cores.hpp"
 #include "nbo/http/logging.hpp"
 #include "nbo/http/request_util.hpp"
+#include "nbo/platform/cores.hpp"
 
 namespace nbo::http {
 

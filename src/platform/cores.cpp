@@ -47,8 +47,8 @@ std::optional<unsigned> cgroup_quota_cores() {
   const auto path = cgroup_v2_path();
   if (!path) return std::nullopt;
   std::optional<unsigned> smallest;
-  for (std::filesystem::path dir = std::filesystem::path("/sys/fs/cgroup") /
-                                   std::filesystem::path(*path).relative_path();
+  for (std::filesystem::path dir =
+           std::filesystem::path("/sys/fs/cgroup") / std::filesystem::path(*path).relative_path();
        ; dir = dir.parent_path()) {
     if (const auto content = read_file(dir / "cpu.max")) {
       if (const auto cores = cores_of_cpu_max(*content)) {

@@ -25,12 +25,11 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// Runs job(0) .. job(jobs - 1) on `threads` threads (0: platform::usable_cores()), taking the
-// jobs in index order; rethrows the failure of the lowest failed job once all have ended.
-void run_parallel(std::size_t jobs, int threads, const std::function<void(std::size_t)>& job) {
-  std::size_t workers = threads > 0 ? static_cast<std::size_t>(threads)
-                                    : platform::usable_cores();
-  workers = std::min(workers, jobs);
+// Runs job(0) .. job(jobs - 1) on at most `threads` threads (at least 1), taking the jobs in
+// index order; rethrows the failure of the lowest failed job once all have ended.
+void run_parallel(std::size_t jobs, std::size_t threads,
+                  const std::function<void(std::size_t)>& job) {
+  const std::size_t workers = std::max<std::size_t>(1, std::min(threads, jobs));
   std::atomic<std::size_t> next{0};
   std::vector<std::exception_ptr> errors(jobs);
   auto work = [&] {
@@ -154,15 +153,15 @@ NestedCvResult run_nested_cv(std::span<const int> labels, const FoldMatrixBuilde
   NestedCvResult result;
   result.folds.resize(outer_jobs);
   std::atomic<std::size_t> finished{0};
+  const std::size_t threads =
+      options.threads > 0 ? static_cast<std::size_t>(options.threads) : platform::usable_cores();
   say(
       fmt::format("nested cross-validation: {} families + ensemble, {}x{} outer folds, {} inner "
                   "folds, {} threads",
-                  families.size(), options.repeats, options.folds, options.inner_folds,
-                  options.threads > 0 ? options.threads
-                                      : static_cast<int>(platform::usable_cores())));
+                  families.size(), options.repeats, options.folds, options.inner_folds, threads));
 
   // Job 0 is the search on every row; it runs first so the longest job does not start last.
-  run_parallel(outer_jobs + 1, options.threads, [&](std::size_t job_index) {
+  run_parallel(outer_jobs + 1, threads, [&](std::size_t job_index) {
     const auto job_started = std::chrono::steady_clock::now();
     if (job_index == 0) {
       result.all_rows = search_and_refit(all_rows, families,

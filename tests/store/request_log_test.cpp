@@ -335,10 +335,9 @@ TEST_F(RequestLogTest, YieldingTheCoreMidTransactionKeepsEachRequestsCustomersTo
 // While wake_rows rows or more wait behind the transaction being written, the writer is behind
 // and keeps its core: only the last transaction, with nothing waiting behind it, yields.
 TEST_F(RequestLogTest, AWriterThatIsBehindDoesNotYield) {
-  RequestLogWriter writer(file_, RequestLogOptions{.max_batch = 10,
-                                                   .wake_rows = 5,
-                                                   .yield_rows = 1,
-                                                   .autostart = false});
+  RequestLogWriter writer(
+      file_,
+      RequestLogOptions{.max_batch = 10, .wake_rows = 5, .yield_rows = 1, .autostart = false});
   for (int request = 0; request < 40; ++request) {
     ASSERT_TRUE(writer.enqueue(make_entry(fmt::format("behind-{}", request))));
   }
