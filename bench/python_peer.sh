@@ -86,33 +86,11 @@ if [ "$only" != "batch" ]; then
 fi
 [ "$only" != "single" ] || exit 0
 
-work="$(mktemp -d /tmp/nbo-python-peer-XXXXXX)"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
 pin_server=()
 source bench/servers.sh
-tree() { echo "$1" $(pgrep -P "$1" || true); }  # a server's pid and its children's
-cpu_seconds() {  # pid: user + system seconds of it and its children
-  local ticks=0 task stat
-  for task in $(tree "$1"); do
-    read -r -a stat < "/proc/$task/stat" || continue
-    ticks=$((ticks + stat[13] + stat[14]))
-  done
-  "$peer_python" -c "print($ticks / $(getconf CLK_TCK))"
-}
+make_work_dir nbo-python-peer
 memory() {  # pid: "RSS MiB / PSS MiB" summed over it and its children
-  local rss=0 pss=0 task kb
-  for task in $(tree "$1"); do
-    kb="$(awk '/^VmRSS:/ {print $2}' "/proc/$task/status")"; rss=$((rss + kb))
-    kb="$(awk '/^Pss:/ {print $2}' "/proc/$task/smaps_rollup")"; pss=$((pss + kb))
-  done
-  "$peer_python" -c "print('%.1f / %.1f' % ($rss / 1024, $pss / 1024))"
+  "$peer_python" -c "print('%.1f / %.1f' % ($(rss_kb "$1") / 1024, $(pss_kb "$1") / 1024))"
 }
 
 names=()
@@ -174,6 +152,6 @@ echo "== memory: RSS / PSS in MiB, summed over the server's processes (PSS share
 printf '%-8s %10s %22s %22s\n' target processes "idle after start" "idle after the load"
 sleep 1
 for i in "${!names[@]}"; do
-  printf '%-8s %10s %22s %22s\n' "${names[$i]}" "$(tree "${server_pids[$i]}" | wc -w)" "${idle[$i]}" \
+  printf '%-8s %10s %22s %22s\n' "${names[$i]}" "$(process_tree "${server_pids[$i]}" | wc -w)" "${idle[$i]}" \
     "$(memory "${server_pids[$i]}")"
 done

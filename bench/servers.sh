@@ -1,8 +1,45 @@
-# Sourced by the bench scripts (wrk_predict.sh, python_peer.sh): free ports, readiness, and
-# starting an nbo or the Python peer on 127.0.0.1. The caller has set -euo pipefail, a scratch
-# directory $work, an array pids (every process started is added to it, for the caller's cleanup
-# trap) and an array pin_server (a command prefix such as `taskset -c 0-3`, or empty). After a
-# start_* call, $! is the server's pid.
+# Sourced by the bench scripts (wrk_predict.sh, python_peer.sh): a scratch directory, free ports,
+# readiness, starting an nbo or the Python peer on 127.0.0.1, and the CPU time and memory of a
+# server's processes. The caller has set -euo pipefail, called make_work_dir, and set an array
+# pin_server (a command prefix such as `taskset -c 0-3`, or empty). After a start_* call, $! is
+# the server's pid.
+
+# make_work_dir PREFIX: $work, a fresh directory /tmp/PREFIX-XXXXXX, and the array pids; on exit
+# every process in pids is stopped and $work removed.
+make_work_dir() {
+  work="$(mktemp -d "/tmp/$1-XXXXXX")"
+  pids=()
+  trap cleanup_work_dir EXIT
+}
+cleanup_work_dir() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+
+# A process and its children processes (uvicorn's workers, nginx's).
+process_tree() { echo "$1" $(pgrep -P "$1" || true); }  # pid
+
+# CPU seconds (user + system) of a process and its children so far.
+cpu_seconds() {  # pid
+  local ticks=0 task stat
+  for task in $(process_tree "$1"); do
+    read -r -a stat < "/proc/$task/stat" || continue
+    ticks=$((ticks + stat[13] + stat[14]))
+  done
+  python3 -c "print($ticks / $(getconf CLK_TCK))"
+}
+
+# Resident memory (VmRSS) or proportional set size (Pss) of a process and its children, in kB.
+rss_kb() { sum_kb "$1" status VmRSS; }  # pid
+pss_kb() { sum_kb "$1" smaps_rollup Pss; }  # pid
+sum_kb() {  # pid file field
+  local kb=0 task
+  for task in $(process_tree "$1"); do
+    kb=$((kb + $(awk -v f="$3:" '$1 == f {print $2}' "/proc/$task/$2" 2>/dev/null || echo 0)))
+  done
+  echo "$kb"
+}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

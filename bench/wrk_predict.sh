@@ -67,14 +67,8 @@ command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"
 nginx_bin="${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}"
 [ -x "$nginx_bin" ] || { echo "nginx is not installed (apt-get install nginx-light)" >&2; exit 2; }
 
-work="$(mktemp -d /tmp/nbo-wrk-XXXXXX)"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source bench/servers.sh
+make_work_dir nbo-wrk
 
 # Command prefixes that pin to a CPU list (taskset execs the command, so $! stays its pid).
 pin_server=()
@@ -82,7 +76,6 @@ pin_client=()
 [ -z "$server_cpus" ] || pin_server=(taskset -c "$server_cpus")
 [ -z "$client_cpus" ] || pin_client=(taskset -c "$client_cpus")
 
-source bench/servers.sh
 
 # The wrk script: round-robin over the fixture customers, a unique request id per request.
 {
@@ -136,27 +129,6 @@ CONF
   2>"$work/nginx/stderr" &
 pids+=($!)
 wait_ready "http://127.0.0.1:$nginx_port/" || { cat "$work/nginx/stderr" "$work/nginx/error.log" >&2; exit 1; }
-
-# CPU seconds (user + system) of a process and its children processes so far.
-cpu_seconds() {  # pid...
-  local ticks=0 pid
-  for pid in "$@"; do
-    for task in $pid $(pgrep -P "$pid"); do
-      read -r -a stat < "/proc/$task/stat" || continue
-      ticks=$((ticks + stat[13] + stat[14]))
-    done
-  done
-  python3 -c "print($ticks / $(getconf CLK_TCK))"
-}
-
-# Resident memory of a process and its children processes, in kB.
-rss_kb() {  # pid
-  local kb=0 task
-  for task in $1 $(pgrep -P "$1"); do
-    kb=$((kb + $(awk '/^VmRSS:/ {print $2}' "/proc/$task/status" 2>/dev/null || echo 0)))
-  done
-  echo "$kb"
-}
 
 names=(nginx)
 urls=("http://127.0.0.1:$nginx_port")
