@@ -114,10 +114,7 @@ PredictRequest read_predict_request(json::Value body, std::size_t max_batch) {
 }
 
 void write_model_summary(json::Writer& writer, const models::ChurnModel& model) {
-  writer.begin_object();
-  writer.member("name", model.metadata().name);
-  writer.member("version", model.metadata().version);
-  writer.end_object();
+  writer.raw(model.summary_json());
 }
 
 void write_prediction(json::Writer& writer, const models::ChurnModel& model,
@@ -162,7 +159,8 @@ void write_prediction(json::Writer& writer, const models::ChurnModel& model,
     writer.key("segment");
     write_segment(writer, *segments, *assignment->segment);
   }
-  writer.member("threshold", model.decision().threshold);
+  writer.key("threshold");
+  writer.raw(model.threshold_json());
   if (assignment) {
     writer.key("value_at_risk");
     if (assignment->value_at_risk) {

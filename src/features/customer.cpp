@@ -297,15 +297,41 @@ void RawCustomer::set_category(FieldId id, std::string_view raw_value) {
 
 namespace {
 
+// The field named `key`. Members usually come in one of two orders: the store's field order (the
+// API's examples, the export) or byte order (what this service and nlohmann write). The field
+// after `previous` (the one the previous member named; kFieldCount before the first) in either
+// order is compared first, so most keys cost one comparison instead of a scan of every field.
+std::optional<FieldId> next_field(std::string_view key, std::size_t previous) {
+  static const auto next_in_key_order = [] {
+    std::array<std::size_t, kFieldCount + 1> next{};
+    const auto& order = fields_in_key_order();
+    next[kFieldCount] = order[0];
+    for (std::size_t k = 0; k < kFieldCount; ++k) {
+      next[order[k]] = k + 1 < kFieldCount ? order[k + 1] : kFieldCount;
+    }
+    return next;
+  }();
+  const std::size_t in_field_order = previous == kFieldCount ? 0 : previous + 1;
+  for (const std::size_t candidate : {in_field_order, next_in_key_order[previous]}) {
+    if (candidate < kFieldCount && kStoreFields[candidate].api_name == key) {
+      return kStoreFields[candidate].id;
+    }
+  }
+  return find_field(key);
+}
+
 // Checks `key` and the JSON type of `value` and stores it: the rules every reader shares.
-void set_from_json(RawCustomer& customer, std::string_view key, json::Value value) {
-  const auto id = find_field(key);
+// `previous` is the field the previous member named (next_field()); set to this one's.
+void set_from_json(RawCustomer& customer, std::string_view key, json::Value value,
+                   std::size_t& previous) {
+  const auto id = next_field(key, previous);
   if (!id) {
     throw ValidationError("unknown_field", std::string(key),
                           fmt::format("unknown feature '{}'; see GET /models for the fields "
                                       "a customer has",
                                       key));
   }
+  previous = index_of(*id);
   const StoreField& field = store_field(*id);
   if (value.is_null()) return;  // explicit null means absent
   switch (field.type) {
@@ -352,8 +378,9 @@ RawCustomer customer_from_json(json::Value features) {
     throw ValidationError("invalid_type", "features", "'features' must be a JSON object");
   }
   RawCustomer customer;
-  features.for_each_member([&customer](std::string_view key, json::Value value) {
-    set_from_json(customer, key, value);
+  std::size_t previous = kFieldCount;
+  features.for_each_member([&customer, &previous](std::string_view key, json::Value value) {
+    set_from_json(customer, key, value, previous);
   });
   return customer;
 }

@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "column_buffer.hpp"
+#include "nbo/json/writer.hpp"
 #include "nbo/models/json_reader.hpp"
 
 namespace nbo::models {
@@ -79,6 +80,12 @@ ChurnModel::ChurnModel(ModelMetadata metadata, features::Pipeline pipeline,
   if (metadata_.name.empty()) throw std::invalid_argument("metadata.name: must not be empty");
   if (metadata_.version.empty()) throw std::invalid_argument("metadata.version: must not be empty");
   validate(pipeline_, estimator_.get(), calibration_, decision_);
+  json::Writer summary(summary_json_);
+  summary.begin_object();
+  summary.member("name", metadata_.name);
+  summary.member("version", metadata_.version);
+  summary.end_object();
+  json::append_number(threshold_json_, decision_.threshold);
 }
 
 Prediction ChurnModel::predict(const features::RawCustomer& customer,

@@ -3,10 +3,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -92,6 +94,44 @@ TEST(CustomerFromJsonTest, ParsesEveryFieldOfAFullCustomer) {
   EXPECT_DOUBLE_EQ(customer.number(FieldId::kRevenueThisMonth), 4971.6);
   EXPECT_DOUBLE_EQ(customer.number(FieldId::kProfit), 4.16);
 }
+
+// Members are looked up after the previous member's field first (store order, byte order): any
+// other order, and unknown names among known ones, must read as they always did.
+TEST(CustomerFromJsonTest, MemberOrderDoesNotChangeTheCustomer) {
+  const json full = full_customer();
+  const RawCustomer expected = customer_from_json(full);  // byte order (nlohmann's)
+  const auto text_in = [&](const std::vector<std::size_t>& order) {
+    std::string text = "{";
+    for (const std::size_t i : order) {
+      const std::string name(store_fields()[i].api_name);
+      if (text.size() > 1) text += ',';
+      text += json(name).dump() + ":" + full.at(name).dump();
+    }
+    return text + "}";
+  };
+  std::vector<std::size_t> order(kFieldCount);
+  for (std::size_t i = 0; i < kFieldCount; ++i) order[i] = i;
+  EXPECT_EQ(customer_from_json_text(text_in(order)), expected) << "store order";
+  std::reverse(order.begin(), order.end());
+  EXPECT_EQ(customer_from_json_text(text_in(order)), expected) << "reversed";
+  std::rotate(order.begin(), order.begin() + 7, order.end());
+  EXPECT_EQ(customer_from_json_text(text_in(order)), expected) << "rotated";
+
+  std::string with_unknown = text_in({0, 1});
+  with_unknown.insert(with_unknown.size() - 1, R"(,"service_typ":1)");
+  const auto error = [&] {
+    try {
+      customer_from_json_text(with_unknown);
+    } catch (const ValidationError& thrown) {
+      return thrown;
+    }
+    ADD_FAILURE() << "no ValidationError for " << with_unknown;
+    return ValidationError("", "", "");
+  }();
+  EXPECT_EQ(error.code(), "unknown_field");
+  EXPECT_EQ(error.field(), "service_typ");
+}
+
 
 TEST(CustomerFromJsonTest, AbsentAndNullFieldsStayAbsent) {
   json features = full_customer();

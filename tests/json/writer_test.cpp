@@ -34,6 +34,17 @@ std::string written_string(std::string_view value) {
   return out;
 }
 
+// An object of one member named `name`, whose value is null.
+std::string written_key(std::string_view name) {
+  std::string out;
+  Writer writer(out);
+  writer.begin_object();
+  writer.key(name);
+  writer.null();
+  writer.end_object();
+  return out;
+}
+
 TEST(JsonWriter, NumbersReadAsNlohmannDumpsThem) {
   const double cases[] = {0.0,
                           -0.0,
@@ -102,20 +113,27 @@ TEST(JsonWriter, StringsAreEscapedAsNlohmannDoes) {
   }
 }
 
-// Plain ASCII is copied eight bytes at a time: a byte that needs escaping or checking, at any
-// position in or after such a run, is still found.
+// Plain ASCII is copied eight bytes at a time, and short plain strings (64 bytes) in one append:
+// a byte that needs escaping or checking, at any position in or after such a run, on either side
+// of that length, is still found, in values and in member names.
 TEST(JsonWriter, ABytePastPlainTextIsEscapedWhereverItFalls) {
   const char specials[] = {'\0', '\x01', '\x1f', ' ',    '!',    '"',    '#',    '[',    '\\',
                            ']',  '\x7f', '\x80', '\xBF', '\xC0', '\xD0', '\xE2', '\xF0', '\xFF'};
-  for (std::size_t length = 1; length <= 26; ++length) {
+  for (std::size_t length = 1; length <= 70; ++length) {
     for (std::size_t position = 0; position < length; ++position) {
       for (const char special : specials) {
         std::string value(length, 'a');
         value[position] = special;
         ASSERT_EQ(written_string(value), dumped(value))
             << "length " << length << " byte " << static_cast<int>(special) << " at " << position;
+        ASSERT_EQ(written_key(value), dumped(nlohmann::json::object({{value, nullptr}})))
+            << "name of length " << length << " byte " << static_cast<int>(special) << " at "
+            << position;
       }
     }
+    const std::string plain(length, 'b');
+    ASSERT_EQ(written_string(plain), dumped(plain));
+    ASSERT_EQ(written_key(plain), dumped(nlohmann::json::object({{plain, nullptr}})));
   }
   // Mostly plain text with a rare special byte, as answers are.
   std::mt19937_64 random(11);

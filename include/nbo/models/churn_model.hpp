@@ -95,6 +95,10 @@ class ChurnModel {
   const Estimator& estimator() const noexcept { return *estimator_; }
   const Calibration& calibration() const noexcept { return calibration_; }
   const Decision& decision() const noexcept { return decision_; }
+  // The model as the API's answers name it, {"name":...,"version":...}, and the decision threshold
+  // as a JSON number: rendered once at construction because every answer repeats them.
+  std::string_view summary_json() const noexcept { return summary_json_; }
+  std::string_view threshold_json() const noexcept { return threshold_json_; }
 
   // The whole model file as JSON (stable key order, so equal models serialize byte-identically).
   nlohmann::json to_json() const;
@@ -110,6 +114,8 @@ class ChurnModel {
   std::unique_ptr<const Estimator> estimator_;
   Calibration calibration_;
   Decision decision_;
+  std::string summary_json_;
+  std::string threshold_json_;
 };
 
 // Reads, parses and validates a model file. Throws ModelLoadError.
