@@ -258,7 +258,7 @@ void RawCustomer::set_number(FieldId id, double value) {
   auto& slot = values_[index_of(id)];
   slot.present = true;
   slot.number = value;
-  slot.category.clear();
+  slot.category = {};
 }
 
 void RawCustomer::set_boolean(FieldId id, bool value) {
@@ -292,7 +292,7 @@ void RawCustomer::set_category(FieldId id, std::string_view raw_value) {
   auto& slot = values_[index_of(id)];
   slot.present = true;
   slot.number = 0.0;
-  slot.category = std::string(*level);
+  slot.category = *level;
 }
 
 namespace {
@@ -455,7 +455,7 @@ nlohmann::json customer_to_json(const RawCustomer& customer) {
         out[key] = customer.boolean(field.id);
         break;
       case FieldType::kCategory:
-        out[key] = customer.category(field.id);
+        out[key] = std::string(customer.category(field.id));
         break;
     }
   }

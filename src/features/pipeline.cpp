@@ -122,7 +122,8 @@ void Pipeline::transform(const RawCustomer& customer, std::span<double> row,
       row[column++] = (apply_transform(spec.transform, raw) - spec.center) / spec.scale;
       continue;
     }
-    const std::string& level = present ? customer.category(spec.field) : spec.impute_level;
+    const std::string_view level =
+        present ? customer.category(spec.field) : std::string_view(spec.impute_level);
     // Levels are distinct: the search stops at the first match.
     const auto found = std::find(spec.levels.begin(), spec.levels.end(), level);
     const bool matched = found != spec.levels.end();

@@ -242,7 +242,7 @@ class Loader {
       switch (field.type) {
         case FieldType::kCategory: {
           pending.customer.set_category(field.id, text);
-          const std::string& canonical = pending.customer.category(field.id);
+          const std::string_view canonical = pending.customer.category(field.id);
           if (canonical != text) {
             count_fix(fmt::format("{} '{}' -> '{}'", field.api_name, text, canonical));
           }

@@ -100,7 +100,8 @@ class ValidationError : public std::runtime_error {
   std::string field_;
 };
 
-// One customer's raw field values; any field may be absent. Value type, cheap to copy.
+// One customer's raw field values; any field may be absent. Value type, cheap to copy: a category
+// is held as a view of its canonical level, which lives as long as the program (category_levels()).
 class RawCustomer {
  public:
   bool has(FieldId id) const { return values_[index_of(id)].present; }
@@ -108,7 +109,7 @@ class RawCustomer {
   double number(FieldId id) const { return values_[index_of(id)].number; }
   bool boolean(FieldId id) const { return values_[index_of(id)].number != 0.0; }
   // Canonical level of a categorical field. Precondition: has(id).
-  const std::string& category(FieldId id) const { return values_[index_of(id)].category; }
+  std::string_view category(FieldId id) const { return values_[index_of(id)].category; }
 
   // Setters validate type and range and throw ValidationError like the JSON parser does.
   void set_number(FieldId id, double value);
@@ -122,7 +123,7 @@ class RawCustomer {
   struct FieldValue {
     bool present = false;
     double number = 0.0;
-    std::string category;
+    std::string_view category;  // one of category_levels(): static storage
     bool operator==(const FieldValue&) const = default;
   };
   std::array<FieldValue, kFieldCount> values_{};
