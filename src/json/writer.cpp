@@ -109,9 +109,9 @@ bool plain_ascii(std::string_view text) {
 }
 
 // `value` quoted, then `suffix` (at most one byte), in one append; false (nothing appended) when
-// `value` is longer than kShortString or needs escaping.
+// `value` is longer than kShortString or needs escaping, or `suffix` is longer.
 bool append_short_plain(std::string& out, std::string_view value, std::string_view suffix) {
-  if (value.size() > kShortString || !plain_ascii(value)) return false;
+  if (value.size() > kShortString || suffix.size() > 1 || !plain_ascii(value)) return false;
   std::array<char, kShortString + 3> quoted;
   quoted[0] = '"';
   // std::copy, not memcpy: an empty view's data() may be null.
