@@ -1,6 +1,5 @@
 #include "nbo/json/writer.hpp"
 
-#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -91,42 +90,9 @@ bool plain_ascii_word(const char* text) {
   return ((word & kHighBits) | control | quote | backslash) == 0;
 }
 
-// Strings up to this many bytes that need no escaping are quoted in a buffer on the stack and
-// appended in one call: most members' names and values (ids, bands, directions) are that short,
-// and three appends to the string cost more than the copy.
-constexpr std::size_t kShortString = 64;
-
-bool plain_ascii(std::string_view text) {
-  std::size_t i = 0;
-  for (; i + 8 <= text.size(); i += 8) {
-    if (!plain_ascii_word(text.data() + i)) return false;
-  }
-  for (; i < text.size(); ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') return false;
-  }
-  return true;
-}
-
-// `value` quoted, then `suffix` (at most one byte), in one append; false (nothing appended) when
-// `value` is longer than kShortString or needs escaping, or `suffix` is longer.
-bool append_short_plain(std::string& out, std::string_view value, std::string_view suffix) {
-  if (value.size() > kShortString || suffix.size() > 1 || !plain_ascii(value)) return false;
-  std::array<char, kShortString + 3> quoted;
-  quoted[0] = '"';
-  // std::copy, not memcpy: an empty view's data() may be null.
-  std::copy(value.begin(), value.end(), quoted.begin() + 1);
-  quoted[value.size() + 1] = '"';
-  std::copy(suffix.begin(), suffix.end(),
-            quoted.begin() + static_cast<std::ptrdiff_t>(value.size()) + 2);
-  out.append(quoted.data(), value.size() + 2 + suffix.size());
-  return true;
-}
-
 }  // namespace
 
 void append_string(std::string& out, std::string_view value) {
-  if (append_short_plain(out, value, {})) return;
   out.push_back('"');
   std::size_t run_start = 0;  // start of the bytes not yet copied
   std::size_t i = 0;
@@ -221,10 +187,8 @@ void Writer::key(std::string_view name) {
     if (has_items_.back()) out_.push_back(',');
     has_items_.back() = true;
   }
-  if (!append_short_plain(out_, name, ":")) {
-    append_string(out_, name);
-    out_.push_back(':');
-  }
+  append_string(out_, name);
+  out_.push_back(':');
   after_key_ = true;
 }
 

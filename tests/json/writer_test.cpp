@@ -113,9 +113,8 @@ TEST(JsonWriter, StringsAreEscapedAsNlohmannDoes) {
   }
 }
 
-// Plain ASCII is copied eight bytes at a time, and short plain strings (64 bytes) in one append:
-// a byte that needs escaping or checking, at any position in or after such a run, on either side
-// of that length, is still found, in values and in member names.
+// Plain ASCII is copied eight bytes at a time: a byte that needs escaping or checking, at any
+// position in or after such a run, is still found, in values and in member names.
 TEST(JsonWriter, ABytePastPlainTextIsEscapedWhereverItFalls) {
   const char specials[] = {'\0', '\x01', '\x1f', ' ',    '!',    '"',    '#',    '[',    '\\',
                            ']',  '\x7f', '\x80', '\xBF', '\xC0', '\xD0', '\xE2', '\xF0', '\xFF'};
