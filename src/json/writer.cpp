@@ -149,44 +149,66 @@ void append_number(std::string& out, double value) {
   out.append(buffer.data(), static_cast<std::size_t>(end - buffer.data()));
 }
 
+void Writer::open_container() {
+  if (depth_ < kShallowDepth) {
+    shallow_items_ &= ~(std::uint64_t{1} << depth_);
+  } else {
+    deep_items_.push_back(false);
+  }
+  ++depth_;
+}
+
+void Writer::close_container() {
+  --depth_;
+  if (depth_ >= kShallowDepth) deep_items_.pop_back();
+}
+
+bool Writer::add_item() {
+  if (depth_ == 0) return false;
+  const std::size_t innermost = depth_ - 1;
+  if (innermost < kShallowDepth) {
+    const std::uint64_t bit = std::uint64_t{1} << innermost;
+    const bool had_items = (shallow_items_ & bit) != 0;
+    shallow_items_ |= bit;
+    return had_items;
+  }
+  const bool had_items = deep_items_.back();
+  deep_items_.back() = true;
+  return had_items;
+}
+
 void Writer::before_value() {
   if (after_key_) {
     after_key_ = false;
     return;
   }
-  if (!has_items_.empty()) {
-    if (has_items_.back()) out_.push_back(',');
-    has_items_.back() = true;
-  }
+  if (add_item()) out_.push_back(',');
 }
 
 void Writer::begin_object() {
   before_value();
   out_.push_back('{');
-  has_items_.push_back(false);
+  open_container();
 }
 
 void Writer::end_object() {
   out_.push_back('}');
-  has_items_.pop_back();
+  close_container();
 }
 
 void Writer::begin_array() {
   before_value();
   out_.push_back('[');
-  has_items_.push_back(false);
+  open_container();
 }
 
 void Writer::end_array() {
   out_.push_back(']');
-  has_items_.pop_back();
+  close_container();
 }
 
 void Writer::key(std::string_view name) {
-  if (!has_items_.empty()) {
-    if (has_items_.back()) out_.push_back(',');
-    has_items_.back() = true;
-  }
+  if (add_item()) out_.push_back(',');
   append_string(out_, name);
   out_.push_back(':');
   after_key_ = true;

@@ -174,5 +174,44 @@ TEST(JsonWriter, NestedContainersGetTheirCommas) {
   EXPECT_TRUE(nlohmann::json::accept(out));
 }
 
+// Containers nested past the writer's first 64 (each level below opens an object and an array:
+// 63, 65 and 67 containers deep at 32, 33 and 34 levels) keep their own commas, and a container
+// opened where a deeper one was closed starts without a member.
+TEST(JsonWriter, DeeplyNestedContainersGetTheirCommas) {
+  for (const int levels : {1, 32, 33, 34, 100}) {
+    std::string out;
+    Writer writer(out);
+    writer.begin_array();
+    for (int level = 1; level < levels; ++level) {
+      writer.integer(level);
+      writer.begin_object();
+      writer.key("n");
+      writer.begin_array();
+    }
+    writer.integer(-1);
+    writer.integer(-2);
+    for (int level = levels - 1; level >= 1; --level) {
+      writer.end_array();
+      writer.member_integer("after", level);
+      writer.end_object();
+      writer.boolean(true);
+    }
+    writer.end_array();
+    writer.begin_object();
+    writer.member_integer("k", 1);
+    writer.end_object();
+
+    std::string expected = "[";
+    for (int level = 1; level < levels; ++level) expected += std::to_string(level) + R"(,{"n":[)";
+    expected += "-1,-2";
+    for (int level = levels - 1; level >= 1; --level) {
+      expected += R"(],"after":)" + std::to_string(level) + "},true";
+    }
+    expected += R"(]{"k":1})";
+    EXPECT_EQ(out, expected) << levels;
+    EXPECT_TRUE(nlohmann::json::accept(out.substr(0, out.size() - 7))) << levels;
+  }
+}
+
 }  // namespace
 }  // namespace nbo::json

@@ -23,6 +23,7 @@
 // must outlive it. Failure behaviour: throws only std::bad_alloc.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -76,10 +77,20 @@ class Writer {
 
  private:
   void before_value();
+  void open_container();
+  void close_container();
+  // Marks the innermost open container as holding an item; true when it held one already (a
+  // comma goes first). False outside any container.
+  bool add_item();
 
+  // Whether each open container already holds a member or element: bit d of shallow_items_ for
+  // the container at depth d < kShallowDepth, deeper ones in deep_items_, so that only output
+  // nested deeper than that allocates.
+  static constexpr std::size_t kShallowDepth = 64;
   std::string& out_;
-  // One entry per open container: whether it already holds a member or element.
-  std::vector<bool> has_items_;
+  std::uint64_t shallow_items_ = 0;
+  std::size_t depth_ = 0;
+  std::vector<bool> deep_items_;
   bool after_key_ = false;
 };
 
