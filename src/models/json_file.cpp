@@ -2,23 +2,20 @@
 
 #include <fmt/format.h>
 
-#include <cerrno>
 #include <fstream>
-#include <sstream>
 #include <system_error>
+
+#include "nbo/platform/files.hpp"
 
 namespace nbo::models {
 
 nlohmann::json read_json_file(const std::filesystem::path& file, std::string_view what) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    throw ModelLoadError(fmt::format("{} {}: cannot be opened ({})", what, file.string(),
-                                     std::error_code(errno, std::generic_category()).message()));
+  std::string text;
+  if (const auto error = platform::read_whole_file(file, text)) {
+    throw ModelLoadError(fmt::format("{} {}: {}", what, file.string(), error->describe()));
   }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
   try {
-    return nlohmann::json::parse(buffer.str());
+    return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& error) {
     throw ModelLoadError(
         fmt::format("{} {}: not valid JSON: {}", what, file.string(), error.what()));

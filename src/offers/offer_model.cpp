@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
-#include <sstream>
 #include <stdexcept>
 
+#include "nbo/models/json_file.hpp"
 #include "nbo/models/json_reader.hpp"
 
 namespace nbo::offers {
@@ -289,21 +289,7 @@ OfferModel OfferModel::from_json(const nlohmann::json& document) {
 }
 
 std::shared_ptr<const OfferModel> load_offer_model(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    throw models::ModelLoadError(
-        fmt::format("model file {}: cannot be opened ({})", file.string(),
-                    std::error_code(errno, std::generic_category()).message()));
-  }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  nlohmann::json document;
-  try {
-    document = nlohmann::json::parse(buffer.str());
-  } catch (const nlohmann::json::exception& error) {
-    throw models::ModelLoadError(
-        fmt::format("model file {}: not valid JSON: {}", file.string(), error.what()));
-  }
+  const nlohmann::json document = models::read_json_file(file, "model file");
   try {
     return std::make_shared<const OfferModel>(OfferModel::from_json(document));
   } catch (const std::exception& error) {

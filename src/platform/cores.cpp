@@ -6,21 +6,22 @@
 #include <charconv>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <thread>
+
+#include "nbo/platform/files.hpp"
 
 namespace nbo::platform {
 
 namespace {
 
+// A cgroup or /proc file's content; nullopt where it is absent or unreadable, which is normal
+// outside a cgroup v2 hierarchy.
 std::optional<std::string> read_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::ostringstream content;
-  content << in.rdbuf();
-  return content.str();
+  std::string content;
+  if (read_whole_file(path, content)) return std::nullopt;
+  return content;
 }
 
 std::optional<std::uint64_t> parse_unsigned(std::string_view text) {

@@ -6,14 +6,13 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <set>
-#include <sstream>
 #include <system_error>
 #include <utility>
 
+#include "nbo/platform/files.hpp"
 #include "nbo/store/timestamp.hpp"
 #include "sqlite_setup.hpp"
 
@@ -146,13 +145,12 @@ std::vector<MigrationFile> list_migrations(const std::filesystem::path& dir) {
   return out;
 }
 
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw StoreError("store: cannot open migration file " + path.string());
-  std::ostringstream content;
-  content << in.rdbuf();
-  if (in.bad()) throw StoreError("store: cannot read migration file " + path.string());
-  return content.str();
+std::string read_migration(const std::filesystem::path& path) {
+  std::string content;
+  if (const auto error = platform::read_whole_file(path, content)) {
+    throw StoreError("store: migration file " + path.string() + " " + error->describe());
+  }
+  return content;
 }
 
 }  // namespace
@@ -426,7 +424,7 @@ std::vector<int> Database::apply_migrations(const std::filesystem::path& dir) {
     is_applied.bind(1, file.version);
     if (is_applied.step()) continue;  // tx rolls back an empty transaction
 
-    const std::string sql = read_file(file.path);
+    const std::string sql = read_migration(file.path);
     exec(*connection_, sql, "migration " + file.path.string() + " failed, rolled back");
     if (!in_transaction()) {
       throw StoreError("store: migration " + file.path.string() + " on database " +

@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <system_error>
 #include <utility>
+
+#include "nbo/platform/files.hpp"
 
 namespace nbo::train {
 namespace {
@@ -234,12 +234,11 @@ std::string read_file_bytes(const std::filesystem::path& path) {
     throw DataError(label, 0, "",
                     fmt::format("cannot read '{}': not a regular file", path.string()));
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw DataError(label, 0, "", fmt::format("cannot open '{}'", path.string()));
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) throw DataError(label, 0, "", fmt::format("error reading '{}'", path.string()));
-  return std::move(buffer).str();
+  std::string bytes;
+  if (const auto error = platform::read_whole_file(path, bytes)) {
+    throw DataError(label, 0, "", fmt::format("'{}' {}", path.string(), error->describe()));
+  }
+  return bytes;
 }
 
 CsvTable parse_csv(std::string_view bytes, std::string file_label, const CsvOptions& options) {

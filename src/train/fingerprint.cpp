@@ -3,9 +3,9 @@
 #include <openssl/evp.h>
 
 #include <array>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
+
+#include "nbo/platform/files.hpp"
 
 namespace nbo::train {
 
@@ -26,11 +26,11 @@ std::string sha256_hex(std::string_view bytes) {
 }
 
 std::string file_sha256_hex(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  if (!in) throw std::runtime_error("cannot read " + file.string() + " to hash it");
-  return sha256_hex(bytes.str());
+  std::string bytes;
+  if (const auto error = platform::read_whole_file(file, bytes)) {
+    throw std::runtime_error("cannot hash " + file.string() + ": it " + error->describe());
+  }
+  return sha256_hex(bytes);
 }
 
 }  // namespace nbo::train
