@@ -291,6 +291,36 @@ void BM_ParseBody(benchmark::State& state) {
 }
 BENCHMARK(BM_ParseBody)->ArgNames({"reference", "batch"})->ArgsProduct({{0, 1}, {1, 100}});
 
+// Reading a parsed /predict body into typed customers (read_predict_request), for one customer
+// and for a batch: what the handler does between the token tape and the model.
+void BM_ReadRequest(benchmark::State& state) {
+  const Fixture& f = fixture();
+  const auto batch = static_cast<std::size_t>(state.range(0));
+  std::vector<nbo::json::Document> documents;
+  if (batch == 1) {
+    for (const std::string& body : f.bodies)
+      documents.push_back(nbo::json::Document::parse(body, 32));
+  } else {
+    for (std::size_t start = 0; start + batch <= f.bodies.size(); start += batch) {
+      std::string body = "{\"customers\":[";
+      for (std::size_t k = 0; k < batch; ++k) {
+        if (k > 0) body += ',';
+        body += f.bodies[start + k];
+      }
+      body += "]}";
+      documents.push_back(nbo::json::Document::parse(body, 32));
+    }
+  }
+  std::size_t i = 0;
+  for (auto _ : state) {
+    const auto request = nbo::api::read_predict_request(documents[i].root(), 10'000);
+    benchmark::DoNotOptimize(request.items.data());
+    if (++i == documents.size()) i = 0;
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(batch));
+}
+BENCHMARK(BM_ReadRequest)->ArgName("batch")->Arg(1)->Arg(100);
+
 void BM_RawPathTextDom(benchmark::State& state) {
   const Fixture& f = fixture();
   const auto& customers = f.data.customers;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <optional>
 
 #include "nbo/api/segment_io.hpp"
@@ -35,7 +36,11 @@ void read_item(json::Value object, std::string_view prefix, bool top_level, Pred
         throw ApiError(errors::kInvalidType, field_path(prefix, "customer_id"),
                        "'customer_id' must be a string");
       }
-      item.customer_id = validated_customer_id(value.string(), field_path(prefix, "customer_id"));
+      // The field's path is built only for the error: a batch reads thousands of valid ids.
+      const std::string_view id = value.string();
+      item.customer_id = is_valid_customer_id(id)
+                             ? std::string(id)
+                             : validated_customer_id(id, field_path(prefix, "customer_id"));
     } else if (key == "features") {
       try {
         item.customer = features::customer_from_json(value);
@@ -79,10 +84,15 @@ PredictRequest read_batch(json::Value body, json::Value batch, std::size_t max_b
   PredictRequest request;
   request.batch = true;
   request.items.resize(batch.size());
+  // "customers[i]." for each item's error paths, written over the same buffer for each item.
+  std::array<char, 48> prefix_buffer{};
   batch.for_each_element([&](std::size_t i, json::Value element) {
     PredictItem& item = request.items[i];
+    const auto written =
+        fmt::format_to_n(prefix_buffer.data(), prefix_buffer.size(), "customers[{}].", i);
+    const std::string_view prefix(prefix_buffer.data(), written.out - prefix_buffer.data());
     try {
-      read_item(element, fmt::format("customers[{}].", i), false, item);
+      read_item(element, prefix, false, item);
     } catch (const ApiError& error) {
       item = PredictItem{};
       item.error = error;

@@ -68,18 +68,19 @@ ApiError features_error(const features::ValidationError& error, std::string_view
   return ApiError(find_error_code(error.code()), std::move(field), error.what());
 }
 
+bool is_valid_customer_id(std::string_view id) noexcept {
+  if (id.empty() || id.size() > kMaxCustomerIdLength) return false;
+  return std::none_of(id.begin(), id.end(), [](char c) { return c <= ' ' || c == 0x7f; });
+}
+
 std::string validated_customer_id(std::string_view id, std::string_view field) {
+  if (is_valid_customer_id(id)) return std::string(id);
   if (id.empty() || id.size() > kMaxCustomerIdLength) {
     throw ApiError(errors::kInvalidValue, std::string(field),
                    fmt::format("'{}' must be 1 to {} characters", field, kMaxCustomerIdLength));
   }
-  for (const char c : id) {
-    if (c <= ' ' || c == 0x7f) {
-      throw ApiError(errors::kInvalidValue, std::string(field),
-                     fmt::format("'{}' must not contain spaces or control characters", field));
-    }
-  }
-  return std::string(id);
+  throw ApiError(errors::kInvalidValue, std::string(field),
+                 fmt::format("'{}' must not contain spaces or control characters", field));
 }
 
 }  // namespace nbo::api

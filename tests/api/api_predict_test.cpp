@@ -257,6 +257,29 @@ TEST(ApiPredictBatch, UnknownStoredCustomerErrorNamesItsItemPath) {
   EXPECT_EQ(body["results"][1]["error"].value("field", ""), "customers[1].customer_id");
 }
 
+// An invalid customer_id in a batch fails its item only, named by its path in both the field and
+// the message, for items past the first ten too.
+TEST(ApiPredictBatch, InvalidCustomerIdsNameTheirItemPath) {
+  ApiHarness harness;
+  Json customers = Json::array();
+  for (int i = 0; i < 12; ++i) customers.push_back(fixture_customer("215349"));
+  customers[3]["customer_id"] = "has space";
+  customers[11]["customer_id"] = std::string(129, 'x');
+  const auto response = harness.post_json("/predict", Json{{"customers", customers}});
+  ASSERT_EQ(response.status, 200U) << response.body;
+  const Json body = json_body(response);
+  ASSERT_EQ(body["results"].size(), 12U);
+  const Json& spaced = body["results"][3]["error"];
+  EXPECT_EQ(spaced.value("field", ""), "customers[3].customer_id");
+  EXPECT_EQ(spaced.value("message", ""),
+            "'customers[3].customer_id' must not contain spaces or control characters");
+  const Json& long_id = body["results"][11]["error"];
+  EXPECT_EQ(long_id.value("field", ""), "customers[11].customer_id");
+  EXPECT_EQ(long_id.value("message", ""),
+            "'customers[11].customer_id' must be 1 to 128 characters");
+  EXPECT_TRUE(body["results"][10].contains("probability")) << body["results"][10];
+}
+
 // A failed item carries its customer_id (openapi.yaml: PredictBatchResponse), whatever failed,
 // so callers can match errors to customers.
 TEST(ApiPredictBatch, FailedItemEchoesItsCustomerId) {
