@@ -255,26 +255,31 @@ void BM_WriteAnswer(benchmark::State& state) {
 }
 BENCHMARK(BM_WriteAnswer)->ArgName("segments")->Arg(0)->Arg(1);
 
+// /predict bodies of `batch` customers each: the single-customer bodies themselves for 1, else
+// {"customers": [...]} of consecutive ones (the remainder left out).
+std::vector<std::string> request_bodies(const std::vector<std::string>& singles,
+                                        std::size_t batch) {
+  if (batch == 1) return singles;
+  std::vector<std::string> bodies;
+  for (std::size_t start = 0; start + batch <= singles.size(); start += batch) {
+    std::string body = "{\"customers\":[";
+    for (std::size_t k = 0; k < batch; ++k) {
+      if (k > 0) body += ',';
+      body += singles[start + k];
+    }
+    body += "]}";
+    bodies.push_back(std::move(body));
+  }
+  return bodies;
+}
+
 // Reading a /predict body into the token tape: Document::parse() (simdjson, nlohmann where they
 // could differ) against parse_reference() (nlohmann alone), for one customer and for a batch.
 void BM_ParseBody(benchmark::State& state) {
   const Fixture& f = fixture();
   const bool reference = state.range(0) != 0;
   const auto batch = static_cast<std::size_t>(state.range(1));
-  std::vector<std::string> bodies;
-  if (batch == 1) {
-    bodies = f.bodies;
-  } else {
-    for (std::size_t start = 0; start + batch <= f.bodies.size(); start += batch) {
-      std::string body = "{\"customers\":[";
-      for (std::size_t k = 0; k < batch; ++k) {
-        if (k > 0) body += ',';
-        body += f.bodies[start + k];
-      }
-      body += "]}";
-      bodies.push_back(std::move(body));
-    }
-  }
+  const std::vector<std::string> bodies = request_bodies(f.bodies, batch);
   std::size_t i = 0;
   std::size_t bytes = 0;
   for (auto _ : state) {
@@ -297,19 +302,8 @@ void BM_ReadRequest(benchmark::State& state) {
   const Fixture& f = fixture();
   const auto batch = static_cast<std::size_t>(state.range(0));
   std::vector<nbo::json::Document> documents;
-  if (batch == 1) {
-    for (const std::string& body : f.bodies)
-      documents.push_back(nbo::json::Document::parse(body, 32));
-  } else {
-    for (std::size_t start = 0; start + batch <= f.bodies.size(); start += batch) {
-      std::string body = "{\"customers\":[";
-      for (std::size_t k = 0; k < batch; ++k) {
-        if (k > 0) body += ',';
-        body += f.bodies[start + k];
-      }
-      body += "]}";
-      documents.push_back(nbo::json::Document::parse(body, 32));
-    }
+  for (const std::string& body : request_bodies(f.bodies, batch)) {
+    documents.push_back(nbo::json::Document::parse(body, 32));
   }
   std::size_t i = 0;
   for (auto _ : state) {
