@@ -4,7 +4,10 @@
 #   1. single customers: bench/wrk_predict.sh with nginx (the HTTP ceiling), nbo, and the peer with
 #      its logistic and its k-NN model, --rounds alternating rounds at each --connections;
 #   2. batches: load_predict --batch B --connections C --duration S --warmup 1 against nbo and the
-#      two peers in alternation, --rounds times: customers/s, p50, p99, server CPU per customer;
+#      two peers in alternation, --rounds times: customers/s, p50, p99, server CPU per customer,
+#      each nbo against the issue's target for that batch size (200 000 customers/s with 100,
+#      p99 <= 20 ms with 1000), then each nbo's pace over each peer's in the same round (target
+#      10x);
 #   3. memory: RSS and PSS (sum over the server's processes) idle after start and after the load.
 #
 #   bench/python_peer.sh [--duration S] [--rounds N] [--connections "16 64"] [--batch 100]
@@ -121,8 +124,19 @@ echo
 echo "== batches of $batch: $load_predict --target 127.0.0.1:PORT --batch $batch --connections $batch_connections --duration $duration --warmup 1"
 # Server CPU from /proc over the whole load_predict call (warmup included): "cores" is its average
 # over the call, "us/cust" that divided by the measured pace (so it assumes the warmup ran as fast).
-printf '%-6s %-8s %13s %9s %9s %8s %8s %13s %9s\n' round target "customers/s" "p50 ms" "p99 ms" \
-  "non-200" "x ${names[0]}" "server cores" "~us/cust"
+# The issue's batch targets, for nbo's targets: 200 000 customers/s with 100-customer batches,
+# p99 <= 20 ms with 1000-customer ones.
+batch_target() {  # customers/s, p99 ms: "met"/"NOT met" against this batch size's target, if any
+  case "$batch" in
+    100) "$peer_python" -c "print('>=200000/s ' + ('met' if $1 >= 200000 else 'NOT met'))" ;;
+    1000) "$peer_python" -c "print('p99<=20ms ' + ('met' if $2 <= 20 else 'NOT met'))" ;;
+    *) echo "" ;;
+  esac
+}
+nbo_count=${#nbo_targets[@]}
+declare -A batch_pace  # "round name" -> customers/s
+printf '%-6s %-8s %13s %9s %9s %8s %8s %13s %9s  %s\n' round target "customers/s" "p50 ms" "p99 ms" \
+  "non-200" "x ${names[0]}" "server cores" "~us/cust" "target"
 for round in $(seq 1 "$rounds"); do
   reference=""
   for i in "${!names[@]}"; do
@@ -141,9 +155,27 @@ print(r['customers_per_s'], r['latency_ms']['p50'], r['latency_ms']['p99'],
       r['requests'] - r['ok'] + r['transport_errors'], r['requests'])" "$result")"
     [ -n "$reference" ] || reference="$cps"
     cores="$("$peer_python" -c "print(($cpu_after - $cpu_before) / $wall)")"
-    printf '%-6s %-8s %13.0f %9.2f %9.2f %8s %8.3f %13.2f %9.1f\n' "$round" "${names[$i]}" "$cps" \
-      "$p50" "$p99" "$bad" "$("$peer_python" -c "print($cps / $reference)")" "$cores" \
-      "$("$peer_python" -c "print($cores * 1e6 / max($cps, 1))")"
+    verdict="(a peer)"
+    [ "$i" -ge "$nbo_count" ] || verdict="$(batch_target "$cps" "$p99")"
+    batch_pace["$round ${names[$i]}"]="$cps"
+    printf '%-6s %-8s %13.0f %9.2f %9.2f %8s %8.3f %13.2f %9.1f  %s\n' "$round" "${names[$i]}" \
+      "$cps" "$p50" "$p99" "$bad" "$("$peer_python" -c "print($cps / $reference)")" "$cores" \
+      "$("$peer_python" -c "print($cores * 1e6 / max($cps, 1))")" "$verdict"
+  done
+done
+
+echo
+echo "== batches of $batch against the Python peer, round by round (the issue's target: 10x)"
+for name in "${names[@]:0:$nbo_count}"; do
+  for round in $(seq 1 "$rounds"); do
+    "$peer_python" -c "
+import sys
+name, round_, nbo, lr, knn = sys.argv[1], sys.argv[2], *map(float, sys.argv[3:])
+verdict = lambda x: 'met' if x >= 10 else 'NOT met'
+print('%-8s round %s: %5.1fx py_lr (%s), %5.1fx py_knn (%s)'
+      % (name, round_, nbo / lr, verdict(nbo / lr), nbo / knn, verdict(nbo / knn)))" \
+      "$name" "$round" "${batch_pace["$round $name"]}" "${batch_pace["$round py_lr"]}" \
+      "${batch_pace["$round py_knn"]}"
   done
 done
 
