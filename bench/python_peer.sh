@@ -53,7 +53,7 @@ while [ $# -gt 0 ]; do
     --models) models_dir="$2"; shift 2 ;;
     --load-predict) load_predict="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
-    -h|--help) sed -n 2,24p "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo pipefail/p' "$0" | sed '$d'; exit 0 ;;
     *=*) nbo_targets+=("$1"); shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
@@ -171,9 +171,10 @@ for name in "${names[@]:0:$nbo_count}"; do
     "$peer_python" -c "
 import sys
 name, round_, nbo, lr, knn = sys.argv[1], sys.argv[2], *map(float, sys.argv[3:])
-verdict = lambda x: 'met' if x >= 10 else 'NOT met'
-print('%-8s round %s: %5.1fx py_lr (%s), %5.1fx py_knn (%s)'
-      % (name, round_, nbo / lr, verdict(nbo / lr), nbo / knn, verdict(nbo / knn)))" \
+def over(peer):  # nbo's pace over the peer's, against 10x; a peer that scored nothing has none
+    return 'no ratio (the peer scored 0)' if peer <= 0 else '%5.1fx (%s)' % (
+        nbo / peer, 'met' if nbo / peer >= 10 else 'NOT met')
+print('%-8s round %s: %s py_lr, %s py_knn' % (name, round_, over(lr), over(knn)))" \
       "$name" "$round" "${batch_pace["$round $name"]}" "${batch_pace["$round py_lr"]}" \
       "${batch_pace["$round py_knn"]}"
   done

@@ -70,7 +70,11 @@ ApiError features_error(const features::ValidationError& error, std::string_view
 
 bool is_valid_customer_id(std::string_view id) noexcept {
   if (id.empty() || id.size() > kMaxCustomerIdLength) return false;
-  return std::none_of(id.begin(), id.end(), [](char c) { return c <= ' ' || c == 0x7f; });
+  // As unsigned bytes: a plain char is signed on some platforms and unsigned on others.
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return byte > 0x20 && byte < 0x7f;
+  });
 }
 
 std::string validated_customer_id(std::string_view id, std::string_view field) {

@@ -114,7 +114,7 @@ json::Document read_json_body(const http::Request& request, std::size_t max_dept
 // error table, its field placed under `features_path` ("features", "customers[3].features").
 ApiError features_error(const features::ValidationError& error, std::string_view features_path);
 
-// Whether `id` is a customer id: 1..128 bytes, none of them a space or an ASCII control character.
+// Whether `id` is a customer id: 1..128 printable ASCII characters without spaces (0x21-0x7e).
 bool is_valid_customer_id(std::string_view id) noexcept;
 
 // The customer id of a path or body: 1..128 printable ASCII characters without spaces; throws

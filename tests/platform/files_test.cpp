@@ -82,7 +82,8 @@ TEST(ReadWholeFile, AnUnreadableFileCannotBeOpened) {
   EXPECT_EQ(error->reason, std::errc::permission_denied);
 }
 
-// /proc files report a size of 0 and are read step by step until read() says the end.
+// /proc files report a size of 0 and are read step by step until read() says the end: a short
+// one in the first 4 KiB step, and the process's memory map, which outgrows it.
 TEST(ReadWholeFile, ReadsProcFilesWhoseSizeIsUnknown) {
   std::string content;
   const auto error = read_whole_file("/proc/self/status", content);
@@ -90,6 +91,14 @@ TEST(ReadWholeFile, ReadsProcFilesWhoseSizeIsUnknown) {
   EXPECT_EQ(content.rfind("Name:", 0), 0U) << content.substr(0, 40);
   EXPECT_NE(content.find("\nPid:"), std::string::npos);
   EXPECT_EQ(content.back(), '\n');
+
+  std::string map;
+  const auto map_error = read_whole_file("/proc/self/smaps", map);
+  ASSERT_FALSE(map_error.has_value()) << map_error->describe();
+  ASSERT_GT(map.size(), 4096U);
+  EXPECT_EQ(map.back(), '\n');
+  // Every mapping's block ends with its VmFlags line: a map cut short would lose the last one.
+  EXPECT_EQ(map.substr(map.rfind('\n', map.size() - 2) + 1, 8), "VmFlags:");
 }
 
 }  // namespace

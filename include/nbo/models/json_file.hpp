@@ -1,4 +1,5 @@
-// Reading and writing the JSON files of the models directory (the churn model, the segments),
+// Reading and writing the JSON files of the models directory (the churn model, the segments, the
+// offers model),
 // so every format reports an unreadable file the same way and is written atomically.
 //
 // Thread safety: reentrant. Failure: read_json_file throws ModelLoadError; write_json_file
@@ -18,8 +19,9 @@ class ModelLoadError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The parsed document of `file`. Throws ModelLoadError "<what> <file>: cannot be opened (...)"
-// or "<what> <file>: not valid JSON: ..." (`what` is e.g. "model file").
+// The parsed document of `file`. Throws ModelLoadError "<what> <file>: cannot be opened (...)",
+// "<what> <file>: cannot be read (...)" (a directory, an I/O error) or "<what> <file>: not valid
+// JSON: ..." (`what` is e.g. "model file").
 nlohmann::json read_json_file(const std::filesystem::path& file, std::string_view what);
 
 // Writes `document` pretty-printed (2 spaces, trailing newline) to a temporary file beside

@@ -80,8 +80,9 @@ struct CsvTable {
   std::size_t column_index(std::string_view name) const;
 };
 
-// Reads a whole file as bytes. Throws DataError(<file name>, 0, "", "cannot read ...") when the
-// file is missing, is not a regular file or cannot be read.
+// Reads a whole file as bytes. Throws DataError(<file name>, 0, "", message): "cannot read
+// '<path>': file not found" or "...: not a regular file", else "'<path>' cannot be opened
+// (<reason>)" or "'<path>' cannot be read (<reason>)".
 std::string read_file_bytes(const std::filesystem::path& path);
 
 // Parses CSV bytes already in memory; `file_label` names the input in errors. Throws DataError.
