@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <stdexcept>
 
 #include "nbo/models/json_file.hpp"
@@ -298,10 +297,7 @@ std::shared_ptr<const OfferModel> load_offer_model(const std::filesystem::path& 
 }
 
 void save_offer_model(const OfferModel& model, const std::filesystem::path& file) {
-  if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path());
-  std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  out << model.to_json().dump(2) << '\n';
-  if (!out.flush()) throw std::runtime_error("cannot write " + file.string());
+  models::write_json_file(model.to_json(), file, "model file");
 }
 
 }  // namespace nbo::offers

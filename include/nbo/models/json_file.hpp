@@ -1,6 +1,6 @@
 // Reading and writing the JSON files of the models directory (the churn model, the segments, the
-// offers model),
-// so every format reports an unreadable file the same way and is written atomically.
+// offers model), so every format reports an unreadable file the same way and is written
+// atomically.
 //
 // Thread safety: reentrant. Failure: read_json_file throws ModelLoadError; write_json_file
 // throws std::runtime_error or std::filesystem::filesystem_error.

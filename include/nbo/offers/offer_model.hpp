@@ -88,7 +88,8 @@ class OfferModel {
 
 // Reads and validates a model file. Throws models::ModelLoadError naming the file.
 std::shared_ptr<const OfferModel> load_offer_model(const std::filesystem::path& file);
-// Writes the file (2-space indent, sorted keys, trailing newline). Throws std::runtime_error.
+// Writes the file (2-space indent, sorted keys, trailing newline) atomically, through
+// models::write_json_file. Throws std::runtime_error or std::filesystem::filesystem_error.
 void save_offer_model(const OfferModel& model, const std::filesystem::path& file);
 
 }  // namespace nbo::offers
