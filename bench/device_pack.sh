@@ -52,11 +52,12 @@ for program in "${programs[@]}"; do
   name="$(basename "$program")"
   cp "$program" "$out/exe/$name"
   # Every library ldd resolves, and the loader itself (the line without "=>").
+  libraries="$(ldd "$program")"
   while read -r library; do
     cp -L "$library" "$out/lib/"
-  done < <(ldd "$program" | awk '/=> \// {print $3} /^[ \t]*\/.*ld-linux/ {print $1}')
-  ld="$(ldd "$program" | awk '/^[ \t]*\/.*ld-linux/ {print $1}')"
-  [ -n "$loader" ] || loader="$(basename "$ld")"
+  done < <(awk '/=> \// {print $3} /^[ \t]*\/.*ld-linux/ {print $1}' <<<"$libraries")
+  [ -n "$loader" ] ||
+    loader="$(basename "$(awk '/^[ \t]*\/.*ld-linux/ {print $1}' <<<"$libraries")")"
   # The program as its own name: glibc's loader from the folder, the folder's libraries only.
   cat > "$out/bin/$name" <<WRAPPER
 #!/usr/bin/env bash
@@ -101,20 +102,20 @@ cores="$(nproc)"
 [ "$cores" -ge 16 ] || exit 0
 echo
 echo "== 100-customer batches: nbo serve --threads 8 on cores 0-7, load_predict on 8-$((cores - 1))"
+# The bench scripts' own helpers: a scratch directory cleaned up on exit, free ports, start_nbo.
+source bench/servers.sh
+make_work_dir nbo-device-batches
+pin_server=(taskset -c 0-7)
 for target in knn:models lr:"$pack/models-lr"; do
   name="${target%%:*}"
-  db="$(mktemp -d)"
-  port=$((20000 + RANDOM % 20000))
-  taskset -c 0-7 "$pack/bin/nbo" serve --host 127.0.0.1 --port "$port" --threads 8 \
-    --models "${target#*:}" --db-path "$db/nbo.db" --migrations migrations >"$db/log" 2>&1 &
+  port="$(free_port)"
+  start_nbo "$name" "$pack/bin/nbo" "$port" "${target#*:}" migrations --threads 8
   server=$!
-  for _ in $(seq 1 200); do curl -sf -o /dev/null "http://127.0.0.1:$port/ready" && break; sleep 0.05; done
   echo "-- $name"
   taskset -c "8-$((cores - 1))" "$pack/bin/load_predict" --target "127.0.0.1:$port" \
     --client-threads 4 --connections 16 --duration 8 --warmup 1 --batch 100 |
     grep -E '^(customers|throughput|latency ms|statuses|request_log|process CPU|target):' || true
   kill "$server"; wait "$server" 2>/dev/null || true
-  rm -rf "$db"
 done
 RUN
 chmod +x "$out/run.sh"

@@ -76,7 +76,6 @@ pin_client=()
 [ -z "$server_cpus" ] || pin_server=(taskset -c "$server_cpus")
 [ -z "$client_cpus" ] || pin_client=(taskset -c "$client_cpus")
 
-
 # The wrk script: round-robin over the fixture customers, a unique request id per request.
 {
   echo 'local bodies = {}'
