@@ -48,6 +48,7 @@ class ScoringHandler {
   http::Response operator()(const http::Request& request, const PathParameters&) const {
     // Checked first, so that a writer that is behind costs a 503, not the scoring.
     if (rejects_unlogged() && !context_.deps.request_log.has_room()) throw request_log_full();
+    const std::size_t reasons = reasons_asked(request.query);
     const auto body = read_json_body(request, context_.limits.max_json_depth);
     const auto model_set = context_.model_set();
     if (!model_set->churn) {
@@ -60,11 +61,23 @@ class ScoringHandler {
     }
     PredictRequest predict = read_predict_request(body.root(), context_.limits.max_batch);
     resolve_stored(predict);
-    return predict.batch ? answer_batch(request, *model_set, predict)
-                         : answer_one(request, *model_set, predict);
+    return predict.batch ? answer_batch(request, *model_set, predict, reasons)
+                         : answer_one(request, *model_set, predict, reasons);
   }
 
  private:
+  // The reasons to answer per customer: ?reasons=N (0 to every field), else the default; 0 for a
+  // route that does not explain, which takes no query parameter.
+  std::size_t reasons_asked(std::string_view query) const {
+    std::size_t reasons = route_.explain ? context_.limits.default_reasons : 0;
+    for_each_query_parameter(query, [&](std::string_view name, std::string_view value) {
+      if (!route_.explain) throw unknown_query_parameter(name, "");
+      if (name != "reasons") throw unknown_query_parameter(name, "reasons");
+      reasons = query_integer(name, value, features::kFieldCount);
+    });
+    return reasons;
+  }
+
   // Reads the stored features of every item that named only its customer_id, in one snapshot.
   void resolve_stored(PredictRequest& predict) const {
     std::vector<std::string> ids;
@@ -94,10 +107,11 @@ class ScoringHandler {
     }
   }
 
-  // Scores `item`. Throws features::ValidationError when the customer lacks a field the model
-  // requires.
-  models::Prediction score(const models::ModelSet& set, const PredictItem& item) const {
-    return set.churn->predict(*item.customer, route_.explain ? context_.limits.max_reasons : 0);
+  // Scores `item` with up to `reasons` reasons. Throws features::ValidationError when the
+  // customer lacks a field the model requires.
+  static models::Prediction score(const models::ModelSet& set, const PredictItem& item,
+                                  std::size_t reasons) {
+    return set.churn->predict(*item.customer, reasons);
   }
 
   bool rejects_unlogged() const {
@@ -154,7 +168,7 @@ class ScoringHandler {
   }
 
   http::Response answer_one(const http::Request& request, const models::ModelSet& set,
-                            PredictRequest& predict) const {
+                            PredictRequest& predict, std::size_t reasons) const {
     const PredictItem& item = predict.items[0];
     if (item.error) throw *item.error;
     // Room for an answer as large as this thread's last one: the body is written in one
@@ -164,7 +178,7 @@ class ScoringHandler {
     body.reserve(last_answer_bytes);
     std::vector<store::RequestLogEntry> entries;
     try {
-      const models::Prediction prediction = score(set, item);
+      const models::Prediction prediction = score(set, item, reasons);
       json::Writer writer(body);
       route_.write_item(writer, set, prediction, item);
       last_answer_bytes = body.size();
@@ -179,7 +193,7 @@ class ScoringHandler {
   }
 
   http::Response answer_batch(const http::Request& request, const models::ModelSet& set,
-                              PredictRequest& predict) const {
+                              PredictRequest& predict, std::size_t reasons) const {
     std::string body;
     json::Writer writer(body);
     // Members in byte order of their names, as the API has always written them.
@@ -195,7 +209,7 @@ class ScoringHandler {
       auto& item = predict.items[i];
       if (!item.error) {
         try {
-          const models::Prediction prediction = score(set, item);
+          const models::Prediction prediction = score(set, item, reasons);
           route_.write_item(results_writer, set, prediction, item);
           entries.push_back(log_entry(request, *set.churn, item, prediction));
           // The first answer's size tells how much room the others need.

@@ -10,7 +10,6 @@
 // mixes two model versions.
 #include <fmt/format.h>
 
-#include <charconv>
 #include <chrono>
 
 #include "nbo/api/errors.hpp"
@@ -34,31 +33,10 @@ struct CampaignParameters {
   std::size_t offset = 0;
 };
 
-std::size_t query_integer(std::string_view name, std::string_view text, std::size_t max) {
-  std::size_t value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size() || text.empty()) {
-    throw ApiError(errors::kInvalidValue, std::string(name),
-                   fmt::format("'{}' must be a whole number, got '{}'", name, text));
-  }
-  if (value > max) {
-    throw ApiError(errors::kOutOfRange, std::string(name),
-                   fmt::format("'{}' must be at most {}, got {}", name, max, value));
-  }
-  return value;
-}
-
 // ?limit=N&offset=M; anything else is an error naming the parameter.
 CampaignParameters read_campaign_query(std::string_view query) {
   CampaignParameters parameters;
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    const auto eq = pair.find('=');
-    const std::string_view name = pair.substr(0, eq);
-    const std::string_view value = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
+  for_each_query_parameter(query, [&](std::string_view name, std::string_view value) {
     if (name == "limit") {
       parameters.limit = query_integer(name, value, kMaxCampaignLimit);
       if (parameters.limit == 0) {
@@ -67,10 +45,9 @@ CampaignParameters read_campaign_query(std::string_view query) {
     } else if (name == "offset") {
       parameters.offset = query_integer(name, value, kMaxCampaignOffset);
     } else {
-      throw ApiError(errors::kUnknownField, std::string(name),
-                     fmt::format("unknown query parameter '{}' (known: limit, offset)", name));
+      throw unknown_query_parameter(name, "limit, offset");
     }
-  }
+  });
   return parameters;
 }
 

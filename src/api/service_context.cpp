@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 
 #include "nbo/api/errors.hpp"
 #include "nbo/models/registry.hpp"
@@ -20,6 +21,27 @@ bool is_json_content_type(std::string_view content_type) {
 }
 
 }  // namespace
+
+std::size_t query_integer(std::string_view name, std::string_view text, std::size_t max) {
+  std::size_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || text.empty()) {
+    throw ApiError(errors::kInvalidValue, std::string(name),
+                   fmt::format("'{}' must be a whole number, got '{}'", name, text));
+  }
+  if (value > max) {
+    throw ApiError(errors::kOutOfRange, std::string(name),
+                   fmt::format("'{}' must be at most {}, got {}", name, max, value));
+  }
+  return value;
+}
+
+ApiError unknown_query_parameter(std::string_view name, std::string_view known) {
+  return ApiError(errors::kUnknownField, std::string(name),
+                  known.empty()
+                      ? fmt::format("unknown query parameter '{}' (this route takes none)", name)
+                      : fmt::format("unknown query parameter '{}' (known: {})", name, known));
+}
 
 std::shared_ptr<const models::ModelSet> ServiceContext::model_set() const {
   return deps.models.current();

@@ -110,6 +110,29 @@ http::Response json_response(unsigned status, std::string body);
 // 400 invalid_json with the byte offset of the syntax error.
 json::Document read_json_body(const http::Request& request, std::size_t max_depth);
 
+// Each name=value pair of a request's query string, in order: on_parameter(name, value). Pairs
+// are separated by '&'; empty pairs are skipped and a pair without '=' has an empty value. Names
+// and values are taken raw (not percent-decoded): nbo's parameters are plain words and numbers.
+template <class OnParameter>
+void for_each_query_parameter(std::string_view query, OnParameter&& on_parameter) {
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    const auto eq = pair.find('=');
+    on_parameter(pair.substr(0, eq), eq == std::string_view::npos ? "" : pair.substr(eq + 1));
+  }
+}
+
+// A query parameter's whole number from 0 to `max`; throws ApiError invalid_value (not a whole
+// number) or out_of_range (above `max`) naming the parameter.
+std::size_t query_integer(std::string_view name, std::string_view text, std::size_t max);
+
+// The ApiError (unknown_field) of a query parameter a route does not take; `known` lists those
+// it takes ("limit, offset"), empty for a route that takes none.
+ApiError unknown_query_parameter(std::string_view name, std::string_view known);
+
 // A customer that failed validation, as the API answers it: the error's code looked up in the
 // error table, its field placed under `features_path` ("features", "customers[3].features").
 ApiError features_error(const features::ValidationError& error, std::string_view features_path);
@@ -130,7 +153,9 @@ struct ScoringRoute {
   std::string summary;
   std::string metric_name;  // counter of customers answered, by outcome (scored, rejected)
   std::string metric_help;
-  bool explain = false;         // compute up to limits.max_reasons reasons per customer
+  // Explain each customer: limits.default_reasons reasons, or as many as ?reasons=N asks (0 up
+  // to features::kFieldCount); a route that does not explain takes no query parameter.
+  bool explain = false;
   bool needs_segments = false;  // 503 model_not_loaded when the set has no segments
   std::function<void(json::Writer&, const models::ModelSet&, const models::Prediction&,
                      const PredictItem&)>

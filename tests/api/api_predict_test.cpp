@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <string>
@@ -148,6 +149,71 @@ TEST(ApiPredict, WithoutCustomerIdIsScoredAndLoggedWithNullCustomer) {
   ASSERT_TRUE(row.step());
   EXPECT_EQ(row.column_text(0), id);
   EXPECT_EQ(row.column_int64(1), 1);
+}
+
+// ?reasons=N asks for N reasons (0 skips the explanation, the costliest part of a kernel
+// neighbours prediction); the probability and the reasons that are answered do not change.
+TEST(ApiPredict, ReasonsQueryAsksForThatManyReasons) {
+  ApiHarness harness;
+  const auto model = harness.churn_model();
+  ASSERT_TRUE(model);
+  const Json request = fixture_customer("215349");
+  const Json by_default = json_body(harness.post_json("/predict", request));
+  ASSERT_EQ(by_default["reasons"].size(), 3U) << by_default.dump();
+  const std::size_t every_field = model->predict(raw_customer("215349"), 100).reasons.size();
+  ASSERT_GT(every_field, 5U);
+
+  for (const std::size_t asked :
+       {std::size_t{0}, std::size_t{1}, std::size_t{5}, features::kFieldCount}) {
+    SCOPED_TRACE(asked);
+    const auto response = harness.post_json("/predict?reasons=" + std::to_string(asked), request);
+    ASSERT_EQ(response.status, 200U) << response.body;
+    const Json body = json_body(response);
+    EXPECT_EQ(body["probability"], by_default["probability"]);
+    EXPECT_EQ(body["risk_band"], by_default["risk_band"]);
+    ASSERT_TRUE(body["reasons"].is_array()) << body.dump();
+    ASSERT_EQ(body["reasons"].size(), std::min(asked, every_field));
+    for (std::size_t i = 0; i < std::min<std::size_t>(asked, 3); ++i) {
+      EXPECT_EQ(body["reasons"][i], by_default["reasons"][i]) << i;
+    }
+  }
+  EXPECT_EQ(harness.rows(), (RowCounts{0, 5}));
+}
+
+TEST(ApiPredict, ReasonsQueryAppliesToEveryCustomerOfABatch) {
+  ApiHarness harness;
+  const Json batch{
+      {"customers", Json::array({fixture_customer("215349"), fixture_customer("215350")})}};
+  const Json by_default = json_body(harness.post_json("/predict", batch));
+  const auto response = harness.post_json("/predict?reasons=0", batch);
+  ASSERT_EQ(response.status, 200U) << response.body;
+  const Json body = json_body(response);
+  ASSERT_EQ(body["results"].size(), 2U) << body.dump();
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(body["results"][i]["reasons"], Json::array()) << i;
+    EXPECT_EQ(body["results"][i]["probability"], by_default["results"][i]["probability"]) << i;
+  }
+  EXPECT_EQ(harness.rows(), (RowCounts{0, 4}));
+}
+
+TEST(ApiPredict, BadQueryParametersAre422AndWriteNothing) {
+  ApiHarness harness;
+  const Json request = fixture_customer("215349");
+  const std::string too_many = std::to_string(features::kFieldCount + 1);
+  expect_error(harness.post_json("/predict?reasons=" + too_many, request), 422, "out_of_range",
+               "reasons");
+  expect_error(harness.post_json("/predict?reasons=three", request), 422, "invalid_value",
+               "reasons");
+  expect_error(harness.post_json("/predict?reasons=-1", request), 422, "invalid_value", "reasons");
+  expect_error(harness.post_json("/predict?reasons=", request), 422, "invalid_value", "reasons");
+  const auto misspelt = harness.post_json("/predict?reason=0", request);
+  expect_error(misspelt, 422, "unknown_field", "reason");
+  EXPECT_NE(misspelt.body.find("known: reasons"), std::string::npos) << misspelt.body;
+  // /segment answers no reasons, so it takes no query parameter.
+  const auto on_segment = harness.post_json("/segment?reasons=0", request);
+  expect_error(on_segment, 422, "unknown_field", "reasons");
+  EXPECT_NE(on_segment.body.find("takes none"), std::string::npos) << on_segment.body;
+  EXPECT_EQ(harness.rows(), (RowCounts{0, 0}));
 }
 
 TEST(ApiPredict, StoredCustomerGivesTheSameProbabilityAsItsFeatures) {

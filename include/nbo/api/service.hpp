@@ -52,7 +52,8 @@ namespace nbo::api {
 struct ServiceLimits {
   std::size_t max_batch = 10000;    // customers in one POST /predict
   std::size_t max_json_depth = 32;  // nesting of any request body
-  std::size_t max_reasons = 3;      // reasons returned per prediction
+  // Reasons answered per prediction when the request does not ask (/predict?reasons=N).
+  std::size_t default_reasons = 3;
   // Bodies up to this size that carry a customer's features are scored inline on the I/O
   // thread; larger ones (batches) and stored-customer lookups go to the workers.
   std::size_t max_inline_body_bytes = 16 * 1024;
