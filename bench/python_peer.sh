@@ -8,11 +8,14 @@
 #      each nbo against the issue's target for that batch size (200 000 customers/s with 100,
 #      p99 <= 20 ms with 1000), then each nbo's pace over each peer's in the same round (target
 #      10x);
+#      with --batch-reasons N, each nbo also answers the same batches with ?reasons=N in every
+#      round, on the same server (N=0: no explanation, the default model's largest cost);
 #   3. memory: RSS and PSS (sum over the server's processes) idle after start and after the load.
 #
 #   bench/python_peer.sh [--duration S] [--rounds N] [--connections "16 64"] [--batch 100]
 #                        [--batch-connections 16] [--nbo build/dev/nbo] [--models models]
 #                        [--load-predict build/dev/load_predict] [--only single|batch]
+#                        [--batch-reasons N]
 #                        [NAME=PATH/TO/nbo[,MODELS_DIR[,MIGRATIONS_DIR]] ...]
 #
 # Without NAME=... targets, nbo is --nbo serving --models; with them, each is an nbo of its own in
@@ -41,6 +44,7 @@ nbo=build/dev/nbo
 models_dir=models
 load_predict=build/dev/load_predict
 only=""
+batch_reasons=""
 nbo_targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -53,6 +57,7 @@ while [ $# -gt 0 ]; do
     --models) models_dir="$2"; shift 2 ;;
     --load-predict) load_predict="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
+    --batch-reasons) batch_reasons="$2"; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo pipefail/p' "$0" | sed '$d'; exit 0 ;;
     *=*) nbo_targets+=("$1"); shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
@@ -137,30 +142,47 @@ nbo_count=${#nbo_targets[@]}
 declare -A batch_pace  # "round name" -> customers/s
 printf '%-6s %-8s %13s %9s %9s %8s %8s %13s %9s  %s\n' round target "customers/s" "p50 ms" "p99 ms" \
   "non-200" "x ${names[0]}" "server cores" "~us/cust" "target"
-for round in $(seq 1 "$rounds"); do
-  reference=""
-  for i in "${!names[@]}"; do
-    cpu_before="$(cpu_seconds "${server_pids[$i]}")"
-    started="$(date +%s.%N)"
-    result="$("$load_predict" --target "127.0.0.1:${ports[$i]}" --batch "$batch" \
-      --connections "$batch_connections" --duration "$duration" --warmup 1 \
-      --data "$data" 2>"$work/load.err" | grep '^RESULT ' | cut -d' ' -f2-)" \
-      || { cat "$work/load.err" >&2; exit 1; }
-    cpu_after="$(cpu_seconds "${server_pids[$i]}")"
-    wall="$("$peer_python" -c "import time; print(time.time() - $started)")"
-    read -r cps p50 p99 bad requests <<<"$("$peer_python" -c "
+# One row: target i's batches, with extra load_predict arguments, printed as `label`.
+batch_row() {  # round i label [load_predict args...]
+  local round="$1" i="$2" label="$3"
+  shift 3
+  cpu_before="$(cpu_seconds "${server_pids[$i]}")"
+  started="$(date +%s.%N)"
+  result="$("$load_predict" --target "127.0.0.1:${ports[$i]}" --batch "$batch" \
+    --connections "$batch_connections" --duration "$duration" --warmup 1 \
+    --data "$data" "$@" 2>"$work/load.err" | grep '^RESULT ' | cut -d' ' -f2-)" \
+    || { cat "$work/load.err" >&2; exit 1; }
+  cpu_after="$(cpu_seconds "${server_pids[$i]}")"
+  wall="$("$peer_python" -c "import time; print(time.time() - $started)")"
+  read -r cps p50 p99 bad requests <<<"$("$peer_python" -c "
 import json, sys
 r = json.loads(sys.argv[1])
 print(r['customers_per_s'], r['latency_ms']['p50'], r['latency_ms']['p99'],
       r['requests'] - r['ok'] + r['transport_errors'], r['requests'])" "$result")"
-    [ -n "$reference" ] || reference="$cps"
-    cores="$("$peer_python" -c "print(($cpu_after - $cpu_before) / $wall)")"
-    verdict="(a peer)"
-    [ "$i" -ge "$nbo_count" ] || verdict="$(batch_target "$cps" "$p99")"
-    batch_pace["$round ${names[$i]}"]="$cps"
-    printf '%-6s %-8s %13.0f %9.2f %9.2f %8s %8.3f %13.2f %9.1f  %s\n' "$round" "${names[$i]}" \
-      "$cps" "$p50" "$p99" "$bad" "$("$peer_python" -c "print($cps / $reference)")" "$cores" \
-      "$("$peer_python" -c "print($cores * 1e6 / max($cps, 1))")" "$verdict"
+  [ -n "$reference" ] || reference="$cps"
+  cores="$("$peer_python" -c "print(($cpu_after - $cpu_before) / $wall)")"
+  verdict="(a peer)"
+  if [ "$i" -lt "$nbo_count" ]; then
+    verdict="$(batch_target "$cps" "$p99")"
+    [ $# -eq 0 ] || verdict="(no target: $*)"
+  fi
+  batch_pace["$round $label"]="$cps"
+  printf '%-6s %-8s %13.0f %9.2f %9.2f %8s %8.3f %13.2f %9.1f  %s\n' "$round" "$label" \
+    "$cps" "$p50" "$p99" "$bad" "$("$peer_python" -c "print($cps / $reference)")" "$cores" \
+    "$("$peer_python" -c "print($cores * 1e6 / max($cps, 1))")" "$verdict"
+}
+# Whether target i reads ?reasons= (an nbo before it ignores the query and would explain anyway).
+takes_reasons() {  # i
+  curl -s -X POST -H 'Content-Type: application/json' \
+    "http://127.0.0.1:${ports[$1]}/predict?reasons=x" | grep -q '"field":"reasons"'
+}
+for round in $(seq 1 "$rounds"); do
+  reference=""
+  for i in "${!names[@]}"; do
+    batch_row "$round" "$i" "${names[$i]}"
+    if [ -n "$batch_reasons" ] && [ "$i" -lt "$nbo_count" ] && takes_reasons "$i"; then
+      batch_row "$round" "$i" "${names[$i]}/r$batch_reasons" --reasons "$batch_reasons"
+    fi
   done
 done
 
