@@ -15,6 +15,15 @@
 // requests are counted for --duration seconds or until --max-requests have been started.
 // Every latency is kept and sorted for the percentiles.
 //
+// Closed loop by default: each connection sends its next request as soon as the last is
+// answered, so the load is as high as the server allows and the latencies at that load are
+// mostly queueing. --rate R offers R requests per second in all instead (open loop, as traffic
+// from many callers arrives): connection i of C sends at start + (i + k C) / R for k = 0, 1, ...,
+// and a latency runs from the time a request was due, not the time it left. A request that had
+// to wait for the previous answer on its connection is therefore counted late by that wait, as
+// a caller would see it, instead of the slow answer delaying the load that measures it
+// (coordinated omission). When the answers do not keep up with the rate, the report says so.
+//
 // In-process mode runs client and server in one process on the same cores: the figures are
 // those of the server AND the load generator sharing the machine.
 //
@@ -29,6 +38,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
@@ -93,6 +103,7 @@ struct Options {
   std::uint64_t max_requests = 2'000'000;
   std::size_t batch = 0;  // 0 = one customer per request
   int reasons = -1;       // ?reasons=N on every request; -1 = none (the server's default)
+  double rate = 0.0;      // requests per second offered in all; 0 = closed loop
   std::string data_dir = std::string(NBO_TEST_DATA_DIR) + "/market";
   std::string server_log;  // "" = <temp dir>/server.log
   std::string server_log_level = "info";
@@ -114,6 +125,11 @@ struct RunState {
   std::string host_header;
   std::string target = "/predict";  // with ?reasons=N when asked
   std::string id_prefix;
+  // Open loop (--rate): each connection's time between two requests, and the time its first
+  // is due (connection i's is origin + i * interval / connections).
+  Clock::duration interval{};
+  Clock::time_point origin{};
+  unsigned connections = 1;
 };
 
 struct ConnectionStats {
@@ -145,7 +161,11 @@ std::optional<std::uint64_t> json_uint_field(std::string_view text, std::string_
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(asio::io_context& ioc, tcp::endpoint endpoint, RunState& run, unsigned index)
-      : stream_(asio::make_strand(ioc)), endpoint_(endpoint), run_(run), index_(index) {
+      : stream_(asio::make_strand(ioc)),
+        pacer_(stream_.get_executor()),
+        endpoint_(endpoint),
+        run_(run),
+        index_(index) {
     stats_.latencies_ns.reserve(1 << 16);
     // Beast reads at most the buffer's free room (at least 512 bytes): without room reserved, a
     // 1000-customer answer (1 MB) took about 2000 reads and their timer updates, which the
@@ -154,6 +174,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void start() { connect(); }
+  // Open loop: ends a wait for the next due time now that the run is over (from any thread).
+  void stop_pacing() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] { self->pacer_.cancel(); });
+  }
   ConnectionStats& stats() { return stats_; }
 
  private:
@@ -167,6 +191,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void send_next() {
+    if (run_.interval == Clock::duration::zero()) return send(Clock::now());
+    if (due_ == Clock::time_point{}) {
+      due_ = run_.origin + run_.interval * index_ / run_.connections;
+    }
+    const Clock::time_point due = due_;
+    due_ += run_.interval;
+    if (Clock::now() >= due) return send(due);
+    pacer_.expires_at(due);
+    pacer_.async_wait([self = shared_from_this(), due](beast::error_code ec) {
+      if (ec) return self->close();
+      self->send(due);
+    });
+  }
+
+  // Sends the next request; its latency counts from `due`.
+  void send(Clock::time_point due) {
     const int phase = run_.phase.load(std::memory_order_acquire);
     if (phase == kStop) return close();
     measured_ = false;
@@ -189,7 +229,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     request_.keep_alive(true);
     request_.body() = run_.bodies[body];
     request_.prepare_payload();
-    started_ = Clock::now();
+    started_ = due;
     stream_.expires_after(kIoTimeout);
     bhttp::async_write(stream_, request_,
                        [self = shared_from_this()](beast::error_code ec, std::size_t) {
@@ -259,12 +299,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void close() {
+    pacer_.cancel();
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.close();
   }
 
   beast::tcp_stream stream_;
+  asio::steady_timer pacer_;  // open loop: waits for the next request's due time
+  Clock::time_point due_{};   // open loop: when the next request is due
   tcp::endpoint endpoint_;
   RunState& run_;
   unsigned index_;
@@ -380,6 +423,9 @@ std::optional<Options> parse_options(int argc, char** argv) {
       "customers per request: 0 = single-customer body, N = {\"customers\": [N]}")(
       "reasons", po::value(&o.reasons)->default_value(o.reasons),
       "reasons per customer (POST /predict?reasons=N); -1 = the server's default (3)")(
+      "rate", po::value(&o.rate)->default_value(o.rate),
+      "requests per second offered in all, spread over the connections (open loop; latency "
+      "from each request's due time); 0 = closed loop, each connection as fast as answered")(
       "data", po::value(&o.data_dir)->default_value(o.data_dir),
       "store export directory (customers for the bodies)")(
       "server-log", po::value(&o.server_log),
@@ -412,6 +458,7 @@ std::optional<Options> parse_options(int argc, char** argv) {
   if (o.server_threads > 64) return bad("--server-threads must be 0..64");
   if (o.max_requests == 0) return bad("--max-requests must be at least 1");
   if (o.batch > 100000) return bad("--batch must be at most 100000");
+  if (!(o.rate >= 0.0) || o.rate > 10'000'000.0) return bad("--rate must be in [0, 1e7]");
   // The server's own bound: one reason per input field at most.
   if (o.reasons < -1 || o.reasons > static_cast<int>(nbo::features::kFieldCount)) {
     return bad("--reasons must be -1 (default) or 0.." +
@@ -433,6 +480,11 @@ int run(int argc, char** argv) {
   const auto data = nbo::bench::load_bench_customers(options.data_dir);
   RunState run;
   run.max_requests = options.max_requests;
+  run.connections = options.connections;
+  if (options.rate > 0.0) {
+    run.interval = std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double>(static_cast<double>(options.connections) / options.rate));
+  }
   run.customers_per_request = options.batch == 0 ? 1 : options.batch;
   if (options.reasons >= 0) run.target += "?reasons=" + std::to_string(options.reasons);
   run.id_prefix = "lp" + std::to_string(::getpid()) + "-";
@@ -527,7 +579,11 @@ int run(int argc, char** argv) {
                                                           : std::to_string(options.server_threads))
                            : std::string("n/a (external)"))
             << ", client threads: " << options.client_threads
-            << ", connections: " << options.connections << '\n'
+            << ", connections: " << options.connections << ", load: "
+            << (options.rate > 0.0
+                    ? "open loop, " + fixed(options.rate, 0) + " requests/s offered"
+                    : std::string("closed loop (each connection as fast as answered)"))
+            << '\n'
             << "body: "
             << (options.batch == 0 ? std::string("one customer")
                                    : std::to_string(options.batch) + " customers (batch)")
@@ -549,6 +605,7 @@ int run(int argc, char** argv) {
     connections.push_back(std::make_shared<Connection>(ioc, endpoint, run, i));
   }
   const MemoryStatus memory_before = read_memory_status();
+  run.origin = Clock::now();
   for (auto& connection : connections) connection->start();
   std::vector<std::thread> threads;
   for (unsigned i = 0; i < options.client_threads; ++i) threads.emplace_back([&ioc] { ioc.run(); });
@@ -567,6 +624,7 @@ int run(int argc, char** argv) {
     if (in_process) queue_peak = std::max(queue_peak, local.request_log->queue_depth());
   }
   run.phase.store(kStop, std::memory_order_release);
+  for (auto& connection : connections) connection->stop_pacing();
   for (auto& thread : threads) thread.join();
   const double cpu_used = process_cpu_seconds() - cpu_before;
   const std::string load_after = load_average();
@@ -653,6 +711,13 @@ int run(int argc, char** argv) {
   std::cout << "throughput:    " << fixed(req_per_s, 1) << " req/s, " << fixed(customers_per_s, 1)
             << " customers/s";
   if (options.batch > 0) std::cout << " (" << total.customers_failed << " customers failed)";
+  // Open loop: the answers kept up when nearly all the offered requests were answered in the
+  // window; otherwise requests queued on their connections and the latencies grew with the run.
+  const bool kept_up = options.rate <= 0.0 || req_per_s >= 0.95 * options.rate;
+  if (options.rate > 0.0) {
+    std::cout << " of " << fixed(options.rate, 0) << " req/s offered"
+              << (kept_up ? "" : ": NOT kept up (the latencies include the wait for a connection)");
+  }
   std::cout << '\n'
             << "latency ms:    p50 " << fixed(percentile_ms(total.latencies_ns, 0.50), 3)
             << "  p90 " << fixed(percentile_ms(total.latencies_ns, 0.90), 3) << "  p99 "
@@ -713,6 +778,8 @@ int run(int argc, char** argv) {
       {"connections", options.connections},
       {"batch", options.batch},
       {"reasons", options.reasons >= 0 ? json(options.reasons) : json(nullptr)},
+      {"rate_offered", options.rate > 0.0 ? json(options.rate) : json(nullptr)},
+      {"kept_up", kept_up},
       {"customers_source", data.synthetic ? "synthetic" : "export"},
       {"warmup_s", options.warmup_s},
       {"duration_s", round_to(elapsed_s, 3)},

@@ -1,8 +1,8 @@
-# Sourced by the bench scripts (wrk_predict.sh, python_peer.sh): a scratch directory, free ports,
-# readiness, starting an nbo or the Python peer on 127.0.0.1, and the CPU time and memory of a
-# server's processes. The caller has set -euo pipefail, called make_work_dir, and set an array
-# pin_server (a command prefix such as `taskset -c 0-3`, or empty). After a start_* call, $! is
-# the server's pid.
+# Sourced by the bench scripts (wrk_predict.sh, python_peer.sh, open_loop.sh): a scratch
+# directory, free ports, readiness, starting nginx, an nbo or the Python peer on 127.0.0.1, and
+# the CPU time and memory of a server's processes. The caller has set -euo pipefail, called
+# make_work_dir, and set an array pin_server (a command prefix such as `taskset -c 0-3`, or
+# empty). After a start_* call, $! is the server's pid.
 
 # make_work_dir PREFIX: $work, a fresh directory /tmp/PREFIX-XXXXXX, and the array pids; on exit
 # every process in pids is stopped and $work removed.
@@ -52,6 +52,24 @@ wait_ready() {  # URL: polls for up to 10 s
   return 1
 }
 
+# split_target NAME=BINARY[,MODELS_DIR[,MIGRATIONS_DIR]] DEFAULT_MODELS: sets target_name,
+# target_binary, target_models (DEFAULT_MODELS when not given) and target_migrations (this
+# checkout's migrations/ when not given).
+split_target() {
+  target_name="${1%%=*}"
+  target_binary="${1#*=}"
+  target_models="$2"
+  target_migrations=migrations
+  if [[ "$target_binary" == *,* ]]; then
+    target_models="${target_binary#*,}"
+    target_binary="${target_binary%%,*}"
+    if [[ "$target_models" == *,* ]]; then
+      target_migrations="${target_models#*,}"
+      target_models="${target_models%%,*}"
+    fi
+  fi
+}
+
 # start_nbo NAME BINARY PORT MODELS_DIR MIGRATIONS_DIR [nbo serve flags...]: a fresh SQLite file
 # $work/NAME.db, its log in $work/NAME.log.
 start_nbo() {
@@ -61,6 +79,31 @@ start_nbo() {
     --db-path "$work/$name.db" --migrations "$migrations" "$@" >"$work/$name.log" 2>&1 &
   pids+=($!)
   wait_ready "http://127.0.0.1:$port/ready" || { cat "$work/$name.log" >&2; exit 1; }
+}
+
+# start_nginx BINARY PORT WORKERS: the HTTP ceiling of this machine, nginx answering every request
+# (any method, any path) with a fixed 104-byte JSON body, its files in $work/nginx.
+start_nginx() {
+  local binary="$1" port="$2" workers="$3"
+  local body='{"customer_id":"215349","label":true,"probability":0.9841,"risk_band":"high","threshold":0.5349000}'
+  mkdir -p "$work/nginx"
+  cat > "$work/nginx/nginx.conf" <<CONF
+worker_processes $workers;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/body;
+  server {
+    listen 127.0.0.1:$port;
+    location / { default_type application/json; return 200 '$body'; }
+  }
+}
+CONF
+  "${pin_server[@]}" "$binary" -c "$work/nginx/nginx.conf" -g 'daemon off;' 2>"$work/nginx/stderr" &
+  pids+=($!)
+  wait_ready "http://127.0.0.1:$port/" || { cat "$work/nginx/stderr" "$work/nginx/error.log" >&2; exit 1; }
 }
 
 # start_python_peer NAME APP_DIR MODEL PORT WORKERS: the peer of bench/python_peer/ (README

@@ -106,46 +106,17 @@ end
 LUA
 } > "$work/predict.lua"
 
-# nginx: the ceiling, answering every request with a fixed 104-byte JSON body.
 nginx_port="$(free_port)"
-ceiling_body='{"customer_id":"215349","label":true,"probability":0.9841,"risk_band":"high","threshold":0.5349000}'
-mkdir -p "$work/nginx"
-cat > "$work/nginx/nginx.conf" <<CONF
-worker_processes ${server_threads:-2};
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx/body;
-  server {
-    listen 127.0.0.1:$nginx_port;
-    location / { default_type application/json; return 200 '$ceiling_body'; }
-  }
-}
-CONF
-"${pin_server[@]}" "$nginx_bin" -c "$work/nginx/nginx.conf" -g 'daemon off;' \
-  2>"$work/nginx/stderr" &
-pids+=($!)
-wait_ready "http://127.0.0.1:$nginx_port/" || { cat "$work/nginx/stderr" "$work/nginx/error.log" >&2; exit 1; }
+start_nginx "$nginx_bin" "$nginx_port" "${server_threads:-2}"
 
 names=(nginx)
 urls=("http://127.0.0.1:$nginx_port")
 server_pids=("${pids[0]}")
 kinds=(ceiling)
 for target in "${targets[@]}"; do
-  name="${target%%=*}"
-  binary="${target#*=}"
-  target_models="$models_dir"
-  target_migrations=migrations
-  if [[ "$binary" == *,* ]]; then
-    target_models="${binary#*,}"
-    binary="${binary%%,*}"
-    if [[ "$target_models" == *,* ]]; then
-      target_migrations="${target_models#*,}"
-      target_models="${target_models%%,*}"
-    fi
-  fi
+  split_target "$target" "$models_dir"
+  name="$target_name"
+  binary="$target_binary"
   port="$(free_port)"
   if [ -f "$binary/server.py" ]; then  # the Python peer (see above)
     peer_model="logistic"
