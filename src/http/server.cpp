@@ -529,11 +529,40 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.reset();
     answered_.store(true, std::memory_order_relaxed);
     phase_ = Phase::writing;
-    stream_.expires_after(server_.options().read_timeout);
+    write_response(!keep_alive);
+  }
+
+  // Most answers fit in the socket's send buffer: they are written here, at once, by one
+  // non-blocking sendmsg. An asynchronous write would make that same call, but first arm the
+  // write timeout, whose deadline (the earliest of every connection's timers) cost a
+  // timerfd_settime per answer, and then queue its completion for another turn of the
+  // io_context's loop, another epoll_wait. Whatever does not fit is written by async_write, under
+  // the write timeout, as before.
+  void write_response(bool close) {
     const std::array<net::const_buffer, 2> buffers{net::buffer(head_), net::buffer(body_)};
-    net::async_write(
-        stream_, buffers,
-        beast::bind_front_handler(&Session::on_write, shared_from_this(), !keep_alive));
+    beast::error_code ec;
+    const std::size_t written = stream_.socket().write_some(buffers, ec);
+    const std::size_t total = head_.size() + body_.size();
+    if (ec && ec != net::error::would_block && ec != net::error::try_again) {
+      on_write(close, ec, 0);
+      return;
+    }
+    if (!ec && written == total) {
+      if (buffer_.size() == 0) {
+        on_write(close, {}, written);
+      } else {
+        // Requests pipelined behind this one are read from the next turn of the loop, so that a
+        // long pipeline does not handle each request one stack frame deeper.
+        net::post(executor(), beast::bind_front_handler(&Session::on_write, shared_from_this(),
+                                                        close, beast::error_code{}, written));
+      }
+      return;
+    }
+    beast::buffers_suffix<std::array<net::const_buffer, 2>> rest(buffers);
+    rest.consume(ec ? 0 : written);
+    stream_.expires_after(server_.options().read_timeout);
+    net::async_write(stream_, rest,
+                     beast::bind_front_handler(&Session::on_write, shared_from_this(), close));
   }
 
   // The status line and the fields into head_, the body into body_: written as they are, two
@@ -735,6 +764,16 @@ void ServerImpl::on_accept(beast::error_code ec, tcp::socket socket) {
   beast::error_code no_delay_ec;
   socket.set_option(tcp::no_delay(true), no_delay_ec);
   if (no_delay_ec) spdlog::debug("http: cannot set TCP_NODELAY: {}", no_delay_ec.message());
+  // Session::write_response() writes without waiting: a full send buffer answers would_block.
+  beast::error_code non_blocking_ec;
+  socket.non_blocking(true, non_blocking_ec);
+  if (non_blocking_ec) {
+    spdlog::warn("http: cannot make a connection non-blocking, closed: {}",
+                 non_blocking_ec.message());
+    socket.close(non_blocking_ec);
+    if (acceptor_.is_open()) do_accept();
+    return;
+  }
   std::shared_ptr<Session> session;
   std::shared_ptr<Session> evicted;
   {

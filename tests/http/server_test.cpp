@@ -867,6 +867,44 @@ TEST_F(ServerTest, ARequestArrivingInPiecesIsAnsweredOnce) {
   EXPECT_EQ(raw.find("HTTP/1.1", 1), std::string::npos) << raw;
 }
 
+// An answer is written at once when it fits in the socket's send buffer; the rest of one that
+// does not (larger than the kernel lets a send buffer grow, to a client that reads late) follows
+// asynchronously, whole and in order, and the connection then serves its next request.
+TEST_F(ServerTest, AnAnswerLargerThanTheSendBufferReachesAClientThatReadsLate) {
+  ServerOptions options = default_options();
+  options.max_body_bytes = 8 * 1024 * 1024;
+  start(options);
+  const int fd = connect_silent(server_->port());
+  ASSERT_GE(fd, 0);
+  std::string body(6 * 1024 * 1024, ' ');
+  for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + (i * 7) % 26);
+  const std::string request =
+      "POST /echo/large HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\n\r\n" + body + "GET /echo/after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  for (std::size_t sent = 0; sent < request.size();) {
+    const ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    ASSERT_GT(n, 0);
+    sent += static_cast<std::size_t>(n);
+  }
+  std::this_thread::sleep_for(300ms);  // the server meanwhile fills its send buffer and waits
+  timeval timeout{};
+  timeout.tv_sec = 5;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  std::string raw;
+  std::vector<char> chunk(1 << 16);
+  for (ssize_t n = 0; (n = ::recv(fd, chunk.data(), chunk.size(), 0)) > 0;) {
+    raw.append(chunk.data(), static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  const auto second = raw.find("HTTP/1.1 200", 1);
+  ASSERT_NE(second, std::string::npos) << raw.size() << " bytes received";
+  const auto first = parse_raw_response(raw.substr(0, second));
+  ASSERT_EQ(first.status, 200U);
+  EXPECT_TRUE(parse_json(first.body)["body"] == body);
+  EXPECT_EQ(parse_json(parse_raw_response(raw.substr(second)).body)["path"], "/echo/after");
+  EXPECT_EQ(observer_.statuses(), std::vector<unsigned>(2, 200U));
+}
+
 TEST_F(ServerTest, AtTheLimitTheOldestNeverAnsweredConnectionMakesRoom) {
   auto options = default_options();
   options.max_connections = 3;
