@@ -776,18 +776,23 @@ void ServerImpl::on_accept(beast::error_code ec, tcp::socket socket) {
   }
   std::shared_ptr<Session> session;
   std::shared_ptr<Session> evicted;
+  // The connections looked at for eviction, released only after sessions_mutex_: one that ends
+  // meanwhile on its own thread may leave its last reference here, and a Session's destructor
+  // takes that mutex to unregister itself.
+  std::vector<std::shared_ptr<Session>> examined;
   {
     std::lock_guard lock(sessions_mutex_);
     if (!stopping_.load() && sessions_.size() >= options_.max_connections) {
       // Full: the oldest connection that has never been answered (idle since it connected, or
       // dribbling a request) makes room, so a crowd of such connections cannot lock others out.
       // Connections already marked still count until they end, so the excess stays bounded.
+      examined.reserve(sessions_.size());
       for (const auto& [key, weak] : sessions_) {
-        auto candidate = weak.lock();
-        if (!candidate || candidate->answered() || candidate->evicted()) continue;
-        if (!evicted || candidate->accepted_at() < evicted->accepted_at()) {
-          evicted = std::move(candidate);
-        }
+        if (auto candidate = weak.lock()) examined.push_back(std::move(candidate));
+      }
+      for (const auto& candidate : examined) {
+        if (candidate->answered() || candidate->evicted()) continue;
+        if (!evicted || candidate->accepted_at() < evicted->accepted_at()) evicted = candidate;
       }
       if (evicted && !evicted->mark_evicted()) evicted.reset();
     }

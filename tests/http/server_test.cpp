@@ -929,6 +929,33 @@ TEST_F(ServerTest, AtTheLimitTheOldestNeverAnsweredConnectionMakesRoom) {
   ::close(newer);
 }
 
+// At the limit, the accept loop looks at every connection to choose one to evict, while those
+// connections end on their own threads. One that ends meanwhile may leave its last reference with
+// the accept loop, and its destructor unregisters it under the lock the loop holds: the server
+// must release those references after the lock, or it deadlocks and never answers again.
+TEST_F(ServerTest, ConnectionsEndingWhileTheLimitEvictsDoNotStopTheServer) {
+  auto options = default_options();
+  options.max_connections = 8;
+  start(options);
+  std::atomic<bool> churning{true};
+  std::vector<std::thread> churners;
+  for (int t = 0; t < 4; ++t) {
+    churners.emplace_back([&] {
+      while (churning.load()) {
+        const int fd = connect_silent(server_->port());
+        if (fd >= 0) ::close(fd);
+      }
+    });
+  }
+  std::this_thread::sleep_for(1500ms);
+  churning.store(false);
+  for (auto& churner : churners) churner.join();
+  auto answer = request_async("/echo/after");
+  ASSERT_EQ(answer.wait_for(5s), std::future_status::ready) << "the server stopped answering";
+  EXPECT_EQ(answer.get().status, 200U);
+  EXPECT_GT(server_->connections_evicted(), 0U);
+}
+
 TEST(ServerLifecycle, BindFailureNamesHostAndPort) {
   ServerOptions options;
   options.port = 0;
