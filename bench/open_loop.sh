@@ -71,16 +71,9 @@ names=(nginx)
 ports=("$nginx_port")
 server_pids=("${pids[0]}")
 for target in "${targets[@]}"; do
-  split_target "$target" "$models_dir"
   port="$(free_port)"
-  if [ -f "$target_binary/server.py" ]; then
-    peer_model="logistic"
-    [ "$target_models" = "$models_dir" ] || peer_model="$target_models"
-    start_python_peer "$target_name" "$target_binary" "$peer_model" "$port" "${server_threads:-2}"
-  else
-    start_nbo "$target_name" "$target_binary" "$port" "$target_models" "$target_migrations" \
-      ${server_threads:+--threads "$server_threads"}
-  fi
+  start_target "$target" "$models_dir" "$port" "${server_threads:-2}" \
+    ${server_threads:+--threads "$server_threads"}
   server_pids+=($!)
   names+=("$target_name")
   ports+=("$port")

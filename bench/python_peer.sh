@@ -107,12 +107,10 @@ server_pids=()
 # Each nbo with its defaults (log level info, one buffered line per request), as wrk_predict.sh
 # runs it.
 for target in "${nbo_targets[@]}"; do
-  name="${target%%=*}"
-  IFS=, read -r binary target_models target_migrations <<<"${target#*=}"
+  split_target "$target" "$models_dir"
   port="$(free_port)"
-  start_nbo "$name" "$binary" "$port" "${target_models:-$models_dir}" \
-    "${target_migrations:-migrations}"
-  server_pids+=($!); ports+=("$port"); names+=("$name")
+  start_nbo "$target_name" "$target_binary" "$port" "$target_models" "$target_migrations"
+  server_pids+=($!); ports+=("$port"); names+=("$target_name")
 done
 for peer in py_lr:logistic py_knn:knn; do
   name="${peer%%:*}"

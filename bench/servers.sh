@@ -53,20 +53,31 @@ wait_ready() {  # URL: polls for up to 10 s
 }
 
 # split_target NAME=BINARY[,MODELS_DIR[,MIGRATIONS_DIR]] DEFAULT_MODELS: sets target_name,
-# target_binary, target_models (DEFAULT_MODELS when not given) and target_migrations (this
-# checkout's migrations/ when not given).
+# target_binary, target_models (DEFAULT_MODELS when not given or empty) and target_migrations
+# (this checkout's migrations/ when not given or empty).
 split_target() {
   target_name="${1%%=*}"
-  target_binary="${1#*=}"
-  target_models="$2"
-  target_migrations=migrations
-  if [[ "$target_binary" == *,* ]]; then
-    target_models="${target_binary#*,}"
-    target_binary="${target_binary%%,*}"
-    if [[ "$target_models" == *,* ]]; then
-      target_migrations="${target_models#*,}"
-      target_models="${target_models%%,*}"
-    fi
+  IFS=, read -r target_binary target_models target_migrations <<<"${1#*=}"
+  target_models="${target_models:-$2}"
+  target_migrations="${target_migrations:-migrations}"
+}
+
+# start_target NAME=PATH[,MODELS_DIR[,MIGRATIONS_DIR]] DEFAULT_MODELS PORT WORKERS [nbo serve
+# flags...]: split_target, then the Python peer when PATH is a directory holding server.py (its
+# model: MODELS_DIR when given, else logistic; WORKERS processes), else start_nbo with the flags.
+# Sets target_kind to peer or nbo; $! is the server's pid.
+start_target() {
+  local target="$1" default_models="$2" port="$3" workers="$4"
+  shift 4
+  split_target "$target" "$default_models"
+  if [ -f "$target_binary/server.py" ]; then
+    local peer_model=logistic
+    [ "$target_models" = "$default_models" ] || peer_model="$target_models"
+    start_python_peer "$target_name" "$target_binary" "$peer_model" "$port" "$workers"
+    target_kind=peer
+  else
+    start_nbo "$target_name" "$target_binary" "$port" "$target_models" "$target_migrations" "$@"
+    target_kind=nbo
   fi
 }
 

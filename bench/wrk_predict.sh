@@ -114,22 +114,13 @@ urls=("http://127.0.0.1:$nginx_port")
 server_pids=("${pids[0]}")
 kinds=(ceiling)
 for target in "${targets[@]}"; do
-  split_target "$target" "$models_dir"
-  name="$target_name"
-  binary="$target_binary"
   port="$(free_port)"
-  if [ -f "$binary/server.py" ]; then  # the Python peer (see above)
-    peer_model="logistic"
-    [ "$target_models" = "$models_dir" ] || peer_model="$target_models"
-    start_python_peer "$name" "$binary" "$peer_model" "$port" "${server_threads:-2}"
-    kinds+=(peer)
-  else
-    start_nbo "$name" "$binary" "$port" "$target_models" "$target_migrations" \
-      ${server_threads:+--threads "$server_threads"} --log-level "$log_level"
-    kinds+=(nbo)
-  fi
+  # A PATH holding server.py is the Python peer (see above).
+  start_target "$target" "$models_dir" "$port" "${server_threads:-2}" \
+    ${server_threads:+--threads "$server_threads"} --log-level "$log_level"
+  kinds+=("$target_kind")
   server_pids+=($!)
-  names+=("$name")
+  names+=("$target_name")
   urls+=("http://127.0.0.1:$port")
 done
 

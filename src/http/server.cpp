@@ -559,7 +559,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     beast::buffers_suffix<std::array<net::const_buffer, 2>> rest(buffers);
-    rest.consume(ec ? 0 : written);
+    rest.consume(written);  // 0 when nothing could be written (would_block)
     stream_.expires_after(server_.options().read_timeout);
     net::async_write(stream_, rest,
                      beast::bind_front_handler(&Session::on_write, shared_from_this(), close));
